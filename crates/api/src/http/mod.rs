@@ -1,0 +1,4 @@
+//! HTTP routes beside gRPC: webhooks and the mock gateway's hosted page.
+
+pub mod mock_pages;
+pub mod webhooks;

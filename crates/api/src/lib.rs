@@ -1,0 +1,57 @@
+//! The edge of the service: gRPC (tonic) and HTTP (axum) on one port, auth,
+//! request observation and the error → status mapping. The only crate that knows
+//! proto or JSON.
+
+pub mod auth;
+mod convert;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod observe;
+pub mod proto;
+
+use app::App;
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use auth::{Authenticator, VerificationKey, mint_hs256};
+
+/// Every route of port 30051: the payment.v1 services, reflection, grpc.health,
+/// webhooks and the mock pages.
+pub fn router(app: App, authenticator: Authenticator) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+    use proto::*;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    let health_reporter_task = health_reporter.clone();
+    tokio::spawn(async move {
+        health_reporter_task.set_serving::<payment_service_server::PaymentServiceServer<grpc::payment::PaymentApi>>().await;
+    });
+    drop(health_reporter);
+
+    let grpc = tonic::service::Routes::new(payment_service_server::PaymentServiceServer::new(grpc::payment::PaymentApi::new(
+        app.clone(),
+    )))
+    .add_service(escrow_service_server::EscrowServiceServer::new(grpc::NotYetImplemented))
+    .add_service(refund_service_server::RefundServiceServer::new(grpc::NotYetImplemented))
+    .add_service(connected_account_service_server::ConnectedAccountServiceServer::new(grpc::NotYetImplemented))
+    .add_service(transfer_service_server::TransferServiceServer::new(grpc::NotYetImplemented))
+    .add_service(balance_service_server::BalanceServiceServer::new(grpc::NotYetImplemented))
+    .add_service(payout_service_server::PayoutServiceServer::new(grpc::NotYetImplemented))
+    .add_service(split_service_server::SplitServiceServer::new(grpc::NotYetImplemented))
+    .add_service(wallet_service_server::WalletServiceServer::new(grpc::NotYetImplemented))
+    .add_service(reflection)
+    .add_service(health_service)
+    .into_axum_router()
+    .layer(axum::middleware::from_fn_with_state(authenticator, auth::require_principal));
+
+    let web = Router::new()
+        .route("/webhooks/{gateway}", post(http::webhooks::receive))
+        .route("/payment/mock", get(http::mock_pages::checkout_page))
+        .route("/payment/mock/complete", post(http::mock_pages::complete))
+        .with_state(app);
+
+    Ok(grpc.merge(web).layer(axum::middleware::from_fn(observe::observe)))
+}

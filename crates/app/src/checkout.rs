@@ -1,0 +1,109 @@
+//! CreateCheckoutSession: validate, claim the idempotency key with the payment in one
+//! transaction, then ask the gateway for a session outside any transaction.
+
+use chrono::Utc;
+use domain::payment::{CheckoutInput, CheckoutRequest, Payment};
+use domain::{FieldError, Money};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::ports::{CreatePaymentOutcome, GatewayCheckout, GatewayLimits, IdempotencyClaim};
+use crate::{App, AppError};
+
+const METHOD: &str = "CreateCheckoutSession";
+
+impl App {
+    #[tracing::instrument(skip_all, fields(user_id = %input.user_id))]
+    pub async fn create_checkout(&self, principal: &Principal, mut input: CheckoutInput) -> Result<Payment, AppError> {
+        let gateway = self.gateways.resolve("gateway_name", &input.gateway_name)?;
+        input.gateway_name = gateway.name().to_owned();
+        let request = CheckoutRequest::parse(input)?;
+        principal.ensure_acts_for(&request.user_id)?;
+        check_limits(gateway.limits(), request.amount)?;
+
+        let claim = request.idempotency_key.as_ref().map(|key| IdempotencyClaim {
+            scope: principal.subject.clone(),
+            key: key.as_str().to_owned(),
+            method: METHOD,
+            request_hash: fingerprint(&request),
+        });
+        let candidate = Payment::pending(Uuid::now_v7(), &request, Utc::now());
+        let (payment, outcome) = match self.store.create_payment(&candidate, claim.as_ref()).await? {
+            CreatePaymentOutcome::Created(payment) => (payment, "created"),
+            CreatePaymentOutcome::KeyExists { request_hash, method, payment } => {
+                let ours = claim.as_ref().map(|c| c.request_hash.as_str());
+                if method != METHOD || Some(request_hash.as_str()) != ours {
+                    return Err(AppError::IdempotencyConflict(
+                        "idempotency_key was already used with a different request".into(),
+                    ));
+                }
+                let payment = payment.ok_or_else(|| AppError::Internal("idempotency key without its payment".into()))?;
+                (payment, "replayed")
+            }
+        };
+        let payment = self.ensure_gateway_session(payment).await?;
+        crate::metrics::checkout_session(&payment.gateway_name, outcome);
+        tracing::info!(payment_id = %payment.id, outcome, "checkout session ready");
+        Ok(payment)
+    }
+
+    /// Asks the gateway for a session if the payment has none yet. The gateway call is
+    /// idempotent per payment id, so a retry after a crash gets the same session.
+    async fn ensure_gateway_session(&self, payment: Payment) -> Result<Payment, AppError> {
+        if payment.gateway_session_id.is_some() {
+            return Ok(payment);
+        }
+        let gateway = self.gateways.resolve("gateway_name", &payment.gateway_name)?;
+        let session = gateway
+            .create_checkout(&GatewayCheckout {
+                payment_id: payment.id,
+                amount: payment.amount,
+                success_url: payment.success_url.clone(),
+                cancel_url: payment.cancel_url.clone(),
+            })
+            .await
+            .map_err(|error| {
+                tracing::warn!(payment_id = %payment.id, %error, "gateway did not create a checkout session");
+                AppError::Unavailable("the payment gateway is unavailable; retry with the same idempotency_key".into())
+            })?;
+        Ok(self.store.attach_checkout_session(payment.id, &session.session_id, &session.checkout_url).await?)
+    }
+}
+
+fn check_limits(limits: &GatewayLimits, amount: Money) -> Result<(), FieldError> {
+    let code = amount.currency().code();
+    if let Some(currencies) = &limits.currencies
+        && !currencies.iter().any(|c| c == code)
+    {
+        return Err(FieldError::new("currency", format!("{code} is not supported by this gateway ({})", currencies.join(", "))));
+    }
+    let bound = |minor| Money::from_minor(minor, amount.currency()).to_decimal_string();
+    if amount.minor() < limits.min_minor || amount.minor() > limits.max_minor {
+        return Err(FieldError::new(
+            "amount",
+            format!("must be between {} and {} {code} for this gateway", bound(limits.min_minor), bound(limits.max_minor)),
+        ));
+    }
+    Ok(())
+}
+
+/// A stable fingerprint of everything the client asked for, key excluded.
+fn fingerprint(request: &CheckoutRequest) -> String {
+    let escrow = request.escrow.as_ref().map(|e| format!("{}/{}", e.merchant_id, e.hold_days)).unwrap_or_default();
+    let metadata: Vec<String> = request.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let fields = [
+        request.user_id.clone(),
+        request.amount.minor().to_string(),
+        request.amount.currency().code().to_owned(),
+        request.payment_type.as_str().to_owned(),
+        request.success_url.as_str().to_owned(),
+        request.cancel_url.as_str().to_owned(),
+        escrow,
+        request.merchant_id.map(|m| m.to_string()).unwrap_or_default(),
+        request.buyer_id.clone().unwrap_or_default(),
+        request.gateway_name.clone(),
+        metadata.join("\u{1e}"),
+    ];
+    hex::encode(Sha256::digest(fields.join("\u{1f}").as_bytes()))
+}

@@ -1,0 +1,25 @@
+//! Metric names of SPEC §5. Registered at start so a scrape shows every series at 0
+//! before the first event.
+
+pub const CHECKOUT_SESSIONS_TOTAL: &str = "payment_checkout_sessions_total";
+pub const WEBHOOK_EVENTS_TOTAL: &str = "payment_webhook_events_total";
+pub const ESCROW_HOLDS_TOTAL: &str = "escrow_holds_total";
+pub const ESCROW_RELEASES_TOTAL: &str = "escrow_releases_total";
+pub const TRANSFERS_TOTAL: &str = "transfers_total";
+pub const PAYOUTS_TOTAL: &str = "payouts_total";
+
+pub fn register_all() {
+    for name in
+        [CHECKOUT_SESSIONS_TOTAL, WEBHOOK_EVENTS_TOTAL, ESCROW_HOLDS_TOTAL, ESCROW_RELEASES_TOTAL, TRANSFERS_TOTAL, PAYOUTS_TOTAL]
+    {
+        metrics::counter!(name).absolute(0);
+    }
+}
+
+pub(crate) fn checkout_session(gateway: &str, outcome: &'static str) {
+    metrics::counter!(CHECKOUT_SESSIONS_TOTAL, "gateway" => gateway.to_owned(), "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn webhook_event(gateway: &str, result: &'static str) {
+    metrics::counter!(WEBHOOK_EVENTS_TOTAL, "gateway" => gateway.to_owned(), "result" => result).increment(1);
+}

@@ -1,0 +1,54 @@
+//! Reading payments, and the health of what they depend on.
+
+use domain::FieldError;
+use domain::payment::{Payment, parse_uuid};
+
+use crate::auth::Principal;
+use crate::ports::Page;
+use crate::{App, AppError};
+
+pub const PAGE_LIMIT_DEFAULT: i64 = 20;
+pub const PAGE_LIMIT_MAX: i64 = 100;
+
+impl Page {
+    /// `limit` 0 means the default; more than the maximum is an error, not a surprise.
+    pub fn parse(limit: i32, offset: i32) -> Result<Self, FieldError> {
+        let limit = i64::from(limit);
+        if !(0..=PAGE_LIMIT_MAX).contains(&limit) {
+            return Err(FieldError::new("limit", format!("must be between 0 and {PAGE_LIMIT_MAX} (0 = {PAGE_LIMIT_DEFAULT})")));
+        }
+        if offset < 0 {
+            return Err(FieldError::new("offset", "must not be negative"));
+        }
+        Ok(Self { limit: if limit == 0 { PAGE_LIMIT_DEFAULT } else { limit }, offset: i64::from(offset) })
+    }
+}
+
+impl App {
+    pub async fn payment(&self, principal: &Principal, payment_id: &str) -> Result<Payment, AppError> {
+        let id = parse_uuid("payment_id", payment_id)?;
+        let payment = self.store.payment(id).await?.ok_or(AppError::NotFound("payment"))?;
+        principal.ensure_acts_for(&payment.user_id)?;
+        Ok(payment)
+    }
+
+    pub async fn user_payments(&self, principal: &Principal, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), AppError> {
+        if user_id.is_empty() {
+            return Err(FieldError::new("user_id", "is required").into());
+        }
+        principal.ensure_acts_for(user_id)?;
+        Ok(self.store.user_payments(user_id, page).await?)
+    }
+
+    /// "SERVING" when the database answers.
+    pub async fn health(&self) -> Result<(), AppError> {
+        self.store.ping().await.map_err(|error| {
+            tracing::warn!(%error, "health check: database does not answer");
+            AppError::Unavailable("database is not reachable".into())
+        })
+    }
+
+    pub async fn check_ledger(&self) -> Result<Vec<domain::ledger::LedgerViolation>, AppError> {
+        Ok(self.store.check_ledger().await?)
+    }
+}

@@ -1,0 +1,183 @@
+//! Gateway events: verified webhooks, trusted events and the mock page all end in
+//! `apply_event`, which logs the event and applies it at most once.
+
+use chrono::Utc;
+use domain::FieldError;
+use domain::payment::{Payment, PaymentOutcome, PaymentStatus};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::ports::{Decision, EventEffect, EventOutcome, GatewayEvent, Settlement, WebhookError, WebhookLog};
+use crate::{App, AppError};
+
+/// What an event does to the payment it names, decided inside the store's transaction.
+type Decider = Box<dyn Fn(&Payment) -> Decision + Send + Sync>;
+
+/// Largest webhook body accepted; a real event is a few kilobytes.
+pub const WEBHOOK_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// What happened to an event, for the caller's response.
+#[derive(Debug, Clone)]
+pub struct WebhookReceipt {
+    pub duplicate: bool,
+    /// The event changed a payment.
+    pub applied: bool,
+    pub payment: Option<Payment>,
+    pub message: String,
+}
+
+impl App {
+    /// A webhook delivery: the signature is checked before anything is stored.
+    pub async fn receive_webhook(&self, gateway_name: &str, payload: &[u8], signature: &str) -> Result<WebhookReceipt, AppError> {
+        let gateway = self.gateways.resolve("gateway_name", gateway_name)?;
+        if payload.len() > WEBHOOK_BODY_BYTES_MAX {
+            crate::metrics::webhook_event(gateway.name(), "rejected");
+            return Err(FieldError::new("payload", format!("is larger than {WEBHOOK_BODY_BYTES_MAX} bytes")).into());
+        }
+        let event = gateway.verify_webhook(payload, signature, Utc::now()).map_err(|error| {
+            crate::metrics::webhook_event(gateway.name(), "rejected");
+            tracing::warn!(gateway = gateway.name(), %error, "webhook rejected");
+            webhook_error(error)
+        })?;
+        self.apply_event(gateway.name(), event, String::from_utf8_lossy(payload).into_owned()).await
+    }
+
+    /// An event that a trusted caller (service role) already verified.
+    pub async fn receive_trusted_event(
+        &self,
+        principal: &Principal,
+        gateway_name: &str,
+        event_id: &str,
+        event_type: &str,
+        object: &[u8],
+    ) -> Result<WebhookReceipt, AppError> {
+        principal.ensure_service()?;
+        let gateway = self.gateways.resolve("gateway_name", gateway_name)?;
+        if event_id.is_empty() || event_id.len() > 255 {
+            return Err(FieldError::new("event_id", "is required, at most 255 characters").into());
+        }
+        if object.len() > WEBHOOK_BODY_BYTES_MAX {
+            return Err(FieldError::new("event_payload", format!("is larger than {WEBHOOK_BODY_BYTES_MAX} bytes")).into());
+        }
+        let event = gateway.parse_event(event_id, event_type, object).map_err(|error| match error {
+            error @ WebhookError::MalformedPayload(_) => AppError::from(FieldError::new("event_payload", error.to_string())),
+            other => webhook_error(other),
+        })?;
+        self.apply_event(gateway.name(), event, String::from_utf8_lossy(object).into_owned()).await
+    }
+
+    /// The mock gateway's hosted page: the buyer's button press becomes the event a
+    /// real gateway would send, and takes the same path.
+    pub async fn complete_mock_checkout(&self, session_id: &str, outcome: PaymentOutcome) -> Result<WebhookReceipt, AppError> {
+        let payment = self.mock_payment(session_id).await?;
+        let (event_type, failure_reason) = match outcome {
+            PaymentOutcome::Succeeded => ("checkout.session.completed", None),
+            PaymentOutcome::Failed => {
+                ("checkout.session.async_payment_failed", Some("the buyer chose a failed payment".to_owned()))
+            }
+            PaymentOutcome::Expired => ("checkout.session.expired", None),
+        };
+        let event = GatewayEvent {
+            // One event per session: a second click is a duplicate with no effect.
+            event_id: format!("evt_{session_id}"),
+            event_type: event_type.to_owned(),
+            effect: EventEffect::Checkout {
+                session_id: session_id.to_owned(),
+                outcome,
+                payment_intent_id: Some(format!("pi_{}", payment.id.simple())),
+                failure_reason,
+            },
+        };
+        let payload = serde_json::json!({"id": event.event_id, "type": event_type, "data": {"object": {"id": session_id}}});
+        self.apply_event(&payment.gateway_name, event, payload.to_string()).await
+    }
+
+    /// The payment behind a mock checkout page; only sessions of mock-served gateways.
+    pub async fn mock_payment(&self, session_id: &str) -> Result<Payment, AppError> {
+        if session_id.is_empty() || session_id.len() > 255 {
+            return Err(FieldError::new("session_id", "is required").into());
+        }
+        for name in self.mock_gateway_names.iter() {
+            if let Some(payment) = self.store.payment_by_session(name, session_id).await? {
+                return Ok(payment);
+            }
+        }
+        Err(AppError::NotFound("checkout session"))
+    }
+
+    async fn apply_event(&self, gateway_name: &str, event: GatewayEvent, payload: String) -> Result<WebhookReceipt, AppError> {
+        let log = WebhookLog {
+            id: Uuid::now_v7(),
+            gateway_name: gateway_name.to_owned(),
+            event_id: event.event_id.clone(),
+            event_type: event.event_type.clone(),
+            payload,
+            signature_valid: true,
+            received_at: Utc::now(),
+        };
+        let (session_id, decide): (Option<&str>, Decider) = match &event.effect {
+            EventEffect::Checkout { session_id, outcome, payment_intent_id, failure_reason } => {
+                let (outcome, intent, reason) = (*outcome, payment_intent_id.clone(), failure_reason.clone());
+                (
+                    Some(session_id.as_str()),
+                    Box::new(move |payment: &Payment| settle(payment, outcome, intent.clone(), reason.clone())),
+                )
+            }
+            EventEffect::Ignored => (None, Box::new(|_: &Payment| Decision::Skip("event type is not handled".into()))),
+        };
+        let outcome = self.store.apply_payment_event(&log, session_id, decide.as_ref()).await?;
+        let receipt = match outcome {
+            EventOutcome::Duplicate => {
+                crate::metrics::webhook_event(gateway_name, "duplicate");
+                let payment = match session_id {
+                    Some(session) => self.store.payment_by_session(gateway_name, session).await?,
+                    None => None,
+                };
+                WebhookReceipt { duplicate: true, applied: false, payment, message: "duplicate event, already processed".into() }
+            }
+            EventOutcome::Applied(payment) => {
+                crate::metrics::webhook_event(gateway_name, "applied");
+                let message = format!("payment {} is {}", payment.id, payment.status);
+                WebhookReceipt { duplicate: false, applied: true, payment: Some(payment), message }
+            }
+            EventOutcome::Skipped { payment, reason } => {
+                crate::metrics::webhook_event(gateway_name, "skipped");
+                WebhookReceipt { duplicate: false, applied: false, payment, message: reason }
+            }
+        };
+        tracing::info!(gateway = gateway_name, event_id = %event.event_id, event_type = %event.event_type, message = %receipt.message, "webhook event");
+        Ok(receipt)
+    }
+}
+
+/// The state machine decides; a succeeded payment posts its capture.
+fn settle(payment: &Payment, outcome: PaymentOutcome, intent: Option<String>, reason: Option<String>) -> Decision {
+    let status = match payment.status.settle(outcome) {
+        Ok(status) => status,
+        Err(error) => return Decision::Skip(error.to_string()),
+    };
+    let entries = if status == PaymentStatus::Succeeded {
+        match payment.capture_entry() {
+            Ok(entry) => vec![entry],
+            Err(error) => return Decision::Skip(format!("capture cannot be posted: {error}")),
+        }
+    } else {
+        Vec::new()
+    };
+    let now = Utc::now();
+    Decision::Apply(Settlement {
+        status,
+        payment_intent_id: intent,
+        failure_reason: if status == PaymentStatus::Failed { reason.or_else(|| Some("payment failed".into())) } else { None },
+        paid_at: (status == PaymentStatus::Succeeded).then_some(now),
+        entries,
+    })
+}
+
+fn webhook_error(error: WebhookError) -> AppError {
+    let field = match error {
+        WebhookError::MalformedPayload(_) => "payload",
+        _ => "signature",
+    };
+    FieldError::new(field, error.to_string()).into()
+}

@@ -1,0 +1,256 @@
+//! Double-entry ledger rules. A `JournalEntry` cannot be built unbalanced, so an
+//! unbalanced entry can never reach the store.
+
+use std::collections::BTreeMap;
+
+use crate::money::{Currency, Money};
+use crate::payment::text_enum;
+
+text_enum!(
+    /// Where money sits. Only `external` (the world outside) may go below zero.
+    AccountKind {
+        External => "external",
+        PlatformCash => "platform_cash",
+        PlatformEscrow => "platform_escrow",
+        PlatformFees => "platform_fees",
+        VendorPending => "vendor_pending",
+        VendorAvailable => "vendor_available",
+        PayoutInTransit => "payout_in_transit",
+        Wallet => "wallet",
+        WithdrawalInTransit => "withdrawal_in_transit",
+    }
+);
+
+impl AccountKind {
+    pub fn may_go_negative(self) -> bool {
+        self == AccountKind::External
+    }
+}
+
+text_enum!(
+    /// Why money moved; with the business object id it identifies an entry, and the
+    /// store refuses a second entry of the same kind for the same object.
+    EntryKind {
+        Capture => "capture",
+        EscrowRelease => "escrow_release",
+        Transfer => "transfer",
+        Reversal => "reversal",
+        Payout => "payout",
+        PayoutFailed => "payout_failed",
+        Refund => "refund",
+        Withdrawal => "withdrawal",
+    }
+);
+
+/// A ledger account: (kind, owner, currency).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LedgerAccount {
+    pub kind: AccountKind,
+    pub owner: Option<String>,
+    pub currency: &'static str,
+}
+
+impl PartialOrd for AccountKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for AccountKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl LedgerAccount {
+    pub fn platform(kind: AccountKind, currency: Currency) -> Self {
+        Self { kind, owner: None, currency: currency.code() }
+    }
+
+    pub fn owned(kind: AccountKind, owner: impl Into<String>, currency: Currency) -> Self {
+        Self { kind, owner: Some(owner.into()), currency: currency.code() }
+    }
+
+    /// The stored key, e.g. `platform_escrow:USD` or `wallet:user-1:USD`. Kind and
+    /// currency never contain ':', so the key is unique whatever the owner holds.
+    pub fn code(&self) -> String {
+        match &self.owner {
+            Some(owner) => format!("{}:{}:{}", self.kind, owner, self.currency),
+            None => format!("{}:{}", self.kind, self.currency),
+        }
+    }
+}
+
+/// One side of a movement: a signed amount in minor units on one account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Posting {
+    pub account: LedgerAccount,
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    #[error("a journal entry needs at least two postings")]
+    TooFewPostings,
+    #[error("a posting of zero on {0} moves nothing")]
+    ZeroPosting(String),
+    #[error("postings in {currency} sum to {sum}, not zero")]
+    Unbalanced { currency: &'static str, sum: i128 },
+}
+
+/// A balanced set of postings that belongs to one business object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalEntry {
+    kind: EntryKind,
+    object_id: String,
+    postings: Vec<Posting>,
+}
+
+impl JournalEntry {
+    pub fn new(kind: EntryKind, object_id: impl Into<String>, postings: Vec<Posting>) -> Result<Self, LedgerError> {
+        if postings.len() < 2 {
+            return Err(LedgerError::TooFewPostings);
+        }
+        let mut sums: BTreeMap<&'static str, i128> = BTreeMap::new();
+        for posting in &postings {
+            if posting.amount == 0 {
+                return Err(LedgerError::ZeroPosting(posting.account.code()));
+            }
+            *sums.entry(posting.account.currency).or_default() += i128::from(posting.amount);
+        }
+        if let Some((&currency, &sum)) = sums.iter().find(|(_, sum)| **sum != 0) {
+            return Err(LedgerError::Unbalanced { currency, sum });
+        }
+        Ok(Self { kind, object_id: object_id.into(), postings })
+    }
+
+    /// Moves `amount` (positive) from one account to another.
+    pub fn movement(
+        kind: EntryKind,
+        object_id: impl Into<String>,
+        from: LedgerAccount,
+        to: LedgerAccount,
+        amount: Money,
+    ) -> Result<Self, LedgerError> {
+        let debit = amount.minor().checked_neg().ok_or(LedgerError::Unbalanced { currency: amount.currency().code(), sum: 0 })?;
+        Self::new(
+            kind,
+            object_id,
+            vec![Posting { account: from, amount: debit }, Posting { account: to, amount: amount.minor() }],
+        )
+    }
+
+    pub fn kind(&self) -> EntryKind {
+        self.kind
+    }
+
+    pub fn object_id(&self) -> &str {
+        &self.object_id
+    }
+
+    /// Postings in the order their accounts must be locked: by account code, so two
+    /// concurrent entries never wait on each other in opposite orders.
+    pub fn postings_in_lock_order(&self) -> Vec<&Posting> {
+        let mut postings: Vec<&Posting> = self.postings.iter().collect();
+        postings.sort_by_key(|posting| posting.account.code());
+        postings
+    }
+}
+
+/// A broken ledger invariant, as found by `check-ledger`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerViolation {
+    /// Balances in one currency do not sum to zero.
+    CurrencyUnbalanced { currency: String, sum: i64 },
+    /// An entry whose postings do not sum to zero.
+    EntryUnbalanced { entry_id: String, currency: String, sum: i64 },
+    /// A stored balance differs from the sum of its postings.
+    BalanceDrift { account: String, balance: i64, postings_sum: i64 },
+    /// An account that must not go negative is below zero.
+    Negative { account: String, balance: i64 },
+    /// A payment that took the buyer's money has no capture entry.
+    MissingCapture { payment_id: String },
+}
+
+impl std::fmt::Display for LedgerViolation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CurrencyUnbalanced { currency, sum } => write!(f, "balances in {currency} sum to {sum}, not 0"),
+            Self::EntryUnbalanced { entry_id, currency, sum } => {
+                write!(f, "journal entry {entry_id} postings in {currency} sum to {sum}, not 0")
+            }
+            Self::BalanceDrift { account, balance, postings_sum } => {
+                write!(f, "account {account} balance {balance} differs from its postings' sum {postings_sum}")
+            }
+            Self::Negative { account, balance } => write!(f, "account {account} is negative: {balance}"),
+            Self::MissingCapture { payment_id } => write!(f, "payment {payment_id} succeeded without a capture entry"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd() -> Currency {
+        Currency::parse("currency", "USD").unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn eur() -> Currency {
+        Currency::parse("currency", "EUR").unwrap_or_else(|e| unreachable!("{e}"))
+    }
+
+    fn posting(kind: AccountKind, currency: Currency, amount: i64) -> Posting {
+        Posting { account: LedgerAccount::platform(kind, currency), amount }
+    }
+
+    #[test]
+    fn an_unbalanced_entry_cannot_be_built() {
+        let err = JournalEntry::new(
+            EntryKind::Capture,
+            "p1",
+            vec![posting(AccountKind::External, usd(), -100), posting(AccountKind::PlatformCash, usd(), 99)],
+        );
+        assert_eq!(err, Err(LedgerError::Unbalanced { currency: "USD", sum: -1 }));
+    }
+
+    #[test]
+    fn each_currency_must_balance_on_its_own() {
+        let err = JournalEntry::new(
+            EntryKind::Capture,
+            "p1",
+            vec![posting(AccountKind::External, usd(), -100), posting(AccountKind::PlatformCash, eur(), 100)],
+        );
+        assert!(matches!(err, Err(LedgerError::Unbalanced { .. })));
+    }
+
+    #[test]
+    fn degenerate_entries_are_refused() {
+        assert_eq!(
+            JournalEntry::new(EntryKind::Capture, "p1", vec![posting(AccountKind::External, usd(), 0)]),
+            Err(LedgerError::TooFewPostings)
+        );
+        let zero = vec![posting(AccountKind::External, usd(), 0), posting(AccountKind::PlatformCash, usd(), 0)];
+        assert!(matches!(JournalEntry::new(EntryKind::Capture, "p1", zero), Err(LedgerError::ZeroPosting(_))));
+    }
+
+    #[test]
+    fn a_movement_debits_one_account_and_credits_the_other() {
+        let entry = JournalEntry::movement(
+            EntryKind::Capture,
+            "p1",
+            LedgerAccount::platform(AccountKind::External, usd()),
+            LedgerAccount::owned(AccountKind::Wallet, "u:1", usd()),
+            Money::from_minor(250, usd()),
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let codes: Vec<_> = entry.postings_in_lock_order().iter().map(|p| (p.account.code(), p.amount)).collect();
+        assert_eq!(codes, vec![("external:USD".to_owned(), -250), ("wallet:u:1:USD".to_owned(), 250)]);
+    }
+
+    #[test]
+    fn only_the_outside_world_may_go_negative() {
+        let negative: Vec<_> = AccountKind::ALL.iter().filter(|k| k.may_go_negative()).collect();
+        assert_eq!(negative, vec![&AccountKind::External]);
+    }
+}

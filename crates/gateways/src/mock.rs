@@ -1,0 +1,60 @@
+//! The built-in mock gateway: sessions are created in-process and paid on the
+//! service's own hosted page (`/payment/mock`); webhooks use the Stripe scheme.
+
+use app::ports::{GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewaySession, PaymentGateway, WebhookError};
+use chrono::{DateTime, Utc};
+
+use crate::{events, signature};
+
+pub struct MockGateway {
+    name: String,
+    limits: GatewayLimits,
+    webhook_secret: String,
+    /// Where the service's hosted pages are reachable by a browser, no trailing slash.
+    public_url: String,
+}
+
+impl MockGateway {
+    /// `name` is "mock", or a real gateway's name when `GATEWAYS_USE_MOCK` stands the
+    /// mock in for it (with that gateway's limits and webhook secret).
+    pub fn new(
+        name: impl Into<String>,
+        limits: GatewayLimits,
+        webhook_secret: impl Into<String>,
+        public_url: impl Into<String>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            limits,
+            webhook_secret: webhook_secret.into(),
+            public_url: public_url.into().trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl PaymentGateway for MockGateway {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn limits(&self) -> &GatewayLimits {
+        &self.limits
+    }
+
+    /// The session id is derived from the payment id, so a retry gets the same one.
+    async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError> {
+        let session_id = format!("cs_mock_{}", checkout.payment_id.simple());
+        let checkout_url = format!("{}/payment/mock?session_id={session_id}", self.public_url);
+        Ok(GatewaySession { session_id, checkout_url })
+    }
+
+    fn verify_webhook(&self, payload: &[u8], signature: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {
+        signature::verify(&self.webhook_secret, signature, payload, now)?;
+        events::parse_envelope(payload)
+    }
+
+    fn parse_event(&self, event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
+        events::parse_object(event_id, event_type, object)
+    }
+}

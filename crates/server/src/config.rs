@@ -1,0 +1,429 @@
+//! Configuration from `VONDIPAYMENT_*` variables (SPEC §7). Everything is parsed and
+//! checked before anything starts; a wrong value names its variable.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const PREFIX: &str = "VONDIPAYMENT_";
+
+/// A value that must never reach a log: Debug and Display print `***`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub enabled: bool,
+    pub api_key: Secret,
+    pub webhook_secret: Secret,
+    pub base_url: String,
+    pub supported_currencies: Vec<String>,
+    pub min_amount: i64,
+    pub max_amount: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct AllSecureExtras {
+    pub shared_secret: Secret,
+    pub username: Secret,
+    pub password: Secret,
+    pub public_integration_key: Secret,
+    pub signature_enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub service_name: String,
+    pub env: Environment,
+    pub log_level: String,
+    pub db_url: Secret,
+    pub db_max_connections: u32,
+    pub db_max_idle_connections: u32,
+    pub db_connection_max_lifetime: Duration,
+    pub db_migration_path: String,
+    pub grpc_port: u16,
+    pub metrics_port: u16,
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub shutdown_timeout: Duration,
+    /// Where browsers reach this service (mock pages); default `http://localhost:{grpc_port}`.
+    pub public_url: Option<String>,
+    pub gateways_default: String,
+    pub gateways_use_mock: bool,
+    pub mock_webhook_secret: Secret,
+    pub stripe: GatewayConfig,
+    pub allsecure: GatewayConfig,
+    pub allsecure_extras: AllSecureExtras,
+    pub auth_enabled: bool,
+    pub auth_test_mode: bool,
+    pub auth_grpc_address: String,
+    pub auth_service_name: String,
+    pub auth_service_api_key: Secret,
+    pub auth_skip_methods: Vec<String>,
+    pub auth_jwt_secret: Secret,
+    pub auth_jwt_public_key_file: Option<PathBuf>,
+    pub fixtures_enabled: bool,
+    pub fixtures_path: String,
+    pub escrow_release_interval: Duration,
+    pub balance_pending_days: u32,
+    /// Where the SQLite default and the generated development secret live.
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration:\n  - {}", self.0.join("\n  - "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads variables by their name without the prefix and remembers every problem.
+struct Reader<'a> {
+    vars: &'a BTreeMap<String, String>,
+    errors: Vec<String>,
+}
+
+impl<'a> Reader<'a> {
+    fn raw(&self, name: &str) -> Option<&'a str> {
+        self.vars.get(&format!("{PREFIX}{name}")).map(String::as_str).filter(|v| !v.trim().is_empty())
+    }
+
+    fn fail(&mut self, name: &str, message: impl fmt::Display) {
+        self.errors.push(format!("{PREFIX}{name}: {message}"));
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or(default).trim().to_owned()
+    }
+
+    fn secret(&self, name: &str) -> Secret {
+        Secret(self.raw(name).unwrap_or_default().trim().to_owned())
+    }
+
+    fn parse<T: std::str::FromStr>(&mut self, name: &str, default: T, what: &str) -> T {
+        match self.raw(name) {
+            None => default,
+            Some(text) => text.trim().parse().unwrap_or_else(|_| {
+                self.fail(name, format!("'{text}' is not {what}"));
+                default
+            }),
+        }
+    }
+
+    fn bool(&mut self, name: &str, default: bool) -> bool {
+        match self.raw(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => default,
+            Some(v) if ["true", "1", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["false", "0", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => {
+                self.fail(name, format!("'{v}' is not a boolean (true/false)"));
+                default
+            }
+        }
+    }
+
+    fn duration(&mut self, name: &str, default: Duration) -> Duration {
+        match self.raw(name) {
+            None => default,
+            Some(text) => humantime::parse_duration(text.trim()).unwrap_or_else(|e| {
+                self.fail(name, format!("'{text}' is not a duration like 30s or 1h ({e})"));
+                default
+            }),
+        }
+    }
+
+    fn port(&mut self, name: &str, default: u16) -> u16 {
+        self.parse(name, default, "a port number (0-65535)")
+    }
+
+    fn list(&self, name: &str, default: &str) -> Vec<String> {
+        self.string(name, default).split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()
+    }
+
+    fn gateway(&mut self, prefix: &str, enabled: bool, currencies: &str, min: i64, max: i64, base_url: &str) -> GatewayConfig {
+        let config = GatewayConfig {
+            enabled: self.bool(&format!("{prefix}_ENABLED"), enabled),
+            api_key: self.secret(&format!("{prefix}_API_KEY")),
+            webhook_secret: self.secret(&format!("{prefix}_WEBHOOK_SECRET")),
+            base_url: self.string(&format!("{prefix}_BASE_URL"), base_url),
+            supported_currencies: self.list(&format!("{prefix}_SUPPORTED_CURRENCIES"), currencies),
+            min_amount: self.parse(&format!("{prefix}_MIN_AMOUNT"), min, "an amount in minor units"),
+            max_amount: self.parse(&format!("{prefix}_MAX_AMOUNT"), max, "an amount in minor units"),
+        };
+        if config.min_amount < 1 || config.min_amount > config.max_amount {
+            self.fail(&format!("{prefix}_MIN_AMOUNT"), "must be ≥ 1 and ≤ the gateway's MAX_AMOUNT");
+        }
+        for code in &config.supported_currencies {
+            if let Err(e) = domain::Currency::parse("currency", code) {
+                self.fail(&format!("{prefix}_SUPPORTED_CURRENCIES"), e);
+            }
+        }
+        config
+    }
+}
+
+/// Development secret for the mock gateway's webhooks; production refuses the mock.
+const MOCK_WEBHOOK_SECRET_DEVELOPMENT: &str = "whsec_mock_development";
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&std::env::vars().filter(|(k, _)| k.starts_with(PREFIX)).collect())
+    }
+
+    pub fn from_vars(vars: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut r = Reader { vars, errors: Vec::new() };
+        let env = match r.string("ENV", "development").as_str() {
+            "development" | "dev" => Environment::Development,
+            "production" | "prod" => Environment::Production,
+            other => {
+                r.fail("ENV", format!("'{other}' is not development or production"));
+                Environment::Development
+            }
+        };
+        let development = env == Environment::Development;
+        let data_dir = PathBuf::from(r.string("DATA_DIR", "./data"));
+        let log_level = r.string("LOG_LEVEL", "info");
+        if !["trace", "debug", "info", "warn", "error"].contains(&log_level.as_str()) {
+            r.fail("LOG_LEVEL", format!("'{log_level}' is not one of debug, info, warn, error"));
+        }
+        let db_url = database_url(&mut r, &data_dir);
+        let grpc_port = r.port("SERVER_GRPC_PORT", 30051);
+        let metrics_port = r.port("SERVER_METRICS_PORT", 39090);
+        if grpc_port == metrics_port && grpc_port != 0 {
+            r.fail("SERVER_METRICS_PORT", "must differ from VONDIPAYMENT_SERVER_GRPC_PORT");
+        }
+        let stripe = r.gateway("GATEWAYS_STRIPE", false, "USD,EUR,RUB", 50, 99_999_999, "https://api.stripe.com");
+        let allsecure =
+            r.gateway("GATEWAYS_ALLSECURE", false, "RSD,EUR", 100, 99_999_999, "https://asxgw.paymentsandbox.cloud/api/v3");
+        let config = Config {
+            service_name: r.string("SERVICE_NAME", "payment-service"),
+            env,
+            log_level,
+            db_url,
+            db_max_connections: r.parse("DB_MAX_CONNECTIONS", 20, "a positive number"),
+            db_max_idle_connections: r.parse("DB_MAX_IDLE_CONNECTIONS", 10, "a number"),
+            db_connection_max_lifetime: r.duration("DB_CONNECTION_MAX_LIFETIME", Duration::from_secs(3600)),
+            db_migration_path: r.string("DB_MIGRATION_PATH", "migrations"),
+            grpc_port,
+            metrics_port,
+            read_timeout: r.duration("SERVER_READ_TIMEOUT", Duration::from_secs(30)),
+            write_timeout: r.duration("SERVER_WRITE_TIMEOUT", Duration::from_secs(30)),
+            idle_timeout: r.duration("SERVER_IDLE_TIMEOUT", Duration::from_secs(120)),
+            shutdown_timeout: r.duration("SERVER_SHUTDOWN_TIMEOUT", Duration::from_secs(30)),
+            public_url: r.raw("SERVER_PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_owned()),
+            gateways_default: r.string("GATEWAYS_DEFAULT", "mock"),
+            gateways_use_mock: r.bool("GATEWAYS_USE_MOCK", development),
+            mock_webhook_secret: match r.secret("GATEWAYS_MOCK_WEBHOOK_SECRET") {
+                secret if secret.is_empty() && development => Secret(MOCK_WEBHOOK_SECRET_DEVELOPMENT.into()),
+                secret => secret,
+            },
+            allsecure_extras: AllSecureExtras {
+                shared_secret: r.secret("GATEWAYS_ALLSECURE_SHARED_SECRET"),
+                username: r.secret("GATEWAYS_ALLSECURE_USERNAME"),
+                password: r.secret("GATEWAYS_ALLSECURE_PASSWORD"),
+                public_integration_key: r.secret("GATEWAYS_ALLSECURE_PUBLIC_INTEGRATION_KEY"),
+                signature_enabled: r.bool("GATEWAYS_ALLSECURE_SIGNATURE_ENABLED", true),
+            },
+            stripe,
+            allsecure,
+            auth_enabled: r.bool("AUTH_ENABLED", true),
+            auth_test_mode: r.bool("AUTH_TEST_MODE", false),
+            auth_grpc_address: r.string("AUTH_GRPC_ADDRESS", ""),
+            auth_service_name: r.string("AUTH_SERVICE_NAME", "payment-service"),
+            auth_service_api_key: r.secret("AUTH_SERVICE_API_KEY"),
+            auth_skip_methods: r.list("AUTH_SKIP_METHODS", "/payment.v1.PaymentService/HealthCheck"),
+            auth_jwt_secret: r.secret("AUTH_JWT_SECRET"),
+            auth_jwt_public_key_file: r.raw("AUTH_JWT_PUBLIC_KEY_FILE").map(PathBuf::from),
+            fixtures_enabled: r.bool("FIXTURES_ENABLED", false),
+            fixtures_path: r.string("FIXTURES_PATH", "fixtures"),
+            escrow_release_interval: r.duration("ESCROW_RELEASE_INTERVAL", Duration::from_secs(3600)),
+            balance_pending_days: r.parse("BALANCE_PENDING_DAYS", 2, "a number of days (0 or more)"),
+            data_dir,
+        };
+        if config.db_max_connections == 0 {
+            r.fail("DB_MAX_CONNECTIONS", "must be at least 1");
+        }
+        if config.escrow_release_interval < Duration::from_secs(1) {
+            r.fail("ESCROW_RELEASE_INTERVAL", "must be at least 1s");
+        }
+        if let Some(url) = &config.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            r.fail("SERVER_PUBLIC_URL", "must start with http:// or https://");
+        }
+        if let Some(path) = &config.auth_jwt_public_key_file
+            && !path.is_file()
+        {
+            r.fail("AUTH_JWT_PUBLIC_KEY_FILE", format!("{} is not a readable file", path.display()));
+        }
+        for method in &config.auth_skip_methods {
+            if !method.starts_with('/') {
+                r.fail(
+                    "AUTH_SKIP_METHODS",
+                    format!("'{method}' is not a full method name like /payment.v1.PaymentService/HealthCheck"),
+                );
+            }
+        }
+        config.check_gateways(&mut r);
+        if env == Environment::Production {
+            config.check_production(&mut r);
+        }
+        if r.errors.is_empty() { Ok(config) } else { Err(ConfigError(r.errors)) }
+    }
+
+    fn check_gateways(&self, r: &mut Reader<'_>) {
+        let names = self.gateway_names();
+        if !names.contains(&self.gateways_default.as_str()) {
+            r.fail(
+                "GATEWAYS_DEFAULT",
+                format!("'{}' is not an enabled gateway (enabled: {})", self.gateways_default, names.join(", ")),
+            );
+        }
+        if !self.gateways_use_mock && (self.stripe.enabled || self.allsecure.enabled) {
+            r.fail(
+                "GATEWAYS_USE_MOCK",
+                "the Stripe and AllSecure HTTP adapters are not built yet: set it to true to serve them with the mock",
+            );
+        }
+    }
+
+    fn check_production(&self, r: &mut Reader<'_>) {
+        if self.gateways_use_mock || self.gateways_default == "mock" {
+            r.fail("GATEWAYS_USE_MOCK", "production refuses the mock gateway");
+        }
+        if !self.auth_enabled {
+            r.fail("AUTH_ENABLED", "production refuses disabled auth");
+        }
+        if self.auth_test_mode {
+            r.fail("AUTH_TEST_MODE", "production refuses test mode");
+        }
+        if self.auth_jwt_secret.is_empty() && self.auth_jwt_public_key_file.is_none() {
+            r.fail("AUTH_JWT_SECRET", "production needs a JWT secret (or AUTH_JWT_PUBLIC_KEY_FILE)");
+        }
+    }
+
+    /// Gateways this process serves: the mock, plus each enabled real gateway, which
+    /// the mock stands in for while `GATEWAYS_USE_MOCK` is true.
+    pub fn gateway_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.gateways_use_mock {
+            names.push("mock");
+        }
+        if self.stripe.enabled {
+            names.push("stripe");
+        }
+        if self.allsecure.enabled {
+            names.push("allsecure");
+        }
+        names
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.db_url.expose().starts_with("sqlite:")
+    }
+}
+
+/// `DB_URL` wins; else `DB_HOST` builds a PostgreSQL URL; else an SQLite file.
+fn database_url(r: &mut Reader<'_>, data_dir: &std::path::Path) -> Secret {
+    if let Some(url) = r.raw("DB_URL").map(str::trim).map(str::to_owned) {
+        if store::Dialect::of_url(&url).is_none() {
+            r.fail("DB_URL", "must start with postgres:// or sqlite:");
+        }
+        return Secret(url);
+    }
+    let Some(host) = r.raw("DB_HOST").map(str::to_owned) else {
+        return Secret(format!("sqlite://{}", data_dir.join("payments.db").display()));
+    };
+    let port = r.port("DB_PORT", 5432);
+    let name = r.string("DB_NAME", "payment_db");
+    let user = r.string("DB_USER", "payment_user");
+    let password = r.secret("DB_PASSWORD");
+    let ssl_mode = r.string("DB_SSL_MODE", "disable");
+    if !["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(&ssl_mode.as_str()) {
+        r.fail("DB_SSL_MODE", format!("'{ssl_mode}' is not a PostgreSQL sslmode"));
+    }
+    let credentials = if password.is_empty() { user } else { format!("{user}:{}", password.expose()) };
+    Secret(format!("postgres://{credentials}@{host}:{port}/{name}?sslmode={ssl_mode}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(&pairs.iter().map(|(k, v)| (format!("{PREFIX}{k}"), (*v).to_owned())).collect())
+    }
+
+    fn errors(pairs: &[(&str, &str)]) -> String {
+        config(pairs).map(|_| String::new()).unwrap_or_else(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_defaults_are_development_on_sqlite_with_the_mock() {
+        let config = config(&[]).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(config.env, Environment::Development);
+        assert_eq!(config.db_url.expose(), "sqlite://./data/payments.db");
+        assert_eq!((config.grpc_port, config.metrics_port), (30051, 39090));
+        assert_eq!(config.gateways_default, "mock");
+        assert_eq!(config.escrow_release_interval, Duration::from_secs(3600));
+        assert_eq!(config.auth_skip_methods, vec!["/payment.v1.PaymentService/HealthCheck"]);
+    }
+
+    #[test]
+    fn wrong_values_name_their_variable() {
+        assert!(errors(&[("SERVER_GRPC_PORT", "70000")]).contains("VONDIPAYMENT_SERVER_GRPC_PORT"));
+        assert!(errors(&[("SERVER_READ_TIMEOUT", "soon")]).contains("VONDIPAYMENT_SERVER_READ_TIMEOUT"));
+        assert!(errors(&[("AUTH_ENABLED", "maybe")]).contains("VONDIPAYMENT_AUTH_ENABLED"));
+        assert!(errors(&[("DB_URL", "mysql://x")]).contains("VONDIPAYMENT_DB_URL"));
+        assert!(errors(&[("GATEWAYS_DEFAULT", "paypal")]).contains("VONDIPAYMENT_GATEWAYS_DEFAULT"));
+        assert!(errors(&[("ENV", "staging")]).contains("VONDIPAYMENT_ENV"));
+        assert!(
+            errors(&[("GATEWAYS_STRIPE_ENABLED", "true"), ("GATEWAYS_STRIPE_SUPPORTED_CURRENCIES", "USD,XYZ")])
+                .contains("VONDIPAYMENT_GATEWAYS_STRIPE_SUPPORTED_CURRENCIES")
+        );
+    }
+
+    #[test]
+    fn production_refuses_the_unsafe_development_settings() {
+        let message = errors(&[("ENV", "production"), ("AUTH_ENABLED", "false"), ("AUTH_TEST_MODE", "true")]);
+        for variable in ["GATEWAYS_USE_MOCK", "AUTH_ENABLED", "AUTH_TEST_MODE", "AUTH_JWT_SECRET"] {
+            assert!(message.contains(&format!("{PREFIX}{variable}")), "{variable} missing in {message}");
+        }
+    }
+
+    #[test]
+    fn db_host_builds_a_postgres_url_and_secrets_do_not_print() {
+        let config = config(&[("DB_HOST", "db"), ("DB_PORT", "35433"), ("DB_USER", "u"), ("DB_PASSWORD", "hunter2")])
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(config.db_url.expose(), "postgres://u:hunter2@db:35433/payment_db?sslmode=disable");
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,129 @@
+//! Wiring: config → store → gateways → app → API, on two ports (API and metrics),
+//! with graceful shutdown. `main.rs` is only the command line around this.
+
+pub mod config;
+pub mod secrets;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::ports::{GatewayLimits, PaymentGateway};
+use app::{App, Gateways};
+use config::{Config, Environment};
+use gateways::MockGateway;
+use store::{SqlStore, StoreOptions};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A started service: where it listens, and how to stop it.
+pub struct Running {
+    pub api_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    store: SqlStore,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish, closes the pool.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+        self.store.close().await;
+    }
+
+    /// Resolves when both servers have stopped (after a signal or `shutdown`).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+        self.store.close().await;
+    }
+
+    pub fn stopper(&self) -> watch::Sender<bool> {
+        self.stop.clone()
+    }
+}
+
+pub async fn connect_store(config: &Config) -> Result<SqlStore, BoxError> {
+    let options = StoreOptions {
+        url: config.db_url.expose().to_owned(),
+        max_connections: config.db_max_connections,
+        max_lifetime: config.db_connection_max_lifetime,
+        acquire_timeout: std::time::Duration::from_secs(10),
+    };
+    Ok(SqlStore::connect(&options).await?)
+}
+
+/// Starts the service on the configured ports (0 = any free port).
+pub async fn start(config: Config) -> Result<Running, BoxError> {
+    let store = connect_store(&config).await?;
+    if config.env == Environment::Development {
+        store::migrate_up(&store).await?;
+    }
+    let api_listener = TcpListener::bind(("0.0.0.0", config.grpc_port))
+        .await
+        .map_err(|e| format!("cannot bind API port {}: {e}", config.grpc_port))?;
+    let metrics_listener = TcpListener::bind(("0.0.0.0", config.metrics_port))
+        .await
+        .map_err(|e| format!("cannot bind metrics port {}: {e}", config.metrics_port))?;
+    let api_addr = api_listener.local_addr()?;
+    let metrics_addr = metrics_listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", api_addr.port()));
+
+    let gateways = build_gateways(&config, &public_url);
+    let mock_names =
+        if config.gateways_use_mock { config.gateway_names().iter().map(|n| (*n).to_owned()).collect() } else { Vec::new() };
+    let app = App::new(Arc::new(store.clone()), Gateways::new(config.gateways_default.clone(), gateways), mock_names);
+    let authenticator = api::Authenticator::new(secrets::verification_key(&config)?, config.auth_skip_methods.clone());
+    let router = api::router(app, authenticator)?;
+    let metrics = telemetry::metrics_router();
+    app::metrics::register_all();
+
+    let (stop, stopped) = watch::channel(false);
+    let drain = config.shutdown_timeout;
+    let task = tokio::spawn(async move {
+        let api = axum::serve(api_listener, router).with_graceful_shutdown(wait_for(stopped.clone()));
+        let metrics = axum::serve(metrics_listener, metrics).with_graceful_shutdown(wait_for(stopped.clone()));
+        let both = async { tokio::join!(api.into_future(), metrics.into_future()) };
+        let mut stopped = stopped;
+        tokio::select! {
+            (api, metrics) = both => {
+                if let Err(error) = api.and(metrics) {
+                    tracing::error!(%error, "server stopped with an error");
+                }
+            }
+            // Graceful drain is bounded: past the shutdown timeout, in-flight
+            // requests are dropped (their transactions roll back).
+            () = async { let _ = stopped.wait_for(|s| *s).await; tokio::time::sleep(drain).await } => {
+                tracing::warn!("shutdown timeout reached; dropping in-flight requests");
+            }
+        }
+    });
+    tracing::info!(%api_addr, %metrics_addr, public_url, "payment service listening");
+    Ok(Running { api_addr, metrics_addr, stop, task, store })
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|s| *s).await;
+}
+
+fn build_gateways(config: &Config, public_url: &str) -> Vec<Arc<dyn PaymentGateway>> {
+    let limits = |g: &config::GatewayConfig| GatewayLimits {
+        currencies: Some(g.supported_currencies.clone()),
+        min_minor: g.min_amount,
+        max_minor: g.max_amount,
+    };
+    let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
+    if config.gateways_use_mock {
+        let mock_limits = GatewayLimits { currencies: None, min_minor: 1, max_minor: 99_999_999 };
+        gateways.push(Arc::new(MockGateway::new("mock", mock_limits, config.mock_webhook_secret.expose(), public_url)));
+        for (name, gateway) in [("stripe", &config.stripe), ("allsecure", &config.allsecure)] {
+            if gateway.enabled {
+                gateways.push(Arc::new(MockGateway::new(name, limits(gateway), gateway.webhook_secret.expose(), public_url)));
+            }
+        }
+    }
+    gateways
+}

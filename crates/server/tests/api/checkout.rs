@@ -1,0 +1,118 @@
+use api::proto::{self, GetUserPaymentsRequest};
+use app::Role;
+
+use crate::helpers::{Db, authed, checkout_request, spawn_app, token};
+use crate::on_both_databases;
+
+on_both_databases!(
+    a_checkout_is_paid_on_the_mock_page_and_its_capture_is_in_the_ledger,
+    a_failed_payment_redirects_to_cancel_and_moves_no_money,
+    escrowed_and_deposit_payments_capture_into_their_accounts,
+    a_users_payments_are_listed_newest_first_with_paging,
+);
+
+async fn a_checkout_is_paid_on_the_mock_page_and_its_capture_is_in_the_ledger(db: Db) {
+    // token → CreateCheckoutSession → mock page → complete → succeeded → check-ledger.
+    let app = spawn_app(db).await;
+    let buyer = token("user-1", &[Role::User]);
+
+    let created = app.create_checkout(&buyer, checkout_request("user-1", "100.50", "USD")).await.expect("checkout created");
+    assert_eq!(created.status, i32::from(proto::PaymentStatus::Pending));
+    assert!(created.session_id.starts_with("cs_mock_"));
+    assert_eq!(
+        created.checkout_url,
+        format!("http://localhost:{}/payment/mock?session_id={}", app.addr.port(), created.session_id)
+    );
+
+    let page = app.http.get(&created.checkout_url).send().await.expect("page");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("100.50 USD"), "{html}");
+    assert!(html.contains("Simulate successful payment") && html.contains("Simulate failed payment"));
+
+    let (status, location) = app.complete_on_mock_page(&created.session_id, "success").await;
+    assert_eq!(status, 303);
+    assert_eq!(location, format!("https://shop.example/success?session={}", created.session_id));
+
+    let payment = app.get_payment(&buyer, &created.payment_id).await.expect("payment");
+    assert_eq!(payment.status, i32::from(proto::PaymentStatus::Succeeded));
+    assert_eq!((payment.amount.as_str(), payment.currency.as_str()), ("100.50", "USD"));
+    assert!(payment.paid_at.is_some());
+    assert_eq!(payment.refunded_amount, "0.00");
+
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 10050);
+    assert_eq!(app.ledger_balance("external:USD").await, -10050);
+    // Pressing the button again is a duplicate event: no second capture.
+    let (again, _) = app.complete_on_mock_page(&created.session_id, "success").await;
+    assert_eq!(again, 303);
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 10050);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_failed_payment_redirects_to_cancel_and_moves_no_money(db: Db) {
+    let app = spawn_app(db).await;
+    let buyer = token("user-2", &[Role::User]);
+    let created = app.create_checkout(&buyer, checkout_request("user-2", "5", "EUR")).await.expect("checkout");
+
+    let (status, location) = app.complete_on_mock_page(&created.session_id, "failure").await;
+    assert_eq!((status, location.as_str()), (303, "https://shop.example/cancel"));
+    let payment = app.get_payment(&buyer, &created.payment_id).await.expect("payment");
+    assert_eq!(payment.status, i32::from(proto::PaymentStatus::Failed));
+    assert!(!payment.failure_reason.is_empty());
+
+    // A later "success" for the same session cannot resurrect it.
+    app.complete_on_mock_page(&created.session_id, "success").await;
+    let payment = app.get_payment(&buyer, &created.payment_id).await.expect("payment");
+    assert_eq!(payment.status, i32::from(proto::PaymentStatus::Failed));
+    assert_eq!(app.row_counts().await["journal_entries"], 0);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn escrowed_and_deposit_payments_capture_into_their_accounts(db: Db) {
+    let app = spawn_app(db).await;
+    let buyer = token("user-3", &[Role::User]);
+    let merchant = uuid::Uuid::new_v4().to_string();
+    let mut escrowed = checkout_request("user-3", "20", "RSD");
+    escrowed.escrow_enabled = true;
+    escrowed.merchant_id = merchant.clone();
+    let created = app.create_checkout(&buyer, escrowed).await.expect("escrowed checkout");
+    app.complete_on_mock_page(&created.session_id, "success").await;
+    let payment = app.get_payment(&buyer, &created.payment_id).await.expect("payment");
+    assert!(payment.escrow_enabled);
+    assert_eq!(payment.escrow_hold_period_days, 7, "default hold");
+    assert_eq!(payment.merchant_id, merchant);
+    assert_eq!(app.ledger_balance("platform_escrow:RSD").await, 2000);
+
+    let mut deposit = checkout_request("user-3", "7.25", "USD");
+    deposit.payment_type = proto::PaymentType::BalanceDeposit.into();
+    let created = app.create_checkout(&buyer, deposit).await.expect("deposit checkout");
+    app.complete_on_mock_page(&created.session_id, "success").await;
+    assert_eq!(app.ledger_balance("wallet:user-3:USD").await, 725);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_users_payments_are_listed_newest_first_with_paging(db: Db) {
+    let app = spawn_app(db).await;
+    let buyer = token("user-4", &[Role::User]);
+    let mut ids = Vec::new();
+    for amount in ["1", "2", "3"] {
+        ids.push(app.create_checkout(&buyer, checkout_request("user-4", amount, "USD")).await.expect("checkout").payment_id);
+    }
+    app.create_checkout(&token("other", &[Role::User]), checkout_request("other", "9", "USD")).await.expect("other");
+
+    let list = |limit, offset| GetUserPaymentsRequest { user_id: "user-4".into(), limit, offset };
+    let page = app.payments().get_user_payments(authed(list(2, 0), &buyer)).await.expect("list").into_inner();
+    assert_eq!(page.total, 3);
+    let listed: Vec<_> = page.payments.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(listed, vec![ids[2].clone(), ids[1].clone()]);
+    let rest = app.payments().get_user_payments(authed(list(0, 2), &buyer)).await.expect("list").into_inner();
+    assert_eq!(rest.payments.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![ids[0].clone()]);
+
+    let too_many = app.payments().get_user_payments(authed(list(101, 0), &buyer)).await.expect_err("limit over 100");
+    assert_eq!(too_many.code(), tonic::Code::InvalidArgument);
+    assert!(too_many.message().contains("limit"));
+    app.stop().await;
+}

@@ -1,0 +1,116 @@
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+
+use crate::helpers::{Db, fresh_database, spawn_app};
+use crate::on_both_databases;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_vondipayment");
+
+on_both_databases!(check_ledger_exits_1_when_an_invariant_is_broken, migrations_go_down_and_up_again);
+
+async fn check_ledger_exits_1_when_an_invariant_is_broken(db: Db) {
+    let app = spawn_app(db).await;
+    app.paid_checkout("user-1", "10", "USD").await;
+    app.assert_ledger_ok();
+
+    // Money appearing out of nowhere: a balance that its postings do not explain.
+    app.execute("UPDATE ledger_accounts SET balance = balance + 1 WHERE id = 'platform_cash:USD'").await;
+    let (ok, report) = app.check_ledger();
+    assert!(!ok);
+    assert!(report.contains("platform_cash:USD") && report.contains("differs from its postings"), "{report}");
+    assert!(report.contains("balances in USD sum to 1"), "{report}");
+
+    // A succeeded payment without its capture.
+    app.execute("UPDATE ledger_accounts SET balance = balance - 1 WHERE id = 'platform_cash:USD'").await;
+    app.execute("UPDATE journal_entries SET kind = 'refund'").await;
+    let (ok, report) = app.check_ledger();
+    assert!(!ok);
+    assert!(report.contains("without a capture entry"), "{report}");
+    app.stop().await;
+}
+
+async fn migrations_go_down_and_up_again(db: Db) {
+    let url = fresh_database(db).await;
+    let run = |args: &[&str]| {
+        let output = Command::new(BINARY)
+            .args(args)
+            .env("VONDIPAYMENT_DB_URL", &url)
+            .env("VONDIPAYMENT_LOG_LEVEL", "error")
+            .output()
+            .expect("runs");
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    assert!(run(&["migrate", "status"]).contains("pending"));
+    run(&["migrate", "up"]);
+    assert!(run(&["migrate", "status"]).contains("applied"));
+    assert!(run(&["migrate", "down"]).contains("reverted"));
+    assert!(run(&["migrate", "status"]).contains("pending"));
+    run(&["migrate", "up"]);
+    assert!(run(&["check-ledger"]).contains("ledger ok"));
+}
+
+/// The README's run command on a fresh directory: starts on SQLite with no set-up,
+/// prints how to get a token, serves, and stops cleanly on SIGTERM.
+// Multi-threaded so the client's connection task keeps answering the server's
+// shutdown handshake while this thread blocks on the child process.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_starts_with_no_configuration_and_stops_on_sigterm() {
+    let dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut child = Command::new(BINARY)
+        .current_dir(&dir)
+        .env_clear()
+        .env("VONDIPAYMENT_SERVER_GRPC_PORT", "0")
+        .env("VONDIPAYMENT_SERVER_METRICS_PORT", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut lines = stdout.lines();
+    let listening =
+        lines.by_ref().map_while(Result::ok).find(|l| l.contains("payment service listening")).expect("listening line");
+    let log: serde_json::Value = serde_json::from_str(&listening).expect("JSON log line");
+    let port = log["fields"]["api_addr"].as_str().and_then(|a| a.rsplit(':').next()).expect("addr").to_owned();
+    assert!(dir.join("data/payments.db").exists(), "SQLite file under ./data");
+
+    // A token minted by the CLI in the same directory is accepted by the service.
+    let token = Command::new(BINARY)
+        .current_dir(&dir)
+        .env_clear()
+        .args(["token", "--sub", "user-1", "--role", "user"])
+        .output()
+        .expect("token");
+    let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
+    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut payments = api::proto::payment_service_client::PaymentServiceClient::new(channel);
+    let created = payments
+        .create_checkout_session(crate::helpers::authed(crate::helpers::checkout_request("user-1", "1.00", "USD"), &token))
+        .await
+        .expect("checkout with the CLI token")
+        .into_inner();
+    assert!(created.checkout_url.starts_with(&format!("http://localhost:{port}/payment/mock")));
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let exit = child.wait().expect("exits");
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.contains("shutdown signal received")), "{rest:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    assert!(stderr.contains("token --sub"), "tells how to get a token: {stderr}");
+}
+
+#[test]
+fn production_refuses_to_start_with_development_settings() {
+    let output = Command::new(BINARY).env_clear().env("VONDIPAYMENT_ENV", "production").output().expect("runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("VONDIPAYMENT_GATEWAYS_USE_MOCK") && stderr.contains("VONDIPAYMENT_AUTH_JWT_SECRET"), "{stderr}");
+}

@@ -1,0 +1,271 @@
+//! `spawn_app` starts the real service on free ports with a fresh database; typed
+//! helpers make each test read like its scenario.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use api::proto::payment_service_client::PaymentServiceClient;
+use api::proto::{self, CreateCheckoutSessionRequest};
+use app::Role;
+use server::config::Config;
+use sqlx::Row;
+use tonic::transport::Channel;
+
+pub const JWT_SECRET: &str = "test-secret-of-enough-length-0123456789";
+pub const MOCK_WEBHOOK_SECRET: &str = "whsec_test_mock";
+
+#[derive(Debug, Clone, Copy)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one test per database from an `async fn name(db: Db)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Db::Sqlite).await } )*
+        }
+        mod postgres {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Db::Postgres).await } )*
+        }
+    };
+}
+
+/// The PostgreSQL server the tests use; each test gets its own database on it.
+fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh, empty database URL.
+pub async fn fresh_database(db: Db) -> String {
+    let name = format!("vondi_test_{}", uuid::Uuid::new_v4().simple());
+    match db {
+        Db::Sqlite => {
+            let dir = std::env::temp_dir().join("vondipayment-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            format!("sqlite://{}", dir.join(format!("{name}.db")).display())
+        }
+        Db::Postgres => {
+            sqlx::any::install_default_drivers();
+            let admin = postgres_admin_url();
+            let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for the tests (set TEST_DATABASE_URL): {e}"));
+            sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .expect("create database");
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base).to_owned();
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub struct TestApp {
+    pub running: Option<server::Running>,
+    pub addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
+    pub db_url: String,
+    pub http: reqwest::Client,
+    pub channel: Channel,
+    pub data_dir: std::path::PathBuf,
+}
+
+pub fn test_config(db_url: &str, data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Config {
+    let mut vars: BTreeMap<String, String> = [
+        ("ENV", "development"),
+        ("LOG_LEVEL", "warn"),
+        ("DB_URL", db_url),
+        ("DB_MAX_CONNECTIONS", "10"),
+        ("SERVER_GRPC_PORT", "0"),
+        ("SERVER_METRICS_PORT", "0"),
+        ("AUTH_JWT_SECRET", JWT_SECRET),
+        ("GATEWAYS_MOCK_WEBHOOK_SECRET", MOCK_WEBHOOK_SECRET),
+        ("DATA_DIR", data_dir.to_str().expect("utf-8 path")),
+    ]
+    .iter()
+    .map(|(k, v)| (format!("VONDIPAYMENT_{k}"), (*v).to_owned()))
+    .collect();
+    for (k, v) in extra {
+        vars.insert(format!("VONDIPAYMENT_{k}"), (*v).to_owned());
+    }
+    Config::from_vars(&vars).expect("test config")
+}
+
+pub async fn spawn_app(db: Db) -> TestApp {
+    spawn_app_with(db, &[]).await
+}
+
+pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
+    let db_url = fresh_database(db).await;
+    let data_dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
+    let running = server::start(test_config(&db_url, &data_dir, extra)).await.expect("service starts");
+    let addr = SocketAddr::from(([127, 0, 0, 1], running.api_addr.port()));
+    let metrics_addr = SocketAddr::from(([127, 0, 0, 1], running.metrics_addr.port()));
+    let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("gRPC connects");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
+    TestApp { running: Some(running), addr, metrics_addr, db_url, http, channel, data_dir }
+}
+
+pub fn token(sub: &str, roles: &[Role]) -> String {
+    api::mint_hs256(JWT_SECRET.as_bytes(), sub, roles, chrono::Duration::hours(1)).expect("token")
+}
+
+/// A request carrying `authorization: Bearer <token>`.
+pub fn authed<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.metadata_mut().insert("authorization", format!("Bearer {token}").parse().expect("header"));
+    request
+}
+
+pub fn checkout_request(user_id: &str, amount: &str, currency: &str) -> CreateCheckoutSessionRequest {
+    CreateCheckoutSessionRequest {
+        user_id: user_id.into(),
+        amount: amount.into(),
+        currency: currency.into(),
+        payment_type: proto::PaymentType::ProductB2c.into(),
+        success_url: "https://shop.example/success?session={CHECKOUT_SESSION_ID}".into(),
+        cancel_url: "https://shop.example/cancel".into(),
+        ..Default::default()
+    }
+}
+
+impl TestApp {
+    pub fn payments(&self) -> PaymentServiceClient<Channel> {
+        PaymentServiceClient::new(self.channel.clone())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn create_checkout(
+        &self,
+        token: &str,
+        request: CreateCheckoutSessionRequest,
+    ) -> Result<proto::CreateCheckoutSessionResponse, tonic::Status> {
+        self.payments().create_checkout_session(authed(request, token)).await.map(tonic::Response::into_inner)
+    }
+
+    pub async fn get_payment(&self, token: &str, payment_id: &str) -> Result<proto::Payment, tonic::Status> {
+        let request = proto::GetPaymentRequest { payment_id: payment_id.into() };
+        self.payments().get_payment(authed(request, token)).await.map(|r| r.into_inner().payment.expect("payment"))
+    }
+
+    /// Presses a button on the mock checkout page; returns the redirect's status and Location.
+    pub async fn complete_on_mock_page(&self, session_id: &str, outcome: &str) -> (u16, String) {
+        let response = self
+            .http
+            .post(self.url("/payment/mock/complete"))
+            .form(&[("session_id", session_id), ("outcome", outcome)])
+            .send()
+            .await
+            .expect("mock page answers");
+        let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        (response.status().as_u16(), location)
+    }
+
+    /// A checkout for `user` paid through the mock page; returns the payment id.
+    pub async fn paid_checkout(&self, user: &str, amount: &str, currency: &str) -> String {
+        let created =
+            self.create_checkout(&token(user, &[Role::User]), checkout_request(user, amount, currency)).await.expect("checkout");
+        let (status, _) = self.complete_on_mock_page(&created.session_id, "success").await;
+        assert_eq!(status, 303);
+        created.payment_id
+    }
+
+    pub async fn post_webhook(&self, gateway: &str, body: &[u8], signature: Option<&str>) -> (u16, serde_json::Value) {
+        let mut request = self.http.post(self.url(&format!("/webhooks/{gateway}"))).body(body.to_vec());
+        if let Some(signature) = signature {
+            request = request.header("Stripe-Signature", signature);
+        }
+        let response = request.send().await.expect("webhook endpoint answers");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    pub async fn metrics(&self) -> String {
+        reqwest::get(format!("http://{}/metrics", self.metrics_addr)).await.expect("metrics").text().await.expect("text")
+    }
+
+    async fn pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&self.db_url).await.expect("test pool")
+    }
+
+    /// Row counts of every table, to prove that a refused request changed nothing.
+    pub async fn row_counts(&self) -> BTreeMap<&'static str, i64> {
+        let pool = self.pool().await;
+        let mut counts = BTreeMap::new();
+        for table in ["payments", "idempotency_keys", "webhook_logs", "ledger_accounts", "journal_entries", "postings"] {
+            let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            counts.insert(table, row.get::<i64, _>("n"));
+        }
+        pool.close().await;
+        counts
+    }
+
+    pub async fn ledger_balance(&self, account: &str) -> i64 {
+        let pool = self.pool().await;
+        let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+            .bind(account)
+            .fetch_optional(&pool)
+            .await
+            .expect("balance");
+        pool.close().await;
+        row.map_or(0, |r| r.get::<i64, _>("balance"))
+    }
+
+    pub async fn execute(&self, sql: &str) {
+        let pool = self.pool().await;
+        sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).execute(&pool).await.expect("sql");
+        pool.close().await;
+    }
+
+    /// Runs the real `check-ledger` command against this app's database.
+    pub fn check_ledger(&self) -> (bool, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_vondipayment"))
+            .arg("check-ledger")
+            .env("VONDIPAYMENT_DB_URL", &self.db_url)
+            .env("VONDIPAYMENT_LOG_LEVEL", "error")
+            .env("VONDIPAYMENT_DATA_DIR", &self.data_dir)
+            .output()
+            .expect("check-ledger runs");
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    pub fn assert_ledger_ok(&self) {
+        let (ok, report) = self.check_ledger();
+        assert!(ok, "check-ledger failed:\n{report}");
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+/// A Stripe-scheme signature header for `body` at `timestamp`.
+pub fn sign(secret: &str, body: &[u8], timestamp: i64) -> String {
+    gateways::signature::sign(secret, body, timestamp)
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A checkout.session.completed event for `session_id`.
+pub fn completed_event(event_id: &str, session_id: &str) -> Vec<u8> {
+    serde_json::json!({
+        "id": event_id,
+        "type": "checkout.session.completed",
+        "data": {"object": {"id": session_id, "payment_intent": "pi_test"}}
+    })
+    .to_string()
+    .into_bytes()
+}

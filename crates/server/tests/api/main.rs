@@ -1,0 +1,13 @@
+//! End-to-end tests through the real gRPC and HTTP ports, on SQLite and PostgreSQL.
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod helpers;
+
+mod auth;
+mod bad_input;
+mod checkout;
+mod command_line;
+mod idempotency;
+mod observability;
+mod webhooks;

@@ -1,0 +1,87 @@
+use api::proto::escrow_service_client::EscrowServiceClient;
+use api::proto::{GetEscrowHoldRequest, HealthCheckRequest};
+use app::Role;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
+use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+
+use crate::helpers::{Db, MOCK_WEBHOOK_SECRET, authed, checkout_request, completed_event, now, sign, spawn_app, token};
+
+/// The value of the first series of `name` whose labels contain all of `labels`.
+fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_count_checkouts_webhooks_and_requests_by_method_and_code() {
+    let app = spawn_app(Db::Sqlite).await;
+    let before = app.metrics().await;
+    let buyer = token("user-1", &[Role::User]);
+    let created = app.create_checkout(&buyer, checkout_request("user-1", "10", "USD")).await.expect("checkout");
+    app.create_checkout(&buyer, checkout_request("user-1", "10.001", "USD")).await.expect_err("bad amount");
+    let body = completed_event("evt_metrics", &created.session_id);
+    app.post_webhook("mock", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
+    app.post_webhook("mock", &body, Some("t=1,v1=00")).await;
+    let after = app.metrics().await;
+
+    let delta = |name: &str, labels: &[&str]| sample(&after, name, labels) - sample(&before, name, labels);
+    assert!(delta("payment_checkout_sessions_total", &["outcome=\"created\""]) >= 1.0);
+    assert!(delta("payment_webhook_events_total", &["result=\"applied\""]) >= 1.0);
+    assert!(delta("payment_webhook_events_total", &["result=\"rejected\""]) >= 1.0);
+    let method = "method=\"/payment.v1.PaymentService/CreateCheckoutSession\"";
+    assert!(delta("api_requests_total", &[method, "code=\"OK\""]) >= 1.0, "{after}");
+    assert!(delta("api_requests_total", &[method, "code=\"INVALID_ARGUMENT\""]) >= 1.0);
+    assert!(delta("api_request_duration_seconds_count", &[method]) >= 2.0);
+    assert!(after.contains("api_request_duration_seconds_bucket"), "latency is a histogram");
+    for name in ["escrow_holds_total", "escrow_releases_total", "transfers_total", "payouts_total"] {
+        assert!(after.contains(name), "{name} is exported");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_health_and_later_services_answer_like_a_grpc_server_should() {
+    let app = spawn_app(Db::Sqlite).await;
+    let mut reflection = ServerReflectionClient::new(app.channel.clone());
+    let request =
+        ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut stream = reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("reflection").into_inner();
+    let response = stream.message().await.expect("stream").expect("a response");
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("unexpected reflection answer")
+    };
+    let services: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
+    for service in ["payment.v1.PaymentService", "payment.v1.EscrowService", "payment.v1.WalletService", "grpc.health.v1.Health"]
+    {
+        assert!(services.iter().any(|s| s == service), "{service} not in {services:?}");
+    }
+
+    let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());
+    let answer = health
+        .check(tonic_health::pb::HealthCheckRequest { service: "payment.v1.PaymentService".into() })
+        .await
+        .expect("grpc.health")
+        .into_inner();
+    assert_eq!(answer.status, i32::from(tonic_health::pb::health_check_response::ServingStatus::Serving));
+    let ours = app.payments().health_check(HealthCheckRequest {}).await.expect("HealthCheck").into_inner();
+    assert_eq!(ours.status, "SERVING");
+
+    let admin = token("ops", &[Role::Admin]);
+    let later = EscrowServiceClient::new(app.channel.clone())
+        .get_escrow_hold(authed(GetEscrowHoldRequest { escrow_id: uuid::Uuid::new_v4().to_string() }, &admin))
+        .await
+        .expect_err("not built yet");
+    assert_eq!(later.code(), tonic::Code::Unimplemented);
+    assert!(!later.message().is_empty());
+
+    let response =
+        app.http.get(app.url("/payment/mock?session_id=x")).header("x-request-id", "req-123").send().await.expect("http");
+    assert_eq!(response.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("req-123"));
+    app.stop().await;
+}

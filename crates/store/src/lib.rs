@@ -1,0 +1,114 @@
+//! sqlx adapter of the app's `Store` port. One implementation over sqlx's `Any`
+//! driver serves PostgreSQL and SQLite: the schema and queries are portable SQL with
+//! `$N` placeholders, and the few dialect differences live in `Dialect`.
+
+mod ledger;
+mod payments;
+mod rows;
+mod schema;
+
+use std::time::Duration;
+
+use app::StoreError;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub use schema::{MigrationStatus, migrate_down, migrate_status, migrate_up};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Sqlite,
+}
+
+impl Dialect {
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else {
+            None
+        }
+    }
+
+    /// Row locks for read-then-write inside a transaction. SQLite has one writer at a
+    /// time (and this adapter one connection), so it needs none.
+    fn for_update(self) -> &'static str {
+        match self {
+            Self::Postgres => " FOR UPDATE",
+            Self::Sqlite => "",
+        }
+    }
+}
+
+/// Connection settings that matter to the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub max_lifetime: Duration,
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct SqlStore {
+    pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// Foreign keys on, WAL so readers in other processes (`check-ledger`) do not block
+/// the service, and a 5 s wait for another process's lock instead of failing at once.
+const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;";
+
+impl SqlStore {
+    pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
+        install_default_drivers();
+        let dialect = Dialect::of_url(&options.url)
+            .ok_or_else(|| StoreError::Database("database URL must start with postgres:// or sqlite:".into()))?;
+        let pool_options = AnyPoolOptions::new().max_lifetime(options.max_lifetime).acquire_timeout(options.acquire_timeout);
+        let pool = match dialect {
+            Dialect::Postgres => pool_options.max_connections(options.max_connections).connect(&options.url).await,
+            // One connection serialises writers: SQLite allows one at a time anyway,
+            // and this way a transaction never fails with SQLITE_BUSY mid-way.
+            Dialect::Sqlite => {
+                pool_options
+                    .max_connections(1)
+                    .after_connect(|connection, _| Box::pin(async move { connection.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
+                    .connect(&sqlite_url_creating_file(&options.url)?)
+                    .await
+            }
+        }
+        .map_err(db)?;
+        Ok(Self { pool, dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://data/x.db` → creates `data/` and asks SQLite to create the file.
+fn sqlite_url_creating_file(url: &str) -> Result<String, StoreError> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(url.to_owned());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(format!("cannot create {}: {e}", parent.display())))?;
+    }
+    Ok(if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") })
+}
+
+pub(crate) fn db(error: sqlx::Error) -> StoreError {
+    StoreError::Database(error.to_string())
+}

@@ -1,0 +1,289 @@
+//! The `Store` port: payments, idempotency keys and webhook logs. Every method that
+//! writes more than one row does so in one transaction, begun and committed here.
+
+use app::StoreError;
+use app::ports::{CreatePaymentOutcome, Decide, Decision, EventOutcome, IdempotencyClaim, Page, Store, WebhookLog};
+use chrono::Utc;
+use domain::ledger::LedgerViolation;
+use domain::payment::Payment;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{PAYMENT_COLUMNS, flag, micros};
+use crate::{SqlStore, db, ledger, rows};
+
+#[async_trait::async_trait]
+impl Store for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.pool()).await.map(|_| ()).map_err(db)
+    }
+
+    #[tracing::instrument(skip_all, fields(payment_id = %payment.id))]
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<CreatePaymentOutcome, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        if let Some(claim) = claim {
+            // On PostgreSQL a concurrent identical claim waits here for ours to commit,
+            // then sees it: both callers end up with one payment.
+            let inserted = sqlx::query(
+                "INSERT INTO idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, idempotency_key) DO NOTHING",
+            )
+            .bind(&claim.scope)
+            .bind(&claim.key)
+            .bind(claim.method)
+            .bind(&claim.request_hash)
+            .bind(payment.id.to_string())
+            .bind(micros(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+            if inserted == 0 {
+                let row = sqlx::query(
+                    "SELECT method, request_hash, resource_id FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
+                )
+                .bind(&claim.scope)
+                .bind(&claim.key)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+                tx.rollback().await.map_err(db)?;
+                let resource: Option<String> = row.try_get("resource_id").map_err(db)?;
+                let existing = match resource.as_deref().map(Uuid::try_parse) {
+                    Some(Ok(id)) => self.payment(id).await?,
+                    _ => None,
+                };
+                return Ok(CreatePaymentOutcome::KeyExists {
+                    request_hash: row.try_get("request_hash").map_err(db)?,
+                    method: row.try_get("method").map_err(db)?,
+                    payment: existing,
+                });
+            }
+        }
+        insert_payment(&mut tx, payment).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(CreatePaymentOutcome::Created(payment.clone()))
+    }
+
+    async fn attach_checkout_session(
+        &self,
+        payment_id: Uuid,
+        session_id: &str,
+        checkout_url: &str,
+    ) -> Result<Payment, StoreError> {
+        sqlx::query(
+            "UPDATE payments SET gateway_session_id = $1, checkout_url = $2, updated_at = $3 \
+             WHERE id = $4 AND gateway_session_id IS NULL",
+        )
+        .bind(session_id)
+        .bind(checkout_url)
+        .bind(micros(Utc::now()))
+        .bind(payment_id.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        self.payment(payment_id).await?.ok_or_else(|| StoreError::Corrupt(format!("payment {payment_id} vanished")))
+    }
+
+    async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1")))
+            .bind(payment_id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(rows::payment).transpose()
+    }
+
+    async fn payment_by_session(&self, gateway_name: &str, session_id: &str) -> Result<Option<Payment>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 AND gateway_session_id = $2"
+        )))
+        .bind(gateway_name)
+        .bind(session_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        row.as_ref().map(rows::payment).transpose()
+    }
+
+    async fn user_payments(&self, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), StoreError> {
+        let found = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(user_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS total FROM payments WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?
+            .try_get("total")
+            .map_err(db)?;
+        Ok((found.iter().map(rows::payment).collect::<Result<_, _>>()?, total))
+    }
+
+    #[tracing::instrument(skip_all, fields(gateway = %log.gateway_name, event_id = %log.event_id))]
+    async fn apply_payment_event(
+        &self,
+        log: &WebhookLog,
+        session_id: Option<&str>,
+        decide: Decide<'_>,
+    ) -> Result<EventOutcome, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        if !insert_webhook_log(&mut tx, log).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(EventOutcome::Duplicate);
+        }
+        let payment = match session_id {
+            Some(session_id) => {
+                let sql = format!(
+                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 AND gateway_session_id = $2{}",
+                    self.dialect().for_update()
+                );
+                let row = sqlx::query(AssertSqlSafe(sql))
+                    .bind(&log.gateway_name)
+                    .bind(session_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                row.as_ref().map(rows::payment).transpose()?
+            }
+            None => None,
+        };
+        let outcome = match (&payment, payment.as_ref().map(decide)) {
+            (Some(current), Some(Decision::Apply(settlement))) => {
+                let updated = sqlx::query(
+                    "UPDATE payments SET status = $1, gateway_payment_intent_id = COALESCE($2, gateway_payment_intent_id), \
+                     failure_reason = $3, paid_at = COALESCE($4, paid_at), updated_at = $5 WHERE id = $6 AND status = $7",
+                )
+                .bind(settlement.status.as_str())
+                .bind(settlement.payment_intent_id.as_deref())
+                .bind(settlement.failure_reason.as_deref())
+                .bind(settlement.paid_at.map(micros))
+                .bind(micros(Utc::now()))
+                .bind(current.id.to_string())
+                .bind(current.status.as_str())
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?
+                .rows_affected();
+                if updated != 1 {
+                    return Err(StoreError::Database(format!("payment {} changed under a row lock", current.id)));
+                }
+                for entry in &settlement.entries {
+                    ledger::post_entry(&mut tx, entry).await?;
+                }
+                finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
+                let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
+                let row = sqlx::query(AssertSqlSafe(sql)).bind(current.id.to_string()).fetch_one(&mut *tx).await.map_err(db)?;
+                EventOutcome::Applied(rows::payment(&row)?)
+            }
+            (Some(current), Some(Decision::Skip(reason))) => {
+                finish_webhook_log(&mut tx, log.id, Some(current.id), Some(&reason)).await?;
+                EventOutcome::Skipped { payment: payment.clone(), reason }
+            }
+            _ => {
+                let reason = match session_id {
+                    Some(_) => "no payment has this checkout session".to_owned(),
+                    None => "event type is not handled".to_owned(),
+                };
+                finish_webhook_log(&mut tx, log.id, None, Some(&reason)).await?;
+                EventOutcome::Skipped { payment: None, reason }
+            }
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(outcome)
+    }
+
+    async fn check_ledger(&self) -> Result<Vec<LedgerViolation>, StoreError> {
+        ledger::check(self.pool()).await
+    }
+
+    async fn ledger_balance(&self, account_code: &str) -> Result<i64, StoreError> {
+        let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+            .bind(account_code)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.map(|r| r.try_get("balance").map_err(db)).transpose().map(Option::unwrap_or_default)
+    }
+}
+
+async fn insert_payment(tx: &mut Transaction<'_, Any>, payment: &Payment) -> Result<(), StoreError> {
+    let metadata = serde_json::to_string(&payment.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES \
+         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
+    )))
+    .bind(payment.id.to_string())
+    .bind(&payment.user_id)
+    .bind(payment.amount.minor())
+    .bind(payment.amount.currency().code())
+    .bind(payment.payment_type.as_str())
+    .bind(payment.status.as_str())
+    .bind(&payment.gateway_name)
+    .bind(payment.gateway_session_id.as_deref())
+    .bind(payment.gateway_payment_intent_id.as_deref())
+    .bind(payment.checkout_url.as_deref())
+    .bind(&payment.success_url)
+    .bind(&payment.cancel_url)
+    .bind(payment.merchant_id.map(|m| m.to_string()))
+    .bind(payment.buyer_id.as_deref())
+    .bind(flag(payment.escrow.is_some()))
+    .bind(payment.escrow.as_ref().map_or(0, |e| i64::from(e.hold_days)))
+    .bind(payment.refunded_minor)
+    .bind(payment.idempotency_key.as_deref())
+    .bind(metadata)
+    .bind(payment.failure_reason.as_deref())
+    .bind(payment.paid_at.map(micros))
+    .bind(micros(payment.created_at))
+    .bind(micros(payment.updated_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// False when the (gateway, event id) was logged before.
+async fn insert_webhook_log(tx: &mut Transaction<'_, Any>, log: &WebhookLog) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO webhook_logs (id, gateway_name, event_id, event_type, payload, signature_valid, processed, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (gateway_name, event_id) DO NOTHING",
+    )
+    .bind(log.id.to_string())
+    .bind(&log.gateway_name)
+    .bind(&log.event_id)
+    .bind(&log.event_type)
+    .bind(&log.payload)
+    .bind(flag(log.signature_valid))
+    .bind(micros(log.received_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+async fn finish_webhook_log(
+    tx: &mut Transaction<'_, Any>,
+    log_id: Uuid,
+    payment_id: Option<Uuid>,
+    error: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE webhook_logs SET processed = 1, payment_id = $1, error = $2 WHERE id = $3")
+        .bind(payment_id.map(|p| p.to_string()))
+        .bind(error)
+        .bind(log_id.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! Row ↔ domain conversions. Stored values are checked on the way in: a row that
+//! does not parse is reported as corrupt, never guessed at.
+
+use app::StoreError;
+use chrono::{DateTime, Utc};
+use domain::Currency;
+use domain::Money;
+use domain::payment::{EscrowTerms, Payment, PaymentStatus, PaymentType};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+pub(crate) const PAYMENT_COLUMNS: &str = "id, user_id, amount, currency, payment_type, status, gateway_name, \
+    gateway_session_id, gateway_payment_intent_id, checkout_url, success_url, cancel_url, merchant_id, buyer_id, \
+    escrow_enabled, escrow_hold_period_days, refunded_amount, idempotency_key, metadata, failure_reason, paid_at, \
+    created_at, updated_at";
+
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+pub(crate) fn flag(value: bool) -> i64 {
+    i64::from(value)
+}
+
+fn corrupt(what: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(what.to_string())
+}
+
+fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(row: &'r AnyRow, column: &str) -> Result<T, StoreError> {
+    row.try_get(column).map_err(|e| corrupt(format!("column {column}: {e}")))
+}
+
+fn time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("timestamp {micros}")))
+}
+
+fn uuid(text: &str) -> Result<uuid::Uuid, StoreError> {
+    uuid::Uuid::try_parse(text).map_err(|_| corrupt(format!("uuid {text}")))
+}
+
+pub(crate) fn payment(row: &AnyRow) -> Result<Payment, StoreError> {
+    let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
+    let payment_type = get::<String>(row, "payment_type")?;
+    let status = get::<String>(row, "status")?;
+    let escrow_enabled = get::<i64>(row, "escrow_enabled")? == 1;
+    let merchant_id = get::<Option<String>>(row, "merchant_id")?.as_deref().map(uuid).transpose()?;
+    let escrow = match (escrow_enabled, merchant_id) {
+        (true, Some(merchant_id)) => Some(EscrowTerms {
+            merchant_id,
+            hold_days: i32::try_from(get::<i64>(row, "escrow_hold_period_days")?).map_err(corrupt)?,
+        }),
+        (true, None) => return Err(corrupt("escrowed payment without merchant")),
+        (false, _) => None,
+    };
+    Ok(Payment {
+        id: uuid(&get::<String>(row, "id")?)?,
+        user_id: get(row, "user_id")?,
+        amount: Money::from_minor(get(row, "amount")?, currency),
+        payment_type: PaymentType::from_str_opt(&payment_type).ok_or_else(|| corrupt(format!("payment_type {payment_type}")))?,
+        status: PaymentStatus::from_str_opt(&status).ok_or_else(|| corrupt(format!("status {status}")))?,
+        gateway_name: get(row, "gateway_name")?,
+        gateway_session_id: get(row, "gateway_session_id")?,
+        gateway_payment_intent_id: get(row, "gateway_payment_intent_id")?,
+        checkout_url: get(row, "checkout_url")?,
+        success_url: get(row, "success_url")?,
+        cancel_url: get(row, "cancel_url")?,
+        merchant_id,
+        buyer_id: get(row, "buyer_id")?,
+        escrow,
+        refunded_minor: get(row, "refunded_amount")?,
+        idempotency_key: get(row, "idempotency_key")?,
+        metadata: serde_json::from_str(&get::<String>(row, "metadata")?).map_err(corrupt)?,
+        failure_reason: get(row, "failure_reason")?,
+        paid_at: get::<Option<i64>>(row, "paid_at")?.map(time).transpose()?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+    })
+}

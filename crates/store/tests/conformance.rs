@@ -1,0 +1,201 @@
+//! One conformance suite for the `Store` port, run against SQLite and the real
+//! PostgreSQL (a fresh database per test).
+// Test helpers outside #[test] functions may fail loudly too.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use app::StoreError;
+use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, Settlement, Store, WebhookLog};
+use chrono::Utc;
+use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
+use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentStatus, PaymentType};
+use domain::{Currency, Money};
+use store::{SqlStore, StoreOptions};
+
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::fresh_store(false).await).await } )* }
+        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::fresh_store(true).await).await } )* }
+    };
+}
+
+on_both_databases!(
+    payments_round_trip_with_every_field,
+    an_idempotency_key_points_at_its_first_payment,
+    a_checkout_session_is_attached_only_once,
+    user_payments_are_newest_first,
+    an_event_is_applied_once_with_its_ledger_entry,
+    an_entry_that_would_overdraw_rolls_back_everything,
+);
+
+async fn fresh_store(postgres: bool) -> SqlStore {
+    let name = format!("vondi_store_{}", uuid::Uuid::new_v4().simple());
+    let url = if postgres {
+        sqlx::any::install_default_drivers();
+        let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("PostgreSQL for tests");
+        sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .expect("create db");
+        format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base))
+    } else {
+        format!("sqlite://{}", std::env::temp_dir().join("vondipayment-tests").join(format!("{name}.db")).display())
+    };
+    let options =
+        StoreOptions { url, max_connections: 5, max_lifetime: Duration::from_secs(60), acquire_timeout: Duration::from_secs(10) };
+    let store = SqlStore::connect(&options).await.expect("connect");
+    store::migrate_up(&store).await.expect("migrate");
+    store
+}
+
+fn usd() -> Currency {
+    Currency::parse("currency", "USD").expect("USD")
+}
+
+fn new_payment(user: &str, amount: &str) -> Payment {
+    let request = CheckoutRequest::parse(CheckoutInput {
+        user_id: user.into(),
+        amount: amount.into(),
+        currency: "USD".into(),
+        payment_type: Some(PaymentType::ProductC2c),
+        success_url: "https://s.example/ok".into(),
+        cancel_url: "https://s.example/no".into(),
+        buyer_id: "buyer-9".into(),
+        gateway_name: "mock".into(),
+        metadata: BTreeMap::from([("order".to_owned(), "A-1".to_owned())]),
+        ..CheckoutInput::default()
+    })
+    .expect("valid");
+    let mut payment = Payment::pending(uuid::Uuid::now_v7(), &request, Utc::now());
+    // Stored with microsecond precision.
+    payment.created_at = chrono::DateTime::from_timestamp_micros(payment.created_at.timestamp_micros()).expect("time");
+    payment.updated_at = payment.created_at;
+    payment
+}
+
+fn claim(key: &str, hash: &str) -> IdempotencyClaim {
+    IdempotencyClaim { scope: "user-1".into(), key: key.into(), method: "CreateCheckoutSession", request_hash: hash.into() }
+}
+
+fn log(event_id: &str) -> WebhookLog {
+    WebhookLog {
+        id: uuid::Uuid::now_v7(),
+        gateway_name: "mock".into(),
+        event_id: event_id.into(),
+        event_type: "checkout.session.completed".into(),
+        payload: "{}".into(),
+        signature_valid: true,
+        received_at: Utc::now(),
+    }
+}
+
+async fn payments_round_trip_with_every_field(store: SqlStore) {
+    let payment = new_payment("user-1", "12.34");
+    store.create_payment(&payment, None).await.expect("insert");
+    assert_eq!(store.payment(payment.id).await.expect("read"), Some(payment.clone()));
+    assert_eq!(store.payment(uuid::Uuid::new_v4()).await.expect("read"), None);
+    store.ping().await.expect("ping");
+}
+
+async fn an_idempotency_key_points_at_its_first_payment(store: SqlStore) {
+    let first = new_payment("user-1", "1");
+    assert!(matches!(store.create_payment(&first, Some(&claim("k", "h1"))).await, Ok(CreatePaymentOutcome::Created(_))));
+    let second = new_payment("user-1", "1");
+    match store.create_payment(&second, Some(&claim("k", "h2"))).await.expect("second") {
+        CreatePaymentOutcome::KeyExists { request_hash, method, payment } => {
+            assert_eq!((request_hash.as_str(), method.as_str()), ("h1", "CreateCheckoutSession"));
+            assert_eq!(payment.map(|p| p.id), Some(first.id));
+        }
+        CreatePaymentOutcome::Created(_) => panic!("a used key created a second payment"),
+    }
+    assert_eq!(store.payment(second.id).await.expect("read"), None, "the loser left nothing behind");
+}
+
+async fn a_checkout_session_is_attached_only_once(store: SqlStore) {
+    let payment = new_payment("user-1", "1");
+    store.create_payment(&payment, None).await.expect("insert");
+    let attached = store.attach_checkout_session(payment.id, "cs_1", "https://pay/cs_1").await.expect("attach");
+    assert_eq!(attached.gateway_session_id.as_deref(), Some("cs_1"));
+    let again = store.attach_checkout_session(payment.id, "cs_2", "https://pay/cs_2").await.expect("attach again");
+    assert_eq!(again.gateway_session_id.as_deref(), Some("cs_1"), "the first session stays");
+    assert_eq!(store.payment_by_session("mock", "cs_1").await.expect("by session").map(|p| p.id), Some(payment.id));
+    assert_eq!(store.payment_by_session("stripe", "cs_1").await.expect("other gateway"), None);
+}
+
+async fn user_payments_are_newest_first(store: SqlStore) {
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let payment = new_payment("user-1", "1");
+        store.create_payment(&payment, None).await.expect("insert");
+        ids.push(payment.id);
+    }
+    store.create_payment(&new_payment("user-2", "1"), None).await.expect("other user");
+    let (page, total) = store.user_payments("user-1", Page { limit: 2, offset: 1 }).await.expect("list");
+    assert_eq!(total, 3);
+    assert_eq!(page.iter().map(|p| p.id).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
+}
+
+async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
+    let payment = new_payment("user-1", "5");
+    store.create_payment(&payment, None).await.expect("insert");
+    store.attach_checkout_session(payment.id, "cs_e", "https://pay").await.expect("attach");
+    let decide = |p: &Payment| {
+        Decision::Apply(Settlement {
+            status: PaymentStatus::Succeeded,
+            payment_intent_id: Some("pi_1".into()),
+            failure_reason: None,
+            paid_at: Some(Utc::now()),
+            entries: vec![p.capture_entry().expect("entry")],
+        })
+    };
+    let applied = store.apply_payment_event(&log("evt_1"), Some("cs_e"), &decide).await.expect("apply");
+    assert!(matches!(applied, EventOutcome::Applied(ref p) if p.status == PaymentStatus::Succeeded));
+    let duplicate = store.apply_payment_event(&log("evt_1"), Some("cs_e"), &decide).await.expect("again");
+    assert!(matches!(duplicate, EventOutcome::Duplicate));
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 500);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+
+    let skip = |_: &Payment| Decision::Skip("not today".into());
+    let skipped = store.apply_payment_event(&log("evt_2"), Some("cs_e"), &skip).await.expect("skip");
+    assert!(matches!(skipped, EventOutcome::Skipped { reason, .. } if reason == "not today"));
+    let unknown = store.apply_payment_event(&log("evt_3"), Some("cs_none"), &decide).await.expect("unknown session");
+    assert!(matches!(unknown, EventOutcome::Skipped { payment: None, .. }));
+}
+
+async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
+    let payment = new_payment("user-1", "5");
+    store.create_payment(&payment, None).await.expect("insert");
+    store.attach_checkout_session(payment.id, "cs_o", "https://pay").await.expect("attach");
+    // Takes money from a wallet that holds none.
+    let overdraw = |p: &Payment| {
+        let entry = JournalEntry::movement(
+            EntryKind::Withdrawal,
+            p.id.to_string(),
+            LedgerAccount::owned(AccountKind::Wallet, "user-1", usd()),
+            LedgerAccount::platform(AccountKind::External, usd()),
+            Money::from_minor(100, usd()),
+        )
+        .expect("entry");
+        Decision::Apply(Settlement {
+            status: PaymentStatus::Processing,
+            payment_intent_id: None,
+            failure_reason: None,
+            paid_at: None,
+            entries: vec![entry],
+        })
+    };
+    let refused = store.apply_payment_event(&log("evt_o"), Some("cs_o"), &overdraw).await;
+    assert!(
+        matches!(refused, Err(StoreError::InsufficientFunds { ref account }) if account == "wallet:user-1:USD"),
+        "{refused:?}"
+    );
+    assert_eq!(store.payment(payment.id).await.expect("read").map(|p| p.status), Some(PaymentStatus::Pending));
+    assert_eq!(store.ledger_balance("wallet:user-1:USD").await.expect("balance"), 0);
+    // The event was not consumed: a redelivery can still be applied.
+    let retry =
+        store.apply_payment_event(&log("evt_o"), Some("cs_o"), &|_: &Payment| Decision::Skip("ok".into())).await.expect("retry");
+    assert!(matches!(retry, EventOutcome::Skipped { .. }));
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
