@@ -17,7 +17,14 @@ use store::{SqlStore, StoreOptions};
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod sqlite { $( #[tokio::test] async fn $name() { super::$name(super::fresh_store(false).await).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { super::$name(super::fresh_store(true).await).await } )* }
+        mod postgres {
+            $( #[tokio::test] async fn $name() {
+                let store = super::fresh_store(true).await;
+                let name = super::database_name(&store).await;
+                super::$name(store).await;
+                super::drop_database(&name).await;
+            } )*
+        }
     };
 }
 
@@ -34,7 +41,7 @@ async fn fresh_store(postgres: bool) -> SqlStore {
     let name = format!("vondi_store_{}", uuid::Uuid::new_v4().simple());
     let url = if postgres {
         sqlx::any::install_default_drivers();
-        let admin = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = admin_url();
         let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await.expect("PostgreSQL for tests");
         sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .await
@@ -48,6 +55,22 @@ async fn fresh_store(postgres: bool) -> SqlStore {
     let store = SqlStore::connect(&options).await.expect("connect");
     store::migrate_up(&store).await.expect("migrate");
     store
+}
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn database_name(store: &SqlStore) -> String {
+    use sqlx::Row;
+    sqlx::query("SELECT CAST(current_database() AS TEXT) AS name").fetch_one(store.pool()).await.expect("name").get("name")
+}
+
+async fn drop_database(name: &str) {
+    let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url()).await.expect("admin");
+    sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+        .await
+        .expect("drop test database");
 }
 
 fn usd() -> Currency {

@@ -48,6 +48,7 @@ async fn migrations_go_down_and_up_again(db: Db) {
     assert!(run(&["migrate", "status"]).contains("pending"));
     run(&["migrate", "up"]);
     assert!(run(&["check-ledger"]).contains("ledger ok"));
+    crate::helpers::drop_database(&url).await;
 }
 
 /// The README's run command on a fresh directory: starts on SQLite with no set-up,

@@ -62,6 +62,17 @@ pub async fn fresh_database(db: Db) -> String {
     }
 }
 
+/// Drops a test database on PostgreSQL; a no-op for SQLite.
+pub async fn drop_database(url: &str) {
+    let Some((_, name)) = url.rsplit_once('/').filter(|_| url.starts_with("postgres")) else { return };
+    let admin = postgres_admin_url();
+    if let Ok(mut connection) = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin).await {
+        let _ =
+            sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                .await;
+    }
+}
+
 pub struct TestApp {
     pub running: Option<server::Running>,
     pub addr: SocketAddr,
@@ -243,10 +254,13 @@ impl TestApp {
         assert!(ok, "check-ledger failed:\n{report}");
     }
 
+    /// Stops the service and drops its PostgreSQL database (SQLite files live in the
+    /// temp dir).
     pub async fn stop(mut self) {
         if let Some(running) = self.running.take() {
             running.shutdown().await;
         }
+        drop_database(&self.db_url).await;
     }
 }
 

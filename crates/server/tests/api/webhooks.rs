@@ -146,3 +146,45 @@ async fn trusted_events_need_the_service_role(db: Db) {
     app.assert_ledger_ok();
     app.stop().await;
 }
+
+/// Stripe, served by the mock stand-in: its own webhook secret and its own limits.
+#[tokio::test]
+async fn the_stripe_endpoint_uses_the_stripe_secret_and_limits() {
+    let stripe_secret = "whsec_stripe_test";
+    let app = crate::helpers::spawn_app_with(
+        Db::Sqlite,
+        &[("GATEWAYS_STRIPE_ENABLED", "true"), ("GATEWAYS_STRIPE_WEBHOOK_SECRET", stripe_secret)],
+    )
+    .await;
+    let buyer = token("user-1", &[Role::User]);
+    let mut request = checkout_request("user-1", "0.49", "USD");
+    request.gateway_name = "stripe".into();
+    let below_minimum = app.create_checkout(&buyer, request.clone()).await.expect_err("under 50 cents");
+    assert!(below_minimum.message().starts_with("amount must be between 0.50 and 999999.99 USD"), "{}", below_minimum.message());
+    request.currency = "RSD".into();
+    request.amount = "100".into();
+    let currency = app.create_checkout(&buyer, request.clone()).await.expect_err("RSD on Stripe");
+    assert!(currency.message().starts_with("currency RSD is not supported"), "{}", currency.message());
+
+    request.currency = "EUR".into();
+    let created = app.create_checkout(&buyer, request).await.expect("stripe checkout");
+    let body = completed_event("evt_stripe_1", &created.session_id);
+    let (status, _) = app.post_webhook("stripe", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
+    assert_eq!(status, 400, "the mock's secret does not sign Stripe events");
+    let (status, _) = app.post_webhook("mock", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
+    assert_eq!(status, 200, "answered, but the mock has no such session");
+    assert_eq!(
+        app.get_payment(&buyer, &created.payment_id).await.expect("payment").status,
+        i32::from(proto::PaymentStatus::Pending)
+    );
+
+    let (status, answer) = app.post_webhook("stripe", &body, Some(&sign(stripe_secret, &body, now()))).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        app.get_payment(&buyer, &created.payment_id).await.expect("payment").status,
+        i32::from(proto::PaymentStatus::Succeeded)
+    );
+    assert_eq!(app.ledger_balance("platform_cash:EUR").await, 10000);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
