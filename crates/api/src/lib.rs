@@ -36,11 +36,13 @@ pub fn router(app: App, authenticator: Authenticator) -> Result<Router, Box<dyn 
     )))
     .add_service(escrow_service_server::EscrowServiceServer::new(grpc::NotYetImplemented))
     .add_service(refund_service_server::RefundServiceServer::new(grpc::NotYetImplemented))
-    .add_service(connected_account_service_server::ConnectedAccountServiceServer::new(grpc::NotYetImplemented))
-    .add_service(transfer_service_server::TransferServiceServer::new(grpc::NotYetImplemented))
-    .add_service(balance_service_server::BalanceServiceServer::new(grpc::NotYetImplemented))
-    .add_service(payout_service_server::PayoutServiceServer::new(grpc::NotYetImplemented))
-    .add_service(split_service_server::SplitServiceServer::new(grpc::NotYetImplemented))
+    .add_service(connected_account_service_server::ConnectedAccountServiceServer::new(grpc::accounts::AccountApi::new(
+        app.clone(),
+    )))
+    .add_service(transfer_service_server::TransferServiceServer::new(grpc::transfers::TransferApi::new(app.clone())))
+    .add_service(balance_service_server::BalanceServiceServer::new(grpc::balances::BalanceApi::new(app.clone())))
+    .add_service(payout_service_server::PayoutServiceServer::new(grpc::payouts::PayoutApi::new(app.clone())))
+    .add_service(split_service_server::SplitServiceServer::new(grpc::splits::SplitApi::new(app.clone())))
     .add_service(wallet_service_server::WalletServiceServer::new(grpc::NotYetImplemented))
     .add_service(reflection)
     .add_service(health_service)
@@ -51,6 +53,7 @@ pub fn router(app: App, authenticator: Authenticator) -> Result<Router, Box<dyn 
         .route("/webhooks/{gateway}", post(http::webhooks::receive))
         .route("/payment/mock", get(http::mock_pages::checkout_page))
         .route("/payment/mock/complete", post(http::mock_pages::complete))
+        .route("/connect/mock/onboarding", get(http::onboarding::onboard))
         .with_state(app);
 
     Ok(grpc.merge(web).layer(axum::middleware::from_fn(observe::observe)))

@@ -55,6 +55,16 @@ impl Principal {
         }
     }
 
+    /// Admins and services read every account; a merchant only the accounts linked to
+    /// its subject (the account id, or `metadata.user_id`).
+    pub fn ensure_reads_account(&self, account: &domain::accounts::ConnectedAccount) -> Result<(), crate::AppError> {
+        if self.is_privileged() || (self.has_role(Role::Merchant) && account.is_linked_to(&self.subject)) {
+            Ok(())
+        } else {
+            Err(crate::AppError::PermissionDenied("the caller may read only connected accounts linked to it".into()))
+        }
+    }
+
     pub fn ensure_service(&self) -> Result<(), crate::AppError> {
         if self.is_privileged() {
             Ok(())

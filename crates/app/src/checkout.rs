@@ -4,12 +4,11 @@
 use chrono::Utc;
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment};
 use domain::{FieldError, Money};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::ports::{CreatePaymentOutcome, GatewayCheckout, GatewayLimits, IdempotencyClaim};
-use crate::{App, AppError};
+use crate::ports::{CreatePaymentOutcome, GatewayCheckout, GatewayLimits};
+use crate::{App, AppError, idempotency};
 
 const METHOD: &str = "CreateCheckoutSession";
 
@@ -22,22 +21,12 @@ impl App {
         principal.ensure_acts_for(&request.user_id)?;
         check_limits(gateway.limits(), request.amount)?;
 
-        let claim = request.idempotency_key.as_ref().map(|key| IdempotencyClaim {
-            scope: principal.subject.clone(),
-            key: key.as_str().to_owned(),
-            method: METHOD,
-            request_hash: fingerprint(&request),
-        });
+        let claim = idempotency::claim(principal, request.idempotency_key.as_ref(), METHOD, &fingerprint(&request));
         let candidate = Payment::pending(Uuid::now_v7(), &request, Utc::now());
         let (payment, outcome) = match self.store.create_payment(&candidate, claim.as_ref()).await? {
             CreatePaymentOutcome::Created(payment) => (payment, "created"),
             CreatePaymentOutcome::KeyExists { request_hash, method, payment } => {
-                let ours = claim.as_ref().map(|c| c.request_hash.as_str());
-                if method != METHOD || Some(request_hash.as_str()) != ours {
-                    return Err(AppError::IdempotencyConflict(
-                        "idempotency_key was already used with a different request".into(),
-                    ));
-                }
+                idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
                 let payment = payment.ok_or_else(|| AppError::Internal("idempotency key without its payment".into()))?;
                 (payment, "replayed")
             }
@@ -88,8 +77,8 @@ fn check_limits(limits: &GatewayLimits, amount: Money) -> Result<(), FieldError>
     Ok(())
 }
 
-/// A stable fingerprint of everything the client asked for, key excluded.
-fn fingerprint(request: &CheckoutRequest) -> String {
+/// Everything the client asked for, key excluded.
+fn fingerprint(request: &CheckoutRequest) -> Vec<String> {
     let escrow = request.escrow.as_ref().map(|e| format!("{}/{}", e.merchant_id, e.hold_days)).unwrap_or_default();
     let metadata: Vec<String> = request.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let fields = [
@@ -105,5 +94,5 @@ fn fingerprint(request: &CheckoutRequest) -> String {
         request.gateway_name.clone(),
         metadata.join("\u{1e}"),
     ];
-    hex::encode(Sha256::digest(fields.join("\u{1f}").as_bytes()))
+    fields.to_vec()
 }

@@ -2,13 +2,20 @@
 //! in one transaction → call the gateway outside it) and define the ports that the
 //! storage and gateway adapters implement.
 
+mod accounts;
 pub mod auth;
+mod balances;
 mod checkout;
 pub mod error;
 pub mod gateways;
+mod idempotency;
+pub mod marketplace_ports;
 pub mod metrics;
 mod payments;
+pub mod payouts;
 pub mod ports;
+mod splits;
+pub mod transfers;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -19,18 +26,35 @@ pub use gateways::Gateways;
 pub use payments::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 pub use webhooks::WebhookReceipt;
 
+/// Business settings from configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Days before transferred funds become available (0 = at once).
+    pub balance_pending_days: u32,
+    /// Fee of an instant payout, in percent of its amount.
+    pub instant_payout_fee_percent: rust_decimal::Decimal,
+}
+
 /// The application: every use case is a method on it.
 #[derive(Clone)]
 pub struct App {
     store: Arc<dyn ports::Store>,
     gateways: Arc<Gateways>,
+    connect: Arc<dyn marketplace_ports::ConnectGateway>,
     /// Gateways served by the built-in mock, whose hosted page may complete sessions.
     mock_gateway_names: Arc<Vec<String>>,
+    settings: Settings,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn ports::Store>, gateways: Gateways, mock_gateway_names: Vec<String>) -> Self {
-        Self { store, gateways: Arc::new(gateways), mock_gateway_names: Arc::new(mock_gateway_names) }
+    pub fn new(
+        store: Arc<dyn ports::Store>,
+        gateways: Gateways,
+        connect: Arc<dyn marketplace_ports::ConnectGateway>,
+        mock_gateway_names: Vec<String>,
+        settings: Settings,
+    ) -> Self {
+        Self { store, gateways: Arc::new(gateways), connect, mock_gateway_names: Arc::new(mock_gateway_names), settings }
     }
 
     pub fn store(&self) -> &Arc<dyn ports::Store> {

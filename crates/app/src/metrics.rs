@@ -23,3 +23,11 @@ pub(crate) fn checkout_session(gateway: &str, outcome: &'static str) {
 pub(crate) fn webhook_event(gateway: &str, result: &'static str) {
     metrics::counter!(WEBHOOK_EVENTS_TOTAL, "gateway" => gateway.to_owned(), "result" => result).increment(1);
 }
+
+pub(crate) fn transfer(status: &'static str) {
+    metrics::counter!(TRANSFERS_TOTAL, "status" => status).increment(1);
+}
+
+pub(crate) fn payout(status: &'static str) {
+    metrics::counter!(PAYOUTS_TOTAL, "status" => status).increment(1);
+}

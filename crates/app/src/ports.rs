@@ -81,8 +81,29 @@ pub enum EventOutcome {
 /// Decides, inside the store's transaction, what an event does to a payment.
 pub type Decide<'a> = &'a (dyn Fn(&Payment) -> Decision + Send + Sync);
 
+/// Everything the use cases need from storage, one trait per bounded context.
+pub trait Store:
+    PaymentStore
+    + crate::marketplace_ports::AccountStore
+    + crate::marketplace_ports::SplitStore
+    + crate::marketplace_ports::TransferStore
+    + crate::marketplace_ports::BalanceStore
+    + crate::marketplace_ports::PayoutStore
+{
+}
+
+impl<T> Store for T where
+    T: PaymentStore
+        + crate::marketplace_ports::AccountStore
+        + crate::marketplace_ports::SplitStore
+        + crate::marketplace_ports::TransferStore
+        + crate::marketplace_ports::BalanceStore
+        + crate::marketplace_ports::PayoutStore
+{
+}
+
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait PaymentStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Inserts the payment and the idempotency claim in one transaction; when the

@@ -33,10 +33,15 @@ text_enum!(
     EntryKind {
         Capture => "capture",
         EscrowRelease => "escrow_release",
+        Fee => "fee",
         Transfer => "transfer",
+        TransferFailed => "transfer_failed",
+        Maturation => "maturation",
         Reversal => "reversal",
         Payout => "payout",
+        PayoutPaid => "payout_paid",
         PayoutFailed => "payout_failed",
+        PayoutCanceled => "payout_canceled",
         Refund => "refund",
         Withdrawal => "withdrawal",
     }

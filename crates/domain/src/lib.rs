@@ -1,10 +1,14 @@
 //! The pure core of the payment service: money, validation, state machines and the
 //! ledger's rules. No IO, no async, no database types.
 
+pub mod accounts;
 pub mod error;
+pub mod fees;
 pub mod ledger;
 pub mod money;
 pub mod payment;
+pub mod payouts;
+pub mod transfers;
 pub mod validation;
 
 pub use error::FieldError;

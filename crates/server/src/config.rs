@@ -90,6 +90,12 @@ pub struct Config {
     pub fixtures_path: String,
     pub escrow_release_interval: Duration,
     pub balance_pending_days: u32,
+    /// How often pending funds are matured and scheduled snapshots recorded.
+    pub balance_refresh_interval: Duration,
+    /// Instant payout fee in percent ("1" = 1 %).
+    pub payout_instant_fee_percent: rust_decimal::Decimal,
+    /// How long the mock gateway leaves a payout in each state before the next.
+    pub mock_payout_step: Duration,
     /// Where the SQLite default and the generated development secret live.
     pub data_dir: PathBuf,
 }
@@ -266,6 +272,13 @@ impl Config {
             fixtures_path: r.string("FIXTURES_PATH", "fixtures"),
             escrow_release_interval: r.duration("ESCROW_RELEASE_INTERVAL", Duration::from_secs(3600)),
             balance_pending_days: r.parse("BALANCE_PENDING_DAYS", 2, "a number of days (0 or more)"),
+            balance_refresh_interval: r.duration("BALANCE_REFRESH_INTERVAL", Duration::from_secs(3600)),
+            payout_instant_fee_percent: r.parse(
+                "PAYOUT_INSTANT_FEE_PERCENT",
+                rust_decimal::Decimal::ONE,
+                "a percentage like 1 or 1.5",
+            ),
+            mock_payout_step: r.duration("GATEWAYS_MOCK_PAYOUT_STEP", Duration::from_secs(10)),
             data_dir,
         };
         if config.db_max_connections == 0 {
@@ -273,6 +286,17 @@ impl Config {
         }
         if config.escrow_release_interval < Duration::from_secs(1) {
             r.fail("ESCROW_RELEASE_INTERVAL", "must be at least 1s");
+        }
+        if config.balance_refresh_interval < Duration::from_millis(100) {
+            r.fail("BALANCE_REFRESH_INTERVAL", "must be at least 100ms");
+        }
+        if config.mock_payout_step < Duration::from_millis(10) {
+            r.fail("GATEWAYS_MOCK_PAYOUT_STEP", "must be at least 10ms");
+        }
+        if config.payout_instant_fee_percent.is_sign_negative()
+            || config.payout_instant_fee_percent > rust_decimal::Decimal::ONE_HUNDRED
+        {
+            r.fail("PAYOUT_INSTANT_FEE_PERCENT", "must be between 0 and 100");
         }
         if let Some(url) = &config.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))

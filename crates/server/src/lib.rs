@@ -2,6 +2,7 @@
 //! with graceful shutdown. `main.rs` is only the command line around this.
 
 pub mod config;
+mod scheduler;
 pub mod secrets;
 pub mod telemetry;
 
@@ -75,14 +76,26 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     let gateways = build_gateways(&config, &public_url);
     let mock_names =
         if config.gateways_use_mock { config.gateway_names().iter().map(|n| (*n).to_owned()).collect() } else { Vec::new() };
-    let app = App::new(Arc::new(store.clone()), Gateways::new(config.gateways_default.clone(), gateways), mock_names);
+    let settings = app::Settings {
+        balance_pending_days: config.balance_pending_days,
+        instant_payout_fee_percent: config.payout_instant_fee_percent,
+    };
+    let connect = Arc::new(gateways::MockConnectGateway::new(public_url.clone()));
+    let app = App::new(
+        Arc::new(store.clone()),
+        Gateways::new(config.gateways_default.clone(), gateways),
+        connect,
+        mock_names,
+        settings,
+    );
     let authenticator = api::Authenticator::new(secrets::verification_key(&config)?, config.auth_skip_methods.clone());
-    let router = api::router(app, authenticator)?;
+    let router = api::router(app.clone(), authenticator)?;
     let metrics = telemetry::metrics_router();
     app::metrics::register_all();
 
     let (stop, stopped) = watch::channel(false);
     let drain = config.shutdown_timeout;
+    let jobs = scheduler::spawn(app, &config, stopped.clone());
     let task = tokio::spawn(async move {
         let api = axum::serve(api_listener, router).with_graceful_shutdown(wait_for(stopped.clone()));
         let metrics = axum::serve(metrics_listener, metrics).with_graceful_shutdown(wait_for(stopped.clone()));
@@ -100,6 +113,8 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
                 tracing::warn!("shutdown timeout reached; dropping in-flight requests");
             }
         }
+        // The scheduler finishes its current batch before the pool closes.
+        jobs.join().await;
     });
     tracing::info!(%api_addr, %metrics_addr, public_url, "payment service listening");
     Ok(Running { api_addr, metrics_addr, stop, task, store })

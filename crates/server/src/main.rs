@@ -126,7 +126,7 @@ async fn migrate(config: Config, action: MigrateAction) -> Result<(), server::Bo
 async fn check_ledger(config: Config) -> ExitCode {
     let outcome = async {
         let store = server::connect_store(&config).await?;
-        let violations = app::ports::Store::check_ledger(&store).await?;
+        let violations = app::ports::PaymentStore::check_ledger(&store).await?;
         store.close().await;
         Ok::<_, server::BoxError>(violations)
     }

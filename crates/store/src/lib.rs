@@ -2,10 +2,16 @@
 //! driver serves PostgreSQL and SQLite: the schema and queries are portable SQL with
 //! `$N` placeholders, and the few dialect differences live in `Dialect`.
 
+mod accounts;
+mod balances;
+mod idempotency;
 mod ledger;
 mod payments;
+mod payouts;
 mod rows;
 mod schema;
+mod splits;
+mod transfers;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! writes more than one row does so in one transaction, begun and committed here.
 
 use app::StoreError;
-use app::ports::{CreatePaymentOutcome, Decide, Decision, EventOutcome, IdempotencyClaim, Page, Store, WebhookLog};
+use app::ports::{CreatePaymentOutcome, Decide, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, WebhookLog};
 use chrono::Utc;
 use domain::ledger::LedgerViolation;
 use domain::payment::Payment;
@@ -10,10 +10,10 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, flag, micros};
-use crate::{SqlStore, db, ledger, rows};
+use crate::{SqlStore, db, idempotency, ledger, rows};
 
 #[async_trait::async_trait]
-impl Store for SqlStore {
+impl PaymentStore for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(self.pool()).await.map(|_| ()).map_err(db)
     }
@@ -25,44 +25,13 @@ impl Store for SqlStore {
         claim: Option<&IdempotencyClaim>,
     ) -> Result<CreatePaymentOutcome, StoreError> {
         let mut tx = self.pool().begin().await.map_err(db)?;
-        if let Some(claim) = claim {
-            // On PostgreSQL a concurrent identical claim waits here for ours to commit,
-            // then sees it: both callers end up with one payment.
-            let inserted = sqlx::query(
-                "INSERT INTO idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, idempotency_key) DO NOTHING",
-            )
-            .bind(&claim.scope)
-            .bind(&claim.key)
-            .bind(claim.method)
-            .bind(&claim.request_hash)
-            .bind(payment.id.to_string())
-            .bind(micros(Utc::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-            if inserted == 0 {
-                let row = sqlx::query(
-                    "SELECT method, request_hash, resource_id FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2",
-                )
-                .bind(&claim.scope)
-                .bind(&claim.key)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db)?;
-                tx.rollback().await.map_err(db)?;
-                let resource: Option<String> = row.try_get("resource_id").map_err(db)?;
-                let existing = match resource.as_deref().map(Uuid::try_parse) {
-                    Some(Ok(id)) => self.payment(id).await?,
-                    _ => None,
-                };
-                return Ok(CreatePaymentOutcome::KeyExists {
-                    request_hash: row.try_get("request_hash").map_err(db)?,
-                    method: row.try_get("method").map_err(db)?,
-                    payment: existing,
-                });
-            }
+        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &payment.id.to_string()).await? {
+            tx.rollback().await.map_err(db)?;
+            let payment = match existing.resource_id.as_deref().map(Uuid::try_parse) {
+                Some(Ok(id)) => self.payment(id).await?,
+                _ => None,
+            };
+            return Ok(CreatePaymentOutcome::KeyExists { request_hash: existing.request_hash, method: existing.method, payment });
         }
         insert_payment(&mut tx, payment).await?;
         tx.commit().await.map_err(db)?;

@@ -22,19 +22,22 @@ pub(crate) fn flag(value: bool) -> i64 {
     i64::from(value)
 }
 
-fn corrupt(what: impl std::fmt::Display) -> StoreError {
+pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(what.to_string())
 }
 
-fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(row: &'r AnyRow, column: &str) -> Result<T, StoreError> {
+pub(crate) fn get<'r, T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>>(
+    row: &'r AnyRow,
+    column: &str,
+) -> Result<T, StoreError> {
     row.try_get(column).map_err(|e| corrupt(format!("column {column}: {e}")))
 }
 
-fn time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn time(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("timestamp {micros}")))
 }
 
-fn uuid(text: &str) -> Result<uuid::Uuid, StoreError> {
+pub(crate) fn uuid(text: &str) -> Result<uuid::Uuid, StoreError> {
     uuid::Uuid::try_parse(text).map_err(|_| corrupt(format!("uuid {text}")))
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use app::StoreError;
-use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, Settlement, Store, WebhookLog};
+use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, Settlement, WebhookLog};
 use chrono::Utc;
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentStatus, PaymentType};

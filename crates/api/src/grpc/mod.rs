@@ -1,7 +1,12 @@
 //! tonic services. Each method: read the principal, convert the request, call the
 //! use case, convert the answer; nothing else.
 
+pub mod accounts;
+pub mod balances;
 pub mod payment;
+pub mod payouts;
+pub mod splits;
+pub mod transfers;
 
 use app::Principal;
 
@@ -20,9 +25,37 @@ pub struct NotYetImplemented;
 
 impl crate::proto::escrow_service_server::EscrowService for NotYetImplemented {}
 impl crate::proto::refund_service_server::RefundService for NotYetImplemented {}
-impl crate::proto::connected_account_service_server::ConnectedAccountService for NotYetImplemented {}
-impl crate::proto::transfer_service_server::TransferService for NotYetImplemented {}
-impl crate::proto::balance_service_server::BalanceService for NotYetImplemented {}
-impl crate::proto::payout_service_server::PayoutService for NotYetImplemented {}
-impl crate::proto::split_service_server::SplitService for NotYetImplemented {}
 impl crate::proto::wallet_service_server::WalletService for NotYetImplemented {}
+
+/// A status filter: Unspecified means "any"; an unknown number is bad input.
+pub(crate) fn optional_enum<T>(
+    field: &'static str,
+    value: i32,
+    from_wire: fn(i32) -> Option<T>,
+) -> Result<Option<T>, tonic::Status> {
+    match (value, from_wire(value)) {
+        (0, _) => Ok(None),
+        (_, Some(parsed)) => Ok(Some(parsed)),
+        (_, None) => Err(tonic::Status::invalid_argument(format!("{field} {value} is not a known value"))),
+    }
+}
+
+/// A list page; a bad limit or offset names its field.
+pub(crate) fn page(limit: i32, offset: i32) -> Result<app::ports::Page, tonic::Status> {
+    app::ports::Page::parse(limit, offset).map_err(|e| crate::error::to_status(e.into()))
+}
+
+/// Wire timestamps to UTC; out-of-range values are bad input.
+pub(crate) fn time(
+    field: &'static str,
+    value: Option<prost_types::Timestamp>,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, tonic::Status> {
+    value
+        .map(|ts| {
+            u32::try_from(ts.nanos)
+                .ok()
+                .and_then(|nanos| chrono::DateTime::from_timestamp(ts.seconds, nanos))
+                .ok_or_else(|| tonic::Status::invalid_argument(format!("{field} is not a valid timestamp")))
+        })
+        .transpose()
+}

@@ -1,7 +1,6 @@
 //! `payment.v1.PaymentService`.
 
 use app::App;
-use app::ports::Page;
 use domain::payment::CheckoutInput;
 use tonic::{Request, Response, Status};
 
@@ -53,7 +52,7 @@ impl PaymentService for PaymentApi {
             payment_id: payment.id.to_string(),
             session_id: payment.gateway_session_id.clone().unwrap_or_default(),
             checkout_url: payment.checkout_url.clone().unwrap_or_default(),
-            status: convert::payment_status(payment.status).into(),
+            status: convert::payment_status(payment.status),
         }))
     }
 
@@ -72,7 +71,7 @@ impl PaymentService for PaymentApi {
     ) -> Result<Response<proto::GetUserPaymentsResponse>, Status> {
         let principal = principal(&request)?;
         let r = request.get_ref();
-        let page = Page::parse(r.limit, r.offset).map_err(|e| to_status(e.into()))?;
+        let page = super::page(r.limit, r.offset)?;
         let (payments, total) = self.app.user_payments(&principal, &r.user_id, page).await.map_err(to_status)?;
         Ok(Response::new(proto::GetUserPaymentsResponse {
             payments: payments.into_iter().map(convert::payment).collect(),

@@ -1,4 +1,5 @@
 //! HTTP routes beside gRPC: webhooks and the mock gateway's hosted page.
 
 pub mod mock_pages;
+pub mod onboarding;
 pub mod webhooks;

@@ -1,6 +1,8 @@
 //! Domain → wire conversions. Amounts leave as decimal strings, enums as their
 //! prefixed proto values.
 
+pub mod marketplace;
+
 use chrono::{DateTime, Utc};
 use domain::payment::{Payment, PaymentStatus, PaymentType};
 
@@ -10,36 +12,33 @@ pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp { seconds: at.timestamp(), nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or_default() }
 }
 
-pub fn payment_status(status: PaymentStatus) -> proto::PaymentStatus {
-    match status {
-        PaymentStatus::Pending => proto::PaymentStatus::Pending,
-        PaymentStatus::Processing => proto::PaymentStatus::Processing,
-        PaymentStatus::Succeeded => proto::PaymentStatus::Succeeded,
-        PaymentStatus::Failed => proto::PaymentStatus::Failed,
-        PaymentStatus::Cancelled => proto::PaymentStatus::Cancelled,
-        PaymentStatus::Refunded => proto::PaymentStatus::Refunded,
-    }
-}
+/// Domain enum ↔ proto enum with the same variant names; the proto's Unspecified
+/// (and unknown numbers) read as `None`, so the use case names the missing field.
+macro_rules! wire_enum {
+    ($to:ident, $domain:ty => $wire:ty { $($variant:ident),+ $(,)? }) => {
+        pub fn $to(value: $domain) -> i32 {
+            match value { $(<$domain>::$variant => <$wire>::$variant as i32),+ }
+        }
+    };
+    ($to:ident, $from:ident, $domain:ty => $wire:ty { $($variant:ident),+ $(,)? }) => {
+        $crate::convert::wire_enum!($to, $domain => $wire { $($variant),+ });
 
-fn payment_type(payment_type: PaymentType) -> proto::PaymentType {
-    match payment_type {
-        PaymentType::PlatformService => proto::PaymentType::PlatformService,
-        PaymentType::ProductB2c => proto::PaymentType::ProductB2c,
-        PaymentType::ProductC2c => proto::PaymentType::ProductC2c,
-        PaymentType::BalanceDeposit => proto::PaymentType::BalanceDeposit,
-    }
+        pub fn $from(value: i32) -> Option<$domain> {
+            match <$wire>::try_from(value).ok()? {
+                $(<$wire>::$variant => Some(<$domain>::$variant),)+
+                _ => None,
+            }
+        }
+    };
 }
+pub(crate) use wire_enum;
 
-/// Unspecified or unknown values are `None`, so the domain reports the field.
-pub fn payment_type_from_wire(value: i32) -> Option<PaymentType> {
-    match proto::PaymentType::try_from(value).ok()? {
-        proto::PaymentType::Unspecified => None,
-        proto::PaymentType::PlatformService => Some(PaymentType::PlatformService),
-        proto::PaymentType::ProductB2c => Some(PaymentType::ProductB2c),
-        proto::PaymentType::ProductC2c => Some(PaymentType::ProductC2c),
-        proto::PaymentType::BalanceDeposit => Some(PaymentType::BalanceDeposit),
-    }
-}
+wire_enum!(payment_status, PaymentStatus => proto::PaymentStatus {
+    Pending, Processing, Succeeded, Failed, Cancelled, Refunded
+});
+wire_enum!(payment_type, payment_type_from_wire, PaymentType => proto::PaymentType {
+    PlatformService, ProductB2c, ProductC2c, BalanceDeposit
+});
 
 pub fn payment(payment: Payment) -> proto::Payment {
     let currency = payment.amount.currency();
@@ -48,8 +47,8 @@ pub fn payment(payment: Payment) -> proto::Payment {
         user_id: payment.user_id,
         amount: payment.amount.to_decimal_string(),
         currency: currency.code().to_owned(),
-        payment_type: payment_type(payment.payment_type).into(),
-        status: payment_status(payment.status).into(),
+        payment_type: payment_type(payment.payment_type),
+        status: payment_status(payment.status),
         checkout_url: payment.checkout_url.unwrap_or_default(),
         gateway_name: payment.gateway_name,
         gateway_session_id: payment.gateway_session_id.unwrap_or_default(),

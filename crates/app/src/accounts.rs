@@ -1,0 +1,99 @@
+//! Connected accounts and their onboarding (KYC) links.
+
+use chrono::{Duration, Utc};
+use domain::FieldError;
+use domain::accounts::{AccountInput, AccountStatus, ConnectedAccount, NewAccount};
+use domain::payment::parse_uuid;
+use domain::validation::RedirectUrl;
+use uuid::Uuid;
+
+use crate::auth::{Principal, Role};
+use crate::marketplace_ports::{AccountLink, OnboardingOutcome};
+use crate::ports::Page;
+use crate::{App, AppError};
+
+/// Onboarding links are short-lived, like the gateway's.
+pub const ACCOUNT_LINK_TTL_MINUTES: i64 = 10;
+
+impl App {
+    pub async fn create_account(&self, principal: &Principal, input: AccountInput) -> Result<ConnectedAccount, AppError> {
+        let new = NewAccount::parse(input)?;
+        principal.ensure_service()?;
+        let id = Uuid::now_v7();
+        let gateway_account_id = self.connect.create_account(id).await.map_err(|error| {
+            tracing::warn!(%error, "gateway did not create the connected account");
+            AppError::Unavailable("the payment gateway is unavailable; retry".into())
+        })?;
+        let account = new.into_account(id, gateway_account_id, Utc::now());
+        self.store.insert_account(&account).await?;
+        tracing::info!(account_id = %account.id, "connected account created");
+        Ok(account)
+    }
+
+    pub async fn account(&self, principal: &Principal, account_id: &str) -> Result<ConnectedAccount, AppError> {
+        let account = self.load_account("account_id", account_id).await?;
+        principal.ensure_reads_account(&account)?;
+        Ok(account)
+    }
+
+    /// An existing account, by a client-supplied id named `field`.
+    pub(crate) async fn load_account(&self, field: &'static str, account_id: &str) -> Result<ConnectedAccount, AppError> {
+        let id = parse_uuid(field, account_id)?;
+        self.store.account(id).await?.ok_or(AppError::NotFound("connected account"))
+    }
+
+    /// Admins and services see every account; a merchant only its own.
+    pub async fn accounts(
+        &self,
+        principal: &Principal,
+        status: Option<AccountStatus>,
+        page: Page,
+    ) -> Result<(Vec<ConnectedAccount>, i64), AppError> {
+        let owner = if principal.is_privileged() {
+            None
+        } else if principal.has_role(Role::Merchant) {
+            Some(principal.subject.as_str())
+        } else {
+            return Err(AppError::PermissionDenied(
+                "listing connected accounts needs the merchant, admin or service role".into(),
+            ));
+        };
+        Ok(self.store.accounts(status, owner, page).await?)
+    }
+
+    pub async fn create_account_link(
+        &self,
+        principal: &Principal,
+        account_id: &str,
+        return_url: &str,
+        refresh_url: &str,
+    ) -> Result<(String, chrono::DateTime<Utc>), AppError> {
+        let return_url = RedirectUrl::parse("return_url", return_url)?;
+        let refresh_url = RedirectUrl::parse("refresh_url", refresh_url)?;
+        principal.ensure_service()?;
+        let account = self.load_account("account_id", account_id).await?;
+        let link = AccountLink {
+            id: Uuid::now_v7(),
+            account_id: account.id,
+            return_url: return_url.as_str().to_owned(),
+            refresh_url: refresh_url.as_str().to_owned(),
+            expires_at: Utc::now() + Duration::minutes(ACCOUNT_LINK_TTL_MINUTES),
+        };
+        self.store.insert_account_link(&link).await?;
+        Ok((self.connect.onboarding_url(account.id, link.id), link.expires_at))
+    }
+
+    /// The mock's hosted onboarding page: completes KYC, or sends an expired link's
+    /// holder to the refresh URL.
+    pub async fn complete_mock_onboarding(&self, account_id: &str, link_id: &str) -> Result<OnboardingOutcome, AppError> {
+        let account_id = parse_uuid("account_id", account_id)?;
+        let link_id = parse_uuid("link_id", link_id)?;
+        let outcome = self.store.complete_onboarding(account_id, link_id, Utc::now()).await?;
+        let outcome =
+            outcome.ok_or_else(|| AppError::from(FieldError::new("link_id", "is not an onboarding link of this account")))?;
+        if matches!(outcome, OnboardingOutcome::Completed { .. }) {
+            tracing::info!(%account_id, "connected account onboarded");
+        }
+        Ok(outcome)
+    }
+}

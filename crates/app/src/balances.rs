@@ -1,0 +1,91 @@
+//! Vendor balances, read from the ledger, and their history of snapshots.
+
+use chrono::{DateTime, Utc};
+use domain::accounts::ConnectedAccount;
+use domain::payment::parse_uuid;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::marketplace_ports::{BalanceLine, BalanceSnapshot, SnapshotType};
+use crate::ports::Page;
+use crate::{App, AppError};
+
+/// How many due transfers one scheduler run matures.
+pub const MATURE_BATCH_MAX: i64 = 500;
+
+/// Snapshots of `account` built from its ledger lines; ids are assigned here even
+/// when they are not stored.
+fn snapshots(
+    account: &ConnectedAccount,
+    lines: Vec<BalanceLine>,
+    snapshot_type: SnapshotType,
+    now: DateTime<Utc>,
+) -> Vec<BalanceSnapshot> {
+    lines
+        .into_iter()
+        .map(|line| BalanceSnapshot {
+            id: Uuid::now_v7(),
+            connected_account_id: account.id,
+            currency: line.currency,
+            available_minor: line.available_minor,
+            pending_minor: line.pending_minor,
+            instant_available_minor: if account.payouts_enabled { line.available_minor } else { 0 },
+            source_types: line.source_types,
+            snapshot_type,
+            created_at: now,
+        })
+        .collect()
+}
+
+impl App {
+    /// One snapshot per currency; `force_refresh` also stores them as on-demand.
+    pub async fn balance(
+        &self,
+        principal: &Principal,
+        account_id: &str,
+        force_refresh: bool,
+    ) -> Result<Vec<BalanceSnapshot>, AppError> {
+        let account = self.account(principal, account_id).await?;
+        let lines = self.store.balance_lines(account.id).await?;
+        let current = snapshots(&account, lines, SnapshotType::OnDemand, Utc::now());
+        if force_refresh {
+            self.store.insert_snapshots(&current).await?;
+        }
+        Ok(current)
+    }
+
+    pub async fn balance_history(
+        &self,
+        principal: &Principal,
+        account_id: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        page: Page,
+    ) -> Result<(Vec<BalanceSnapshot>, i64), AppError> {
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Err(domain::FieldError::new("from_date", "must not be after to_date").into());
+        }
+        let id = parse_uuid("account_id", account_id)?;
+        let account = self.store.account(id).await?.ok_or(AppError::NotFound("connected account"))?;
+        principal.ensure_reads_account(&account)?;
+        Ok(self.store.snapshots(account.id, from, to, page).await?)
+    }
+
+    /// The balance job: matures due pending funds, then records a scheduled snapshot
+    /// of every account that holds a balance. Returns how many transfers matured.
+    pub async fn run_balance_job(&self) -> Result<usize, AppError> {
+        let now = Utc::now();
+        let matured = self.store.mature_transfers(now, MATURE_BATCH_MAX).await?;
+        for account_id in self.store.accounts_with_balances().await? {
+            let Some(account) = self.store.account(account_id).await? else { continue };
+            let lines = self.store.balance_lines(account.id).await?;
+            self.store.insert_snapshots(&snapshots(&account, lines, SnapshotType::Scheduled, now)).await?;
+        }
+        if matured > 0 {
+            tracing::info!(matured, "pending funds became available");
+        }
+        Ok(matured)
+    }
+}

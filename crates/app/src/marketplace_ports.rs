@@ -1,0 +1,247 @@
+//! Storage and gateway ports of the marketplace contexts: connected accounts, split
+//! rules, transfers, balances and payouts.
+
+use chrono::{DateTime, Utc};
+use domain::accounts::{AccountStatus, ConnectedAccount};
+use domain::fees::SplitRule;
+use domain::ledger::JournalEntry;
+use domain::payment::Payment;
+use domain::payouts::{Payout, PayoutStatus};
+use domain::transfers::{Transfer, TransferReversal};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::ports::{GatewayError, IdempotencyClaim, Page};
+
+/// The result of a write guarded by an idempotency key and by checks that must run
+/// under the store's row locks.
+#[derive(Debug, Clone)]
+pub enum Guarded<T> {
+    Done(T),
+    /// The key was used before: the app compares fingerprints and loads the resource.
+    KeyExists {
+        request_hash: String,
+        method: String,
+        resource_id: Option<String>,
+    },
+    /// A precondition failed (the message is for the client); nothing was written.
+    Refused(String),
+}
+
+/// A one-time onboarding link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLink {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub return_url: String,
+    pub refresh_url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OnboardingOutcome {
+    /// KYC completed (or was already): go to the return URL.
+    Completed { return_url: String },
+    /// The link expired or was used: go to the refresh URL for a new one.
+    Expired { refresh_url: String },
+}
+
+#[async_trait::async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    async fn insert_account(&self, account: &ConnectedAccount) -> Result<(), StoreError>;
+    async fn account(&self, id: Uuid) -> Result<Option<ConnectedAccount>, StoreError>;
+    /// Newest first; `owner` limits to accounts linked to that subject.
+    async fn accounts(
+        &self,
+        status: Option<AccountStatus>,
+        owner: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<ConnectedAccount>, i64), StoreError>;
+    async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError>;
+    /// In one transaction: uses the link (once), activates the account and logs an
+    /// `account.updated` event. Unknown link: `None`.
+    async fn complete_onboarding(
+        &self,
+        account_id: Uuid,
+        link_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OnboardingOutcome>, StoreError>;
+}
+
+#[async_trait::async_trait]
+pub trait SplitStore: Send + Sync + 'static {
+    async fn insert_split_rule(&self, rule: &SplitRule) -> Result<(), StoreError>;
+    async fn split_rule(&self, id: Uuid) -> Result<Option<SplitRule>, StoreError>;
+    /// `account`: that account's rules only; `None`: all rules. Oldest first.
+    async fn split_rules(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<SplitRule>, i64), StoreError>;
+    /// The candidates for a fee: the account's rules plus the platform-wide ones.
+    async fn fee_rules(&self, account: Uuid) -> Result<Vec<SplitRule>, StoreError>;
+    async fn update_split_rule(&self, rule: &SplitRule) -> Result<bool, StoreError>;
+    async fn delete_split_rule(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+}
+
+/// What the store knows, under lock, about the payment a transfer is linked to.
+#[derive(Debug, Clone)]
+pub struct LinkedPayment {
+    pub payment: Payment,
+    /// Σ (amount − reversed) of the payment's transfers that did not fail.
+    pub transferred_minor: i64,
+    /// The fee already taken on this payment, if any.
+    pub fee_taken_minor: Option<i64>,
+}
+
+/// The fee split recorded the first time a payment's money is distributed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentSplit {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub rule_id: Option<Uuid>,
+    pub fee_minor: i64,
+    pub transfer_minor: i64,
+    pub currency: &'static str,
+}
+
+/// What a transfer writes: the row, maybe the payment's split, and the entries.
+#[derive(Debug, Clone)]
+pub struct TransferPlan {
+    pub transfer: Transfer,
+    pub split: Option<PaymentSplit>,
+    pub entries: Vec<JournalEntry>,
+}
+
+/// What a reversal writes.
+#[derive(Debug, Clone)]
+pub struct ReversalPlan {
+    pub reversal: TransferReversal,
+    pub transfer: Transfer,
+    pub entries: Vec<JournalEntry>,
+}
+
+pub type PlanTransfer<'a> = &'a (dyn Fn(Option<&LinkedPayment>) -> Result<TransferPlan, String> + Send + Sync);
+pub type PlanReversal<'a> = &'a (dyn Fn(&Transfer) -> Result<ReversalPlan, String> + Send + Sync);
+
+#[async_trait::async_trait]
+pub trait TransferStore: Send + Sync + 'static {
+    /// Claims the key, locks the linked payment, lets `plan` decide, writes it all in
+    /// one transaction. Entries that would overdraw: `Refused` with insufficient_funds.
+    async fn create_transfer(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        payment_id: Option<Uuid>,
+        plan: PlanTransfer<'_>,
+    ) -> Result<Guarded<Transfer>, StoreError>;
+    /// Records the gateway's answer: paid (with its id) or failed (with entries).
+    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<(), StoreError>;
+    async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError>;
+    async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError>;
+    async fn reverse_transfer(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        transfer_id: Uuid,
+        plan: PlanReversal<'_>,
+    ) -> Result<Guarded<(TransferReversal, Transfer)>, StoreError>;
+    async fn reversal(&self, id: Uuid) -> Result<Option<TransferReversal>, StoreError>;
+    /// Moves due pending funds to available, one transfer per transaction, claiming
+    /// rows so that replicas never mature the same transfer twice. Returns how many.
+    async fn mature_transfers(&self, now: DateTime<Utc>, limit: i64) -> Result<usize, StoreError>;
+}
+
+/// One currency of a vendor's balance, read from the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceLine {
+    pub currency: String,
+    pub available_minor: i64,
+    pub pending_minor: i64,
+    /// Entry kinds that moved this currency's balance (for `source_types`).
+    pub source_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BalanceSnapshot {
+    pub id: Uuid,
+    pub connected_account_id: Uuid,
+    pub currency: String,
+    pub available_minor: i64,
+    pub pending_minor: i64,
+    pub instant_available_minor: i64,
+    pub source_types: Vec<String>,
+    pub snapshot_type: SnapshotType,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotType {
+    Scheduled,
+    OnDemand,
+    Webhook,
+}
+
+impl SnapshotType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::OnDemand => "on_demand",
+            Self::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Scheduled, Self::OnDemand, Self::Webhook].into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+#[async_trait::async_trait]
+pub trait BalanceStore: Send + Sync + 'static {
+    async fn balance_lines(&self, account: Uuid) -> Result<Vec<BalanceLine>, StoreError>;
+    async fn insert_snapshots(&self, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError>;
+    async fn snapshots(
+        &self,
+        account: Uuid,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        page: Page,
+    ) -> Result<(Vec<BalanceSnapshot>, i64), StoreError>;
+    /// Accounts that hold or held any vendor balance (for scheduled snapshots).
+    async fn accounts_with_balances(&self) -> Result<Vec<Uuid>, StoreError>;
+}
+
+/// A payout's next state as decided under its row lock.
+#[derive(Debug, Clone)]
+pub struct PayoutChange {
+    pub payout: Payout,
+    pub entries: Vec<JournalEntry>,
+}
+
+pub type DecidePayout<'a> = &'a (dyn Fn(&Payout) -> Result<PayoutChange, String> + Send + Sync);
+
+#[async_trait::async_trait]
+pub trait PayoutStore: Send + Sync + 'static {
+    /// Claims the key and writes the payout with its entry; an overdraw is `Refused`.
+    async fn create_payout(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        payout: &Payout,
+        entries: &[JournalEntry],
+    ) -> Result<Guarded<Payout>, StoreError>;
+    async fn payout(&self, id: Uuid) -> Result<Option<Payout>, StoreError>;
+    async fn payouts(
+        &self,
+        account: Option<Uuid>,
+        status: Option<PayoutStatus>,
+        page: Page,
+    ) -> Result<(Vec<Payout>, i64), StoreError>;
+    /// Locks the payout, lets `decide` choose its next state, writes it with entries.
+    async fn change_payout(&self, id: Uuid, decide: DecidePayout<'_>) -> Result<Guarded<Payout>, StoreError>;
+    /// Open payouts (pending, in transit) last changed before `before`, oldest first.
+    async fn open_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError>;
+}
+
+/// The gateway side of Connect: accounts, onboarding, transfers, payouts. Every call
+/// is idempotent per our id.
+#[async_trait::async_trait]
+pub trait ConnectGateway: Send + Sync + 'static {
+    async fn create_account(&self, account_id: Uuid) -> Result<String, GatewayError>;
+    fn onboarding_url(&self, account_id: Uuid, link_id: Uuid) -> String;
+    async fn create_transfer(&self, transfer: &Transfer) -> Result<String, GatewayError>;
+    async fn create_payout(&self, payout: &Payout) -> Result<String, GatewayError>;
+}

@@ -1,0 +1,260 @@
+//! Transfers to vendors and their reversals. Money moves in the ledger in the same
+//! transaction as the row; the gateway is called after commit.
+
+use std::collections::BTreeMap;
+
+use chrono::{Duration, Utc};
+use domain::accounts::AccountStatus;
+use domain::fees::calculate_fee;
+use domain::ledger::LedgerError;
+use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
+use domain::transfers::{DESCRIPTION_LEN_MAX, Transfer, TransferReversal, TransferStatus, fee_entry};
+use domain::validation::{IdempotencyKey, validate_metadata};
+use domain::{Currency, FieldError, Money};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan};
+use crate::ports::Page;
+use crate::{App, AppError, idempotency};
+
+const CREATE_METHOD: &str = "CreateTransfer";
+const REVERSE_METHOD: &str = "ReverseTransfer";
+
+#[derive(Debug, Clone, Default)]
+pub struct TransferInput {
+    pub connected_account_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub payment_id: String,
+    pub description: String,
+    pub metadata: BTreeMap<String, String>,
+    pub idempotency_key: String,
+}
+
+pub(crate) fn parse_description(text: &str) -> Result<String, FieldError> {
+    if text.chars().count() > DESCRIPTION_LEN_MAX {
+        return Err(FieldError::new("description", format!("must be at most {DESCRIPTION_LEN_MAX} characters")));
+    }
+    Ok(text.to_owned())
+}
+
+fn ledger(error: LedgerError) -> String {
+    format!("ledger entry refused: {error}")
+}
+
+impl App {
+    pub async fn create_transfer(&self, principal: &Principal, input: TransferInput) -> Result<Transfer, AppError> {
+        let currency = Currency::parse("currency", &input.currency)?;
+        let amount = Money::parse_positive("amount", &input.amount, currency)?;
+        let payment_id = parse_optional_uuid("payment_id", &input.payment_id)?;
+        let description = parse_description(&input.description)?;
+        validate_metadata("metadata", &input.metadata)?;
+        let key = IdempotencyKey::parse_optional("idempotency_key", &input.idempotency_key)?;
+        let account = self.load_account("connected_account_id", &input.connected_account_id).await?;
+        principal.ensure_service()?;
+
+        let fields = vec![
+            account.id.to_string(),
+            amount.minor().to_string(),
+            currency.code().to_owned(),
+            payment_id.map(|p| p.to_string()).unwrap_or_default(),
+            description.clone(),
+            serde_json::to_string(&input.metadata).unwrap_or_default(),
+        ];
+        let claim = idempotency::claim(principal, key.as_ref(), CREATE_METHOD, &fields);
+        if account.status != AccountStatus::Active {
+            return Err(AppError::FailedPrecondition(format!(
+                "connected account is {}, transfers need an active account",
+                account.status
+            )));
+        }
+        let rules = if payment_id.is_some() { self.store.fee_rules(account.id).await? } else { Vec::new() };
+        let now = Utc::now();
+        let pending_days = i64::from(self.settings.balance_pending_days);
+        let mut transfer = Transfer {
+            id: Uuid::now_v7(),
+            connected_account_id: account.id,
+            gateway_account_id: account.gateway_account_id.clone(),
+            payment_id,
+            amount,
+            reversed_minor: 0,
+            status: TransferStatus::Pending,
+            description,
+            source_transaction: payment_id.map(|p| p.to_string()),
+            gateway_transfer_id: None,
+            idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
+            metadata: input.metadata,
+            available_on: now + Duration::days(pending_days),
+            matured_at: (pending_days == 0).then_some(now),
+            paid_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let account_id = account.id;
+        let plan = |linked: Option<&LinkedPayment>| -> Result<TransferPlan, String> {
+            let mut entries = Vec::new();
+            let mut split = None;
+            if let Some(linked) = linked {
+                let payment = &linked.payment;
+                if payment.status != PaymentStatus::Succeeded {
+                    return Err(format!(
+                        "payment {} is {}, only a succeeded payment's money can be transferred",
+                        payment.id, payment.status
+                    ));
+                }
+                if payment.escrow.is_some() {
+                    return Err(format!("payment {} is held in escrow: release the escrow instead", payment.id));
+                }
+                if payment.amount.currency() != amount.currency() {
+                    return Err(format!("currency must be {} like the payment's", payment.amount.currency()));
+                }
+                let fee = match linked.fee_taken_minor {
+                    Some(fee) => fee,
+                    None => {
+                        let quote = calculate_fee(&rules, Some(account_id), payment.amount);
+                        split = Some(PaymentSplit {
+                            id: Uuid::now_v7(),
+                            payment_id: payment.id,
+                            rule_id: quote.applied_rule.as_ref().map(|r| r.rule_id),
+                            fee_minor: quote.fee.minor(),
+                            transfer_minor: quote.transfer_amount.minor(),
+                            currency: payment.amount.currency().code(),
+                        });
+                        entries.extend(fee_entry(payment.id, quote.fee).map_err(ledger)?);
+                        quote.fee.minor()
+                    }
+                };
+                let rest = payment.amount.minor() - payment.refunded_minor - fee - linked.transferred_minor;
+                if amount.minor() > rest {
+                    return Err(format!(
+                        "amount exceeds what payment {} left on the platform ({} after fee, refunds and earlier transfers)",
+                        payment.id,
+                        Money::from_minor(rest.max(0), amount.currency()).to_decimal_string()
+                    ));
+                }
+            }
+            entries.push(transfer.entry().map_err(ledger)?);
+            if transfer.matured_at.is_some() {
+                entries.extend(transfer.maturation_entry().map_err(ledger)?);
+            }
+            Ok(TransferPlan { transfer: transfer.clone(), split, entries })
+        };
+        let created = match self.store.create_transfer(claim.as_ref(), payment_id, &plan).await? {
+            Guarded::Done(created) => created,
+            Guarded::KeyExists { request_hash, method, resource_id } => {
+                idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
+                let id = idempotency::replayed_id(resource_id)?;
+                return self.store.transfer(id).await?.ok_or(AppError::NotFound("transfer"));
+            }
+            Guarded::Refused(reason) => return Err(AppError::FailedPrecondition(reason)),
+        };
+        transfer = created;
+        crate::metrics::transfer(transfer.status.as_str());
+        self.send_transfer(transfer).await
+    }
+
+    /// Asks the gateway to move the money, then records paid or failed.
+    async fn send_transfer(&self, mut transfer: Transfer) -> Result<Transfer, AppError> {
+        let entries = match self.connect.create_transfer(&transfer).await {
+            Ok(gateway_id) => {
+                transfer.status = TransferStatus::Paid;
+                transfer.gateway_transfer_id = Some(gateway_id);
+                transfer.paid_at = Some(Utc::now());
+                Vec::new()
+            }
+            Err(error) => {
+                tracing::warn!(transfer_id = %transfer.id, %error, "gateway refused the transfer");
+                transfer.status = TransferStatus::Failed;
+                vec![transfer.failed_entry().map_err(AppError::internal)?]
+            }
+        };
+        transfer.updated_at = Utc::now();
+        self.store.settle_transfer(&transfer, &entries).await?;
+        crate::metrics::transfer(transfer.status.as_str());
+        Ok(transfer)
+    }
+
+    pub async fn transfer(&self, principal: &Principal, transfer_id: &str) -> Result<Transfer, AppError> {
+        let id = parse_uuid("transfer_id", transfer_id)?;
+        let transfer = self.store.transfer(id).await?.ok_or(AppError::NotFound("transfer"))?;
+        self.ensure_reads_account_id(principal, transfer.connected_account_id).await?;
+        Ok(transfer)
+    }
+
+    pub async fn transfers(&self, principal: &Principal, account_id: &str, page: Page) -> Result<(Vec<Transfer>, i64), AppError> {
+        let account = parse_optional_uuid("connected_account_id", account_id)?;
+        match account {
+            Some(id) => self.ensure_reads_account_id(principal, id).await?,
+            None => principal.ensure_service()?,
+        }
+        Ok(self.store.transfers(account, page).await?)
+    }
+
+    pub async fn reverse_transfer(
+        &self,
+        principal: &Principal,
+        transfer_id: &str,
+        amount: &str,
+        description: &str,
+        idempotency_key: &str,
+    ) -> Result<(TransferReversal, Transfer), AppError> {
+        let id = parse_uuid("transfer_id", transfer_id)?;
+        let description = parse_description(description)?;
+        let key = IdempotencyKey::parse_optional("idempotency_key", idempotency_key)?;
+        let existing = self.store.transfer(id).await?.ok_or(AppError::NotFound("transfer"))?;
+        let requested =
+            if amount.is_empty() { None } else { Some(Money::parse_positive("amount", amount, existing.amount.currency())?) };
+        principal.ensure_service()?;
+        let fields = vec![id.to_string(), requested.map(|m| m.minor().to_string()).unwrap_or_default(), description.clone()];
+        let claim = idempotency::claim(principal, key.as_ref(), REVERSE_METHOD, &fields);
+        let reversal_id = Uuid::now_v7();
+        let plan = |transfer: &Transfer| -> Result<ReversalPlan, String> {
+            if !matches!(transfer.status, TransferStatus::Paid | TransferStatus::PartiallyReversed) {
+                return Err(format!("transfer is {}, only a paid transfer can be reversed", transfer.status));
+            }
+            let rest = transfer.reversible_minor();
+            let amount = requested.map_or(rest, |m| m.minor());
+            if amount > rest {
+                return Err(format!(
+                    "amount exceeds what remains to reverse ({})",
+                    Money::from_minor(rest, transfer.amount.currency()).to_decimal_string()
+                ));
+            }
+            let now = Utc::now();
+            let reversal = TransferReversal {
+                id: reversal_id,
+                transfer_id: transfer.id,
+                amount: Money::from_minor(amount, transfer.amount.currency()),
+                description: description.clone(),
+                idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
+                created_at: now,
+            };
+            let mut updated = transfer.clone();
+            updated.reversed_minor += amount;
+            updated.status = transfer.status_after_reversal(updated.reversed_minor);
+            updated.updated_at = now;
+            let entries = vec![transfer.reversal_entry(&reversal).map_err(ledger)?];
+            Ok(ReversalPlan { reversal, transfer: updated, entries })
+        };
+        match self.store.reverse_transfer(claim.as_ref(), id, &plan).await? {
+            Guarded::Done(done) => Ok(done),
+            Guarded::KeyExists { request_hash, method, resource_id } => {
+                idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
+                let reversal_id = idempotency::replayed_id(resource_id)?;
+                let reversal = self.store.reversal(reversal_id).await?.ok_or(AppError::NotFound("reversal"))?;
+                let transfer = self.store.transfer(reversal.transfer_id).await?.ok_or(AppError::NotFound("transfer"))?;
+                Ok((reversal, transfer))
+            }
+            Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
+        }
+    }
+
+    pub(crate) async fn ensure_reads_account_id(&self, principal: &Principal, account_id: Uuid) -> Result<(), AppError> {
+        if principal.is_privileged() {
+            return Ok(());
+        }
+        let account = self.store.account(account_id).await?.ok_or(AppError::NotFound("connected account"))?;
+        principal.ensure_reads_account(&account)
+    }
+}

@@ -1,0 +1,66 @@
+//! Background jobs: maturing pending balances (with scheduled snapshots) and, when the
+//! mock gateway is on, moving mock payouts along. Each job runs its batch to the end
+//! before it notices a shutdown.
+
+use std::time::Duration;
+
+use app::App;
+use chrono::Utc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+pub struct Jobs(Vec<JoinHandle<()>>);
+
+impl Jobs {
+    pub async fn join(self) {
+        for job in self.0 {
+            let _ = job.await;
+        }
+    }
+}
+
+pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs {
+    let mut jobs = vec![every(config.balance_refresh_interval, stopped.clone(), "balance", {
+        let app = app.clone();
+        move || {
+            let app = app.clone();
+            async move { app.run_balance_job().await.map(|_| ()) }
+        }
+    })];
+    if config.gateways_use_mock {
+        let step = config.mock_payout_step;
+        jobs.push(every(step, stopped, "mock payouts", move || {
+            let app = app.clone();
+            async move {
+                let before = Utc::now() - chrono::Duration::from_std(step).unwrap_or_default();
+                app.advance_mock_payouts(before).await.map(|_| ())
+            }
+        }));
+    }
+    Jobs(jobs)
+}
+
+/// Runs `job` every `period` until `stopped` turns true; a failed run is logged and
+/// retried at the next tick.
+fn every<F, Fut>(period: Duration, stopped: watch::Receiver<bool>, name: &'static str, job: F) -> JoinHandle<()>
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), app::AppError>> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = crate::wait_for(stopped.clone()) => return,
+                _ = ticks.tick() => {
+                    if let Err(error) = job().await {
+                        tracing::error!(job = name, %error, debug = ?error, "scheduled job failed");
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,175 @@
+//! `AccountStore`: connected accounts and onboarding links.
+
+use app::StoreError;
+use app::marketplace_ports::{AccountLink, AccountStore, OnboardingOutcome};
+use app::ports::Page;
+use chrono::{DateTime, Utc};
+use domain::accounts::{AccountStatus, AccountType, BusinessType, ConnectedAccount};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use uuid::Uuid;
+
+use crate::rows::{corrupt, flag, get, micros, time, uuid};
+use crate::{SqlStore, db};
+
+const COLUMNS: &str = "id, gateway_account_id, account_type, email, business_type, country, status, charges_enabled, \
+    payouts_enabled, details_submitted, metadata, created_at, updated_at";
+
+fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
+    let text = |column: &str| get::<String>(row, column);
+    Ok(ConnectedAccount {
+        id: uuid(&text("id")?)?,
+        gateway_account_id: text("gateway_account_id")?,
+        account_type: AccountType::from_str_opt(&text("account_type")?).ok_or_else(|| corrupt("account_type"))?,
+        email: text("email")?,
+        business_type: BusinessType::from_str_opt(&text("business_type")?).ok_or_else(|| corrupt("business_type"))?,
+        country: text("country")?,
+        status: AccountStatus::from_str_opt(&text("status")?).ok_or_else(|| corrupt("account status"))?,
+        charges_enabled: get::<i64>(row, "charges_enabled")? == 1,
+        payouts_enabled: get::<i64>(row, "payouts_enabled")? == 1,
+        details_submitted: get::<i64>(row, "details_submitted")? == 1,
+        metadata: serde_json::from_str(&text("metadata")?).map_err(corrupt)?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl AccountStore for SqlStore {
+    async fn insert_account(&self, account: &ConnectedAccount) -> Result<(), StoreError> {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO connected_accounts ({COLUMNS}, owner_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        )))
+        .bind(account.id.to_string())
+        .bind(&account.gateway_account_id)
+        .bind(account.account_type.as_str())
+        .bind(&account.email)
+        .bind(account.business_type.as_str())
+        .bind(&account.country)
+        .bind(account.status.as_str())
+        .bind(flag(account.charges_enabled))
+        .bind(flag(account.payouts_enabled))
+        .bind(flag(account.details_submitted))
+        .bind(serde_json::to_string(&account.metadata).map_err(corrupt)?)
+        .bind(micros(account.created_at))
+        .bind(micros(account.updated_at))
+        .bind(account.owner())
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn account(&self, id: Uuid) -> Result<Option<ConnectedAccount>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM connected_accounts WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(account).transpose()
+    }
+
+    async fn accounts(
+        &self,
+        status: Option<AccountStatus>,
+        owner: Option<&str>,
+        page: Page,
+    ) -> Result<(Vec<ConnectedAccount>, i64), StoreError> {
+        // `$1 IS NULL` keeps one statement for "any status" and "this status".
+        let filter = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR owner_user_id = $2 OR id = $2)";
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM connected_accounts WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        )))
+        .bind(status.map(|s| s.as_str()))
+        .bind(owner)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM connected_accounts WHERE {filter}")))
+            .bind(status.map(|s| s.as_str()))
+            .bind(owner)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?
+            .try_get("total")
+            .map_err(db)?;
+        Ok((rows.iter().map(account).collect::<Result<_, _>>()?, total))
+    }
+
+    async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO account_links (id, account_id, return_url, refresh_url, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(link.id.to_string())
+        .bind(link.account_id.to_string())
+        .bind(&link.return_url)
+        .bind(&link.refresh_url)
+        .bind(micros(link.expires_at))
+        .bind(micros(Utc::now()))
+        .execute(self.pool())
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn complete_onboarding(
+        &self,
+        account_id: Uuid,
+        link_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<OnboardingOutcome>, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let sql = format!(
+            "SELECT return_url, refresh_url, expires_at, used_at FROM account_links WHERE id = $1 AND account_id = $2{}",
+            self.dialect().for_update()
+        );
+        let Some(link) = sqlx::query(AssertSqlSafe(sql))
+            .bind(link_id.to_string())
+            .bind(account_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let used: Option<i64> = get(&link, "used_at")?;
+        if used.is_some() || get::<i64>(&link, "expires_at")? < micros(now) {
+            return Ok(Some(OnboardingOutcome::Expired { refresh_url: get(&link, "refresh_url")? }));
+        }
+        sqlx::query("UPDATE account_links SET used_at = $1 WHERE id = $2")
+            .bind(micros(now))
+            .bind(link_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "UPDATE connected_accounts SET status = 'active', charges_enabled = 1, payouts_enabled = 1, details_submitted = 1, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(micros(now))
+        .bind(account_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let payload = serde_json::json!({
+            "id": format!("evt_{}", link_id.simple()),
+            "type": "account.updated",
+            "data": {"object": {"id": account_id.to_string(), "charges_enabled": true, "payouts_enabled": true, "details_submitted": true}}
+        });
+        sqlx::query(
+            "INSERT INTO webhook_logs (id, gateway_name, event_id, event_type, payload, signature_valid, processed, received_at) \
+             VALUES ($1, 'mock', $2, 'account.updated', $3, 1, 1, $4)",
+        )
+        .bind(Uuid::now_v7().to_string())
+        .bind(format!("evt_{}", link_id.simple()))
+        .bind(payload.to_string())
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(Some(OnboardingOutcome::Completed { return_url: get(&link, "return_url")? }))
+    }
+}

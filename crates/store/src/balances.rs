@@ -1,0 +1,138 @@
+//! `BalanceStore`: vendor balances read from the ledger, and balance snapshots.
+
+use std::collections::BTreeMap;
+
+use app::StoreError;
+use app::marketplace_ports::{BalanceLine, BalanceSnapshot, BalanceStore, SnapshotType};
+use app::ports::Page;
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use uuid::Uuid;
+
+use crate::rows::{corrupt, get, micros, time, uuid};
+use crate::{SqlStore, db};
+
+const COLUMNS: &str = "id, connected_account_id, currency, available_amount, pending_amount, instant_available_amount, \
+    source_types, snapshot_type, created_at";
+
+fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
+    Ok(BalanceSnapshot {
+        id: uuid(&get::<String>(row, "id")?)?,
+        connected_account_id: uuid(&get::<String>(row, "connected_account_id")?)?,
+        currency: get(row, "currency")?,
+        available_minor: get(row, "available_amount")?,
+        pending_minor: get(row, "pending_amount")?,
+        instant_available_minor: get(row, "instant_available_amount")?,
+        source_types: serde_json::from_str(&get::<String>(row, "source_types")?).map_err(corrupt)?,
+        snapshot_type: SnapshotType::parse(&get::<String>(row, "snapshot_type")?).ok_or_else(|| corrupt("snapshot_type"))?,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl BalanceStore for SqlStore {
+    async fn balance_lines(&self, account: Uuid) -> Result<Vec<BalanceLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, currency, balance FROM ledger_accounts WHERE owner = $1 AND kind IN ('vendor_available', 'vendor_pending') \
+             ORDER BY currency",
+        )
+        .bind(account.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let mut lines: BTreeMap<String, BalanceLine> = BTreeMap::new();
+        for row in &rows {
+            let currency: String = get(row, "currency")?;
+            let line = lines.entry(currency.clone()).or_insert_with(|| BalanceLine {
+                currency,
+                available_minor: 0,
+                pending_minor: 0,
+                source_types: Vec::new(),
+            });
+            match get::<String>(row, "kind")?.as_str() {
+                "vendor_available" => line.available_minor = get(row, "balance")?,
+                _ => line.pending_minor = get(row, "balance")?,
+            }
+        }
+        let sources = sqlx::query(
+            "SELECT DISTINCT a.currency, j.kind FROM postings p JOIN ledger_accounts a ON a.id = p.account_id \
+             JOIN journal_entries j ON j.id = p.entry_id \
+             WHERE a.owner = $1 AND a.kind IN ('vendor_available', 'vendor_pending') ORDER BY j.kind",
+        )
+        .bind(account.to_string())
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        for row in &sources {
+            if let Some(line) = lines.get_mut(&get::<String>(row, "currency")?) {
+                line.source_types.push(get(row, "kind")?);
+            }
+        }
+        Ok(lines.into_values().collect())
+    }
+
+    async fn insert_snapshots(&self, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        for s in snapshots {
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            )))
+            .bind(s.id.to_string())
+            .bind(s.connected_account_id.to_string())
+            .bind(&s.currency)
+            .bind(s.available_minor)
+            .bind(s.pending_minor)
+            .bind(s.instant_available_minor)
+            .bind(serde_json::to_string(&s.source_types).map_err(corrupt)?)
+            .bind(s.snapshot_type.as_str())
+            .bind(micros(s.created_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn snapshots(
+        &self,
+        account: Uuid,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        page: Page,
+    ) -> Result<(Vec<BalanceSnapshot>, i64), StoreError> {
+        let filter = "connected_account_id = $1 AND created_at >= $2 AND created_at <= $3";
+        let (from, to) = (from.map_or(i64::MIN, micros), to.map_or(i64::MAX, micros));
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM balance_snapshots WHERE {filter} ORDER BY created_at, id LIMIT $4 OFFSET $5"
+        )))
+        .bind(account.to_string())
+        .bind(from)
+        .bind(to)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM balance_snapshots WHERE {filter}")))
+            .bind(account.to_string())
+            .bind(from)
+            .bind(to)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?
+            .try_get("total")
+            .map_err(db)?;
+        Ok((rows.iter().map(snapshot).collect::<Result<_, _>>()?, total))
+    }
+
+    async fn accounts_with_balances(&self) -> Result<Vec<Uuid>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT owner FROM ledger_accounts WHERE kind IN ('vendor_available', 'vendor_pending') ORDER BY owner",
+        )
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter().map(|row| uuid(&get::<String>(row, "owner")?)).collect()
+    }
+}

@@ -1,0 +1,66 @@
+//! The idempotency claim, written in the caller's transaction.
+
+use app::StoreError;
+use app::ports::IdempotencyClaim;
+use chrono::Utc;
+use sqlx::{Any, Row, Transaction};
+
+use crate::db;
+use crate::rows::micros;
+
+/// A key that was claimed before.
+pub(crate) struct ExistingClaim {
+    pub request_hash: String,
+    pub method: String,
+    pub resource_id: Option<String>,
+}
+
+/// Claims `claim` for `resource_id`, or returns what the key already points at. On
+/// PostgreSQL a concurrent claim of the same key waits here until ours commits.
+pub(crate) async fn claim(
+    tx: &mut Transaction<'_, Any>,
+    claim: &IdempotencyClaim,
+    resource_id: &str,
+) -> Result<Option<ExistingClaim>, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, idempotency_key) DO NOTHING",
+    )
+    .bind(&claim.scope)
+    .bind(&claim.key)
+    .bind(claim.method)
+    .bind(&claim.request_hash)
+    .bind(resource_id)
+    .bind(micros(Utc::now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(None);
+    }
+    let row =
+        sqlx::query("SELECT method, request_hash, resource_id FROM idempotency_keys WHERE scope = $1 AND idempotency_key = $2")
+            .bind(&claim.scope)
+            .bind(&claim.key)
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db)?;
+    Ok(Some(ExistingClaim {
+        request_hash: row.try_get("request_hash").map_err(db)?,
+        method: row.try_get("method").map_err(db)?,
+        resource_id: row.try_get("resource_id").map_err(db)?,
+    }))
+}
+
+/// Claims the key if there is one; `Some` when it was used before.
+pub(crate) async fn claim_optional(
+    tx: &mut Transaction<'_, Any>,
+    key: Option<&IdempotencyClaim>,
+    resource_id: &str,
+) -> Result<Option<ExistingClaim>, StoreError> {
+    match key {
+        Some(key) => claim(tx, key, resource_id).await,
+        None => Ok(None),
+    }
+}

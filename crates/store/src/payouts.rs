@@ -1,0 +1,192 @@
+//! `PayoutStore`: payouts and their state changes with ledger entries.
+
+use app::StoreError;
+use app::marketplace_ports::{DecidePayout, Guarded, PayoutStore};
+use app::ports::{IdempotencyClaim, Page};
+use chrono::{DateTime, Utc};
+use domain::ledger::JournalEntry;
+use domain::payouts::{Payout, PayoutMethod, PayoutStatus};
+use domain::{Currency, Money};
+use sqlx::any::AnyRow;
+use sqlx::{AssertSqlSafe, Row};
+use uuid::Uuid;
+
+use crate::rows::{corrupt, get, micros, time, uuid};
+use crate::transfers::post_or_refuse;
+use crate::{SqlStore, db, idempotency};
+
+const COLUMNS: &str = "id, connected_account_id, amount, fee_amount, currency, method, status, destination_type, destination_id, \
+    arrival_date, failure_code, failure_message, description, statement_descriptor, gateway_payout_id, idempotency_key, metadata, \
+    paid_at, failed_at, canceled_at, created_at, updated_at";
+
+fn payout(row: &AnyRow) -> Result<Payout, StoreError> {
+    let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
+    let optional_time = |column: &str| get::<Option<i64>>(row, column)?.map(time).transpose();
+    Ok(Payout {
+        id: uuid(&get::<String>(row, "id")?)?,
+        connected_account_id: uuid(&get::<String>(row, "connected_account_id")?)?,
+        amount: Money::from_minor(get(row, "amount")?, currency),
+        fee: Money::from_minor(get(row, "fee_amount")?, currency),
+        method: PayoutMethod::from_str_opt(&get::<String>(row, "method")?).ok_or_else(|| corrupt("payout method"))?,
+        status: PayoutStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("payout status"))?,
+        destination_type: get(row, "destination_type")?,
+        destination_id: get(row, "destination_id")?,
+        arrival_date: time(get(row, "arrival_date")?)?,
+        failure_code: get(row, "failure_code")?,
+        failure_message: get(row, "failure_message")?,
+        description: get(row, "description")?,
+        statement_descriptor: get(row, "statement_descriptor")?,
+        gateway_payout_id: get(row, "gateway_payout_id")?,
+        idempotency_key: get(row, "idempotency_key")?,
+        metadata: serde_json::from_str(&get::<String>(row, "metadata")?).map_err(corrupt)?,
+        paid_at: optional_time("paid_at")?,
+        failed_at: optional_time("failed_at")?,
+        canceled_at: optional_time("canceled_at")?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+    })
+}
+
+#[async_trait::async_trait]
+impl PayoutStore for SqlStore {
+    async fn create_payout(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        p: &Payout,
+        entries: &[JournalEntry],
+    ) -> Result<Guarded<Payout>, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &p.id.to_string()).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::KeyExists {
+                request_hash: existing.request_hash,
+                method: existing.method,
+                resource_id: existing.resource_id,
+            });
+        }
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO payouts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+        )))
+        .bind(p.id.to_string())
+        .bind(p.connected_account_id.to_string())
+        .bind(p.amount.minor())
+        .bind(p.fee.minor())
+        .bind(p.amount.currency().code())
+        .bind(p.method.as_str())
+        .bind(p.status.as_str())
+        .bind(&p.destination_type)
+        .bind(&p.destination_id)
+        .bind(micros(p.arrival_date))
+        .bind(p.failure_code.as_deref())
+        .bind(p.failure_message.as_deref())
+        .bind(&p.description)
+        .bind(&p.statement_descriptor)
+        .bind(p.gateway_payout_id.as_deref())
+        .bind(p.idempotency_key.as_deref())
+        .bind(serde_json::to_string(&p.metadata).map_err(corrupt)?)
+        .bind(p.paid_at.map(micros))
+        .bind(p.failed_at.map(micros))
+        .bind(p.canceled_at.map(micros))
+        .bind(micros(p.created_at))
+        .bind(micros(p.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some(refusal) = post_or_refuse(&mut tx, entries).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::Refused(
+                refusal.replace("does not hold enough for this movement", "holds less than amount + fee"),
+            ));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done(p.clone()))
+    }
+
+    async fn payout(&self, id: Uuid) -> Result<Option<Payout>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM payouts WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(payout).transpose()
+    }
+
+    async fn payouts(
+        &self,
+        account: Option<Uuid>,
+        status: Option<PayoutStatus>,
+        page: Page,
+    ) -> Result<(Vec<Payout>, i64), StoreError> {
+        let filter = "($1 IS NULL OR connected_account_id = $1) AND ($2 IS NULL OR status = $2)";
+        let account = account.map(|a| a.to_string());
+        let status = status.map(|s| s.as_str());
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM payouts WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        )))
+        .bind(account.as_deref())
+        .bind(status)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM payouts WHERE {filter}")))
+            .bind(account.as_deref())
+            .bind(status)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?
+            .try_get("total")
+            .map_err(db)?;
+        Ok((rows.iter().map(payout).collect::<Result<_, _>>()?, total))
+    }
+
+    async fn change_payout(&self, id: Uuid, decide: DecidePayout<'_>) -> Result<Guarded<Payout>, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let sql = format!("SELECT {COLUMNS} FROM payouts WHERE id = $1{}", self.dialect().for_update());
+        let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(db)? else {
+            return Ok(Guarded::Refused(format!("payout {id} does not exist")));
+        };
+        let current = payout(&row)?;
+        let change = match decide(&current) {
+            Ok(change) => change,
+            Err(reason) => return Ok(Guarded::Refused(reason)),
+        };
+        let p = &change.payout;
+        sqlx::query(
+            "UPDATE payouts SET status = $1, failure_code = $2, failure_message = $3, gateway_payout_id = $4, paid_at = $5, \
+             failed_at = $6, canceled_at = $7, updated_at = $8 WHERE id = $9 AND status = $10",
+        )
+        .bind(p.status.as_str())
+        .bind(p.failure_code.as_deref())
+        .bind(p.failure_message.as_deref())
+        .bind(p.gateway_payout_id.as_deref())
+        .bind(p.paid_at.map(micros))
+        .bind(p.failed_at.map(micros))
+        .bind(p.canceled_at.map(micros))
+        .bind(micros(p.updated_at))
+        .bind(p.id.to_string())
+        .bind(current.status.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some(refusal) = post_or_refuse(&mut tx, &change.entries).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::Refused(refusal));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done(change.payout))
+    }
+
+    async fn open_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM payouts WHERE status IN ('pending', 'in_transit') AND updated_at <= $1 ORDER BY updated_at, id LIMIT $2"
+        )))
+        .bind(micros(before))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter().map(payout).collect()
+    }
+}

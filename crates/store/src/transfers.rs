@@ -1,0 +1,337 @@
+//! `TransferStore`: transfers, reversals and the maturing of pending funds.
+
+use app::StoreError;
+use app::marketplace_ports::{Guarded, LinkedPayment, PlanReversal, PlanTransfer, TransferStore};
+use app::ports::{IdempotencyClaim, Page};
+use chrono::{DateTime, Utc};
+use domain::Currency;
+use domain::Money;
+use domain::ledger::JournalEntry;
+use domain::transfers::{Transfer, TransferReversal, TransferStatus};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, time, uuid};
+use crate::{SqlStore, db, idempotency, ledger, rows};
+
+const COLUMNS: &str = "id, connected_account_id, gateway_account_id, payment_id, amount, currency, reversed_amount, status, \
+    description, source_transaction, gateway_transfer_id, idempotency_key, metadata, available_on, matured_at, paid_at, \
+    created_at, updated_at";
+
+fn transfer(row: &AnyRow) -> Result<Transfer, StoreError> {
+    let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
+    let optional_time = |column: &str| get::<Option<i64>>(row, column)?.map(time).transpose();
+    Ok(Transfer {
+        id: uuid(&get::<String>(row, "id")?)?,
+        connected_account_id: uuid(&get::<String>(row, "connected_account_id")?)?,
+        gateway_account_id: get(row, "gateway_account_id")?,
+        payment_id: get::<Option<String>>(row, "payment_id")?.as_deref().map(uuid).transpose()?,
+        amount: Money::from_minor(get(row, "amount")?, currency),
+        reversed_minor: get(row, "reversed_amount")?,
+        status: TransferStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("transfer status"))?,
+        description: get(row, "description")?,
+        source_transaction: get(row, "source_transaction")?,
+        gateway_transfer_id: get(row, "gateway_transfer_id")?,
+        idempotency_key: get(row, "idempotency_key")?,
+        metadata: serde_json::from_str(&get::<String>(row, "metadata")?).map_err(corrupt)?,
+        available_on: time(get(row, "available_on")?)?,
+        matured_at: optional_time("matured_at")?,
+        paid_at: optional_time("paid_at")?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+    })
+}
+
+fn reversal(row: &AnyRow) -> Result<TransferReversal, StoreError> {
+    let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
+    Ok(TransferReversal {
+        id: uuid(&get::<String>(row, "id")?)?,
+        transfer_id: uuid(&get::<String>(row, "transfer_id")?)?,
+        amount: Money::from_minor(get(row, "amount")?, currency),
+        description: get(row, "description")?,
+        idempotency_key: get(row, "idempotency_key")?,
+        created_at: time(get(row, "created_at")?)?,
+    })
+}
+
+/// Posts entries; an overdraw becomes a refusal message (the caller rolls back).
+pub(crate) async fn post_or_refuse(
+    tx: &mut Transaction<'_, Any>,
+    entries: &[JournalEntry],
+) -> Result<Option<String>, StoreError> {
+    for entry in entries {
+        match ledger::post_entry(tx, entry).await {
+            Ok(()) => {}
+            Err(StoreError::InsufficientFunds { account }) => {
+                return Ok(Some(format!("insufficient_funds: {account} does not hold enough for this movement")));
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(None)
+}
+
+async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE transfers SET status = $1, reversed_amount = $2, gateway_transfer_id = $3, matured_at = $4, paid_at = $5, \
+         updated_at = $6 WHERE id = $7",
+    )
+    .bind(transfer.status.as_str())
+    .bind(transfer.reversed_minor)
+    .bind(transfer.gateway_transfer_id.as_deref())
+    .bind(transfer.matured_at.map(micros))
+    .bind(transfer.paid_at.map(micros))
+    .bind(micros(transfer.updated_at))
+    .bind(transfer.id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+impl SqlStore {
+    async fn linked_payment(&self, tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<LinkedPayment>, StoreError> {
+        let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
+        let Some(row) =
+            sqlx::query(AssertSqlSafe(sql)).bind(payment_id.to_string()).fetch_optional(&mut **tx).await.map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let payment = rows::payment(&row)?;
+        let transferred: i64 = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(amount - reversed_amount), 0) AS BIGINT) AS total FROM transfers \
+             WHERE payment_id = $1 AND status <> 'failed'",
+        )
+        .bind(payment_id.to_string())
+        .fetch_one(&mut **tx)
+        .await
+        .map_err(db)?
+        .try_get("total")
+        .map_err(db)?;
+        let fee = sqlx::query("SELECT fee_amount FROM payment_splits WHERE payment_id = $1")
+            .bind(payment_id.to_string())
+            .fetch_optional(&mut **tx)
+            .await
+            .map_err(db)?
+            .map(|row| row.try_get::<i64, _>("fee_amount"))
+            .transpose()
+            .map_err(db)?;
+        Ok(Some(LinkedPayment { payment, transferred_minor: transferred, fee_taken_minor: fee }))
+    }
+}
+
+#[async_trait::async_trait]
+impl TransferStore for SqlStore {
+    async fn create_transfer(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        payment_id: Option<Uuid>,
+        plan: PlanTransfer<'_>,
+    ) -> Result<Guarded<Transfer>, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let linked = match payment_id {
+            Some(id) => match self.linked_payment(&mut tx, id).await? {
+                Some(linked) => Some(linked),
+                None => return Ok(Guarded::Refused(format!("payment {id} does not exist"))),
+            },
+            None => None,
+        };
+        // The key is claimed before a refusal counts: the retry of a transfer that used
+        // up the payment's rest must replay, not be refused.
+        let plan = plan(linked.as_ref());
+        let resource = plan.as_ref().map(|p| p.transfer.id.to_string()).unwrap_or_default();
+        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::KeyExists {
+                request_hash: existing.request_hash,
+                method: existing.method,
+                resource_id: existing.resource_id,
+            });
+        }
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(reason) => return Ok(Guarded::Refused(reason)),
+        };
+        let t = &plan.transfer;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        )))
+        .bind(t.id.to_string())
+        .bind(t.connected_account_id.to_string())
+        .bind(&t.gateway_account_id)
+        .bind(t.payment_id.map(|p| p.to_string()))
+        .bind(t.amount.minor())
+        .bind(t.amount.currency().code())
+        .bind(t.reversed_minor)
+        .bind(t.status.as_str())
+        .bind(&t.description)
+        .bind(t.source_transaction.as_deref())
+        .bind(t.gateway_transfer_id.as_deref())
+        .bind(t.idempotency_key.as_deref())
+        .bind(serde_json::to_string(&t.metadata).map_err(corrupt)?)
+        .bind(micros(t.available_on))
+        .bind(t.matured_at.map(micros))
+        .bind(t.paid_at.map(micros))
+        .bind(micros(t.created_at))
+        .bind(micros(t.updated_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if let Some(split) = &plan.split {
+            sqlx::query(
+                "INSERT INTO payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(split.id.to_string())
+            .bind(split.payment_id.to_string())
+            .bind(split.rule_id.map(|r| r.to_string()))
+            .bind(split.fee_minor)
+            .bind(split.transfer_minor)
+            .bind(split.currency)
+            .bind(micros(Utc::now()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::Refused(refusal));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done(plan.transfer))
+    }
+
+    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        update_transfer(&mut tx, transfer).await?;
+        for entry in entries {
+            ledger::post_entry(&mut tx, entry).await?;
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM transfers WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(transfer).transpose()
+    }
+
+    async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError> {
+        let filter = "($1 IS NULL OR connected_account_id = $1)";
+        let account = account.map(|a| a.to_string());
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM transfers WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(account.as_deref())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM transfers WHERE {filter}")))
+            .bind(account.as_deref())
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?
+            .try_get("total")
+            .map_err(db)?;
+        Ok((rows.iter().map(transfer).collect::<Result<_, _>>()?, total))
+    }
+
+    async fn reverse_transfer(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        transfer_id: Uuid,
+        plan: PlanReversal<'_>,
+    ) -> Result<Guarded<(TransferReversal, Transfer)>, StoreError> {
+        let mut tx = self.pool().begin().await.map_err(db)?;
+        let sql = format!("SELECT {COLUMNS} FROM transfers WHERE id = $1{}", self.dialect().for_update());
+        let Some(row) =
+            sqlx::query(AssertSqlSafe(sql)).bind(transfer_id.to_string()).fetch_optional(&mut *tx).await.map_err(db)?
+        else {
+            return Ok(Guarded::Refused(format!("transfer {transfer_id} does not exist")));
+        };
+        let current = transfer(&row)?;
+        // A retry of a reversal that already emptied the transfer must still replay, so
+        // the key is claimed before the plan can refuse.
+        let plan = plan(&current);
+        let resource = plan.as_ref().map(|p| p.reversal.id.to_string()).unwrap_or_default();
+        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::KeyExists {
+                request_hash: existing.request_hash,
+                method: existing.method,
+                resource_id: existing.resource_id,
+            });
+        }
+        let plan = match plan {
+            Ok(plan) => plan,
+            Err(reason) => return Ok(Guarded::Refused(reason)),
+        };
+        let r = &plan.reversal;
+        sqlx::query(
+            "INSERT INTO transfer_reversals (id, transfer_id, amount, currency, description, idempotency_key, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(r.id.to_string())
+        .bind(r.transfer_id.to_string())
+        .bind(r.amount.minor())
+        .bind(r.amount.currency().code())
+        .bind(&r.description)
+        .bind(r.idempotency_key.as_deref())
+        .bind(micros(r.created_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        update_transfer(&mut tx, &plan.transfer).await?;
+        if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::Refused(refusal));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done((plan.reversal, plan.transfer)))
+    }
+
+    async fn reversal(&self, id: Uuid) -> Result<Option<TransferReversal>, StoreError> {
+        let row = sqlx::query("SELECT id, transfer_id, amount, currency, description, idempotency_key, created_at FROM transfer_reversals WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(reversal).transpose()
+    }
+
+    async fn mature_transfers(&self, now: DateTime<Utc>, limit: i64) -> Result<usize, StoreError> {
+        let skip_locked = match self.dialect() {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM transfers WHERE matured_at IS NULL AND available_on <= $1 \
+             AND status IN ('paid', 'partially_reversed', 'reversed') ORDER BY available_on, id LIMIT 1{skip_locked}"
+        );
+        let mut matured = 0;
+        while (matured as i64) < limit {
+            let mut tx = self.pool().begin().await.map_err(db)?;
+            let Some(row) =
+                sqlx::query(AssertSqlSafe(sql.clone())).bind(micros(now)).fetch_optional(&mut *tx).await.map_err(db)?
+            else {
+                break;
+            };
+            let mut due = transfer(&row)?;
+            if let Some(entry) = due.maturation_entry().map_err(corrupt)? {
+                ledger::post_entry(&mut tx, &entry).await?;
+            }
+            due.matured_at = Some(now);
+            due.updated_at = now;
+            update_transfer(&mut tx, &due).await?;
+            tx.commit().await.map_err(db)?;
+            matured += 1;
+        }
+        Ok(matured)
+    }
+}
