@@ -283,3 +283,66 @@ pub fn completed_event(event_id: &str, session_id: &str) -> Vec<u8> {
     .to_string()
     .into_bytes()
 }
+
+/// Marketplace clients and set-up shared by the vendor tests.
+pub mod vendor {
+    use api::proto::balance_service_client::BalanceServiceClient;
+    use api::proto::connected_account_service_client::ConnectedAccountServiceClient;
+    use api::proto::payout_service_client::PayoutServiceClient;
+    use api::proto::split_service_client::SplitServiceClient;
+    use api::proto::transfer_service_client::TransferServiceClient;
+    use api::proto::{self, CreateAccountLinkRequest, CreateConnectedAccountRequest};
+    use tonic::transport::Channel;
+
+    use super::{TestApp, authed};
+
+    impl TestApp {
+        pub fn accounts(&self) -> ConnectedAccountServiceClient<Channel> {
+            ConnectedAccountServiceClient::new(self.channel.clone())
+        }
+        pub fn splits(&self) -> SplitServiceClient<Channel> {
+            SplitServiceClient::new(self.channel.clone())
+        }
+        pub fn transfers(&self) -> TransferServiceClient<Channel> {
+            TransferServiceClient::new(self.channel.clone())
+        }
+        pub fn balances(&self) -> BalanceServiceClient<Channel> {
+            BalanceServiceClient::new(self.channel.clone())
+        }
+        pub fn payouts(&self) -> PayoutServiceClient<Channel> {
+            PayoutServiceClient::new(self.channel.clone())
+        }
+
+        /// A pending connected account owned by `owner` (its `metadata.user_id`).
+        pub async fn create_account(&self, admin: &str, owner: &str) -> proto::ConnectedAccount {
+            let request = CreateConnectedAccountRequest {
+                email: format!("{owner}@vendors.example"),
+                account_type: proto::ConnectedAccountType::Express.into(),
+                business_type: "company".into(),
+                country: "RS".into(),
+                metadata: [("user_id".to_owned(), owner.to_owned())].into(),
+            };
+            self.accounts()
+                .create_connected_account(authed(request, admin))
+                .await
+                .expect("account")
+                .into_inner()
+                .account
+                .expect("account")
+        }
+
+        /// An account onboarded through the mock KYC page; returns its id.
+        pub async fn onboarded_account(&self, admin: &str, owner: &str) -> String {
+            let account = self.create_account(admin, owner).await;
+            let link = CreateAccountLinkRequest {
+                account_id: account.id.clone(),
+                return_url: "https://market.example/onboarded".into(),
+                refresh_url: "https://market.example/retry".into(),
+            };
+            let link = self.accounts().create_account_link(authed(link, admin)).await.expect("link").into_inner();
+            let response = self.http.get(&link.url).send().await.expect("onboarding page");
+            assert_eq!(response.status().as_u16(), 303);
+            account.id
+        }
+    }
+}

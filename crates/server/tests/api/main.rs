@@ -9,5 +9,7 @@ mod bad_input;
 mod checkout;
 mod command_line;
 mod idempotency;
+mod marketplace;
+mod marketplace_rules;
 mod observability;
 mod webhooks;
