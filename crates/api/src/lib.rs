@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod convert;
+mod deadline;
 pub mod error;
 pub mod grpc;
 pub mod http;
@@ -18,7 +19,11 @@ pub use auth::{Authenticator, VerificationKey, mint_hs256};
 
 /// Every route of port 30051: the payment.v1 services, reflection, grpc.health,
 /// webhooks and the mock pages.
-pub fn router(app: App, authenticator: Authenticator) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
+pub fn router(
+    app: App,
+    authenticator: Authenticator,
+    request_timeout: std::time::Duration,
+) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
     use proto::*;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
@@ -56,5 +61,9 @@ pub fn router(app: App, authenticator: Authenticator) -> Result<Router, Box<dyn 
         .route("/connect/mock/onboarding", get(http::onboarding::onboard))
         .with_state(app);
 
-    Ok(grpc.merge(web).layer(axum::middleware::from_fn(observe::observe)))
+    let known = observe::known_methods(&[proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET])?;
+    Ok(grpc
+        .merge(web)
+        .layer(axum::middleware::from_fn_with_state(request_timeout, deadline::deadline))
+        .layer(axum::middleware::from_fn_with_state(known, observe::observe)))
 }

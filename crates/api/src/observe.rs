@@ -1,9 +1,11 @@
 //! One middleware for every request: a request id (taken from `x-request-id` or new),
 //! a tracing span carrying it, and per-method request counts and latency.
 
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -14,7 +16,26 @@ pub const REQUEST_DURATION_SECONDS: &str = "api_request_duration_seconds";
 const REQUEST_ID_HEADER: &str = "x-request-id";
 const REQUEST_ID_LEN_MAX: usize = 128;
 
-pub async fn observe(request: Request, next: Next) -> Response {
+/// Full names of the gRPC methods this server has (`/payment.v1.PaymentService/GetPayment`),
+/// from the proto descriptors: only these become metric labels.
+pub type KnownMethods = Arc<HashSet<String>>;
+
+pub fn known_methods(descriptor_sets: &[&[u8]]) -> Result<KnownMethods, prost::DecodeError> {
+    let mut methods = HashSet::new();
+    for bytes in descriptor_sets {
+        let set = <prost_types::FileDescriptorSet as prost::Message>::decode(*bytes)?;
+        for file in set.file {
+            for service in &file.service {
+                for method in &service.method {
+                    methods.insert(format!("/{}.{}/{}", file.package(), service.name(), method.name()));
+                }
+            }
+        }
+    }
+    Ok(Arc::new(methods))
+}
+
+pub async fn observe(State(known): State<KnownMethods>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request
         .headers()
@@ -28,15 +49,14 @@ pub async fn observe(request: Request, next: Next) -> Response {
     let is_grpc =
         request.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/grpc"));
     let path = request.uri().path().to_owned();
-    let method = if is_grpc { path.clone() } else { route.clone() };
+    // Anything a client can make up (unknown gRPC paths) collapses into its route
+    // pattern, so no caller can grow the label set.
+    let method = if is_grpc && known.contains(&path) { path.clone() } else { route };
     let span = tracing::info_span!("request", request_id = %request_id, method = %method);
 
     let mut response = next.run(request).instrument(span.clone()).await;
 
     let code = if is_grpc { grpc_code(&response) } else { response.status().as_u16().to_string() };
-    // gRPC methods are labelled by their full name, except unknown ones, which would
-    // let any client grow the label set.
-    let method = if is_grpc && code == "UNIMPLEMENTED" { route } else { method };
     let elapsed = started.elapsed().as_secs_f64();
     metrics::counter!(REQUESTS_TOTAL, "method" => method.clone(), "code" => code.clone()).increment(1);
     metrics::histogram!(REQUEST_DURATION_SECONDS, "method" => method, "code" => code.clone()).record(elapsed);

@@ -80,7 +80,6 @@ fn check_limits(limits: &GatewayLimits, amount: Money) -> Result<(), FieldError>
 /// Everything the client asked for, key excluded.
 fn fingerprint(request: &CheckoutRequest) -> Vec<String> {
     let escrow = request.escrow.as_ref().map(|e| format!("{}/{}", e.merchant_id, e.hold_days)).unwrap_or_default();
-    let metadata: Vec<String> = request.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let fields = [
         request.user_id.clone(),
         request.amount.minor().to_string(),
@@ -92,7 +91,7 @@ fn fingerprint(request: &CheckoutRequest) -> Vec<String> {
         request.merchant_id.map(|m| m.to_string()).unwrap_or_default(),
         request.buyer_id.clone().unwrap_or_default(),
         request.gateway_name.clone(),
-        metadata.join("\u{1e}"),
+        serde_json::to_string(&request.metadata).unwrap_or_default(),
     ];
     fields.to_vec()
 }

@@ -19,7 +19,8 @@ pub(crate) fn claim(
         scope: principal.subject.clone(),
         key: key.as_str().to_owned(),
         method,
-        request_hash: hex::encode(Sha256::digest(fields.join("\u{1f}").as_bytes())),
+        // A JSON array is unambiguous whatever the fields contain.
+        request_hash: hex::encode(Sha256::digest(serde_json::to_vec(fields).unwrap_or_default())),
     })
 }
 

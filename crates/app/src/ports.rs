@@ -185,6 +185,8 @@ pub enum EventEffect {
         outcome: PaymentOutcome,
         payment_intent_id: Option<String>,
         failure_reason: Option<String>,
+        /// What the gateway says was charged (minor units, currency code), when it says.
+        charged: Option<(i64, String)>,
     },
     /// An event type we log but do not act on.
     Ignored,

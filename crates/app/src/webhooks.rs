@@ -86,6 +86,7 @@ impl App {
                 outcome,
                 payment_intent_id: Some(format!("pi_{}", payment.id.simple())),
                 failure_reason,
+                charged: Some((payment.amount.minor(), payment.amount.currency().code().to_owned())),
             },
         };
         let payload = serde_json::json!({"id": event.event_id, "type": event_type, "data": {"object": {"id": session_id}}});
@@ -94,8 +95,11 @@ impl App {
 
     /// The payment behind a mock checkout page; only sessions of mock-served gateways.
     pub async fn mock_payment(&self, session_id: &str) -> Result<Payment, AppError> {
-        if session_id.is_empty() || session_id.len() > 255 {
+        if session_id.is_empty() {
             return Err(FieldError::new("session_id", "is required").into());
+        }
+        if session_id.len() > 255 {
+            return Err(FieldError::new("session_id", "must be at most 255 characters").into());
         }
         for name in self.mock_gateway_names.iter() {
             if let Some(payment) = self.store.payment_by_session(name, session_id).await? {
@@ -116,11 +120,12 @@ impl App {
             received_at: Utc::now(),
         };
         let (session_id, decide): (Option<&str>, Decider) = match &event.effect {
-            EventEffect::Checkout { session_id, outcome, payment_intent_id, failure_reason } => {
-                let (outcome, intent, reason) = (*outcome, payment_intent_id.clone(), failure_reason.clone());
+            EventEffect::Checkout { session_id, outcome, payment_intent_id, failure_reason, charged } => {
+                let (outcome, intent, reason, charged) =
+                    (*outcome, payment_intent_id.clone(), failure_reason.clone(), charged.clone());
                 (
                     Some(session_id.as_str()),
-                    Box::new(move |payment: &Payment| settle(payment, outcome, intent.clone(), reason.clone())),
+                    Box::new(move |payment: &Payment| settle(payment, outcome, intent.clone(), reason.clone(), charged.as_ref())),
                 )
             }
             EventEffect::Ignored => (None, Box::new(|_: &Payment| Decision::Skip("event type is not handled".into()))),
@@ -150,8 +155,25 @@ impl App {
     }
 }
 
-/// The state machine decides; a succeeded payment posts its capture.
-fn settle(payment: &Payment, outcome: PaymentOutcome, intent: Option<String>, reason: Option<String>) -> Decision {
+/// The state machine decides; a succeeded payment posts its capture. A success for
+/// another amount or currency than the payment's is not trusted with money.
+fn settle(
+    payment: &Payment,
+    outcome: PaymentOutcome,
+    intent: Option<String>,
+    reason: Option<String>,
+    charged: Option<&(i64, String)>,
+) -> Decision {
+    if let Some((minor, currency)) = charged
+        && outcome == PaymentOutcome::Succeeded
+        && (*minor != payment.amount.minor() || !currency.eq_ignore_ascii_case(payment.amount.currency().code()))
+    {
+        return Decision::Skip(format!(
+            "the gateway charged {minor} {currency} (minor units), the payment is {} {}",
+            payment.amount.minor(),
+            payment.amount.currency()
+        ));
+    }
     let status = match payment.status.settle(outcome) {
         Ok(status) => status,
         Err(error) => return Decision::Skip(error.to_string()),

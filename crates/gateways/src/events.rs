@@ -22,6 +22,10 @@ struct Data {
 struct CheckoutObject {
     id: String,
     payment_intent: Option<String>,
+    /// "paid", "unpaid" (delayed methods: the money has not arrived) or "no_payment_required".
+    payment_status: Option<String>,
+    amount_total: Option<i64>,
+    currency: Option<String>,
 }
 
 /// Parses a whole event body.
@@ -46,11 +50,19 @@ pub fn parse_object(event_id: &str, event_type: &str, object: &[u8]) -> Result<G
         Some(outcome) => {
             let object: CheckoutObject =
                 serde_json::from_slice(object).map_err(|e| WebhookError::MalformedPayload(format!("checkout session: {e}")))?;
-            EventEffect::Checkout {
-                session_id: object.id,
-                outcome,
-                payment_intent_id: object.payment_intent,
-                failure_reason: (outcome == PaymentOutcome::Failed).then(|| "the gateway reported the payment failed".to_owned()),
+            // A completed checkout of a delayed method is not money yet: the
+            // async_payment_succeeded / _failed event settles it.
+            if event_type == "checkout.session.completed" && object.payment_status.as_deref() == Some("unpaid") {
+                EventEffect::Ignored
+            } else {
+                EventEffect::Checkout {
+                    session_id: object.id,
+                    outcome,
+                    payment_intent_id: object.payment_intent,
+                    failure_reason: (outcome == PaymentOutcome::Failed)
+                        .then(|| "the gateway reported the payment failed".to_owned()),
+                    charged: object.amount_total.zip(object.currency),
+                }
             }
         }
         None => EventEffect::Ignored,
@@ -73,9 +85,22 @@ mod tests {
                 session_id: "cs_1".into(),
                 outcome: PaymentOutcome::Succeeded,
                 payment_intent_id: Some("pi_1".into()),
-                failure_reason: None
+                failure_reason: None,
+                charged: None,
             })
         );
+    }
+
+    #[test]
+    fn a_completed_but_unpaid_checkout_is_not_money_yet() {
+        let event = parse_envelope(
+            br#"{"id":"evt_5","type":"checkout.session.completed","data":{"object":{"id":"cs_1","payment_status":"unpaid"}}}"#,
+        );
+        assert_eq!(event.map(|e| e.effect), Ok(EventEffect::Ignored));
+        let paid = parse_envelope(
+            br#"{"id":"evt_6","type":"checkout.session.completed","data":{"object":{"id":"cs_1","payment_status":"paid","amount_total":500,"currency":"usd"}}}"#,
+        );
+        assert!(matches!(paid.map(|e| e.effect), Ok(EventEffect::Checkout { charged: Some((500, _)), .. })));
     }
 
     #[test]

@@ -394,7 +394,10 @@ fn database_url(r: &mut Reader<'_>, data_dir: &std::path::Path) -> Secret {
     if !["disable", "allow", "prefer", "require", "verify-ca", "verify-full"].contains(&ssl_mode.as_str()) {
         r.fail("DB_SSL_MODE", format!("'{ssl_mode}' is not a PostgreSQL sslmode"));
     }
-    let credentials = if password.is_empty() { user } else { format!("{user}:{}", password.expose()) };
+    // Percent-encoded: a password like `p@ss/w#rd` must not change the URL's host or path.
+    let encode = |text: &str| percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string();
+    let credentials =
+        if password.is_empty() { encode(&user) } else { format!("{}:{}", encode(&user), encode(password.expose())) };
     Secret(format!("postgres://{credentials}@{host}:{port}/{name}?sslmode={ssl_mode}"))
 }
 
@@ -441,6 +444,13 @@ mod tests {
         for variable in ["GATEWAYS_USE_MOCK", "AUTH_ENABLED", "AUTH_TEST_MODE", "AUTH_JWT_SECRET"] {
             assert!(message.contains(&format!("{PREFIX}{variable}")), "{variable} missing in {message}");
         }
+    }
+
+    #[test]
+    fn credentials_with_url_characters_are_encoded() {
+        let config = config(&[("DB_HOST", "db"), ("DB_USER", "app"), ("DB_PASSWORD", "p@ss/w#rd")])
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(config.db_url.expose(), "postgres://app:p%40ss%2Fw%23rd@db:5432/payment_db?sslmode=disable");
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
         settings,
     );
     let authenticator = api::Authenticator::new(secrets::verification_key(&config)?, config.auth_skip_methods.clone());
-    let router = api::router(app.clone(), authenticator)?;
+    let router = api::router(app.clone(), authenticator, config.write_timeout)?;
     let metrics = telemetry::metrics_router();
     app::metrics::register_all();
 

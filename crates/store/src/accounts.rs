@@ -120,7 +120,7 @@ impl AccountStore for SqlStore {
         link_id: Uuid,
         now: DateTime<Utc>,
     ) -> Result<Option<OnboardingOutcome>, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         let sql = format!(
             "SELECT return_url, refresh_url, expires_at, used_at FROM account_links WHERE id = $1 AND account_id = $2{}",
             self.dialect().for_update()

@@ -73,7 +73,7 @@ impl BalanceStore for SqlStore {
     }
 
     async fn insert_snapshots(&self, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         for s in snapshots {
             sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"

@@ -80,6 +80,10 @@ impl SqlStore {
             Dialect::Sqlite => {
                 pool_options
                     .max_connections(1)
+                    // The one connection is never recycled: an in-memory database
+                    // would vanish with it.
+                    .idle_timeout(None)
+                    .max_lifetime(None)
                     .after_connect(|connection, _| Box::pin(async move { connection.execute(SQLITE_PRAGMAS).await.map(|_| ()) }))
                     .connect(&sqlite_url_creating_file(&options.url)?)
                     .await
@@ -95,6 +99,17 @@ impl SqlStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so another process on the same file makes it wait (busy timeout)
+    /// instead of failing half-way when a read upgrades to a write.
+    pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.dialect {
+            Dialect::Postgres => self.pool.begin().await,
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+        }
+        .map_err(db)
     }
 
     pub async fn close(&self) {

@@ -24,7 +24,7 @@ impl PaymentStore for SqlStore {
         payment: &Payment,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<CreatePaymentOutcome, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &payment.id.to_string()).await? {
             tx.rollback().await.map_err(db)?;
             let payment = match existing.resource_id.as_deref().map(Uuid::try_parse) {
@@ -106,7 +106,7 @@ impl PaymentStore for SqlStore {
         session_id: Option<&str>,
         decide: Decide<'_>,
     ) -> Result<EventOutcome, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         if !insert_webhook_log(&mut tx, log).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(EventOutcome::Duplicate);

@@ -55,7 +55,7 @@ impl PayoutStore for SqlStore {
         p: &Payout,
         entries: &[JournalEntry],
     ) -> Result<Guarded<Payout>, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &p.id.to_string()).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::KeyExists {
@@ -142,7 +142,7 @@ impl PayoutStore for SqlStore {
     }
 
     async fn change_payout(&self, id: Uuid, decide: DecidePayout<'_>) -> Result<Guarded<Payout>, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         let sql = format!("SELECT {COLUMNS} FROM payouts WHERE id = $1{}", self.dialect().for_update());
         let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(db)? else {
             return Ok(Guarded::Refused(format!("payout {id} does not exist")));

@@ -129,7 +129,7 @@ impl TransferStore for SqlStore {
         payment_id: Option<Uuid>,
         plan: PlanTransfer<'_>,
     ) -> Result<Guarded<Transfer>, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         let linked = match payment_id {
             Some(id) => match self.linked_payment(&mut tx, id).await? {
                 Some(linked) => Some(linked),
@@ -203,7 +203,7 @@ impl TransferStore for SqlStore {
     }
 
     async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<(), StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         update_transfer(&mut tx, transfer).await?;
         for entry in entries {
             ledger::post_entry(&mut tx, entry).await?;
@@ -248,7 +248,7 @@ impl TransferStore for SqlStore {
         transfer_id: Uuid,
         plan: PlanReversal<'_>,
     ) -> Result<Guarded<(TransferReversal, Transfer)>, StoreError> {
-        let mut tx = self.pool().begin().await.map_err(db)?;
+        let mut tx = self.begin().await?;
         let sql = format!("SELECT {COLUMNS} FROM transfers WHERE id = $1{}", self.dialect().for_update());
         let Some(row) =
             sqlx::query(AssertSqlSafe(sql)).bind(transfer_id.to_string()).fetch_optional(&mut *tx).await.map_err(db)?
@@ -316,7 +316,7 @@ impl TransferStore for SqlStore {
         );
         let mut matured = 0;
         while (matured as i64) < limit {
-            let mut tx = self.pool().begin().await.map_err(db)?;
+            let mut tx = self.begin().await?;
             let Some(row) =
                 sqlx::query(AssertSqlSafe(sql.clone())).bind(micros(now)).fetch_optional(&mut *tx).await.map_err(db)?
             else {

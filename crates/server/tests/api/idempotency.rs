@@ -8,6 +8,7 @@ on_both_databases!(
     simultaneous_identical_requests_make_one_payment,
     the_same_key_with_a_different_request_is_refused,
     keys_are_scoped_to_the_caller,
+    metadata_that_only_looks_alike_is_a_different_request,
 );
 
 async fn a_retry_with_the_same_key_returns_the_first_payment(db: Db) {
@@ -66,5 +67,18 @@ async fn keys_are_scoped_to_the_caller(db: Db) {
     request.user_id = "user-2".into();
     let second = app.create_checkout(&token("user-2", &[Role::User]), request).await.expect("user-2");
     assert_ne!(first.payment_id, second.payment_id);
+    app.stop().await;
+}
+
+async fn metadata_that_only_looks_alike_is_a_different_request(db: Db) {
+    let app = spawn_app(db).await;
+    let buyer = token("user-1", &[Role::User]);
+    let mut request = checkout_request("user-1", "10.00", "USD");
+    request.idempotency_key = "order-44".into();
+    request.metadata = [("a".to_owned(), "b=c".to_owned())].into();
+    app.create_checkout(&buyer, request.clone()).await.expect("first");
+    request.metadata = [("a=b".to_owned(), "c".to_owned())].into();
+    let refused = app.create_checkout(&buyer, request).await.expect_err("different metadata");
+    assert_eq!(refused.code(), tonic::Code::AlreadyExists);
     app.stop().await;
 }

@@ -85,3 +85,38 @@ async fn reflection_health_and_later_services_answer_like_a_grpc_server_should()
     assert_eq!(response.headers().get("x-request-id").and_then(|v| v.to_str().ok()), Some("req-123"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn made_up_grpc_methods_do_not_become_metric_labels() {
+    let app = spawn_app(Db::Sqlite).await;
+    let made_up = format!("/payment.v1.PaymentService/Invented{}", uuid::Uuid::new_v4().simple());
+    let response = app
+        .http
+        .post(app.url(&made_up))
+        .header("content-type", "application/grpc")
+        .body(vec![0u8; 5])
+        .send()
+        .await
+        .expect("http");
+    assert_eq!(response.status().as_u16(), 200, "gRPC answers errors with HTTP 200");
+    let metrics = app.metrics().await;
+    assert!(!metrics.contains("Invented"), "a client-made path reached the label set");
+    assert!(metrics.contains("method=\"/payment.v1.PaymentService/{*rest}\""), "counted under its route");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn skipped_methods_run_without_a_token_as_an_anonymous_caller() {
+    let app = crate::helpers::spawn_app_with(Db::Sqlite, &[("AUTH_SKIP_METHODS", "/payment.v1.PaymentService/GetPayment")]).await;
+    let request = api::proto::GetPaymentRequest { payment_id: uuid::Uuid::new_v4().to_string() };
+    let answer = app.payments().get_payment(request).await.expect_err("no such payment");
+    assert_eq!(answer.code(), tonic::Code::NotFound, "passed auth: {}", answer.message());
+    let health = app.payments().health_check(HealthCheckRequest {}).await.expect("HealthCheck stays open");
+    assert_eq!(health.into_inner().status, "SERVING");
+    let transfers = api::proto::transfer_service_client::TransferServiceClient::new(app.channel.clone())
+        .get_transfer(api::proto::GetTransferRequest { transfer_id: uuid::Uuid::new_v4().to_string() })
+        .await
+        .expect_err("not skipped");
+    assert_eq!(transfers.code(), tonic::Code::Unauthenticated);
+    app.stop().await;
+}

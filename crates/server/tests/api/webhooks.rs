@@ -10,6 +10,7 @@ on_both_databases!(
     webhook_bodies_that_are_not_events_change_nothing,
     grpc_process_webhook_verifies_like_the_http_endpoint,
     trusted_events_need_the_service_role,
+    an_unpaid_completion_or_a_different_amount_moves_no_money,
 );
 
 async fn a_signed_webhook_completes_the_payment_once(db: Db) {
@@ -185,6 +186,41 @@ async fn the_stripe_endpoint_uses_the_stripe_secret_and_limits() {
         i32::from(proto::PaymentStatus::Succeeded)
     );
     assert_eq!(app.ledger_balance("platform_cash:EUR").await, 10000);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn an_unpaid_completion_or_a_different_amount_moves_no_money(db: Db) {
+    let app = spawn_app(db).await;
+    let buyer = token("user-1", &[Role::User]);
+    let created = app.create_checkout(&buyer, checkout_request("user-1", "25.00", "USD")).await.expect("checkout");
+    let event = |id: &str, object: serde_json::Value| {
+        serde_json::json!({"id": id, "type": "checkout.session.completed", "data": {"object": object}}).to_string().into_bytes()
+    };
+    let unpaid = event("evt_unpaid", serde_json::json!({"id": created.session_id, "payment_status": "unpaid"}));
+    let wrong_amount = event(
+        "evt_wrong_amount",
+        serde_json::json!({"id": created.session_id, "payment_status": "paid", "amount_total": 100, "currency": "usd"}),
+    );
+    for body in [unpaid, wrong_amount] {
+        let (status, answer) = app.post_webhook("mock", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
+        assert_eq!(status, 200, "{answer}");
+        let payment = app.get_payment(&buyer, &created.payment_id).await.expect("payment");
+        assert_eq!(payment.status, i32::from(proto::PaymentStatus::Pending), "{answer}");
+    }
+    assert_eq!(app.row_counts().await["journal_entries"], 0);
+
+    let paid = event(
+        "evt_paid",
+        serde_json::json!({"id": created.session_id, "payment_status": "paid", "amount_total": 2500, "currency": "usd"}),
+    );
+    let (status, _) = app.post_webhook("mock", &paid, Some(&sign(MOCK_WEBHOOK_SECRET, &paid, now()))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.get_payment(&buyer, &created.payment_id).await.expect("payment").status,
+        i32::from(proto::PaymentStatus::Succeeded)
+    );
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 2500);
     app.assert_ledger_ok();
     app.stop().await;
 }
