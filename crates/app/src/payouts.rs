@@ -219,10 +219,13 @@ impl App {
         let step = |payout: &Payout| {
             let now = Utc::now();
             match payout.status {
-                PayoutStatus::Pending => Ok(PayoutChange {
-                    payout: Payout { status: PayoutStatus::InTransit, updated_at: now, ..payout.clone() },
-                    entries: vec![],
-                }),
+                PayoutStatus::Pending => {
+                    let entry = payout.in_transit_entry().map_err(|e| e.to_string())?;
+                    Ok(PayoutChange {
+                        payout: Payout { status: PayoutStatus::InTransit, updated_at: now, ..payout.clone() },
+                        entries: vec![entry],
+                    })
+                }
                 PayoutStatus::InTransit => {
                     let entry = payout.paid_entry().map_err(|e| e.to_string())?;
                     let paid = Payout { status: PayoutStatus::Paid, paid_at: Some(now), updated_at: now, ..payout.clone() };

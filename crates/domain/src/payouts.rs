@@ -99,13 +99,22 @@ impl Payout {
         LedgerAccount::owned(kind, self.connected_account_id.to_string(), self.amount.currency())
     }
 
-    /// amount + fee leave the available balance: the amount into transit, the fee to
-    /// the platform.
+    /// Where the payout's money sits while the payout has `status`: each state holds
+    /// it in its own account, so every status change is a ledger movement.
+    fn holding_account(&self, status: PayoutStatus) -> LedgerAccount {
+        match status {
+            PayoutStatus::InTransit => self.vendor(AccountKind::PayoutInTransit),
+            _ => self.vendor(AccountKind::PayoutPending),
+        }
+    }
+
+    /// amount + fee leave the available balance: the amount is set aside for the
+    /// payout, the fee goes to the platform.
     pub fn entry(&self) -> Result<JournalEntry, LedgerError> {
         let total = self.amount.checked_add(self.fee).map_err(|_| LedgerError::TooFewPostings)?;
         let mut postings = vec![
             Posting { account: self.vendor(AccountKind::VendorAvailable), amount: -total.minor() },
-            Posting { account: self.vendor(AccountKind::PayoutInTransit), amount: self.amount.minor() },
+            Posting { account: self.holding_account(PayoutStatus::Pending), amount: self.amount.minor() },
         ];
         if self.fee.is_positive() {
             postings.push(Posting {
@@ -114,6 +123,17 @@ impl Payout {
             });
         }
         JournalEntry::new(EntryKind::Payout, self.id.to_string(), postings)
+    }
+
+    /// The gateway sent the money on its way to the bank.
+    pub fn in_transit_entry(&self) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::movement(
+            EntryKind::PayoutInTransit,
+            self.id.to_string(),
+            self.holding_account(PayoutStatus::Pending),
+            self.holding_account(PayoutStatus::InTransit),
+            self.amount,
+        )
     }
 
     /// The bank has the money.
@@ -127,11 +147,12 @@ impl Payout {
         )
     }
 
-    /// Failed or canceled: amount and fee go back to the vendor's available balance.
+    /// Failed or canceled: amount and fee go back to the vendor's available balance,
+    /// from wherever the payout's current status holds them.
     pub fn returned_entry(&self, kind: EntryKind) -> Result<JournalEntry, LedgerError> {
         let total = self.amount.checked_add(self.fee).map_err(|_| LedgerError::TooFewPostings)?;
         let mut postings = vec![
-            Posting { account: self.vendor(AccountKind::PayoutInTransit), amount: -self.amount.minor() },
+            Posting { account: self.holding_account(self.status), amount: -self.amount.minor() },
             Posting { account: self.vendor(AccountKind::VendorAvailable), amount: total.minor() },
         ];
         if self.fee.is_positive() {
@@ -176,6 +197,50 @@ mod tests {
         assert!(parse_statement_descriptor("VONDI SHOP 42").is_ok());
         assert!(parse_statement_descriptor(&"x".repeat(23)).is_err());
         assert!(parse_statement_descriptor("a<b").is_err());
+    }
+
+    fn payout(status: PayoutStatus, fee: i64) -> Payout {
+        let now = Utc::now();
+        Payout {
+            id: uuid::Uuid::nil(),
+            connected_account_id: uuid::Uuid::nil(),
+            amount: usd(1000),
+            fee: usd(fee),
+            method: PayoutMethod::Instant,
+            status,
+            destination_type: String::new(),
+            destination_id: String::new(),
+            arrival_date: now,
+            failure_code: None,
+            failure_message: None,
+            description: String::new(),
+            statement_descriptor: String::new(),
+            gateway_payout_id: None,
+            idempotency_key: None,
+            metadata: BTreeMap::new(),
+            paid_at: None,
+            failed_at: None,
+            canceled_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    fn moves(entry: JournalEntry) -> Vec<(AccountKind, i64)> {
+        entry.postings_in_lock_order().iter().map(|p| (p.account.kind, p.amount)).collect()
+    }
+
+    #[test]
+    fn every_payout_state_holds_the_money_in_its_own_account() {
+        use AccountKind::*;
+        let created = moves(payout(PayoutStatus::Pending, 10).entry().unwrap());
+        assert_eq!(created, vec![(PayoutPending, 1000), (PlatformFees, 10), (VendorAvailable, -1010)]);
+        let sent = moves(payout(PayoutStatus::Pending, 10).in_transit_entry().unwrap());
+        assert_eq!(sent, vec![(PayoutInTransit, 1000), (PayoutPending, -1000)]);
+        let returned = moves(payout(PayoutStatus::InTransit, 10).returned_entry(EntryKind::PayoutFailed).unwrap());
+        assert_eq!(returned, vec![(PayoutInTransit, -1000), (PlatformFees, -10), (VendorAvailable, 1010)]);
+        let canceled = moves(payout(PayoutStatus::Pending, 0).returned_entry(EntryKind::PayoutCanceled).unwrap());
+        assert_eq!(canceled, vec![(PayoutPending, -1000), (VendorAvailable, 1000)]);
     }
 
     #[test]

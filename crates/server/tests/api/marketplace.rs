@@ -118,6 +118,18 @@ async fn a_vendor_is_onboarded_paid_and_paid_out_with_the_fee_kept_by_the_platfo
     // The link is single-use: a second visit goes to the refresh URL.
     let again = app.http.get(&link.url).send().await.expect("onboarding again");
     assert_eq!(again.headers()["location"], "https://market.example/retry");
+    // An expired link also goes to the refresh URL, and changes nothing.
+    let fresh = proto::CreateAccountLinkRequest {
+        account_id: account.id.clone(),
+        return_url: "https://market.example/onboarded".into(),
+        refresh_url: "https://market.example/expired".into(),
+    };
+    let fresh = app.accounts().create_account_link(authed(fresh, &admin)).await.expect("link").into_inner();
+    app.execute("UPDATE account_links SET expires_at = 0 WHERE used_at IS NULL").await;
+    let before = app.row_counts().await;
+    let expired = app.http.get(&fresh.url).send().await.expect("expired link");
+    assert_eq!(expired.headers()["location"], "https://market.example/expired");
+    assert_eq!(app.row_counts().await, before);
 
     let rule = CreateSplitRuleRequest {
         name: "marketplace fee".into(),
@@ -284,6 +296,8 @@ async fn payouts_can_be_canceled_while_pending_and_failed_ones_return_their_mone
     wait_for_payout(&app, &doomed.id, proto::PayoutStatus::InTransit).await;
     let cancel = app.payouts().cancel_payout(authed(proto::CancelPayoutRequest { payout_id: doomed.id.clone() }, &admin)).await;
     assert_eq!(cancel.expect_err("in transit").code(), tonic::Code::FailedPrecondition);
+    assert_eq!(app.ledger_balance(&format!("payout_in_transit:{account}:USD")).await, 4000, "in transit is a ledger state");
+    assert_eq!(app.ledger_balance(&format!("payout_pending:{account}:USD")).await, 0);
     let failed = wait_for_payout(&app, &doomed.id, proto::PayoutStatus::Failed).await;
     assert_eq!(failed.failure_code, "account_closed");
     assert!(!failed.failure_message.is_empty());
