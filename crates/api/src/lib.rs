@@ -39,8 +39,8 @@ pub fn router(
     let grpc = tonic::service::Routes::new(payment_service_server::PaymentServiceServer::new(grpc::payment::PaymentApi::new(
         app.clone(),
     )))
-    .add_service(escrow_service_server::EscrowServiceServer::new(grpc::NotYetImplemented))
-    .add_service(refund_service_server::RefundServiceServer::new(grpc::NotYetImplemented))
+    .add_service(escrow_service_server::EscrowServiceServer::new(grpc::escrow::EscrowApi::new(app.clone())))
+    .add_service(refund_service_server::RefundServiceServer::new(grpc::escrow::EscrowApi::new(app.clone())))
     .add_service(connected_account_service_server::ConnectedAccountServiceServer::new(grpc::accounts::AccountApi::new(
         app.clone(),
     )))

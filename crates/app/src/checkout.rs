@@ -20,6 +20,11 @@ impl App {
         let request = CheckoutRequest::parse(input)?;
         principal.ensure_acts_for(&request.user_id)?;
         check_limits(gateway.limits(), request.amount)?;
+        if let Some(merchant) = request.merchant_id
+            && self.store.account(merchant).await?.is_none()
+        {
+            return Err(FieldError::new("merchant_id", "is not a connected account").into());
+        }
 
         let claim = idempotency::claim(principal, request.idempotency_key.as_ref(), METHOD, &fingerprint(&request));
         let candidate = Payment::pending(Uuid::now_v7(), &request, Utc::now());

@@ -31,3 +31,11 @@ pub(crate) fn transfer(status: &'static str) {
 pub(crate) fn payout(status: &'static str) {
     metrics::counter!(PAYOUTS_TOTAL, "status" => status).increment(1);
 }
+
+pub(crate) fn escrow_hold() {
+    metrics::counter!(ESCROW_HOLDS_TOTAL).increment(1);
+}
+
+pub(crate) fn escrow_release(trigger: &'static str) {
+    metrics::counter!(ESCROW_RELEASES_TOTAL, "trigger" => trigger).increment(1);
+}

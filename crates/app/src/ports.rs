@@ -65,6 +65,8 @@ pub struct Settlement {
     pub failure_reason: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
     pub entries: Vec<JournalEntry>,
+    /// The hold a succeeded escrowed payment gets, written in the same transaction.
+    pub escrow_hold: Option<domain::escrow::EscrowHold>,
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +91,8 @@ pub trait Store:
     + crate::marketplace_ports::TransferStore
     + crate::marketplace_ports::BalanceStore
     + crate::marketplace_ports::PayoutStore
+    + crate::escrow_ports::EscrowStore
+    + crate::escrow_ports::RefundStore
 {
 }
 
@@ -99,6 +103,8 @@ impl<T> Store for T where
         + crate::marketplace_ports::TransferStore
         + crate::marketplace_ports::BalanceStore
         + crate::marketplace_ports::PayoutStore
+        + crate::escrow_ports::EscrowStore
+        + crate::escrow_ports::RefundStore
 {
 }
 
@@ -222,6 +228,9 @@ pub trait PaymentGateway: Send + Sync + 'static {
 
     /// Must be idempotent per `payment_id`: a retry returns the same session.
     async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError>;
+
+    /// Refunds at the gateway; idempotent per refund id. Returns the gateway's id.
+    async fn refund(&self, refund: &domain::refunds::Refund) -> Result<String, GatewayError>;
 
     /// Verifies a webhook delivery's signature and parses the event.
     fn verify_webhook(&self, payload: &[u8], signature: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError>;

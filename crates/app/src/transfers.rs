@@ -155,7 +155,7 @@ impl App {
     }
 
     /// Asks the gateway to move the money, then records paid or failed.
-    async fn send_transfer(&self, mut transfer: Transfer) -> Result<Transfer, AppError> {
+    pub(crate) async fn send_transfer(&self, mut transfer: Transfer) -> Result<Transfer, AppError> {
         let entries = match self.connect.create_transfer(&transfer).await {
             Ok(gateway_id) => {
                 transfer.status = TransferStatus::Paid;

@@ -142,6 +142,9 @@ impl App {
             }
             EventOutcome::Applied(payment) => {
                 crate::metrics::webhook_event(gateway_name, "applied");
+                if payment.escrow.is_some() && payment.status == PaymentStatus::Succeeded {
+                    crate::metrics::escrow_hold();
+                }
                 let message = format!("payment {} is {}", payment.id, payment.status);
                 WebhookReceipt { duplicate: false, applied: true, payment: Some(payment), message }
             }
@@ -187,12 +190,15 @@ fn settle(
         Vec::new()
     };
     let now = Utc::now();
+    let escrow_hold =
+        if status == PaymentStatus::Succeeded { domain::escrow::EscrowHold::for_payment(payment, now) } else { None };
     Decision::Apply(Settlement {
         status,
         payment_intent_id: intent,
         failure_reason: if status == PaymentStatus::Failed { reason.or_else(|| Some("payment failed".into())) } else { None },
         paid_at: (status == PaymentStatus::Succeeded).then_some(now),
         entries,
+        escrow_hold,
     })
 }
 

@@ -45,7 +45,10 @@ text_enum!(
         PayoutFailed => "payout_failed",
         PayoutCanceled => "payout_canceled",
         Refund => "refund",
+        RefundFailed => "refund_failed",
         Withdrawal => "withdrawal",
+        WithdrawalCompleted => "withdrawal_completed",
+        WithdrawalReversal => "withdrawal_reversal",
     }
 );
 

@@ -3,13 +3,16 @@
 
 pub mod accounts;
 pub mod error;
+pub mod escrow;
 pub mod fees;
 pub mod ledger;
 pub mod money;
 pub mod payment;
 pub mod payouts;
+pub mod refunds;
 pub mod transfers;
 pub mod validation;
+pub mod wallet;
 
 pub use error::FieldError;
 pub use money::{Currency, Money, MoneyError};

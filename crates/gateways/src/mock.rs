@@ -49,6 +49,10 @@ impl PaymentGateway for MockGateway {
         Ok(GatewaySession { session_id, checkout_url })
     }
 
+    async fn refund(&self, refund: &domain::refunds::Refund) -> Result<String, GatewayError> {
+        Ok(format!("re_mock_{}", refund.id.simple()))
+    }
+
     fn verify_webhook(&self, payload: &[u8], signature: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {
         signature::verify(&self.webhook_secret, signature, payload, now)?;
         events::parse_envelope(payload)

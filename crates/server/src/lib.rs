@@ -57,6 +57,26 @@ pub async fn connect_store(config: &Config) -> Result<SqlStore, BoxError> {
     Ok(SqlStore::connect(&options).await?)
 }
 
+/// The application on its store and gateways, as the service and the CLI use it.
+fn assemble(config: &Config, store: SqlStore, public_url: &str) -> App {
+    let gateways = build_gateways(config, public_url);
+    let mock_names =
+        if config.gateways_use_mock { config.gateway_names().iter().map(|n| (*n).to_owned()).collect() } else { Vec::new() };
+    let settings = app::Settings {
+        balance_pending_days: config.balance_pending_days,
+        instant_payout_fee_percent: config.payout_instant_fee_percent,
+    };
+    let connect = Arc::new(gateways::MockConnectGateway::new(public_url));
+    App::new(Arc::new(store), Gateways::new(config.gateways_default.clone(), gateways), connect, mock_names, settings)
+}
+
+/// The application for a one-shot command (`release-expired`): no ports, no scheduler.
+pub async fn build_app(config: &Config) -> Result<(App, SqlStore), BoxError> {
+    let store = connect_store(config).await?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", config.grpc_port));
+    Ok((assemble(config, store.clone(), &public_url), store))
+}
+
 /// Starts the service on the configured ports (0 = any free port).
 pub async fn start(config: Config) -> Result<Running, BoxError> {
     let store = connect_store(&config).await?;
@@ -73,21 +93,7 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     let metrics_addr = metrics_listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", api_addr.port()));
 
-    let gateways = build_gateways(&config, &public_url);
-    let mock_names =
-        if config.gateways_use_mock { config.gateway_names().iter().map(|n| (*n).to_owned()).collect() } else { Vec::new() };
-    let settings = app::Settings {
-        balance_pending_days: config.balance_pending_days,
-        instant_payout_fee_percent: config.payout_instant_fee_percent,
-    };
-    let connect = Arc::new(gateways::MockConnectGateway::new(public_url.clone()));
-    let app = App::new(
-        Arc::new(store.clone()),
-        Gateways::new(config.gateways_default.clone(), gateways),
-        connect,
-        mock_names,
-        settings,
-    );
+    let app = assemble(&config, store.clone(), &public_url);
     let authenticator = api::Authenticator::new(secrets::verification_key(&config)?, config.auth_skip_methods.clone());
     let router = api::router(app.clone(), authenticator, config.write_timeout)?;
     let metrics = telemetry::metrics_router();

@@ -24,6 +24,12 @@ enum Command {
     },
     /// Prove the ledger invariants; exit 1 on a violation.
     CheckLedger,
+    /// Release escrow holds whose time is up (for cron); safe beside running replicas.
+    ReleaseExpired {
+        /// How many holds at most.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
     /// Mint a development JWT signed with the configured (or generated) secret.
     Token {
         #[arg(long)]
@@ -60,6 +66,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate { action } => migrate(config, action).await,
         Command::CheckLedger => return check_ledger(config).await,
+        Command::ReleaseExpired { limit } => release_expired(config, limit).await,
         Command::Token { sub, roles, ttl } => token(&config, &sub, &roles, &ttl),
     };
     match result {
@@ -120,6 +127,17 @@ async fn migrate(config: Config, action: MigrateAction) -> Result<(), server::Bo
         }
     }
     store.close().await;
+    Ok(())
+}
+
+async fn release_expired(config: Config, limit: i64) -> Result<(), server::BoxError> {
+    if !(1..=100_000).contains(&limit) {
+        return Err("--limit must be between 1 and 100000".into());
+    }
+    let (app, store) = server::build_app(&config).await?;
+    let released = app.release_expired_escrows(limit).await?;
+    store.close().await;
+    println!("released {released} expired escrow hold(s)");
     Ok(())
 }
 

@@ -11,6 +11,9 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 
+/// Holds one scheduler run releases; the next run picks up the rest.
+const ESCROW_BATCH_MAX: i64 = 500;
+
 pub struct Jobs(Vec<JoinHandle<()>>);
 
 impl Jobs {
@@ -22,13 +25,22 @@ impl Jobs {
 }
 
 pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs {
-    let mut jobs = vec![every(config.balance_refresh_interval, stopped.clone(), "balance", {
-        let app = app.clone();
-        move || {
+    let mut jobs = vec![
+        every(config.balance_refresh_interval, stopped.clone(), "balance", {
             let app = app.clone();
-            async move { app.run_balance_job().await.map(|_| ()) }
-        }
-    })];
+            move || {
+                let app = app.clone();
+                async move { app.run_balance_job().await.map(|_| ()) }
+            }
+        }),
+        every(config.escrow_release_interval, stopped.clone(), "escrow release", {
+            let app = app.clone();
+            move || {
+                let app = app.clone();
+                async move { app.release_expired_escrows(ESCROW_BATCH_MAX).await.map(|_| ()) }
+            }
+        }),
+    ];
     if config.gateways_use_mock {
         let step = config.mock_payout_step;
         jobs.push(every(step, stopped, "mock payouts", move || {

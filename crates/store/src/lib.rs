@@ -4,10 +4,12 @@
 
 mod accounts;
 mod balances;
+mod escrow;
 mod idempotency;
 mod ledger;
 mod payments;
 mod payouts;
+mod refunds;
 mod rows;
 mod schema;
 mod splits;

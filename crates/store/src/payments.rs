@@ -150,6 +150,9 @@ impl PaymentStore for SqlStore {
                 for entry in &settlement.entries {
                     ledger::post_entry(&mut tx, entry).await?;
                 }
+                if let Some(hold) = &settlement.escrow_hold {
+                    crate::escrow::insert_hold(&mut tx, hold).await?;
+                }
                 finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
                 let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
                 let row = sqlx::query(AssertSqlSafe(sql)).bind(current.id.to_string()).fetch_one(&mut *tx).await.map_err(db)?;

@@ -1,7 +1,7 @@
 //! `TransferStore`: transfers, reversals and the maturing of pending funds.
 
 use app::StoreError;
-use app::marketplace_ports::{Guarded, LinkedPayment, PlanReversal, PlanTransfer, TransferStore};
+use app::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, PlanReversal, PlanTransfer, TransferStore};
 use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
 use domain::Currency;
@@ -70,6 +70,52 @@ pub(crate) async fn post_or_refuse(
         }
     }
     Ok(None)
+}
+
+pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer) -> Result<(), StoreError> {
+    sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+        )))
+        .bind(t.id.to_string())
+        .bind(t.connected_account_id.to_string())
+        .bind(&t.gateway_account_id)
+        .bind(t.payment_id.map(|p| p.to_string()))
+        .bind(t.amount.minor())
+        .bind(t.amount.currency().code())
+        .bind(t.reversed_minor)
+        .bind(t.status.as_str())
+        .bind(&t.description)
+        .bind(t.source_transaction.as_deref())
+        .bind(t.gateway_transfer_id.as_deref())
+        .bind(t.idempotency_key.as_deref())
+        .bind(serde_json::to_string(&t.metadata).map_err(corrupt)?)
+        .bind(micros(t.available_on))
+        .bind(t.matured_at.map(micros))
+        .bind(t.paid_at.map(micros))
+        .bind(micros(t.created_at))
+        .bind(micros(t.updated_at))
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?;
+    Ok(())
+}
+
+pub(crate) async fn insert_split(tx: &mut Transaction<'_, Any>, split: &PaymentSplit) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(split.id.to_string())
+    .bind(split.payment_id.to_string())
+    .bind(split.rule_id.map(|r| r.to_string()))
+    .bind(split.fee_minor)
+    .bind(split.transfer_minor)
+    .bind(split.currency)
+    .bind(micros(Utc::now()))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer) -> Result<(), StoreError> {
@@ -153,46 +199,9 @@ impl TransferStore for SqlStore {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),
         };
-        let t = &plan.transfer;
-        sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
-        )))
-        .bind(t.id.to_string())
-        .bind(t.connected_account_id.to_string())
-        .bind(&t.gateway_account_id)
-        .bind(t.payment_id.map(|p| p.to_string()))
-        .bind(t.amount.minor())
-        .bind(t.amount.currency().code())
-        .bind(t.reversed_minor)
-        .bind(t.status.as_str())
-        .bind(&t.description)
-        .bind(t.source_transaction.as_deref())
-        .bind(t.gateway_transfer_id.as_deref())
-        .bind(t.idempotency_key.as_deref())
-        .bind(serde_json::to_string(&t.metadata).map_err(corrupt)?)
-        .bind(micros(t.available_on))
-        .bind(t.matured_at.map(micros))
-        .bind(t.paid_at.map(micros))
-        .bind(micros(t.created_at))
-        .bind(micros(t.updated_at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        insert_transfer(&mut tx, &plan.transfer).await?;
         if let Some(split) = &plan.split {
-            sqlx::query(
-                "INSERT INTO payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(split.id.to_string())
-            .bind(split.payment_id.to_string())
-            .bind(split.rule_id.map(|r| r.to_string()))
-            .bind(split.fee_minor)
-            .bind(split.transfer_minor)
-            .bind(split.currency)
-            .bind(micros(Utc::now()))
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
+            insert_split(&mut tx, split).await?;
         }
         if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
             tx.rollback().await.map_err(db)?;

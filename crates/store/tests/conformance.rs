@@ -171,6 +171,7 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
             failure_reason: None,
             paid_at: Some(Utc::now()),
             entries: vec![p.capture_entry().expect("entry")],
+            escrow_hold: None,
         })
     };
     let applied = store.apply_payment_event(&log("evt_1"), Some("cs_e"), &decide).await.expect("apply");
@@ -207,6 +208,7 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
             failure_reason: None,
             paid_at: None,
             entries: vec![entry],
+            escrow_hold: None,
         })
     };
     let refused = store.apply_payment_event(&log("evt_o"), Some("cs_o"), &overdraw).await;

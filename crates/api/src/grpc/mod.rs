@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod balances;
+pub mod escrow;
 pub mod payment;
 pub mod payouts;
 pub mod splits;
@@ -20,11 +21,9 @@ pub(crate) fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, ton
         .ok_or_else(|| tonic::Status::unauthenticated("this method needs authorization: Bearer <JWT>"))
 }
 
-/// Services whose issues come later answer UNIMPLEMENTED through tonic's default stubs.
+/// The wallet service answers UNIMPLEMENTED (tonic's default stubs) until it is built.
 pub struct NotYetImplemented;
 
-impl crate::proto::escrow_service_server::EscrowService for NotYetImplemented {}
-impl crate::proto::refund_service_server::RefundService for NotYetImplemented {}
 impl crate::proto::wallet_service_server::WalletService for NotYetImplemented {}
 
 /// A status filter: Unspecified means "any"; an unknown number is bad input.

@@ -29,6 +29,7 @@ async fn each_bad_field_is_named_and_changes_nothing(db: Db) {
         ("success_url", |r| r.success_url = "ftp://shop.example/ok".into()),
         ("cancel_url", |r| r.cancel_url = "not a url".into()),
         ("merchant_id", |r| r.merchant_id = "not-a-uuid".into()),
+        ("merchant_id", |r| r.merchant_id = uuid::Uuid::nil().to_string()),
         ("merchant_id", |r| r.escrow_enabled = true),
         ("escrow_hold_days", |r| {
             r.escrow_enabled = true;

@@ -73,7 +73,7 @@ async fn a_failed_payment_redirects_to_cancel_and_moves_no_money(db: Db) {
 async fn escrowed_and_deposit_payments_capture_into_their_accounts(db: Db) {
     let app = spawn_app(db).await;
     let buyer = token("user-3", &[Role::User]);
-    let merchant = uuid::Uuid::new_v4().to_string();
+    let merchant = app.create_account(&token("ops", &[Role::Admin]), "merchant-9").await.id;
     let mut escrowed = checkout_request("user-3", "20", "RSD");
     escrowed.escrow_enabled = true;
     escrowed.merchant_id = merchant.clone();

@@ -1,5 +1,5 @@
-use api::proto::escrow_service_client::EscrowServiceClient;
-use api::proto::{GetEscrowHoldRequest, HealthCheckRequest};
+use api::proto::wallet_service_client::WalletServiceClient;
+use api::proto::{GetWalletRequest, HealthCheckRequest};
 use app::Role;
 use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
@@ -73,8 +73,8 @@ async fn reflection_health_and_later_services_answer_like_a_grpc_server_should()
     assert_eq!(ours.status, "SERVING");
 
     let admin = token("ops", &[Role::Admin]);
-    let later = EscrowServiceClient::new(app.channel.clone())
-        .get_escrow_hold(authed(GetEscrowHoldRequest { escrow_id: uuid::Uuid::new_v4().to_string() }, &admin))
+    let later = WalletServiceClient::new(app.channel.clone())
+        .get_wallet(authed(GetWalletRequest { user_id: "user-1".into() }, &admin))
         .await
         .expect_err("not built yet");
     assert_eq!(later.code(), tonic::Code::Unimplemented);

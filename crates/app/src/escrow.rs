@@ -1,0 +1,177 @@
+//! Escrow holds: release (by hand, on expiry, by the scheduler) and cancel.
+
+use chrono::{Duration, Utc};
+use domain::escrow::{CANCELLATION_REASON_LEN_MAX, EscrowHold, EscrowStatus};
+use domain::fees::calculate_fee;
+use domain::payment::parse_uuid;
+use domain::transfers::{Transfer, TransferStatus, fee_entry};
+use domain::{FieldError, accounts::AccountStatus};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::escrow_ports::{ReleaseContext, ReleasePlan};
+use crate::marketplace_ports::{Guarded, PaymentSplit};
+use crate::ports::Page;
+use crate::{App, AppError};
+
+pub const EXPIRED_BATCH_DEFAULT: i64 = 100;
+pub const EXPIRED_BATCH_MAX: i64 = 1000;
+
+/// The release of one hold: escrow → platform cash, the fee to the fee account, the
+/// rest to the merchant's pending balance as a transfer.
+fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePlan, String> {
+    let hold = &context.hold;
+    if !hold.status.can_become(EscrowStatus::Released) {
+        return Err(format!("escrow hold is {}, only a holding escrow can be released", hold.status));
+    }
+    let account = context.account.as_ref().ok_or_else(|| format!("merchant {} is not a connected account", hold.merchant_id))?;
+    if account.status != AccountStatus::Active {
+        return Err(format!("merchant account is {}, a release needs an active account", account.status));
+    }
+    let ledger = |e: domain::ledger::LedgerError| format!("ledger entry refused: {e}");
+    let quote = calculate_fee(&context.rules, Some(account.id), hold.amount);
+    let now = Utc::now();
+    let mut entries = vec![hold.release_entry().map_err(ledger)?];
+    entries.extend(fee_entry(hold.payment_id, quote.fee).map_err(ledger)?);
+    let transfer = quote.transfer_amount.is_positive().then(|| Transfer {
+        id: Uuid::now_v7(),
+        connected_account_id: account.id,
+        gateway_account_id: account.gateway_account_id.clone(),
+        payment_id: Some(hold.payment_id),
+        amount: quote.transfer_amount,
+        reversed_minor: 0,
+        status: TransferStatus::Pending,
+        description: format!("escrow release of payment {}", hold.payment_id),
+        source_transaction: Some(hold.payment_id.to_string()),
+        gateway_transfer_id: None,
+        idempotency_key: None,
+        metadata: Default::default(),
+        available_on: now + Duration::days(i64::from(pending_days)),
+        matured_at: (pending_days == 0).then_some(now),
+        paid_at: None,
+        created_at: now,
+        updated_at: now,
+    });
+    if let Some(transfer) = &transfer {
+        entries.push(transfer.entry().map_err(ledger)?);
+        entries.extend(transfer.maturation_entry().map_err(ledger)?.filter(|_| transfer.matured_at.is_some()));
+    }
+    let split = PaymentSplit {
+        id: Uuid::now_v7(),
+        payment_id: hold.payment_id,
+        rule_id: quote.applied_rule.as_ref().map(|r| r.rule_id),
+        fee_minor: quote.fee.minor(),
+        transfer_minor: quote.transfer_amount.minor(),
+        currency: hold.amount.currency().code(),
+    };
+    Ok(ReleasePlan { hold: hold.released(now), split, transfer, entries })
+}
+
+impl App {
+    pub async fn escrow(&self, principal: &Principal, escrow_id: &str) -> Result<EscrowHold, AppError> {
+        let id = parse_uuid("escrow_id", escrow_id)?;
+        let hold = self.store.escrow(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
+        self.ensure_reads_hold(principal, &hold).await?;
+        Ok(hold)
+    }
+
+    pub async fn escrow_by_payment(&self, principal: &Principal, payment_id: &str) -> Result<EscrowHold, AppError> {
+        let id = parse_uuid("payment_id", payment_id)?;
+        let hold = self.store.escrow_by_payment(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
+        self.ensure_reads_hold(principal, &hold).await?;
+        Ok(hold)
+    }
+
+    pub async fn escrows(
+        &self,
+        principal: &Principal,
+        status: Option<EscrowStatus>,
+        page: Page,
+    ) -> Result<(Vec<EscrowHold>, i64), AppError> {
+        principal.ensure_service()?;
+        Ok(self.store.escrows(status, page).await?)
+    }
+
+    pub async fn release_escrow(&self, principal: &Principal, escrow_id: &str) -> Result<EscrowHold, AppError> {
+        let id = parse_uuid("escrow_id", escrow_id)?;
+        principal.ensure_service()?;
+        let pending_days = self.settings.balance_pending_days;
+        let plan = |context: &ReleaseContext| plan_release(context, pending_days);
+        match self.store.release_escrow(id, &plan).await? {
+            Guarded::Done(released) => Ok(self.after_release(released, "manual").await),
+            Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
+            Guarded::KeyExists { .. } => Err(AppError::NotFound("escrow hold")),
+        }
+    }
+
+    /// ProcessExpiredEscrows, for a caller with the service role.
+    pub async fn process_expired_escrows(&self, principal: &Principal, limit: i32) -> Result<usize, AppError> {
+        let limit = match i64::from(limit) {
+            0 => EXPIRED_BATCH_DEFAULT,
+            n if (1..=EXPIRED_BATCH_MAX).contains(&n) => n,
+            _ => {
+                return Err(FieldError::new(
+                    "limit",
+                    format!("must be between 0 and {EXPIRED_BATCH_MAX} (0 = {EXPIRED_BATCH_DEFAULT})"),
+                )
+                .into());
+            }
+        };
+        principal.ensure_service()?;
+        self.release_expired_escrows(limit).await
+    }
+
+    /// Releases holds whose time is up; the scheduler and `release-expired` call this.
+    pub async fn release_expired_escrows(&self, limit: i64) -> Result<usize, AppError> {
+        let pending_days = self.settings.balance_pending_days;
+        let plan = |context: &ReleaseContext| plan_release(context, pending_days);
+        let released = self.store.release_expired(Utc::now(), limit, &plan).await?;
+        let count = released.len();
+        for release in released {
+            self.after_release(release, "expired").await;
+        }
+        if count > 0 {
+            tracing::info!(released = count, "expired escrow holds released");
+        }
+        Ok(count)
+    }
+
+    /// The committed release's transfer goes to the gateway; a gateway failure leaves
+    /// the transfer failed with its money back on the platform, and is logged.
+    async fn after_release(&self, release: ReleasePlan, trigger: &'static str) -> EscrowHold {
+        crate::metrics::escrow_release(trigger);
+        if let Some(transfer) = release.transfer {
+            crate::metrics::transfer(transfer.status.as_str());
+            if let Err(error) = self.send_transfer(transfer).await {
+                tracing::error!(escrow_id = %release.hold.id, %error, "released escrow's transfer could not be recorded");
+            }
+        }
+        release.hold
+    }
+
+    pub async fn cancel_escrow(&self, principal: &Principal, escrow_id: &str, reason: &str) -> Result<EscrowHold, AppError> {
+        let id = parse_uuid("escrow_id", escrow_id)?;
+        if reason.chars().count() > CANCELLATION_REASON_LEN_MAX {
+            return Err(FieldError::new("reason", format!("must be at most {CANCELLATION_REASON_LEN_MAX} characters")).into());
+        }
+        principal.ensure_service()?;
+        match self.store.cancel_escrow(id, reason, Utc::now()).await? {
+            Guarded::Done(hold) => Ok(hold),
+            Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
+            Guarded::KeyExists { .. } => Err(AppError::NotFound("escrow hold")),
+        }
+    }
+
+    /// Admins and services; the buyer of the payment; the merchant it is held for.
+    async fn ensure_reads_hold(&self, principal: &Principal, hold: &EscrowHold) -> Result<(), AppError> {
+        if principal.is_privileged() {
+            return Ok(());
+        }
+        if let Some(payment) = self.store.payment(hold.payment_id).await?
+            && payment.user_id == principal.subject
+        {
+            return Ok(());
+        }
+        self.ensure_reads_account_id(principal, hold.merchant_id).await
+    }
+}

@@ -1,0 +1,92 @@
+//! Storage ports of escrow and refunds: the flows that hold money and give it back.
+
+use chrono::{DateTime, Utc};
+use domain::accounts::ConnectedAccount;
+use domain::escrow::{EscrowHold, EscrowStatus};
+use domain::fees::SplitRule;
+use domain::ledger::JournalEntry;
+use domain::payment::Payment;
+use domain::refunds::Refund;
+use domain::transfers::Transfer;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::marketplace_ports::{Guarded, PaymentSplit};
+use crate::ports::{IdempotencyClaim, Page};
+
+/// Everything a release decides on, read under the hold's row lock.
+#[derive(Debug, Clone)]
+pub struct ReleaseContext {
+    pub hold: EscrowHold,
+    pub payment: Payment,
+    pub account: Option<ConnectedAccount>,
+    /// The merchant's fee candidates (its rules and the platform-wide ones).
+    pub rules: Vec<SplitRule>,
+}
+
+/// What a release writes: the released hold, the split, the vendor's transfer (none
+/// when the fee took everything) and the entries.
+#[derive(Debug, Clone)]
+pub struct ReleasePlan {
+    pub hold: EscrowHold,
+    pub split: PaymentSplit,
+    pub transfer: Option<Transfer>,
+    pub entries: Vec<JournalEntry>,
+}
+
+pub type PlanRelease<'a> = &'a (dyn Fn(&ReleaseContext) -> Result<ReleasePlan, String> + Send + Sync);
+
+#[async_trait::async_trait]
+pub trait EscrowStore: Send + Sync + 'static {
+    async fn escrow(&self, id: Uuid) -> Result<Option<EscrowHold>, StoreError>;
+    async fn escrow_by_payment(&self, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError>;
+    async fn escrows(&self, status: Option<EscrowStatus>, page: Page) -> Result<(Vec<EscrowHold>, i64), StoreError>;
+    /// Locks the hold; `plan` decides; everything is written in one transaction.
+    async fn release_escrow(&self, id: Uuid, plan: PlanRelease<'_>) -> Result<Guarded<ReleasePlan>, StoreError>;
+    /// Releases up to `limit` holds expired before `now`, one transaction each. Rows
+    /// are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas running at
+    /// once never release a hold twice nor wait on each other. Refused holds are
+    /// logged and left holding.
+    async fn release_expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        plan: PlanRelease<'_>,
+    ) -> Result<Vec<ReleasePlan>, StoreError>;
+    async fn cancel_escrow(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<Guarded<EscrowHold>, StoreError>;
+}
+
+/// The payment a refund is for, read under its row lock.
+#[derive(Debug, Clone)]
+pub struct RefundContext {
+    pub payment: Payment,
+    pub hold: Option<EscrowHold>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundPlan {
+    pub refund: Refund,
+    pub payment: Payment,
+    pub entries: Vec<JournalEntry>,
+}
+
+pub type UndoRefund<'a> = &'a (dyn Fn(&RefundContext) -> Result<JournalEntry, String> + Send + Sync);
+
+pub type PlanRefund<'a> = &'a (dyn Fn(&RefundContext) -> Result<RefundPlan, String> + Send + Sync);
+
+#[async_trait::async_trait]
+pub trait RefundStore: Send + Sync + 'static {
+    /// Claims the key, locks the payment, lets `plan` decide, writes the refund, the
+    /// payment's new refunded amount and the entries in one transaction.
+    async fn create_refund(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        payment_id: Uuid,
+        plan: PlanRefund<'_>,
+    ) -> Result<Guarded<Refund>, StoreError>;
+    /// Records the gateway's answer. `undo` (on failure) gives the entry that puts the
+    /// money back; the payment's refunded amount is reduced by the refund's.
+    async fn settle_refund(&self, refund: &Refund, undo: Option<UndoRefund<'_>>) -> Result<(), StoreError>;
+    async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError>;
+    async fn payment_refunds(&self, payment_id: Uuid) -> Result<Vec<Refund>, StoreError>;
+}

@@ -1,0 +1,133 @@
+//! Refunds: full or partial, never beyond what is left; the ledger takes the money
+//! from where the payment's money is.
+
+use chrono::Utc;
+use domain::escrow::EscrowStatus;
+use domain::payment::{PaymentStatus, parse_uuid};
+use domain::refunds::{REASON_LEN_MAX, Refund, RefundStatus, refund_entry, refund_failed_entry};
+use domain::validation::IdempotencyKey;
+use domain::{FieldError, Money};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::escrow_ports::{RefundContext, RefundPlan};
+use crate::marketplace_ports::Guarded;
+use crate::{App, AppError, idempotency};
+
+const METHOD: &str = "CreateRefund";
+
+impl App {
+    pub async fn create_refund(
+        &self,
+        principal: &Principal,
+        payment_id: &str,
+        amount: &str,
+        reason: &str,
+        idempotency_key: &str,
+    ) -> Result<Refund, AppError> {
+        let id = parse_uuid("payment_id", payment_id)?;
+        if reason.chars().count() > REASON_LEN_MAX {
+            return Err(FieldError::new("reason", format!("must be at most {REASON_LEN_MAX} characters")).into());
+        }
+        let key = IdempotencyKey::parse_optional("idempotency_key", idempotency_key)?;
+        let payment = self.store.payment(id).await?.ok_or(AppError::NotFound("payment"))?;
+        let requested =
+            if amount.is_empty() { None } else { Some(Money::parse_positive("amount", amount, payment.amount.currency())?) };
+        principal.ensure_service()?;
+        let fields = vec![id.to_string(), requested.map(|m| m.minor().to_string()).unwrap_or_default(), reason.to_owned()];
+        let claim = idempotency::claim(principal, key.as_ref(), METHOD, &fields);
+        let refund_id = Uuid::now_v7();
+        let plan = |context: &RefundContext| -> Result<RefundPlan, String> {
+            let payment = &context.payment;
+            if payment.status != PaymentStatus::Succeeded {
+                return Err(format!("payment is {}, only a succeeded payment can be refunded", payment.status));
+            }
+            let held_in_escrow = match &context.hold {
+                Some(hold) if hold.status == EscrowStatus::Holding => {
+                    return Err("the payment's escrow is still holding: cancel the hold first".into());
+                }
+                Some(hold) => hold.status == EscrowStatus::Cancelled,
+                None => false,
+            };
+            let rest = payment.amount.minor() - payment.refunded_minor;
+            let amount = requested.map_or(rest, |m| m.minor());
+            if amount > rest {
+                return Err(format!(
+                    "amount exceeds what is left to refund ({})",
+                    Money::from_minor(rest, payment.amount.currency()).to_decimal_string()
+                ));
+            }
+            let now = Utc::now();
+            let refund = Refund {
+                id: refund_id,
+                payment_id: payment.id,
+                amount: Money::from_minor(amount, payment.amount.currency()),
+                status: RefundStatus::Pending,
+                gateway_refund_id: None,
+                reason: reason.to_owned(),
+                idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
+                processed_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            let mut updated = payment.clone();
+            updated.refunded_minor += amount;
+            if updated.refunded_minor == payment.amount.minor() {
+                updated.status = PaymentStatus::Refunded;
+            }
+            updated.updated_at = now;
+            let entry = refund_entry(payment, &refund, held_in_escrow).map_err(|e| format!("ledger entry refused: {e}"))?;
+            Ok(RefundPlan { refund, payment: updated, entries: vec![entry] })
+        };
+        let refund = match self.store.create_refund(claim.as_ref(), id, &plan).await? {
+            Guarded::Done(refund) => refund,
+            Guarded::KeyExists { request_hash, method, resource_id } => {
+                idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
+                let id = idempotency::replayed_id(resource_id)?;
+                return self.store.refund(id).await?.ok_or(AppError::NotFound("refund"));
+            }
+            Guarded::Refused(reason) => return Err(AppError::FailedPrecondition(reason)),
+        };
+        self.send_refund(refund).await
+    }
+
+    /// The gateway refunds after the commit; a refusal puts the money back.
+    async fn send_refund(&self, mut refund: Refund) -> Result<Refund, AppError> {
+        let gateway_name = self.store.payment(refund.payment_id).await?.map(|p| p.gateway_name).unwrap_or_default();
+        let gateway = self.gateways.resolve("gateway_name", &gateway_name)?;
+        let now = Utc::now();
+        let failure = match gateway.refund(&refund).await {
+            Ok(gateway_id) => {
+                refund.status = RefundStatus::Succeeded;
+                refund.gateway_refund_id = Some(gateway_id);
+                None
+            }
+            Err(error) => {
+                tracing::warn!(refund_id = %refund.id, %error, "gateway refused the refund");
+                refund.status = RefundStatus::Failed;
+                Some(error)
+            }
+        };
+        refund.processed_at = Some(now);
+        refund.updated_at = now;
+        let undo = |context: &RefundContext| {
+            let held_in_escrow = context.hold.as_ref().is_some_and(|h| h.status == EscrowStatus::Cancelled);
+            refund_failed_entry(&context.payment, &refund, held_in_escrow).map_err(|e| e.to_string())
+        };
+        self.store.settle_refund(&refund, failure.is_some().then_some(&undo as _)).await?;
+        Ok(refund)
+    }
+
+    pub async fn refund(&self, principal: &Principal, refund_id: &str) -> Result<Refund, AppError> {
+        let id = parse_uuid("refund_id", refund_id)?;
+        let refund = self.store.refund(id).await?.ok_or(AppError::NotFound("refund"))?;
+        self.payment(principal, &refund.payment_id.to_string()).await?;
+        Ok(refund)
+    }
+
+    /// Readable by whoever may read the payment.
+    pub async fn payment_refunds(&self, principal: &Principal, payment_id: &str) -> Result<Vec<Refund>, AppError> {
+        let payment = self.payment(principal, payment_id).await?;
+        Ok(self.store.payment_refunds(payment.id).await?)
+    }
+}

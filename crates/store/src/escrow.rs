@@ -1,0 +1,258 @@
+//! `EscrowStore`: holds, their release (with the split, transfer and entries) and cancel.
+
+use app::StoreError;
+use app::escrow_ports::{EscrowStore, PlanRelease, ReleaseContext, ReleasePlan};
+use app::marketplace_ports::{AccountStore, Guarded, SplitStore};
+use app::ports::Page;
+use chrono::{DateTime, Utc};
+use domain::accounts::ConnectedAccount;
+use domain::escrow::{EscrowHold, EscrowStatus};
+use domain::fees::SplitRule;
+use domain::{Currency, Money};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, time, uuid};
+use crate::transfers::{insert_split, insert_transfer, post_or_refuse};
+use crate::{Dialect, SqlStore, db, rows};
+
+const COLUMNS: &str = "id, payment_id, merchant_id, amount, currency, status, hold_until, released_at, cancelled_at, \
+    cancellation_reason, created_at, updated_at";
+
+fn hold(row: &AnyRow) -> Result<EscrowHold, StoreError> {
+    let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
+    let optional_time = |column: &str| get::<Option<i64>>(row, column)?.map(time).transpose();
+    Ok(EscrowHold {
+        id: uuid(&get::<String>(row, "id")?)?,
+        payment_id: uuid(&get::<String>(row, "payment_id")?)?,
+        merchant_id: uuid(&get::<String>(row, "merchant_id")?)?,
+        amount: Money::from_minor(get(row, "amount")?, currency),
+        status: EscrowStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("escrow status"))?,
+        hold_until: time(get(row, "hold_until")?)?,
+        released_at: optional_time("released_at")?,
+        cancelled_at: optional_time("cancelled_at")?,
+        cancellation_reason: get(row, "cancellation_reason")?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+    })
+}
+
+pub(crate) async fn insert_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<(), StoreError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO escrow_holds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    )))
+    .bind(h.id.to_string())
+    .bind(h.payment_id.to_string())
+    .bind(h.merchant_id.to_string())
+    .bind(h.amount.minor())
+    .bind(h.amount.currency().code())
+    .bind(h.status.as_str())
+    .bind(micros(h.hold_until))
+    .bind(h.released_at.map(micros))
+    .bind(h.cancelled_at.map(micros))
+    .bind(h.cancellation_reason.as_deref())
+    .bind(micros(h.created_at))
+    .bind(micros(h.updated_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+/// The hold of a payment, read in the caller's transaction.
+pub(crate) async fn hold_of_payment(tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE payment_id = $1")))
+        .bind(payment_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    row.as_ref().map(hold).transpose()
+}
+
+/// Moves a hold out of `holding`; false when someone else got there first.
+async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
+    let updated = sqlx::query(
+        "UPDATE escrow_holds SET status = $1, released_at = $2, cancelled_at = $3, cancellation_reason = $4, updated_at = $5 \
+         WHERE id = $6 AND status = 'holding'",
+    )
+    .bind(h.status.as_str())
+    .bind(h.released_at.map(micros))
+    .bind(h.cancelled_at.map(micros))
+    .bind(h.cancellation_reason.as_deref())
+    .bind(micros(h.updated_at))
+    .bind(h.id.to_string())
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(updated == 1)
+}
+
+impl SqlStore {
+    /// Locks the hold (skipping one another transaction holds, when `skip_locked`).
+    async fn locked_hold(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        id: Uuid,
+        skip_locked: bool,
+    ) -> Result<Option<EscrowHold>, StoreError> {
+        let lock = match (self.dialect(), skip_locked) {
+            (Dialect::Postgres, true) => " FOR UPDATE SKIP LOCKED",
+            (Dialect::Postgres, false) => " FOR UPDATE",
+            (Dialect::Sqlite, _) => "",
+        };
+        let sql = format!("SELECT {COLUMNS} FROM escrow_holds WHERE id = $1{lock}");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut **tx).await.map_err(db)?;
+        row.as_ref().map(hold).transpose()
+    }
+
+    /// The merchant's account and fee rules, read before the transaction: on SQLite the
+    /// transaction holds the only connection.
+    async fn release_inputs(&self, id: Uuid) -> Result<Option<(Option<ConnectedAccount>, Vec<SplitRule>)>, StoreError> {
+        let Some(snapshot) = self.escrow(id).await? else { return Ok(None) };
+        Ok(Some((self.account(snapshot.merchant_id).await?, self.fee_rules(snapshot.merchant_id).await?)))
+    }
+
+    /// Releases a locked hold inside `tx`: the plan's hold, split, transfer and entries.
+    async fn release_locked(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        current: EscrowHold,
+        (account, rules): (Option<ConnectedAccount>, Vec<SplitRule>),
+        plan: PlanRelease<'_>,
+    ) -> Result<Guarded<ReleasePlan>, StoreError> {
+        let payment_sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
+        let payment_row = sqlx::query(AssertSqlSafe(payment_sql))
+            .bind(current.payment_id.to_string())
+            .fetch_one(&mut **tx)
+            .await
+            .map_err(db)?;
+        let context = ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current };
+        let plan = match plan(&context) {
+            Ok(plan) => plan,
+            Err(reason) => return Ok(Guarded::Refused(reason)),
+        };
+        if !end_hold(tx, &plan.hold).await? {
+            return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
+        }
+        insert_split(tx, &plan.split).await?;
+        if let Some(transfer) = &plan.transfer {
+            insert_transfer(tx, transfer).await?;
+        }
+        if let Some(refusal) = post_or_refuse(tx, &plan.entries).await? {
+            return Ok(Guarded::Refused(refusal));
+        }
+        Ok(Guarded::Done(plan))
+    }
+}
+
+#[async_trait::async_trait]
+impl EscrowStore for SqlStore {
+    async fn escrow(&self, id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(hold).transpose()
+    }
+
+    async fn escrow_by_payment(&self, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE payment_id = $1")))
+            .bind(payment_id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(hold).transpose()
+    }
+
+    async fn escrows(&self, status: Option<EscrowStatus>, page: Page) -> Result<(Vec<EscrowHold>, i64), StoreError> {
+        let filter = "($1 IS NULL OR status = $1)";
+        let status = status.map(|s| s.as_str());
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM escrow_holds WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(status)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM escrow_holds WHERE {filter}")))
+            .bind(status)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?
+            .try_get("total")
+            .map_err(db)?;
+        Ok((rows.iter().map(hold).collect::<Result<_, _>>()?, total))
+    }
+
+    async fn release_escrow(&self, id: Uuid, plan: PlanRelease<'_>) -> Result<Guarded<ReleasePlan>, StoreError> {
+        let Some(inputs) = self.release_inputs(id).await? else {
+            return Ok(Guarded::Refused(format!("escrow hold {id} does not exist")));
+        };
+        let mut tx = self.begin().await?;
+        let Some(current) = self.locked_hold(&mut tx, id, false).await? else {
+            return Ok(Guarded::Refused(format!("escrow hold {id} does not exist")));
+        };
+        let outcome = self.release_locked(&mut tx, current, inputs, plan).await?;
+        if matches!(outcome, Guarded::Done(_)) {
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(outcome)
+    }
+
+    async fn release_expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        plan: PlanRelease<'_>,
+    ) -> Result<Vec<ReleasePlan>, StoreError> {
+        let candidates = sqlx::query(
+            "SELECT id FROM escrow_holds WHERE status = 'holding' AND hold_until < $1 ORDER BY hold_until, id LIMIT $2",
+        )
+        .bind(micros(now))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let mut released = Vec::new();
+        for row in &candidates {
+            let id = uuid(&get::<String>(row, "id")?)?;
+            let Some(inputs) = self.release_inputs(id).await? else { continue };
+            let mut tx = self.begin().await?;
+            // Locked by another replica right now, or already ended: not ours.
+            let Some(current) = self.locked_hold(&mut tx, id, true).await? else { continue };
+            if current.status != EscrowStatus::Holding {
+                continue;
+            }
+            match self.release_locked(&mut tx, current, inputs, plan).await? {
+                Guarded::Done(plan) => {
+                    tx.commit().await.map_err(db)?;
+                    released.push(plan);
+                }
+                Guarded::Refused(reason) => tracing::warn!(escrow_id = %id, reason, "expired escrow hold not released"),
+                Guarded::KeyExists { .. } => {}
+            }
+        }
+        Ok(released)
+    }
+
+    async fn cancel_escrow(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<Guarded<EscrowHold>, StoreError> {
+        let mut tx = self.begin().await?;
+        let Some(current) = self.locked_hold(&mut tx, id, false).await? else {
+            return Ok(Guarded::Refused(format!("escrow hold {id} does not exist")));
+        };
+        if !current.status.can_become(EscrowStatus::Cancelled) {
+            return Ok(Guarded::Refused(format!("escrow hold is {}, only a holding escrow can be cancelled", current.status)));
+        }
+        let cancelled = current.cancelled(reason.to_owned(), now);
+        if !end_hold(&mut tx, &cancelled).await? {
+            return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done(cancelled))
+    }
+}
