@@ -53,7 +53,7 @@ pub struct WebhookLog {
 /// What the app decided to do with a payment given an event.
 #[derive(Debug, Clone)]
 pub enum Decision {
-    Apply(Settlement),
+    Apply(Box<Settlement>),
     /// Nothing changes; the reason is recorded on the webhook log.
     Skip(String),
 }

@@ -192,14 +192,14 @@ fn settle(
     let now = Utc::now();
     let escrow_hold =
         if status == PaymentStatus::Succeeded { domain::escrow::EscrowHold::for_payment(payment, now) } else { None };
-    Decision::Apply(Settlement {
+    Decision::Apply(Box::new(Settlement {
         status,
         payment_intent_id: intent,
         failure_reason: if status == PaymentStatus::Failed { reason.or_else(|| Some("payment failed".into())) } else { None },
         paid_at: (status == PaymentStatus::Succeeded).then_some(now),
         entries,
         escrow_hold,
-    })
+    }))
 }
 
 fn webhook_error(error: WebhookError) -> AppError {

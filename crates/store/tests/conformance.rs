@@ -165,14 +165,14 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
     store.create_payment(&payment, None).await.expect("insert");
     store.attach_checkout_session(payment.id, "cs_e", "https://pay").await.expect("attach");
     let decide = |p: &Payment| {
-        Decision::Apply(Settlement {
+        Decision::Apply(Box::new(Settlement {
             status: PaymentStatus::Succeeded,
             payment_intent_id: Some("pi_1".into()),
             failure_reason: None,
             paid_at: Some(Utc::now()),
             entries: vec![p.capture_entry().expect("entry")],
             escrow_hold: None,
-        })
+        }))
     };
     let applied = store.apply_payment_event(&log("evt_1"), Some("cs_e"), &decide).await.expect("apply");
     assert!(matches!(applied, EventOutcome::Applied(ref p) if p.status == PaymentStatus::Succeeded));
@@ -202,14 +202,14 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
             Money::from_minor(100, usd()),
         )
         .expect("entry");
-        Decision::Apply(Settlement {
+        Decision::Apply(Box::new(Settlement {
             status: PaymentStatus::Processing,
             payment_intent_id: None,
             failure_reason: None,
             paid_at: None,
             entries: vec![entry],
             escrow_hold: None,
-        })
+        }))
     };
     let refused = store.apply_payment_event(&log("evt_o"), Some("cs_o"), &overdraw).await;
     assert!(

@@ -209,7 +209,22 @@ impl TestApp {
     pub async fn row_counts(&self) -> BTreeMap<&'static str, i64> {
         let pool = self.pool().await;
         let mut counts = BTreeMap::new();
-        for table in ["payments", "idempotency_keys", "webhook_logs", "ledger_accounts", "journal_entries", "postings"] {
+        for table in [
+            "payments",
+            "idempotency_keys",
+            "webhook_logs",
+            "ledger_accounts",
+            "journal_entries",
+            "postings",
+            "connected_accounts",
+            "split_rules",
+            "payment_splits",
+            "transfers",
+            "transfer_reversals",
+            "payouts",
+            "escrow_holds",
+            "refunds",
+        ] {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
                 .fetch_one(&pool)
                 .await

@@ -8,6 +8,7 @@ mod auth;
 mod bad_input;
 mod checkout;
 mod command_line;
+mod escrow;
 mod idempotency;
 mod marketplace;
 mod marketplace_rules;
