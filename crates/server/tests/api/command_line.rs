@@ -1,5 +1,4 @@
-use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::helpers::{Db, fresh_database, spawn_app};
 use crate::on_both_databases;
@@ -58,22 +57,8 @@ async fn migrations_go_down_and_up_again(db: Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_starts_with_no_configuration_and_stops_on_sigterm() {
     let dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
-    std::fs::create_dir_all(&dir).expect("dir");
-    let mut child = Command::new(BINARY)
-        .current_dir(&dir)
-        .env_clear()
-        .env("VONDIPAYMENT_SERVER_GRPC_PORT", "0")
-        .env("VONDIPAYMENT_SERVER_METRICS_PORT", "0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut lines = stdout.lines();
-    let listening =
-        lines.by_ref().map_while(Result::ok).find(|l| l.contains("payment service listening")).expect("listening line");
-    let log: serde_json::Value = serde_json::from_str(&listening).expect("JSON log line");
-    let port = log["fields"]["api_addr"].as_str().and_then(|a| a.rsplit(':').next()).expect("addr").to_owned();
+    let process = crate::helpers::start_process(&dir, &[]);
+    let port = process.port;
     assert!(dir.join("data/payments.db").exists(), "SQLite file under ./data");
 
     // A token minted by the CLI in the same directory is accepted by the service.
@@ -84,11 +69,7 @@ async fn the_binary_starts_with_no_configuration_and_stops_on_sigterm() {
         .output()
         .expect("token");
     let token = String::from_utf8_lossy(&token.stdout).trim().to_owned();
-    let channel = tonic::transport::Channel::from_shared(format!("http://127.0.0.1:{port}"))
-        .expect("uri")
-        .connect()
-        .await
-        .expect("connect");
+    let channel = process.channel().await;
     let mut payments = api::proto::payment_service_client::PaymentServiceClient::new(channel);
     let created = payments
         .create_checkout_session(crate::helpers::authed(crate::helpers::checkout_request("user-1", "1.00", "USD"), &token))
@@ -97,14 +78,9 @@ async fn the_binary_starts_with_no_configuration_and_stops_on_sigterm() {
         .into_inner();
     assert!(created.checkout_url.starts_with(&format!("http://localhost:{port}/payment/mock")));
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    let exit = child.wait().expect("exits");
+    let (exit, log, stderr) = process.terminate();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("shutdown signal received")), "{rest:?}");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut stderr).expect("stderr");
+    assert!(log.iter().any(|l| l.contains("shutdown signal received")), "{log:?}");
     assert!(stderr.contains("token --sub"), "tells how to get a token: {stderr}");
 }
 

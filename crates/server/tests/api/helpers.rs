@@ -361,3 +361,65 @@ pub mod vendor {
         }
     }
 }
+
+/// The real `vondipayment` binary, started as a separate process.
+pub struct Process {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub metrics_port: u16,
+    /// Log lines after "listening", collected by a thread so the pipe never fills.
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+/// Starts the binary in `dir` with only `envs` (on free ports) and waits until it listens.
+pub fn start_process(dir: &std::path::Path, envs: &[(&str, &str)]) -> Process {
+    use std::io::BufRead;
+    std::fs::create_dir_all(dir).expect("dir");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_vondipayment"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("VONDIPAYMENT_SERVER_GRPC_PORT", "0")
+        .env("VONDIPAYMENT_SERVER_METRICS_PORT", "0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (key, value) in envs {
+        command.env(format!("VONDIPAYMENT_{key}"), value);
+    }
+    let mut child = command.spawn().expect("the binary starts");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let listening =
+        lines.by_ref().map_while(Result::ok).find(|l| l.contains("payment service listening")).expect("listening line");
+    let line: serde_json::Value = serde_json::from_str(&listening).expect("JSON log line");
+    let port_of = |field: &str| -> u16 {
+        line["fields"][field].as_str().and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port")
+    };
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            sink.lock().expect("log").push(line);
+        }
+    });
+    Process { port: port_of("api_addr"), metrics_port: port_of("metrics_addr"), child, log }
+}
+
+impl Process {
+    pub async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://127.0.0.1:{}", self.port)).expect("uri").connect().await.expect("connect")
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>, String) {
+        let killed = std::process::Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
+        assert!(killed.success());
+        let exit = self.child.wait().expect("exits");
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut stderr).expect("stderr");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let log = self.log.lock().expect("log").clone();
+        (exit, log, stderr)
+    }
+}

@@ -13,4 +13,5 @@ mod idempotency;
 mod marketplace;
 mod marketplace_rules;
 mod observability;
+mod replicas;
 mod webhooks;
