@@ -48,11 +48,18 @@ pub fn router(
     .add_service(balance_service_server::BalanceServiceServer::new(grpc::balances::BalanceApi::new(app.clone())))
     .add_service(payout_service_server::PayoutServiceServer::new(grpc::payouts::PayoutApi::new(app.clone())))
     .add_service(split_service_server::SplitServiceServer::new(grpc::splits::SplitApi::new(app.clone())))
-    .add_service(wallet_service_server::WalletServiceServer::new(grpc::NotYetImplemented))
+    .add_service(wallet_service_server::WalletServiceServer::new(grpc::wallet::WalletApi::new(app.clone())))
     .add_service(reflection)
     .add_service(health_service)
     .into_axum_router()
-    .layer(axum::middleware::from_fn_with_state(authenticator, auth::require_principal));
+    .layer(axum::middleware::from_fn_with_state(authenticator.clone(), auth::require_principal));
+
+    let json = Router::new()
+        .route("/api/v1/balance", get(http::balance::balance))
+        .route("/api/v1/balance/transactions", get(http::balance::transactions))
+        .route("/api/v1/balance/deposit", post(http::balance::deposit))
+        .route("/api/v1/balance/withdraw", post(http::balance::withdraw))
+        .with_state(http::balance::JsonState { app: app.clone(), auth: authenticator });
 
     let web = Router::new()
         .route("/webhooks/{gateway}", post(http::webhooks::receive))
@@ -64,6 +71,7 @@ pub fn router(
     let known = observe::known_methods(&[proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET])?;
     Ok(grpc
         .merge(web)
+        .merge(json)
         .layer(axum::middleware::from_fn_with_state(request_timeout, deadline::deadline))
         .layer(axum::middleware::from_fn_with_state(known, observe::observe)))
 }

@@ -19,6 +19,8 @@ pub mod ports;
 mod refunds;
 mod splits;
 pub mod transfers;
+pub mod wallet;
+pub mod wallet_ports;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -67,6 +67,8 @@ pub struct Settlement {
     pub entries: Vec<JournalEntry>,
     /// The hold a succeeded escrowed payment gets, written in the same transaction.
     pub escrow_hold: Option<domain::escrow::EscrowHold>,
+    /// The wallet history row of a succeeded top-up.
+    pub wallet_deposit: Option<domain::wallet::WalletTransaction>,
 }
 
 #[derive(Debug, Clone)]
@@ -93,6 +95,7 @@ pub trait Store:
     + crate::marketplace_ports::PayoutStore
     + crate::escrow_ports::EscrowStore
     + crate::escrow_ports::RefundStore
+    + crate::wallet_ports::WalletStore
 {
 }
 
@@ -105,6 +108,7 @@ impl<T> Store for T where
         + crate::marketplace_ports::PayoutStore
         + crate::escrow_ports::EscrowStore
         + crate::escrow_ports::RefundStore
+        + crate::wallet_ports::WalletStore
 {
 }
 

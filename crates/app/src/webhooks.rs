@@ -3,7 +3,8 @@
 
 use chrono::Utc;
 use domain::FieldError;
-use domain::payment::{Payment, PaymentOutcome, PaymentStatus};
+use domain::payment::{Payment, PaymentOutcome, PaymentStatus, PaymentType};
+use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransactionStatus};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -192,6 +193,21 @@ fn settle(
     let now = Utc::now();
     let escrow_hold =
         if status == PaymentStatus::Succeeded { domain::escrow::EscrowHold::for_payment(payment, now) } else { None };
+    // A top-up's history row, written with the capture that credits the wallet.
+    let wallet_deposit =
+        (status == PaymentStatus::Succeeded && payment.payment_type == PaymentType::BalanceDeposit && payment.escrow.is_none())
+            .then(|| WalletTransaction {
+                id: Uuid::now_v7(),
+                user_id: payment.user_id.clone(),
+                kind: WalletTransactionKind::Deposit,
+                amount: payment.amount,
+                status: WalletTransactionStatus::Completed,
+                description: "top-up".into(),
+                payment_id: Some(payment.id),
+                idempotency_key: None,
+                created_at: now,
+                updated_at: now,
+            });
     Decision::Apply(Box::new(Settlement {
         status,
         payment_intent_id: intent,
@@ -199,6 +215,7 @@ fn settle(
         paid_at: (status == PaymentStatus::Succeeded).then_some(now),
         entries,
         escrow_hold,
+        wallet_deposit,
     }))
 }
 

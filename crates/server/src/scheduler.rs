@@ -1,5 +1,6 @@
-//! Background jobs: maturing pending balances (with scheduled snapshots) and, when the
-//! mock gateway is on, moving mock payouts along. Each job runs its batch to the end
+//! Background jobs: maturing pending balances (with scheduled snapshots), releasing
+//! expired escrow holds and, when the mock gateway is on, moving mock payouts and
+//! wallet withdrawals along. Each job runs its batch to the end
 //! before it notices a shutdown.
 
 use std::time::Duration;
@@ -43,11 +44,12 @@ pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs 
     ];
     if config.gateways_use_mock {
         let step = config.mock_payout_step;
-        jobs.push(every(step, stopped, "mock payouts", move || {
+        jobs.push(every(step, stopped, "mock gateway", move || {
             let app = app.clone();
             async move {
                 let before = Utc::now() - chrono::Duration::from_std(step).unwrap_or_default();
-                app.advance_mock_payouts(before).await.map(|_| ())
+                app.advance_mock_payouts(before).await?;
+                app.advance_mock_withdrawals(before).await.map(|_| ())
             }
         }));
     }

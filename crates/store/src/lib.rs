@@ -14,6 +14,7 @@ mod rows;
 mod schema;
 mod splits;
 mod transfers;
+mod wallet;
 
 use std::time::Duration;
 

@@ -153,6 +153,9 @@ impl PaymentStore for SqlStore {
                 if let Some(hold) = &settlement.escrow_hold {
                     crate::escrow::insert_hold(&mut tx, hold).await?;
                 }
+                if let Some(deposit) = &settlement.wallet_deposit {
+                    crate::wallet::insert_wallet_transaction(&mut tx, deposit).await?;
+                }
                 finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
                 let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
                 let row = sqlx::query(AssertSqlSafe(sql)).bind(current.id.to_string()).fetch_one(&mut *tx).await.map_err(db)?;

@@ -172,6 +172,7 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
             paid_at: Some(Utc::now()),
             entries: vec![p.capture_entry().expect("entry")],
             escrow_hold: None,
+            wallet_deposit: None,
         }))
     };
     let applied = store.apply_payment_event(&log("evt_1"), Some("cs_e"), &decide).await.expect("apply");
@@ -209,6 +210,7 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
             paid_at: None,
             entries: vec![entry],
             escrow_hold: None,
+            wallet_deposit: None,
         }))
     };
     let refused = store.apply_payment_event(&log("evt_o"), Some("cs_o"), &overdraw).await;

@@ -3,6 +3,7 @@
 
 pub mod escrow;
 pub mod marketplace;
+pub mod wallet;
 
 use chrono::{DateTime, Utc};
 use domain::payment::{Payment, PaymentStatus, PaymentType};

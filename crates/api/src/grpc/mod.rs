@@ -8,6 +8,7 @@ pub mod payment;
 pub mod payouts;
 pub mod splits;
 pub mod transfers;
+pub mod wallet;
 
 use app::Principal;
 
@@ -20,11 +21,6 @@ pub(crate) fn principal<T>(request: &tonic::Request<T>) -> Result<Principal, ton
         .cloned()
         .ok_or_else(|| tonic::Status::unauthenticated("this method needs authorization: Bearer <JWT>"))
 }
-
-/// The wallet service answers UNIMPLEMENTED (tonic's default stubs) until it is built.
-pub struct NotYetImplemented;
-
-impl crate::proto::wallet_service_server::WalletService for NotYetImplemented {}
 
 /// A status filter: Unspecified means "any"; an unknown number is bad input.
 pub(crate) fn optional_enum<T>(

@@ -5,7 +5,38 @@ use crate::on_both_databases;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_vondipayment");
 
-on_both_databases!(check_ledger_exits_1_when_an_invariant_is_broken, migrations_go_down_and_up_again);
+on_both_databases!(
+    check_ledger_exits_1_when_an_invariant_is_broken,
+    migrations_go_down_and_up_again,
+    release_expired_releases_due_holds_for_cron
+);
+
+async fn release_expired_releases_due_holds_for_cron(db: Db) {
+    let app = crate::marketplace::spawn_marketplace(db).await;
+    let admin = crate::marketplace::admin();
+    let account = app.onboarded_account(&admin, "merchant-1").await;
+    let payment_id = app.paid_escrowed_order(&account, "12.00").await;
+    let run = || {
+        Command::new(BINARY)
+            .args(["release-expired", "--limit", "10"])
+            .env("VONDIPAYMENT_DB_URL", &app.db_url)
+            .env("VONDIPAYMENT_LOG_LEVEL", "error")
+            .env("VONDIPAYMENT_DATA_DIR", &app.data_dir)
+            .env("VONDIPAYMENT_BALANCE_PENDING_DAYS", "0")
+            .output()
+            .expect("runs")
+    };
+    let nothing = run();
+    assert!(nothing.status.success());
+    assert!(String::from_utf8_lossy(&nothing.stdout).contains("released 0"));
+    app.execute("UPDATE escrow_holds SET hold_until = 0").await;
+    let released = run();
+    assert!(released.status.success(), "{}", String::from_utf8_lossy(&released.stderr));
+    assert!(String::from_utf8_lossy(&released.stdout).contains("released 1"));
+    assert_eq!(app.hold_of(&payment_id).await.status, i32::from(api::proto::EscrowStatus::Released));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
 
 async fn check_ledger_exits_1_when_an_invariant_is_broken(db: Db) {
     let app = spawn_app(db).await;

@@ -120,6 +120,22 @@ async fn an_expired_hold_is_released_once_to_the_merchant_minus_the_fee(db: Db) 
     };
     assert!(count(&after, "escrow_holds_total") - count(&before, "escrow_holds_total") >= 1.0);
     assert!(count(&after, "escrow_releases_total") - count(&before, "escrow_releases_total") >= 1.0);
+    assert!(count(&after, "transfers_total") - count(&before, "transfers_total") >= 1.0);
+
+    for escrow_id in ["nope", ""] {
+        let bad = app.escrow().get_escrow_hold(authed(proto::GetEscrowHoldRequest { escrow_id: escrow_id.into() }, &admin)).await;
+        let bad = bad.expect_err("malformed id");
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+        assert!(bad.message().starts_with("escrow_id"));
+    }
+    let unknown = proto::GetEscrowHoldRequest { escrow_id: uuid::Uuid::new_v4().to_string() };
+    assert_eq!(app.escrow().get_escrow_hold(authed(unknown, &admin)).await.expect_err("unknown").code(), tonic::Code::NotFound);
+    let release_unknown = ReleaseEscrowHoldRequest { escrow_id: uuid::Uuid::new_v4().to_string() };
+    let release_unknown = app.escrow().release_escrow_hold(authed(release_unknown, &admin)).await.expect_err("unknown");
+    assert_eq!(release_unknown.code(), tonic::Code::FailedPrecondition);
+    let too_many = ProcessExpiredEscrowsRequest { limit: 100_000 };
+    let too_many = app.escrow().process_expired_escrows(authed(too_many, &admin)).await.expect_err("limit");
+    assert!(too_many.message().starts_with("limit"));
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -224,6 +224,7 @@ impl TestApp {
             "payouts",
             "escrow_holds",
             "refunds",
+            "wallet_transactions",
         ] {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
                 .fetch_one(&pool)

@@ -14,4 +14,5 @@ mod marketplace;
 mod marketplace_rules;
 mod observability;
 mod replicas;
+mod wallet;
 mod webhooks;

@@ -1,0 +1,167 @@
+//! `WalletStore`: wallet balances from the ledger and the wallet's history.
+
+use app::StoreError;
+use app::marketplace_ports::Guarded;
+use app::ports::{IdempotencyClaim, Page};
+use app::wallet_ports::{DecideWallet, WalletStore};
+use chrono::{DateTime, Utc};
+use domain::ledger::JournalEntry;
+use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransactionStatus};
+use domain::{Currency, Money};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{corrupt, get, micros, time, uuid};
+use crate::transfers::post_or_refuse;
+use crate::{SqlStore, db, idempotency};
+
+const COLUMNS: &str =
+    "id, user_id, kind, amount, currency, status, description, payment_id, idempotency_key, created_at, updated_at";
+
+fn transaction(row: &AnyRow) -> Result<WalletTransaction, StoreError> {
+    let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
+    Ok(WalletTransaction {
+        id: uuid(&get::<String>(row, "id")?)?,
+        user_id: get(row, "user_id")?,
+        kind: WalletTransactionKind::from_str_opt(&get::<String>(row, "kind")?).ok_or_else(|| corrupt("wallet kind"))?,
+        amount: Money::from_minor(get(row, "amount")?, currency),
+        status: WalletTransactionStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("wallet status"))?,
+        description: get(row, "description")?,
+        payment_id: get::<Option<String>>(row, "payment_id")?.as_deref().map(uuid).transpose()?,
+        idempotency_key: get(row, "idempotency_key")?,
+        created_at: time(get(row, "created_at")?)?,
+        updated_at: time(get(row, "updated_at")?)?,
+    })
+}
+
+pub(crate) async fn insert_wallet_transaction(tx: &mut Transaction<'_, Any>, t: &WalletTransaction) -> Result<(), StoreError> {
+    sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO wallet_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )))
+    .bind(t.id.to_string())
+    .bind(&t.user_id)
+    .bind(t.kind.as_str())
+    .bind(t.amount.minor())
+    .bind(t.amount.currency().code())
+    .bind(t.status.as_str())
+    .bind(&t.description)
+    .bind(t.payment_id.map(|p| p.to_string()))
+    .bind(t.idempotency_key.as_deref())
+    .bind(micros(t.created_at))
+    .bind(micros(t.updated_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl WalletStore for SqlStore {
+    async fn wallet_balances(&self, user_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT currency, balance FROM ledger_accounts WHERE kind = 'wallet' AND owner = $1 ORDER BY currency")
+                .bind(user_id)
+                .fetch_all(self.pool())
+                .await
+                .map_err(db)?;
+        rows.iter().map(|row| Ok((get(row, "currency")?, get(row, "balance")?))).collect()
+    }
+
+    async fn create_withdrawal(
+        &self,
+        claim: Option<&IdempotencyClaim>,
+        t: &WalletTransaction,
+        entries: &[JournalEntry],
+    ) -> Result<Guarded<WalletTransaction>, StoreError> {
+        let mut tx = self.begin().await?;
+        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &t.id.to_string()).await? {
+            return Ok(Guarded::KeyExists {
+                request_hash: existing.request_hash,
+                method: existing.method,
+                resource_id: existing.resource_id,
+            });
+        }
+        insert_wallet_transaction(&mut tx, t).await?;
+        if let Some(refusal) = post_or_refuse(&mut tx, entries).await? {
+            return Ok(Guarded::Refused(refusal.replace("does not hold enough for this movement", "holds less than the amount")));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done(t.clone()))
+    }
+
+    async fn wallet_transaction(&self, id: Uuid) -> Result<Option<WalletTransaction>, StoreError> {
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM wallet_transactions WHERE id = $1")))
+            .bind(id.to_string())
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        row.as_ref().map(transaction).transpose()
+    }
+
+    async fn wallet_transactions(&self, user_id: &str, page: Page) -> Result<(Vec<WalletTransaction>, i64), StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM wallet_transactions WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+        )))
+        .bind(user_id)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS total FROM wallet_transactions WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(self.pool())
+            .await
+            .map_err(db)?
+            .try_get("total")
+            .map_err(db)?;
+        Ok((rows.iter().map(transaction).collect::<Result<_, _>>()?, total))
+    }
+
+    async fn change_wallet_transaction(
+        &self,
+        id: Uuid,
+        decide: DecideWallet<'_>,
+    ) -> Result<Guarded<WalletTransaction>, StoreError> {
+        let mut tx = self.begin().await?;
+        let sql = format!("SELECT {COLUMNS} FROM wallet_transactions WHERE id = $1{}", self.dialect().for_update());
+        let Some(row) = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *tx).await.map_err(db)? else {
+            return Ok(Guarded::Refused(format!("wallet transaction {id} does not exist")));
+        };
+        let current = transaction(&row)?;
+        let change = match decide(&current) {
+            Ok(change) => change,
+            Err(reason) => return Ok(Guarded::Refused(reason)),
+        };
+        sqlx::query("UPDATE wallet_transactions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+            .bind(change.transaction.status.as_str())
+            .bind(micros(change.transaction.updated_at))
+            .bind(id.to_string())
+            .bind(current.status.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        for added in &change.added {
+            insert_wallet_transaction(&mut tx, added).await?;
+        }
+        if let Some(refusal) = post_or_refuse(&mut tx, &change.entries).await? {
+            return Ok(Guarded::Refused(refusal));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done(change.transaction))
+    }
+
+    async fn open_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM wallet_transactions WHERE status = 'pending' AND kind = 'withdrawal' AND updated_at <= $1 \
+             ORDER BY updated_at, id LIMIT $2"
+        )))
+        .bind(micros(before))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter().map(transaction).collect()
+    }
+}
