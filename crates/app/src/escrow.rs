@@ -47,14 +47,13 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
         idempotency_key: None,
         metadata: Default::default(),
         available_on: now + Duration::days(i64::from(pending_days)),
-        matured_at: (pending_days == 0).then_some(now),
+        matured_at: None,
         paid_at: None,
         created_at: now,
         updated_at: now,
     });
     if let Some(transfer) = &transfer {
         entries.push(transfer.entry().map_err(ledger)?);
-        entries.extend(transfer.maturation_entry().map_err(ledger)?.filter(|_| transfer.matured_at.is_some()));
     }
     let split = PaymentSplit {
         id: Uuid::now_v7(),
@@ -95,6 +94,7 @@ impl App {
     pub async fn release_escrow(&self, principal: &Principal, escrow_id: &str) -> Result<EscrowHold, AppError> {
         let id = parse_uuid("escrow_id", escrow_id)?;
         principal.ensure_service()?;
+        self.store.escrow(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
         let pending_days = self.settings.balance_pending_days;
         let plan = |context: &ReleaseContext| plan_release(context, pending_days);
         match self.store.release_escrow(id, &plan).await? {
@@ -155,6 +155,7 @@ impl App {
             return Err(FieldError::new("reason", format!("must be at most {CANCELLATION_REASON_LEN_MAX} characters")).into());
         }
         principal.ensure_service()?;
+        self.store.escrow(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
         match self.store.cancel_escrow(id, reason, Utc::now()).await? {
             Guarded::Done(hold) => Ok(hold),
             Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),

@@ -56,11 +56,16 @@ pub trait EscrowStore: Send + Sync + 'static {
     async fn cancel_escrow(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<Guarded<EscrowHold>, StoreError>;
 }
 
-/// The payment a refund is for, read under its row lock.
+/// The payment a refund is for, read under its row lock, with what already left the
+/// platform for it.
 #[derive(Debug, Clone)]
 pub struct RefundContext {
     pub payment: Payment,
     pub hold: Option<EscrowHold>,
+    /// The platform's fee on it, if taken (it stays in the fee account).
+    pub fee_minor: i64,
+    /// Σ (amount − reversed) of its transfers that did not fail.
+    pub transferred_minor: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -86,7 +91,9 @@ pub trait RefundStore: Send + Sync + 'static {
     ) -> Result<Guarded<Refund>, StoreError>;
     /// Records the gateway's answer. `undo` (on failure) gives the entry that puts the
     /// money back; the payment's refunded amount is reduced by the refund's.
-    async fn settle_refund(&self, refund: &Refund, undo: Option<UndoRefund<'_>>) -> Result<(), StoreError>;
+    async fn settle_refund(&self, refund: &Refund, undo: Option<UndoRefund<'_>>) -> Result<bool, StoreError>;
+    /// Refunds still pending (the gateway never answered) created before `before`.
+    async fn stale_refunds(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Refund>, StoreError>;
     async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError>;
     async fn payment_refunds(&self, payment_id: Uuid) -> Result<Vec<Refund>, StoreError>;
 }

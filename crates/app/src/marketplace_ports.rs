@@ -130,8 +130,12 @@ pub trait TransferStore: Send + Sync + 'static {
         payment_id: Option<Uuid>,
         plan: PlanTransfer<'_>,
     ) -> Result<Guarded<Transfer>, StoreError>;
-    /// Records the gateway's answer: paid (with its id) or failed (with entries).
-    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<(), StoreError>;
+    /// Records the gateway's answer for a transfer still pending: paid (with its id)
+    /// or failed, with its entries. False when it was no longer pending (someone
+    /// settled it first).
+    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<bool, StoreError>;
+    /// Transfers still pending (the gateway never answered) created before `before`.
+    async fn stale_transfers(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Transfer>, StoreError>;
     async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError>;
     async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError>;
     async fn reverse_transfer(

@@ -44,8 +44,8 @@ impl App {
         let statement_descriptor = parse_statement_descriptor(&input.statement_descriptor)?;
         validate_metadata("metadata", &input.metadata)?;
         let key = IdempotencyKey::parse_optional("idempotency_key", &input.idempotency_key)?;
-        let account = self.load_account("connected_account_id", &input.connected_account_id).await?;
         principal.ensure_service()?;
+        let account = self.load_account("connected_account_id", &input.connected_account_id).await?;
         let fields = vec![
             account.id.to_string(),
             amount.minor().to_string(),
@@ -146,6 +146,7 @@ impl App {
     pub async fn cancel_payout(&self, principal: &Principal, payout_id: &str) -> Result<Payout, AppError> {
         let id = parse_uuid("payout_id", payout_id)?;
         principal.ensure_service()?;
+        self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))?;
         let cancel = |payout: &Payout| {
             if !payout.status.can_become(PayoutStatus::Canceled) {
                 return Err(format!("payout is {}, only a pending payout can be canceled", payout.status));

@@ -49,12 +49,14 @@ impl App {
                 Some(hold) => hold.status == EscrowStatus::Cancelled,
                 None => false,
             };
-            let rest = payment.amount.minor() - payment.refunded_minor;
+            // What is still on the platform for this payment: not refunded, not the
+            // platform's fee, not transferred to a vendor (reverse a transfer first).
+            let rest = payment.amount.minor() - payment.refunded_minor - context.fee_minor - context.transferred_minor;
             let amount = requested.map_or(rest, |m| m.minor());
-            if amount > rest {
+            if amount > rest || rest <= 0 {
                 return Err(format!(
-                    "amount exceeds what is left to refund ({})",
-                    Money::from_minor(rest, payment.amount.currency()).to_decimal_string()
+                    "amount exceeds what is left to refund on the platform ({}); reverse the vendor's transfer first",
+                    Money::from_minor(rest.max(0), payment.amount.currency()).to_decimal_string()
                 ));
             }
             let now = Utc::now();
@@ -91,8 +93,9 @@ impl App {
         self.send_refund(refund).await
     }
 
-    /// The gateway refunds after the commit; a refusal puts the money back.
-    async fn send_refund(&self, mut refund: Refund) -> Result<Refund, AppError> {
+    /// The gateway refunds after the commit; a refusal puts the money back. A gateway
+    /// that cannot be reached leaves the refund pending for the recovery job.
+    pub(crate) async fn send_refund(&self, mut refund: Refund) -> Result<Refund, AppError> {
         let gateway_name = self.store.payment(refund.payment_id).await?.map(|p| p.gateway_name).unwrap_or_default();
         let gateway = self.gateways.resolve("gateway_name", &gateway_name)?;
         let now = Utc::now();
@@ -101,6 +104,10 @@ impl App {
                 refund.status = RefundStatus::Succeeded;
                 refund.gateway_refund_id = Some(gateway_id);
                 None
+            }
+            Err(crate::ports::GatewayError::Unavailable(error)) => {
+                tracing::warn!(refund_id = %refund.id, error, "gateway unreachable; the refund stays pending for recovery");
+                return Ok(refund);
             }
             Err(error) => {
                 tracing::warn!(refund_id = %refund.id, %error, "gateway refused the refund");
@@ -114,7 +121,9 @@ impl App {
             let held_in_escrow = context.hold.as_ref().is_some_and(|h| h.status == EscrowStatus::Cancelled);
             refund_failed_entry(&context.payment, &refund, held_in_escrow).map_err(|e| e.to_string())
         };
-        self.store.settle_refund(&refund, failure.is_some().then_some(&undo as _)).await?;
+        if !self.store.settle_refund(&refund, failure.is_some().then_some(&undo as _)).await? {
+            return self.store.refund(refund.id).await?.ok_or(AppError::NotFound("refund"));
+        }
         Ok(refund)
     }
 
@@ -129,5 +138,27 @@ impl App {
     pub async fn payment_refunds(&self, principal: &Principal, payment_id: &str) -> Result<Vec<Refund>, AppError> {
         let payment = self.payment(principal, payment_id).await?;
         Ok(self.store.payment_refunds(payment.id).await?)
+    }
+}
+
+impl App {
+    /// The recovery job: transfers and refunds still pending since before `before`
+    /// (the gateway was unreachable, or the process stopped between commit and call)
+    /// are sent again; the gateway calls are idempotent per id.
+    pub async fn recover_pending(&self, before: chrono::DateTime<Utc>) -> Result<usize, AppError> {
+        const RECOVERY_BATCH_MAX: i64 = 100;
+        let mut recovered = 0;
+        for transfer in self.store.stale_transfers(before, RECOVERY_BATCH_MAX).await? {
+            let transfer = self.send_transfer(transfer).await?;
+            recovered += usize::from(transfer.status != domain::transfers::TransferStatus::Pending);
+        }
+        for refund in self.store.stale_refunds(before, RECOVERY_BATCH_MAX).await? {
+            let refund = self.send_refund(refund).await?;
+            recovered += usize::from(refund.status != RefundStatus::Pending);
+        }
+        if recovered > 0 {
+            tracing::info!(recovered, "pending transfers and refunds settled by recovery");
+        }
+        Ok(recovered)
     }
 }

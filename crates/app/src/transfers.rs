@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan};
-use crate::ports::Page;
+use crate::ports::{GatewayError, Page};
 use crate::{App, AppError, idempotency};
 
 const CREATE_METHOD: &str = "CreateTransfer";
@@ -51,8 +51,8 @@ impl App {
         let description = parse_description(&input.description)?;
         validate_metadata("metadata", &input.metadata)?;
         let key = IdempotencyKey::parse_optional("idempotency_key", &input.idempotency_key)?;
-        let account = self.load_account("connected_account_id", &input.connected_account_id).await?;
         principal.ensure_service()?;
+        let account = self.load_account("connected_account_id", &input.connected_account_id).await?;
 
         let fields = vec![
             account.id.to_string(),
@@ -86,7 +86,7 @@ impl App {
             idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
             metadata: input.metadata,
             available_on: now + Duration::days(pending_days),
-            matured_at: (pending_days == 0).then_some(now),
+            matured_at: None,
             paid_at: None,
             created_at: now,
             updated_at: now,
@@ -135,9 +135,6 @@ impl App {
                 }
             }
             entries.push(transfer.entry().map_err(ledger)?);
-            if transfer.matured_at.is_some() {
-                entries.extend(transfer.maturation_entry().map_err(ledger)?);
-            }
             Ok(TransferPlan { transfer: transfer.clone(), split, entries })
         };
         let created = match self.store.create_transfer(claim.as_ref(), payment_id, &plan).await? {
@@ -154,14 +151,27 @@ impl App {
         self.send_transfer(transfer).await
     }
 
-    /// Asks the gateway to move the money, then records paid or failed.
+    /// Asks the gateway to move the money, then records paid or failed. Funds become
+    /// available only once the gateway confirmed them (at once when
+    /// `BALANCE_PENDING_DAYS` is 0). A gateway that cannot be reached leaves the
+    /// transfer pending for the recovery job: it may have acted.
     pub(crate) async fn send_transfer(&self, mut transfer: Transfer) -> Result<Transfer, AppError> {
         let entries = match self.connect.create_transfer(&transfer).await {
             Ok(gateway_id) => {
+                let now = Utc::now();
                 transfer.status = TransferStatus::Paid;
                 transfer.gateway_transfer_id = Some(gateway_id);
-                transfer.paid_at = Some(Utc::now());
-                Vec::new()
+                transfer.paid_at = Some(now);
+                if transfer.available_on <= now {
+                    transfer.matured_at = Some(now);
+                    transfer.maturation_entry().map_err(AppError::internal)?.into_iter().collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            Err(GatewayError::Unavailable(error)) => {
+                tracing::warn!(transfer_id = %transfer.id, error, "gateway unreachable; the transfer stays pending for recovery");
+                return Ok(transfer);
             }
             Err(error) => {
                 tracing::warn!(transfer_id = %transfer.id, %error, "gateway refused the transfer");
@@ -170,7 +180,10 @@ impl App {
             }
         };
         transfer.updated_at = Utc::now();
-        self.store.settle_transfer(&transfer, &entries).await?;
+        if !self.store.settle_transfer(&transfer, &entries).await? {
+            // Another replica's recovery settled it first: report what is stored.
+            return self.store.transfer(transfer.id).await?.ok_or(AppError::NotFound("transfer"));
+        }
         crate::metrics::transfer(transfer.status.as_str());
         Ok(transfer)
     }

@@ -164,6 +164,12 @@ impl CheckoutRequest {
         let success_url = RedirectUrl::parse("success_url", &input.success_url)?;
         let cancel_url = RedirectUrl::parse("cancel_url", &input.cancel_url)?;
         let merchant_id = parse_optional_uuid("merchant_id", &input.merchant_id)?;
+        if input.escrow_enabled && payment_type == PaymentType::BalanceDeposit {
+            return Err(FieldError::new(
+                "escrow_enabled",
+                "is not allowed for a balance_deposit (the money goes to the buyer's own wallet)",
+            ));
+        }
         let escrow = if input.escrow_enabled {
             let merchant_id =
                 merchant_id.ok_or_else(|| FieldError::new("merchant_id", "is required when escrow_enabled is true"))?;
@@ -291,6 +297,14 @@ mod tests {
             ("idempotency_key", Box::new(|i| i.idempotency_key = "k".repeat(256))),
             ("metadata", Box::new(|i| i.metadata = (0..51).map(|n| (n.to_string(), String::new())).collect())),
             ("buyer_id", Box::new(|i| i.buyer_id = "b".repeat(300))),
+            (
+                "escrow_enabled",
+                Box::new(|i| {
+                    i.payment_type = Some(PaymentType::BalanceDeposit);
+                    i.escrow_enabled = true;
+                    i.merchant_id = uuid::Uuid::nil().to_string();
+                }),
+            ),
         ];
         for (field, mutate) in cases {
             let mut input = valid_input();

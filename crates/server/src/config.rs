@@ -96,6 +96,8 @@ pub struct Config {
     pub payout_instant_fee_percent: rust_decimal::Decimal,
     /// How long the mock gateway leaves a payout in each state before the next.
     pub mock_payout_step: Duration,
+    /// How often (and after how long) transfers and refunds left pending are re-sent.
+    pub recovery_interval: Duration,
     /// Where the SQLite default and the generated development secret live.
     pub data_dir: PathBuf,
 }
@@ -279,16 +281,20 @@ impl Config {
                 "a percentage like 1 or 1.5",
             ),
             mock_payout_step: r.duration("GATEWAYS_MOCK_PAYOUT_STEP", Duration::from_secs(10)),
+            recovery_interval: r.duration("RECOVERY_INTERVAL", Duration::from_secs(60)),
             data_dir,
         };
         if config.db_max_connections == 0 {
             r.fail("DB_MAX_CONNECTIONS", "must be at least 1");
         }
-        if config.escrow_release_interval < Duration::from_secs(1) {
-            r.fail("ESCROW_RELEASE_INTERVAL", "must be at least 1s");
+        if config.escrow_release_interval < Duration::from_millis(100) {
+            r.fail("ESCROW_RELEASE_INTERVAL", "must be at least 100ms");
         }
         if config.balance_refresh_interval < Duration::from_millis(100) {
             r.fail("BALANCE_REFRESH_INTERVAL", "must be at least 100ms");
+        }
+        if config.recovery_interval < Duration::from_millis(100) {
+            r.fail("RECOVERY_INTERVAL", "must be at least 100ms");
         }
         if config.mock_payout_step < Duration::from_millis(10) {
             r.fail("GATEWAYS_MOCK_PAYOUT_STEP", "must be at least 10ms");

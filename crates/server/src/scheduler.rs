@@ -34,6 +34,17 @@ pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs 
                 async move { app.run_balance_job().await.map(|_| ()) }
             }
         }),
+        every(config.recovery_interval, stopped.clone(), "recovery", {
+            let app = app.clone();
+            let age = chrono::Duration::from_std(config.recovery_interval).unwrap_or_default();
+            move || {
+                let app = app.clone();
+                async move {
+                    let before = Utc::now() - age;
+                    app.recover_pending(before).await.map(|_| ())
+                }
+            }
+        }),
         every(config.escrow_release_interval, stopped.clone(), "escrow release", {
             let app = app.clone();
             move || {

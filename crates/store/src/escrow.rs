@@ -107,6 +107,28 @@ impl SqlStore {
         row.as_ref().map(hold).transpose()
     }
 
+    /// Releases one expired hold unless another replica holds or ended it.
+    async fn release_one_expired(&self, id: Uuid, plan: PlanRelease<'_>) -> Result<Option<ReleasePlan>, StoreError> {
+        let Some(inputs) = self.release_inputs(id).await? else { return Ok(None) };
+        let mut tx = self.begin().await?;
+        // Locked by another replica right now, or already ended: not ours.
+        let Some(current) = self.locked_hold(&mut tx, id, true).await? else { return Ok(None) };
+        if current.status != EscrowStatus::Holding {
+            return Ok(None);
+        }
+        match self.release_locked(&mut tx, current, inputs, plan).await? {
+            Guarded::Done(release) => {
+                tx.commit().await.map_err(db)?;
+                Ok(Some(release))
+            }
+            Guarded::Refused(reason) => {
+                tracing::warn!(escrow_id = %id, reason, "expired escrow hold not released");
+                Ok(None)
+            }
+            Guarded::KeyExists { .. } => Ok(None),
+        }
+    }
+
     /// The merchant's account and fee rules, read before the transaction: on SQLite the
     /// transaction holds the only connection.
     async fn release_inputs(&self, id: Uuid) -> Result<Option<(Option<ConnectedAccount>, Vec<SplitRule>)>, StoreError> {
@@ -210,8 +232,11 @@ impl EscrowStore for SqlStore {
         limit: i64,
         plan: PlanRelease<'_>,
     ) -> Result<Vec<ReleasePlan>, StoreError> {
+        // Only holds whose merchant can receive money: a hold refused for an inactive
+        // account would otherwise sit at the head of the queue and starve the rest.
         let candidates = sqlx::query(
-            "SELECT id FROM escrow_holds WHERE status = 'holding' AND hold_until < $1 ORDER BY hold_until, id LIMIT $2",
+            "SELECT h.id FROM escrow_holds h JOIN connected_accounts a ON a.id = h.merchant_id \
+             WHERE h.status = 'holding' AND h.hold_until < $1 AND a.status = 'active' ORDER BY h.hold_until, h.id LIMIT $2",
         )
         .bind(micros(now))
         .bind(limit)
@@ -221,20 +246,11 @@ impl EscrowStore for SqlStore {
         let mut released = Vec::new();
         for row in &candidates {
             let id = uuid(&get::<String>(row, "id")?)?;
-            let Some(inputs) = self.release_inputs(id).await? else { continue };
-            let mut tx = self.begin().await?;
-            // Locked by another replica right now, or already ended: not ours.
-            let Some(current) = self.locked_hold(&mut tx, id, true).await? else { continue };
-            if current.status != EscrowStatus::Holding {
-                continue;
-            }
-            match self.release_locked(&mut tx, current, inputs, plan).await? {
-                Guarded::Done(plan) => {
-                    tx.commit().await.map_err(db)?;
-                    released.push(plan);
-                }
-                Guarded::Refused(reason) => tracing::warn!(escrow_id = %id, reason, "expired escrow hold not released"),
-                Guarded::KeyExists { .. } => {}
+            // One hold's failure must not lose the releases already committed.
+            match self.release_one_expired(id, plan).await {
+                Ok(Some(release)) => released.push(release),
+                Ok(None) => {}
+                Err(error) => tracing::error!(escrow_id = %id, %error, "expired escrow hold could not be released"),
             }
         }
         Ok(released)

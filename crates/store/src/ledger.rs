@@ -2,38 +2,40 @@
 
 use app::StoreError;
 use chrono::Utc;
-use domain::ledger::{JournalEntry, LedgerViolation};
+use std::collections::BTreeMap;
+
+use domain::ledger::{JournalEntry, LedgerAccount, LedgerViolation};
 use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
 use crate::db;
 use crate::rows::{flag, micros};
 
-/// Writes an entry and moves the balances in the caller's transaction. Accounts are
-/// touched in code order so concurrent entries cannot deadlock. A balance that may not
-/// go negative and would: `InsufficientFunds`, and the caller's transaction must roll back.
-pub(crate) async fn post_entry(tx: &mut Transaction<'_, Any>, entry: &JournalEntry) -> Result<(), StoreError> {
-    let entry_id = Uuid::now_v7().to_string();
+/// Writes entries and moves the balances in the caller's transaction. Each account's
+/// balance is updated once, with the net of all the entries' postings, and the
+/// accounts are updated in one global code order: two transactions touching
+/// overlapping accounts always lock them in the same order and cannot deadlock. An
+/// account that may not go negative and would: `InsufficientFunds`, and the caller's
+/// transaction must roll back.
+pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry]) -> Result<(), StoreError> {
     let now = micros(Utc::now());
-    sqlx::query("INSERT INTO journal_entries (id, kind, object_id, created_at) VALUES ($1, $2, $3, $4)")
-        .bind(&entry_id)
-        .bind(entry.kind().as_str())
-        .bind(entry.object_id())
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    for posting in entry.postings_in_lock_order() {
-        let account = posting.account.code();
+    let mut net: BTreeMap<String, (&LedgerAccount, i64)> = BTreeMap::new();
+    for entry in entries {
+        for posting in entry.postings_in_lock_order() {
+            let slot = net.entry(posting.account.code()).or_insert((&posting.account, 0));
+            slot.1 = slot.1.checked_add(posting.amount).ok_or_else(|| StoreError::Corrupt("balance overflow".into()))?;
+        }
+    }
+    for (code, (account, delta)) in &net {
         sqlx::query(
             "INSERT INTO ledger_accounts (id, kind, owner, currency, balance, may_go_negative, created_at) \
              VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (id) DO NOTHING",
         )
-        .bind(&account)
-        .bind(posting.account.kind.as_str())
-        .bind(posting.account.owner.as_deref())
-        .bind(posting.account.currency)
-        .bind(flag(posting.account.kind.may_go_negative()))
+        .bind(code)
+        .bind(account.kind.as_str())
+        .bind(account.owner.as_deref())
+        .bind(account.currency)
+        .bind(flag(account.kind.may_go_negative()))
         .bind(now)
         .execute(&mut **tx)
         .await
@@ -41,24 +43,37 @@ pub(crate) async fn post_entry(tx: &mut Transaction<'_, Any>, entry: &JournalEnt
         let moved = sqlx::query(
             "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0)",
         )
-        .bind(posting.amount)
-        .bind(&account)
+        .bind(*delta)
+        .bind(code)
         .execute(&mut **tx)
         .await
         .map_err(db)?
         .rows_affected();
         if moved != 1 {
-            return Err(StoreError::InsufficientFunds { account });
+            return Err(StoreError::InsufficientFunds { account: code.clone() });
         }
-        sqlx::query("INSERT INTO postings (id, entry_id, account_id, amount, currency) VALUES ($1, $2, $3, $4, $5)")
-            .bind(Uuid::now_v7().to_string())
+    }
+    for entry in entries {
+        let entry_id = Uuid::now_v7().to_string();
+        sqlx::query("INSERT INTO journal_entries (id, kind, object_id, created_at) VALUES ($1, $2, $3, $4)")
             .bind(&entry_id)
-            .bind(&account)
-            .bind(posting.amount)
-            .bind(posting.account.currency)
+            .bind(entry.kind().as_str())
+            .bind(entry.object_id())
+            .bind(now)
             .execute(&mut **tx)
             .await
             .map_err(db)?;
+        for posting in entry.postings_in_lock_order() {
+            sqlx::query("INSERT INTO postings (id, entry_id, account_id, amount, currency) VALUES ($1, $2, $3, $4, $5)")
+                .bind(Uuid::now_v7().to_string())
+                .bind(&entry_id)
+                .bind(posting.account.code())
+                .bind(posting.amount)
+                .bind(posting.account.currency)
+                .execute(&mut **tx)
+                .await
+                .map_err(db)?;
+        }
     }
     Ok(())
 }

@@ -147,9 +147,7 @@ impl PaymentStore for SqlStore {
                 if updated != 1 {
                     return Err(StoreError::Database(format!("payment {} changed under a row lock", current.id)));
                 }
-                for entry in &settlement.entries {
-                    ledger::post_entry(&mut tx, entry).await?;
-                }
+                ledger::post_entries(&mut tx, &settlement.entries).await?;
                 if let Some(hold) = &settlement.escrow_hold {
                     crate::escrow::insert_hold(&mut tx, hold).await?;
                 }

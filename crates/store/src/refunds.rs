@@ -5,6 +5,7 @@ use app::StoreError;
 use app::escrow_ports::{PlanRefund, RefundContext, RefundStore, UndoRefund};
 use app::marketplace_ports::Guarded;
 use app::ports::IdempotencyClaim;
+use chrono::{DateTime, Utc};
 use domain::refunds::{Refund, RefundStatus};
 use domain::{Currency, Money};
 use sqlx::any::AnyRow;
@@ -44,7 +45,8 @@ impl SqlStore {
             return Ok(None);
         };
         let hold = crate::escrow::hold_of_payment(tx, payment_id).await?;
-        Ok(Some(RefundContext { payment: rows::payment(&row)?, hold }))
+        let (transferred_minor, fee) = crate::transfers::distributed(tx, payment_id).await?;
+        Ok(Some(RefundContext { payment: rows::payment(&row)?, hold, fee_minor: fee.unwrap_or(0), transferred_minor }))
     }
 }
 
@@ -107,9 +109,11 @@ impl RefundStore for SqlStore {
         Ok(Guarded::Done(plan.refund))
     }
 
-    async fn settle_refund(&self, refund: &Refund, undo: Option<UndoRefund<'_>>) -> Result<(), StoreError> {
+    async fn settle_refund(&self, refund: &Refund, undo: Option<UndoRefund<'_>>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        sqlx::query("UPDATE refunds SET status = $1, gateway_refund_id = $2, processed_at = $3, updated_at = $4 WHERE id = $5")
+        let settled = sqlx::query(
+            "UPDATE refunds SET status = $1, gateway_refund_id = $2, processed_at = $3, updated_at = $4 WHERE id = $5 AND status = 'pending'",
+        )
             .bind(refund.status.as_str())
             .bind(refund.gateway_refund_id.as_deref())
             .bind(refund.processed_at.map(micros))
@@ -117,12 +121,16 @@ impl RefundStore for SqlStore {
             .bind(refund.id.to_string())
             .execute(&mut *tx)
             .await
-            .map_err(db)?;
+            .map_err(db)?
+            .rows_affected();
+        if settled != 1 {
+            return Ok(false);
+        }
         if let Some(undo) = undo
             && let Some(context) = self.refund_context(&mut tx, refund.payment_id).await?
         {
             let entry = undo(&context).map_err(StoreError::Corrupt)?;
-            ledger::post_entry(&mut tx, &entry).await?;
+            ledger::post_entries(&mut tx, std::slice::from_ref(&entry)).await?;
             sqlx::query(
                 "UPDATE payments SET refunded_amount = refunded_amount - $1, \
                  status = CASE WHEN status = 'refunded' THEN 'succeeded' ELSE status END, updated_at = $2 WHERE id = $3",
@@ -134,7 +142,20 @@ impl RefundStore for SqlStore {
             .await
             .map_err(db)?;
         }
-        tx.commit().await.map_err(db)
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn stale_refunds(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Refund>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
+        )))
+        .bind(micros(before))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter().map(refund).collect()
     }
 
     async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError> {

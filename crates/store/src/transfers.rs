@@ -55,21 +55,42 @@ fn reversal(row: &AnyRow) -> Result<TransferReversal, StoreError> {
     })
 }
 
+/// What left the platform for a payment: Σ (amount − reversed) of its transfers that
+/// did not fail, and the fee taken on it (if any).
+pub(crate) async fn distributed(tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<(i64, Option<i64>), StoreError> {
+    let transferred: i64 = sqlx::query(
+        "SELECT CAST(COALESCE(SUM(amount - reversed_amount), 0) AS BIGINT) AS total FROM transfers \
+         WHERE payment_id = $1 AND status <> 'failed'",
+    )
+    .bind(payment_id.to_string())
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(db)?
+    .try_get("total")
+    .map_err(db)?;
+    let fee = sqlx::query("SELECT fee_amount FROM payment_splits WHERE payment_id = $1")
+        .bind(payment_id.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?
+        .map(|row| row.try_get::<i64, _>("fee_amount"))
+        .transpose()
+        .map_err(db)?;
+    Ok((transferred, fee))
+}
+
 /// Posts entries; an overdraw becomes a refusal message (the caller rolls back).
 pub(crate) async fn post_or_refuse(
     tx: &mut Transaction<'_, Any>,
     entries: &[JournalEntry],
 ) -> Result<Option<String>, StoreError> {
-    for entry in entries {
-        match ledger::post_entry(tx, entry).await {
-            Ok(()) => {}
-            Err(StoreError::InsufficientFunds { account }) => {
-                return Ok(Some(format!("insufficient_funds: {account} does not hold enough for this movement")));
-            }
-            Err(other) => return Err(other),
+    match ledger::post_entries(tx, entries).await {
+        Ok(()) => Ok(None),
+        Err(StoreError::InsufficientFunds { account }) => {
+            Ok(Some(format!("insufficient_funds: {account} does not hold enough for this movement")))
         }
+        Err(other) => Err(other),
     }
-    Ok(None)
 }
 
 pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer) -> Result<(), StoreError> {
@@ -145,24 +166,7 @@ impl SqlStore {
             return Ok(None);
         };
         let payment = rows::payment(&row)?;
-        let transferred: i64 = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(amount - reversed_amount), 0) AS BIGINT) AS total FROM transfers \
-             WHERE payment_id = $1 AND status <> 'failed'",
-        )
-        .bind(payment_id.to_string())
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(db)?
-        .try_get("total")
-        .map_err(db)?;
-        let fee = sqlx::query("SELECT fee_amount FROM payment_splits WHERE payment_id = $1")
-            .bind(payment_id.to_string())
-            .fetch_optional(&mut **tx)
-            .await
-            .map_err(db)?
-            .map(|row| row.try_get::<i64, _>("fee_amount"))
-            .transpose()
-            .map_err(db)?;
+        let (transferred, fee) = distributed(tx, payment_id).await?;
         Ok(Some(LinkedPayment { payment, transferred_minor: transferred, fee_taken_minor: fee }))
     }
 }
@@ -211,13 +215,33 @@ impl TransferStore for SqlStore {
         Ok(Guarded::Done(plan.transfer))
     }
 
-    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<(), StoreError> {
+    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        update_transfer(&mut tx, transfer).await?;
-        for entry in entries {
-            ledger::post_entry(&mut tx, entry).await?;
+        let claimed = sqlx::query("UPDATE transfers SET status = status WHERE id = $1 AND status = 'pending'")
+            .bind(transfer.id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?
+            .rows_affected();
+        if claimed != 1 {
+            return Ok(false);
         }
-        tx.commit().await.map_err(db)
+        update_transfer(&mut tx, transfer).await?;
+        ledger::post_entries(&mut tx, entries).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn stale_transfers(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Transfer>, StoreError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM transfers WHERE status = 'pending' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
+        )))
+        .bind(micros(before))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await
+        .map_err(db)?;
+        rows.iter().map(transfer).collect()
     }
 
     async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError> {
@@ -333,7 +357,7 @@ impl TransferStore for SqlStore {
             };
             let mut due = transfer(&row)?;
             if let Some(entry) = due.maturation_entry().map_err(corrupt)? {
-                ledger::post_entry(&mut tx, &entry).await?;
+                ledger::post_entries(&mut tx, std::slice::from_ref(&entry)).await?;
             }
             due.matured_at = Some(now);
             due.updated_at = now;

@@ -15,6 +15,7 @@ on_both_databases!(
     an_expired_hold_is_released_once_to_the_merchant_minus_the_fee,
     a_cancelled_hold_is_refunded_in_full,
     partial_refunds_never_exceed_the_payment,
+    refunds_wait_for_transferred_money_and_pending_work_is_recovered,
 );
 
 impl TestApp {
@@ -132,7 +133,12 @@ async fn an_expired_hold_is_released_once_to_the_merchant_minus_the_fee(db: Db) 
     assert_eq!(app.escrow().get_escrow_hold(authed(unknown, &admin)).await.expect_err("unknown").code(), tonic::Code::NotFound);
     let release_unknown = ReleaseEscrowHoldRequest { escrow_id: uuid::Uuid::new_v4().to_string() };
     let release_unknown = app.escrow().release_escrow_hold(authed(release_unknown, &admin)).await.expect_err("unknown");
-    assert_eq!(release_unknown.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(release_unknown.code(), tonic::Code::NotFound);
+    let cancel_unknown = CancelEscrowHoldRequest { escrow_id: uuid::Uuid::new_v4().to_string(), reason: String::new() };
+    assert_eq!(
+        app.escrow().cancel_escrow_hold(authed(cancel_unknown, &admin)).await.expect_err("unknown").code(),
+        tonic::Code::NotFound
+    );
     let too_many = ProcessExpiredEscrowsRequest { limit: 100_000 };
     let too_many = app.escrow().process_expired_escrows(authed(too_many, &admin)).await.expect_err("limit");
     assert!(too_many.message().starts_with("limit"));
@@ -224,6 +230,58 @@ async fn partial_refunds_never_exceed_the_payment(db: Db) {
     let after_full = app.refunds().create_refund(authed(refund(&payment_id, "0.01", ""), &admin)).await.expect_err("refunded");
     assert_eq!(after_full.code(), tonic::Code::FailedPrecondition);
     assert_eq!(app.ledger_balance("platform_cash:USD").await, 0);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn refunds_wait_for_transferred_money_and_pending_work_is_recovered(db: Db) {
+    let app = crate::helpers::spawn_app_with(db, &[("BALANCE_PENDING_DAYS", "2"), ("RECOVERY_INTERVAL", "100ms")]).await;
+    let admin = admin();
+    let account = app.onboarded_account(&admin, "merchant-1").await;
+    let payment_id = paid_order(&app, &account, "100.00").await;
+    let transfer = crate::marketplace::transfer_request(&account, "60.00", &payment_id);
+    let transfer =
+        app.transfers().create_transfer(authed(transfer, &admin)).await.expect("transfer").into_inner().transfer.expect("t");
+
+    // 60.00 went to the vendor: only 40.00 is still on the platform for this payment.
+    let over =
+        app.refunds().create_refund(authed(refund(&payment_id, "40.01", ""), &admin)).await.expect_err("transferred money");
+    assert!(over.message().contains("reverse the vendor's transfer"), "{}", over.message());
+    let partial =
+        app.refunds().create_refund(authed(refund(&payment_id, "40.00", ""), &admin)).await.expect("the rest on the platform");
+    let partial = partial.into_inner().refund.expect("refund");
+
+    // A crash between commit and the gateway call leaves both pending; the recovery
+    // job sends them again.
+    app.execute(&format!(
+        "UPDATE transfers SET status = 'pending', gateway_transfer_id = NULL, paid_at = NULL, created_at = 0 WHERE id = '{}'",
+        transfer.id
+    ))
+    .await;
+    app.execute(&format!(
+        "UPDATE refunds SET status = 'pending', gateway_refund_id = NULL, processed_at = NULL, created_at = 0 WHERE id = '{}'",
+        partial.id
+    ))
+    .await;
+    let mut recovered = false;
+    for _ in 0..100 {
+        let refund = app
+            .refunds()
+            .get_refund(authed(proto::GetRefundRequest { refund_id: partial.id.clone() }, &admin))
+            .await
+            .expect("refund");
+        let transfer =
+            app.transfers().get_transfer(authed(proto::GetTransferRequest { transfer_id: transfer.id.clone() }, &admin)).await;
+        let (refund, transfer) = (refund.into_inner().refund.expect("r"), transfer.expect("t").into_inner().transfer.expect("t"));
+        if refund.status == i32::from(proto::RefundStatus::Succeeded) && transfer.status == i32::from(proto::TransferStatus::Paid)
+        {
+            assert!(refund.gateway_refund_id.starts_with("re_") && transfer.paid_at.is_some());
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(recovered, "the recovery job settled the pending transfer and refund");
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -389,8 +389,13 @@ pub fn start_process(dir: &std::path::Path, envs: &[(&str, &str)]) -> Process {
     }
     let mut child = command.spawn().expect("the binary starts");
     let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let listening =
-        lines.by_ref().map_while(Result::ok).find(|l| l.contains("payment service listening")).expect("listening line");
+    let Some(listening) = lines.by_ref().map_while(Result::ok).find(|l| l.contains("payment service listening")) else {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+        }
+        panic!("the binary did not start: {stderr}");
+    };
     let line: serde_json::Value = serde_json::from_str(&listening).expect("JSON log line");
     let port_of = |field: &str| -> u16 {
         line["fields"][field].as_str().and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port")
@@ -403,6 +408,16 @@ pub fn start_process(dir: &std::path::Path, envs: &[(&str, &str)]) -> Process {
         }
     });
     Process { port: port_of("api_addr"), metrics_port: port_of("metrics_addr"), child, log }
+}
+
+/// A test that fails must not leave service processes behind.
+impl Drop for Process {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Process {

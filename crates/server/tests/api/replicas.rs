@@ -10,10 +10,40 @@ use crate::marketplace::{admin, spawn_marketplace};
 const HOLDS: usize = 500;
 const REPLICAS: usize = 3;
 const SEEDING_CONCURRENCY: usize = 16;
+const SCHEDULED_HOLDS: usize = 200;
+
+/// `count` paid escrowed orders for `account`, a few at a time.
+async fn seed_escrowed_orders(app: &Arc<crate::helpers::TestApp>, account: &str, count: usize) {
+    for batch in (0..count).collect::<Vec<_>>().chunks(SEEDING_CONCURRENCY) {
+        let mut orders = tokio::task::JoinSet::new();
+        for n in batch {
+            let (app, account) = (app.clone(), account.to_owned());
+            let amount = format!("{}.{:02}", 10 + n / 100, n % 100);
+            orders.spawn(async move { app.paid_escrowed_order(&account, &amount).await });
+        }
+        orders.join_all().await;
+    }
+}
+
+/// `escrow_releases_total` summed over the replicas' /metrics.
+async fn releases_in_metrics(replicas: &[crate::helpers::Process]) -> f64 {
+    let mut total = 0.0;
+    for replica in replicas {
+        let url = format!("http://127.0.0.1:{}/metrics", replica.metrics_port);
+        let metrics = reqwest::get(url).await.expect("metrics").text().await.expect("text");
+        total += metrics
+            .lines()
+            .filter(|l| l.starts_with("escrow_releases_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>();
+    }
+    total
+}
 
 /// The multi-process test of issue 4: three service processes on one PostgreSQL,
 /// each with its scheduler, all answering ProcessExpiredEscrows at the same time,
-/// release 500 expired holds exactly once.
+/// release 500 expired holds exactly once; then three replicas' schedulers alone
+/// release 200 more exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_release_every_expired_hold_exactly_once() {
     let app = spawn_marketplace(Db::Postgres).await;
@@ -30,15 +60,7 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
     app.splits().create_split_rule(authed(rule, &admin)).await.expect("rule");
 
     let app = Arc::new(app);
-    for batch in (0..HOLDS).collect::<Vec<_>>().chunks(SEEDING_CONCURRENCY) {
-        let mut orders = tokio::task::JoinSet::new();
-        for n in batch {
-            let (app, account) = (app.clone(), account.clone());
-            let amount = format!("{}.{:02}", 10 + n / 100, n % 100);
-            orders.spawn(async move { app.paid_escrowed_order(&account, &amount).await });
-        }
-        orders.join_all().await;
-    }
+    seed_escrowed_orders(&app, &account, HOLDS).await;
 
     let base = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
     let replicas: Vec<_> = (0..REPLICAS)
@@ -81,7 +103,9 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
         }
         released_total += released;
     }
-    assert_eq!(released_total, HOLDS as i32, "released_count summed over every call");
+    let errors: Vec<String> =
+        replicas.iter().flat_map(|r| r.log.lock().expect("log").clone()).filter(|l| l.contains("\"ERROR\"")).take(3).collect();
+    assert_eq!(released_total, HOLDS as i32, "released_count summed over every call; errors: {errors:?}");
 
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&app.db_url).await.expect("pool");
     let count = |sql: &'static str| {
@@ -94,24 +118,45 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
     assert_eq!(count("SELECT COUNT(*) AS n FROM ledger_accounts WHERE id = 'platform_escrow:USD' AND balance = 0").await, 1);
     pool.close().await;
 
-    let mut releases_in_metrics = 0.0;
-    for replica in &replicas {
-        let metrics = reqwest::get(format!("http://127.0.0.1:{}/metrics", replica.metrics_port))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        releases_in_metrics += metrics
-            .lines()
-            .filter(|l| l.starts_with("escrow_releases_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>();
-    }
-    assert_eq!(releases_in_metrics, HOLDS as f64, "the replicas' escrow_releases_total add up");
+    assert_eq!(releases_in_metrics(&replicas).await, HOLDS as f64, "the replicas' escrow_releases_total add up");
     for replica in replicas {
-        let (exit, _, _) = replica.terminate();
-        assert!(exit.success());
+        assert!(replica.terminate().0.success());
+    }
+    app.assert_ledger_ok();
+
+    // The schedulers alone: three fresh replicas ticking every 100 ms race for the
+    // next batch of expired holds.
+    seed_escrowed_orders(&app, &account, SCHEDULED_HOLDS).await;
+    app.execute("UPDATE escrow_holds SET hold_until = 0 WHERE status = 'holding'").await;
+    let replicas: Vec<_> = (0..REPLICAS)
+        .map(|n| {
+            start_process(
+                &base.join(format!("scheduled-{n}")),
+                &[
+                    ("DB_URL", app.db_url.as_str()),
+                    ("AUTH_JWT_SECRET", JWT_SECRET),
+                    ("BALANCE_PENDING_DAYS", "0"),
+                    ("LOG_LEVEL", "info"),
+                    ("ESCROW_RELEASE_INTERVAL", "100ms"),
+                ],
+            )
+        })
+        .collect();
+    for _ in 0..200 {
+        if releases_in_metrics(&replicas).await >= SCHEDULED_HOLDS as f64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // A few more ticks: nothing may be released twice.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(releases_in_metrics(&replicas).await, SCHEDULED_HOLDS as f64, "each hold released once by the schedulers");
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&app.db_url).await.expect("pool");
+    let transfers: i64 = sqlx::query("SELECT COUNT(*) AS n FROM transfers").fetch_one(&pool).await.expect("count").get("n");
+    assert_eq!(transfers, (HOLDS + SCHEDULED_HOLDS) as i64);
+    pool.close().await;
+    for replica in replicas {
+        assert!(replica.terminate().0.success());
     }
     app.assert_ledger_ok();
     Arc::into_inner(app).expect("no task holds the app").stop().await;
