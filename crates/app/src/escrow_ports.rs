@@ -73,6 +73,8 @@ pub struct RefundPlan {
     pub refund: Refund,
     pub payment: Payment,
     pub entries: Vec<JournalEntry>,
+    /// A top-up's refund leaves the wallet: its history row.
+    pub wallet_row: Option<domain::wallet::WalletTransaction>,
 }
 
 pub type UndoRefund<'a> = &'a (dyn Fn(&RefundContext) -> Result<JournalEntry, String> + Send + Sync);

@@ -3,9 +3,10 @@
 
 use chrono::Utc;
 use domain::escrow::EscrowStatus;
-use domain::payment::{PaymentStatus, parse_uuid};
+use domain::payment::{PaymentStatus, PaymentType, parse_uuid};
 use domain::refunds::{REASON_LEN_MAX, Refund, RefundStatus, refund_entry, refund_failed_entry};
 use domain::validation::IdempotencyKey;
+use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransactionStatus};
 use domain::{FieldError, Money};
 use uuid::Uuid;
 
@@ -79,7 +80,19 @@ impl App {
             }
             updated.updated_at = now;
             let entry = refund_entry(payment, &refund, held_in_escrow).map_err(|e| format!("ledger entry refused: {e}"))?;
-            Ok(RefundPlan { refund, payment: updated, entries: vec![entry] })
+            let wallet_row = (payment.payment_type == PaymentType::BalanceDeposit).then(|| WalletTransaction {
+                id: Uuid::now_v7(),
+                user_id: payment.user_id.clone(),
+                kind: WalletTransactionKind::Withdrawal,
+                amount: refund.amount,
+                status: WalletTransactionStatus::Completed,
+                description: format!("refund of top-up {}", payment.id),
+                payment_id: Some(payment.id),
+                idempotency_key: None,
+                created_at: now,
+                updated_at: now,
+            });
+            Ok(RefundPlan { refund, payment: updated, entries: vec![entry], wallet_row })
         };
         let refund = match self.store.create_refund(claim.as_ref(), id, &plan).await? {
             Guarded::Done(refund) => refund,

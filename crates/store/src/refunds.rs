@@ -102,6 +102,9 @@ impl RefundStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        if let Some(row) = &plan.wallet_row {
+            crate::wallet::insert_wallet_transaction(&mut tx, row).await?;
+        }
         if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
             return Ok(Guarded::Refused(refusal));
         }

@@ -110,10 +110,23 @@ async fn a_deposit_credits_the_wallet_once_and_withdrawals_complete_or_give_the_
         "newest first"
     );
     assert_eq!(app.wallet_usd("user-1").await, "30.00", "the failed withdrawal gave its money back");
+
+    // Refunding part of the top-up takes it out of the wallet, with a history row;
+    // more than the wallet holds is refused.
+    let top_up = app.history("user-1").await.into_iter().find(|t| t.kind == i32::from(K::Deposit)).expect("deposit").payment_id;
+    let admin = token("ops", &[Role::Admin]);
+    let refund =
+        |amount: &str| proto::CreateRefundRequest { payment_id: top_up.clone(), amount: amount.into(), ..Default::default() };
+    let too_much = app.refunds().create_refund(authed(refund("30.01"), &admin)).await.expect_err("more than the wallet");
+    assert!(too_much.message().contains("insufficient_funds"), "{}", too_much.message());
+    app.refunds().create_refund(authed(refund("5.00"), &admin)).await.expect("refund from the wallet");
+    assert_eq!(app.wallet_usd("user-1").await, "25.00");
+    let newest = app.history("user-1").await.remove(0);
+    assert_eq!((newest.kind, newest.amount.as_str()), (i32::from(K::Withdrawal), "5.00"));
     assert_eq!(app.ledger_balance("withdrawal_in_transit:user-1:USD").await, 0);
     let page = ListWalletTransactionsRequest { user_id: "user-1".into(), limit: 1, offset: 1 };
     let page = app.wallet().list_wallet_transactions(authed(page, &user)).await.expect("page").into_inner();
-    assert_eq!((page.total, page.transactions.len(), page.transactions[0].kind), (4, 1, i32::from(K::Withdrawal)));
+    assert_eq!((page.total, page.transactions.len(), page.transactions[0].kind), (5, 1, i32::from(K::WithdrawalReversal)));
     app.assert_ledger_ok();
     app.stop().await;
 }
