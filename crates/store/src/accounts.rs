@@ -5,11 +5,11 @@ use app::marketplace_ports::{AccountLink, AccountStore, OnboardingOutcome};
 use app::ports::Page;
 use chrono::{DateTime, Utc};
 use domain::accounts::{AccountStatus, AccountType, BusinessType, ConnectedAccount};
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
-use crate::rows::{corrupt, flag, get, micros, time, uuid};
+use crate::rows::{corrupt, flag, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, gateway_account_id, account_type, email, business_type, country, status, charges_enabled, \
@@ -77,25 +77,19 @@ impl AccountStore for SqlStore {
     ) -> Result<(Vec<ConnectedAccount>, i64), StoreError> {
         // `$1 IS NULL` keeps one statement for "any status" and "this status".
         let filter = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR owner_user_id = $2 OR id = $2)";
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM connected_accounts WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-        )))
-        .bind(status.map(|s| s.as_str()))
-        .bind(owner)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
+        let (status, owner) = (status.map(|s| s.as_str().to_owned()), owner.map(str::to_owned));
+        paged(
+            self.pool(),
+            "connected_accounts",
+            COLUMNS,
+            filter,
+            "created_at DESC, id DESC",
+            2,
+            |q| q.bind(status.clone()).bind(owner.clone()),
+            page,
+            account,
+        )
         .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM connected_accounts WHERE {filter}")))
-            .bind(status.map(|s| s.as_str()))
-            .bind(owner)
-            .fetch_one(self.pool())
-            .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((rows.iter().map(account).collect::<Result<_, _>>()?, total))
     }
 
     async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError> {

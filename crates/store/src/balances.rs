@@ -6,11 +6,11 @@ use app::StoreError;
 use app::marketplace_ports::{BalanceLine, BalanceSnapshot, BalanceStore, SnapshotType};
 use app::ports::Page;
 use chrono::{DateTime, Utc};
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
-use crate::rows::{corrupt, get, micros, time, uuid};
+use crate::rows::{corrupt, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, connected_account_id, currency, available_amount, pending_amount, instant_available_amount, \
@@ -102,28 +102,19 @@ impl BalanceStore for SqlStore {
         page: Page,
     ) -> Result<(Vec<BalanceSnapshot>, i64), StoreError> {
         let filter = "connected_account_id = $1 AND created_at >= $2 AND created_at <= $3";
-        let (from, to) = (from.map_or(i64::MIN, micros), to.map_or(i64::MAX, micros));
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM balance_snapshots WHERE {filter} ORDER BY created_at, id LIMIT $4 OFFSET $5"
-        )))
-        .bind(account.to_string())
-        .bind(from)
-        .bind(to)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
+        let (account, from, to) = (account.to_string(), from.map_or(i64::MIN, micros), to.map_or(i64::MAX, micros));
+        paged(
+            self.pool(),
+            "balance_snapshots",
+            COLUMNS,
+            filter,
+            "created_at, id",
+            3,
+            |q| q.bind(account.clone()).bind(from).bind(to),
+            page,
+            snapshot,
+        )
         .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM balance_snapshots WHERE {filter}")))
-            .bind(account.to_string())
-            .bind(from)
-            .bind(to)
-            .fetch_one(self.pool())
-            .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((rows.iter().map(snapshot).collect::<Result<_, _>>()?, total))
     }
 
     async fn accounts_with_balances(&self) -> Result<Vec<Uuid>, StoreError> {

@@ -10,10 +10,10 @@ use domain::escrow::{EscrowHold, EscrowStatus};
 use domain::fees::SplitRule;
 use domain::{Currency, Money};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, time, uuid};
+use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, paged, time, uuid};
 use crate::transfers::{insert_split, insert_transfer, post_or_refuse};
 use crate::{Dialect, SqlStore, db, rows};
 
@@ -190,25 +190,10 @@ impl EscrowStore for SqlStore {
     }
 
     async fn escrows(&self, status: Option<EscrowStatus>, page: Page) -> Result<(Vec<EscrowHold>, i64), StoreError> {
+        let status = status.map(|s| s.as_str().to_owned());
         let filter = "($1 IS NULL OR status = $1)";
-        let status = status.map(|s| s.as_str());
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM escrow_holds WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-        )))
-        .bind(status)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM escrow_holds WHERE {filter}")))
-            .bind(status)
-            .fetch_one(self.pool())
+        paged(self.pool(), "escrow_holds", COLUMNS, filter, "created_at DESC, id DESC", 1, |q| q.bind(status.clone()), page, hold)
             .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((rows.iter().map(hold).collect::<Result<_, _>>()?, total))
     }
 
     async fn release_escrow(&self, id: Uuid, plan: PlanRelease<'_>) -> Result<Guarded<ReleasePlan>, StoreError> {

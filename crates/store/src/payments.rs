@@ -9,7 +9,7 @@ use domain::payment::Payment;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, flag, micros};
+use crate::rows::{PAYMENT_COLUMNS, flag, micros, paged};
 use crate::{SqlStore, db, idempotency, ledger, rows};
 
 #[async_trait::async_trait]
@@ -80,23 +80,19 @@ impl PaymentStore for SqlStore {
     }
 
     async fn user_payments(&self, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), StoreError> {
-        let found = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-        )))
-        .bind(user_id)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
+        let user_id = user_id.to_owned();
+        paged(
+            self.pool(),
+            "payments",
+            PAYMENT_COLUMNS,
+            "user_id = $1",
+            "created_at DESC, id DESC",
+            1,
+            |q| q.bind(user_id.clone()),
+            page,
+            rows::payment,
+        )
         .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS total FROM payments WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(self.pool())
-            .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((found.iter().map(rows::payment).collect::<Result<_, _>>()?, total))
     }
 
     #[tracing::instrument(skip_all, fields(gateway = %log.gateway_name, event_id = %log.event_id))]

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use domain::ledger::JournalEntry;
 use domain::payouts::{Payout, PayoutMethod, PayoutStatus};
 use domain::{Currency, Money};
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
-use crate::rows::{corrupt, get, micros, time, uuid};
+use crate::rows::{corrupt, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency};
 
@@ -118,27 +118,19 @@ impl PayoutStore for SqlStore {
         page: Page,
     ) -> Result<(Vec<Payout>, i64), StoreError> {
         let filter = "($1 IS NULL OR connected_account_id = $1) AND ($2 IS NULL OR status = $2)";
-        let account = account.map(|a| a.to_string());
-        let status = status.map(|s| s.as_str());
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM payouts WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-        )))
-        .bind(account.as_deref())
-        .bind(status)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
+        let (account, status) = (account.map(|a| a.to_string()), status.map(|s| s.as_str().to_owned()));
+        paged(
+            self.pool(),
+            "payouts",
+            COLUMNS,
+            filter,
+            "created_at DESC, id DESC",
+            2,
+            |q| q.bind(account.clone()).bind(status.clone()),
+            page,
+            payout,
+        )
         .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM payouts WHERE {filter}")))
-            .bind(account.as_deref())
-            .bind(status)
-            .fetch_one(self.pool())
-            .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((rows.iter().map(payout).collect::<Result<_, _>>()?, total))
     }
 
     async fn change_payout(&self, id: Uuid, decide: DecidePayout<'_>) -> Result<Guarded<Payout>, StoreError> {

@@ -79,3 +79,42 @@ pub(crate) fn payment(row: &AnyRow) -> Result<Payment, StoreError> {
         updated_at: time(get(row, "updated_at")?)?,
     })
 }
+
+/// A query over the `Any` driver, as built by `sqlx::query`.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// One page of a list, newest or oldest first as `order` says, with the total count.
+/// `filter` is a WHERE clause over `$1..=$filter_params`, which `bind` supplies (with
+/// owned values: it runs for both queries); LIMIT and OFFSET take the next numbers.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn paged<T, B>(
+    pool: &sqlx::AnyPool,
+    table: &str,
+    columns: &str,
+    filter: &str,
+    order: &str,
+    filter_params: usize,
+    bind: B,
+    page: app::ports::Page,
+    map: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, i64), StoreError>
+where
+    B: for<'q> Fn(AnyQuery<'q>) -> AnyQuery<'q>,
+{
+    let (limit, offset) = (filter_params + 1, filter_params + 2);
+    let select = format!("SELECT {columns} FROM {table} WHERE {filter} ORDER BY {order} LIMIT ${limit} OFFSET ${offset}");
+    let rows = bind(sqlx::query(sqlx::AssertSqlSafe(select)))
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(pool)
+        .await
+        .map_err(crate::db)?;
+    let count = format!("SELECT COUNT(*) AS total FROM {table} WHERE {filter}");
+    let total: i64 = bind(sqlx::query(sqlx::AssertSqlSafe(count)))
+        .fetch_one(pool)
+        .await
+        .map_err(crate::db)?
+        .try_get("total")
+        .map_err(crate::db)?;
+    Ok((rows.iter().map(map).collect::<Result<_, _>>()?, total))
+}

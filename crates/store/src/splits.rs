@@ -6,11 +6,11 @@ use app::ports::Page;
 use chrono::{DateTime, Utc};
 use domain::Currency;
 use domain::fees::{SplitRule, SplitRuleType, decimal_text, parse_decimal};
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
-use crate::rows::{corrupt, flag, get, micros, time, uuid};
+use crate::rows::{corrupt, flag, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, name, connected_account_id, rule_type, value, priority, is_active, currency, min_amount, max_amount, created_at, updated_at";
@@ -73,23 +73,7 @@ impl SplitStore for SqlStore {
     async fn split_rules(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<SplitRule>, i64), StoreError> {
         let filter = "deleted_at IS NULL AND ($1 IS NULL OR connected_account_id = $1)";
         let account = account.map(|a| a.to_string());
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM split_rules WHERE {filter} ORDER BY created_at, id LIMIT $2 OFFSET $3"
-        )))
-        .bind(account.as_deref())
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM split_rules WHERE {filter}")))
-            .bind(account.as_deref())
-            .fetch_one(self.pool())
-            .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((rows.iter().map(rule).collect::<Result<_, _>>()?, total))
+        paged(self.pool(), "split_rules", COLUMNS, filter, "created_at, id", 1, |q| q.bind(account.clone()), page, rule).await
     }
 
     async fn fee_rules(&self, account: Uuid) -> Result<Vec<SplitRule>, StoreError> {

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, time, uuid};
+use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, paged, time, uuid};
 use crate::{SqlStore, db, idempotency, ledger, rows};
 
 const COLUMNS: &str = "id, connected_account_id, gateway_account_id, payment_id, amount, currency, reversed_amount, status, \
@@ -254,25 +254,20 @@ impl TransferStore for SqlStore {
     }
 
     async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError> {
-        let filter = "($1 IS NULL OR connected_account_id = $1)";
         let account = account.map(|a| a.to_string());
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM transfers WHERE {filter} ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-        )))
-        .bind(account.as_deref())
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
+        let filter = "($1 IS NULL OR connected_account_id = $1)";
+        paged(
+            self.pool(),
+            "transfers",
+            COLUMNS,
+            filter,
+            "created_at DESC, id DESC",
+            1,
+            |q| q.bind(account.clone()),
+            page,
+            transfer,
+        )
         .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS total FROM transfers WHERE {filter}")))
-            .bind(account.as_deref())
-            .fetch_one(self.pool())
-            .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((rows.iter().map(transfer).collect::<Result<_, _>>()?, total))
     }
 
     async fn reverse_transfer(

@@ -9,10 +9,10 @@ use domain::ledger::JournalEntry;
 use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransactionStatus};
 use domain::{Currency, Money};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{corrupt, get, micros, time, uuid};
+use crate::rows::{corrupt, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency};
 
@@ -100,23 +100,20 @@ impl WalletStore for SqlStore {
     }
 
     async fn wallet_transactions(&self, user_id: &str, page: Page) -> Result<(Vec<WalletTransaction>, i64), StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM wallet_transactions WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
-        )))
-        .bind(user_id)
-        .bind(page.limit)
-        .bind(page.offset)
-        .fetch_all(self.pool())
+        let user_id = user_id.to_owned();
+        let order = "created_at DESC, id DESC";
+        paged(
+            self.pool(),
+            "wallet_transactions",
+            COLUMNS,
+            "user_id = $1",
+            order,
+            1,
+            |q| q.bind(user_id.clone()),
+            page,
+            transaction,
+        )
         .await
-        .map_err(db)?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS total FROM wallet_transactions WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_one(self.pool())
-            .await
-            .map_err(db)?
-            .try_get("total")
-            .map_err(db)?;
-        Ok((rows.iter().map(transaction).collect::<Result<_, _>>()?, total))
     }
 
     async fn change_wallet_transaction(
