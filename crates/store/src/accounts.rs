@@ -9,7 +9,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::rows::{corrupt, flag, get, micros, paged, time, uuid};
+use crate::rows::{by_id, corrupt, flag, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, gateway_account_id, account_type, email, business_type, country, status, charges_enabled, \
@@ -61,12 +61,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn account(&self, id: Uuid) -> Result<Option<ConnectedAccount>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM connected_accounts WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(account).transpose()
+        by_id(self.pool(), "connected_accounts", COLUMNS, id, account).await
     }
 
     async fn accounts(

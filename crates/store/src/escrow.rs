@@ -13,7 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, paged, time, uuid};
+use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, time, uuid};
 use crate::transfers::{insert_split, insert_transfer, post_or_refuse};
 use crate::{Dialect, SqlStore, db, rows};
 
@@ -172,12 +172,7 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl EscrowStore for SqlStore {
     async fn escrow(&self, id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(hold).transpose()
+        by_id(self.pool(), "escrow_holds", COLUMNS, id, hold).await
     }
 
     async fn escrow_by_payment(&self, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError> {

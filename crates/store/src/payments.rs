@@ -9,7 +9,7 @@ use domain::payment::Payment;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, flag, micros, paged};
+use crate::rows::{PAYMENT_COLUMNS, by_id, flag, micros, paged};
 use crate::{SqlStore, db, idempotency, ledger, rows};
 
 #[async_trait::async_trait]
@@ -59,12 +59,7 @@ impl PaymentStore for SqlStore {
     }
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1")))
-            .bind(payment_id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(rows::payment).transpose()
+        by_id(self.pool(), "payments", PAYMENT_COLUMNS, payment_id, rows::payment).await
     }
 
     async fn payment_by_session(&self, gateway_name: &str, session_id: &str) -> Result<Option<Payment>, StoreError> {

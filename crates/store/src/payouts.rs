@@ -11,7 +11,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
-use crate::rows::{corrupt, get, micros, paged, time, uuid};
+use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency};
 
@@ -103,12 +103,7 @@ impl PayoutStore for SqlStore {
     }
 
     async fn payout(&self, id: Uuid) -> Result<Option<Payout>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM payouts WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(payout).transpose()
+        by_id(self.pool(), "payouts", COLUMNS, id, payout).await
     }
 
     async fn payouts(
@@ -171,14 +166,6 @@ impl PayoutStore for SqlStore {
     }
 
     async fn open_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM payouts WHERE status IN ('pending', 'in_transit') AND updated_at <= $1 ORDER BY updated_at, id LIMIT $2"
-        )))
-        .bind(micros(before))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?;
-        rows.iter().map(payout).collect()
+        due(self.pool(), ("payouts", COLUMNS), "status IN ('pending', 'in_transit')", "updated_at", before, limit, payout).await
     }
 }

@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, time, uuid};
+use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, due, get, micros, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency, ledger, rows};
 
@@ -150,24 +150,11 @@ impl RefundStore for SqlStore {
     }
 
     async fn stale_refunds(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Refund>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM refunds WHERE status = 'pending' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
-        )))
-        .bind(micros(before))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?;
-        rows.iter().map(refund).collect()
+        due(self.pool(), ("refunds", COLUMNS), "status = 'pending'", "created_at", before, limit, refund).await
     }
 
     async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM refunds WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(refund).transpose()
+        by_id(self.pool(), "refunds", COLUMNS, id, refund).await
     }
 
     async fn payment_refunds(&self, payment_id: Uuid) -> Result<Vec<Refund>, StoreError> {

@@ -118,3 +118,33 @@ where
         .map_err(crate::db)?;
     Ok((rows.iter().map(map).collect::<Result<_, _>>()?, total))
 }
+
+/// The row of `table` with this id.
+pub(crate) async fn by_id<T>(
+    pool: &sqlx::AnyPool,
+    table: &str,
+    columns: &str,
+    id: uuid::Uuid,
+    map: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let sql = format!("SELECT {columns} FROM {table} WHERE id = $1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(pool).await.map_err(crate::db)?;
+    row.as_ref().map(map).transpose()
+}
+
+/// Up to `limit` rows of `table` matching `condition` whose `time_column` is before
+/// `before`, oldest first: the work queues of the scheduler jobs.
+pub(crate) async fn due<T>(
+    pool: &sqlx::AnyPool,
+    (table, columns): (&str, &str),
+    condition: &str,
+    time_column: &str,
+    before: DateTime<Utc>,
+    limit: i64,
+    map: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let sql =
+        format!("SELECT {columns} FROM {table} WHERE {condition} AND {time_column} <= $1 ORDER BY {time_column}, id LIMIT $2");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(micros(before)).bind(limit).fetch_all(pool).await.map_err(crate::db)?;
+    rows.iter().map(map).collect()
+}

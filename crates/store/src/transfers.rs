@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, corrupt, get, micros, paged, time, uuid};
+use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::{SqlStore, db, idempotency, ledger, rows};
 
 const COLUMNS: &str = "id, connected_account_id, gateway_account_id, payment_id, amount, currency, reversed_amount, status, \
@@ -233,24 +233,11 @@ impl TransferStore for SqlStore {
     }
 
     async fn stale_transfers(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Transfer>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM transfers WHERE status = 'pending' AND created_at < $1 ORDER BY created_at, id LIMIT $2"
-        )))
-        .bind(micros(before))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?;
-        rows.iter().map(transfer).collect()
+        due(self.pool(), ("transfers", COLUMNS), "status = 'pending'", "created_at", before, limit, transfer).await
     }
 
     async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM transfers WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(transfer).transpose()
+        by_id(self.pool(), "transfers", COLUMNS, id, transfer).await
     }
 
     async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError> {

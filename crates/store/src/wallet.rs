@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{corrupt, get, micros, paged, time, uuid};
+use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency};
 
@@ -91,12 +91,7 @@ impl WalletStore for SqlStore {
     }
 
     async fn wallet_transaction(&self, id: Uuid) -> Result<Option<WalletTransaction>, StoreError> {
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM wallet_transactions WHERE id = $1")))
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db)?;
-        row.as_ref().map(transaction).transpose()
+        by_id(self.pool(), "wallet_transactions", COLUMNS, id, transaction).await
     }
 
     async fn wallet_transactions(&self, user_id: &str, page: Page) -> Result<(Vec<WalletTransaction>, i64), StoreError> {
@@ -150,15 +145,7 @@ impl WalletStore for SqlStore {
     }
 
     async fn open_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM wallet_transactions WHERE status = 'pending' AND kind = 'withdrawal' AND updated_at <= $1 \
-             ORDER BY updated_at, id LIMIT $2"
-        )))
-        .bind(micros(before))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await
-        .map_err(db)?;
-        rows.iter().map(transaction).collect()
+        let condition = "status = 'pending' AND kind = 'withdrawal'";
+        due(self.pool(), ("wallet_transactions", COLUMNS), condition, "updated_at", before, limit, transaction).await
     }
 }
