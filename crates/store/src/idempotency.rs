@@ -15,6 +15,17 @@ pub(crate) struct ExistingClaim {
     pub resource_id: Option<String>,
 }
 
+impl ExistingClaim {
+    /// The answer of a guarded write whose key was used before.
+    pub(crate) fn into_guarded<T>(self) -> app::marketplace_ports::Guarded<T> {
+        app::marketplace_ports::Guarded::KeyExists {
+            request_hash: self.request_hash,
+            method: self.method,
+            resource_id: self.resource_id,
+        }
+    }
+}
+
 /// Claims `claim` for `resource_id`, or returns what the key already points at. On
 /// PostgreSQL a concurrent claim of the same key waits here until ours commits.
 pub(crate) async fn claim(

@@ -58,11 +58,7 @@ impl PayoutStore for SqlStore {
         let mut tx = self.begin().await?;
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &p.id.to_string()).await? {
             tx.rollback().await.map_err(db)?;
-            return Ok(Guarded::KeyExists {
-                request_hash: existing.request_hash,
-                method: existing.method,
-                resource_id: existing.resource_id,
-            });
+            return Ok(existing.into_guarded());
         }
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO payouts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"

@@ -65,11 +65,7 @@ impl RefundStore for SqlStore {
         let plan = plan(&context);
         let resource = plan.as_ref().map(|p| p.refund.id.to_string()).unwrap_or_default();
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
-            return Ok(Guarded::KeyExists {
-                request_hash: existing.request_hash,
-                method: existing.method,
-                resource_id: existing.resource_id,
-            });
+            return Ok(existing.into_guarded());
         }
         let plan = match plan {
             Ok(plan) => plan,

@@ -193,11 +193,7 @@ impl TransferStore for SqlStore {
         let resource = plan.as_ref().map(|p| p.transfer.id.to_string()).unwrap_or_default();
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
             tx.rollback().await.map_err(db)?;
-            return Ok(Guarded::KeyExists {
-                request_hash: existing.request_hash,
-                method: existing.method,
-                resource_id: existing.resource_id,
-            });
+            return Ok(existing.into_guarded());
         }
         let plan = match plan {
             Ok(plan) => plan,
@@ -277,11 +273,7 @@ impl TransferStore for SqlStore {
         let resource = plan.as_ref().map(|p| p.reversal.id.to_string()).unwrap_or_default();
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
             tx.rollback().await.map_err(db)?;
-            return Ok(Guarded::KeyExists {
-                request_hash: existing.request_hash,
-                method: existing.method,
-                resource_id: existing.resource_id,
-            });
+            return Ok(existing.into_guarded());
         }
         let plan = match plan {
             Ok(plan) => plan,

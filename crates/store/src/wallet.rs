@@ -76,11 +76,7 @@ impl WalletStore for SqlStore {
     ) -> Result<Guarded<WalletTransaction>, StoreError> {
         let mut tx = self.begin().await?;
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &t.id.to_string()).await? {
-            return Ok(Guarded::KeyExists {
-                request_hash: existing.request_hash,
-                method: existing.method,
-                resource_id: existing.resource_id,
-            });
+            return Ok(existing.into_guarded());
         }
         insert_wallet_transaction(&mut tx, t).await?;
         if let Some(refusal) = post_or_refuse(&mut tx, entries).await? {
