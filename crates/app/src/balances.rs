@@ -74,10 +74,15 @@ impl App {
     }
 
     /// The balance job: matures due pending funds, then records a scheduled snapshot
-    /// of every account that holds a balance. Returns how many transfers matured.
-    pub async fn run_balance_job(&self) -> Result<usize, AppError> {
+    /// of every account that holds a balance, once per `interval` across all replicas.
+    /// Returns how many transfers matured.
+    pub async fn run_balance_job(&self, interval: std::time::Duration) -> Result<usize, AppError> {
         let now = Utc::now();
         let matured = self.store.mature_transfers(now, MATURE_BATCH_MAX).await?;
+        let slot = now.timestamp_millis() / i64::try_from(interval.as_millis().max(1)).unwrap_or(i64::MAX);
+        if !self.store.claim_job_slot("balance_snapshots", slot).await? {
+            return Ok(matured);
+        }
         for account_id in self.store.accounts_with_balances().await? {
             let Some(account) = self.store.account(account_id).await? else { continue };
             let lines = self.store.balance_lines(account.id).await?;

@@ -207,6 +207,8 @@ pub trait BalanceStore: Send + Sync + 'static {
     ) -> Result<(Vec<BalanceSnapshot>, i64), StoreError>;
     /// Accounts that hold or held any vendor balance (for scheduled snapshots).
     async fn accounts_with_balances(&self) -> Result<Vec<Uuid>, StoreError>;
+    /// True for the one caller (of all replicas) that claims `slot` of `job` first.
+    async fn claim_job_slot(&self, job: &str, slot: i64) -> Result<bool, StoreError>;
 }
 
 /// A payout's next state as decided under its row lock.

@@ -29,9 +29,10 @@ pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs 
     let mut jobs = vec![
         every(config.balance_refresh_interval, stopped.clone(), "balance", {
             let app = app.clone();
+            let interval = config.balance_refresh_interval;
             move || {
                 let app = app.clone();
-                async move { app.run_balance_job().await.map(|_| ()) }
+                async move { app.run_balance_job(interval).await.map(|_| ()) }
             }
         }),
         every(config.recovery_interval, stopped.clone(), "recovery", {

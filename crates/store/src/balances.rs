@@ -117,6 +117,20 @@ impl BalanceStore for SqlStore {
         .await
     }
 
+    async fn claim_job_slot(&self, job: &str, slot: i64) -> Result<bool, StoreError> {
+        let claimed = sqlx::query(
+            "INSERT INTO scheduler_slots (job, slot, claimed_at) VALUES ($1, $2, $3) ON CONFLICT (job, slot) DO NOTHING",
+        )
+        .bind(job)
+        .bind(slot)
+        .bind(micros(Utc::now()))
+        .execute(self.pool())
+        .await
+        .map_err(db)?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
     async fn accounts_with_balances(&self) -> Result<Vec<Uuid>, StoreError> {
         let rows = sqlx::query(
             "SELECT DISTINCT owner FROM ledger_accounts WHERE kind IN ('vendor_available', 'vendor_pending') ORDER BY owner",

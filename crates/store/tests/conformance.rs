@@ -35,6 +35,7 @@ on_both_databases!(
     user_payments_are_newest_first,
     an_event_is_applied_once_with_its_ledger_entry,
     an_entry_that_would_overdraw_rolls_back_everything,
+    a_job_slot_is_claimed_once,
 );
 
 async fn fresh_store(postgres: bool) -> SqlStore {
@@ -225,4 +226,12 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
         store.apply_payment_event(&log("evt_o"), Some("cs_o"), &|_: &Payment| Decision::Skip("ok".into())).await.expect("retry");
     assert!(matches!(retry, EventOutcome::Skipped { .. }));
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+async fn a_job_slot_is_claimed_once(store: SqlStore) {
+    use app::marketplace_ports::BalanceStore;
+    assert!(store.claim_job_slot("balance_snapshots", 42).await.expect("first"));
+    assert!(!store.claim_job_slot("balance_snapshots", 42).await.expect("second"), "another replica got it first");
+    assert!(store.claim_job_slot("balance_snapshots", 43).await.expect("next slot"));
+    assert!(store.claim_job_slot("other_job", 42).await.expect("other job"));
 }
