@@ -25,10 +25,15 @@ pub fn router(
     request_timeout: std::time::Duration,
 ) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
     use proto::*;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    // Both reflection versions: grpcurl speaks v1, many other clients (Postman,
+    // grpcio-reflection, older grpcurl) only v1alpha.
+    let reflection_builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection = reflection_builder().build_v1()?;
+    let reflection_v1alpha = reflection_builder().build_v1alpha()?;
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let health_reporter_task = health_reporter.clone();
     tokio::spawn(async move {
@@ -50,6 +55,7 @@ pub fn router(
     .add_service(split_service_server::SplitServiceServer::new(grpc::splits::SplitApi::new(app.clone())))
     .add_service(wallet_service_server::WalletServiceServer::new(grpc::wallet::WalletApi::new(app.clone())))
     .add_service(reflection)
+    .add_service(reflection_v1alpha)
     .add_service(health_service)
     .into_axum_router()
     .layer(axum::middleware::from_fn_with_state(authenticator.clone(), auth::require_principal));

@@ -61,6 +61,20 @@ async fn reflection_and_health_answer_like_a_grpc_server_should() {
         assert!(services.iter().any(|s| s == service), "{service} not in {services:?}");
     }
 
+    // The older v1alpha protocol too: many clients speak only that one.
+    use tonic_reflection::pb::v1alpha as alpha;
+    let mut reflection = alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let request = alpha::ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection.server_reflection_info(tokio_stream::iter([request])).await.expect("v1alpha").into_inner();
+    let answer = stream.message().await.expect("stream").expect("a response").message_response;
+    let Some(alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) = answer else {
+        panic!("unexpected v1alpha answer")
+    };
+    assert!(list.service.iter().any(|s| s.name == "payment.v1.WalletService"));
+
     let mut health = tonic_health::pb::health_client::HealthClient::new(app.channel.clone());
     let answer = health
         .check(tonic_health::pb::HealthCheckRequest { service: "payment.v1.PaymentService".into() })
