@@ -16,7 +16,7 @@ use crate::{App, AppError, idempotency};
 
 const WITHDRAW_METHOD: &str = "Withdraw";
 /// A withdrawal whose description starts with this fails at the mock gateway (tests,
-/// demos); the rest of the description is the failure code.
+/// demos); the same marker as the mock's refunds and transfers.
 pub const MOCK_FAILURE_PREFIX: &str = "mock_failure:";
 /// How many open withdrawals one scheduler tick settles.
 pub const WITHDRAWAL_BATCH_MAX: i64 = 100;

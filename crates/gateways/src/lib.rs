@@ -7,3 +7,8 @@ pub mod signature;
 
 pub use mock::MockGateway;
 pub use mock_connect::MockConnectGateway;
+
+/// Text that makes the mock gateway refuse an operation (a refund's reason, a
+/// transfer's description, a withdrawal's description), so that failure paths can be
+/// exercised end to end.
+pub use app::wallet::MOCK_FAILURE_PREFIX;

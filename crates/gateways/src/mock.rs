@@ -49,7 +49,12 @@ impl PaymentGateway for MockGateway {
         Ok(GatewaySession { session_id, checkout_url })
     }
 
+    /// A reason starting with `mock_failure:` makes the mock refuse the refund, so the
+    /// failure path can be exercised.
     async fn refund(&self, refund: &domain::refunds::Refund) -> Result<String, GatewayError> {
+        if let Some(code) = refund.reason.strip_prefix(crate::MOCK_FAILURE_PREFIX) {
+            return Err(GatewayError::Refused(format!("mock refund refused: {code}")));
+        }
         Ok(format!("re_mock_{}", refund.id.simple()))
     }
 

@@ -27,7 +27,11 @@ impl ConnectGateway for MockConnectGateway {
         format!("{}/connect/mock/onboarding?account_id={account_id}&link_id={link_id}", self.public_url)
     }
 
+    /// A description starting with `mock_failure:` makes the mock refuse the transfer.
     async fn create_transfer(&self, transfer: &Transfer) -> Result<String, GatewayError> {
+        if let Some(code) = transfer.description.strip_prefix(crate::MOCK_FAILURE_PREFIX) {
+            return Err(GatewayError::Refused(format!("mock transfer refused: {code}")));
+        }
         Ok(format!("tr_mock_{}", transfer.id.simple()))
     }
 

@@ -16,6 +16,7 @@ on_both_databases!(
     a_cancelled_hold_is_refunded_in_full,
     partial_refunds_never_exceed_the_payment,
     refunds_wait_for_transferred_money_and_pending_work_is_recovered,
+    a_refused_refund_or_transfer_puts_the_money_back,
 );
 
 impl TestApp {
@@ -282,6 +283,40 @@ async fn refunds_wait_for_transferred_money_and_pending_work_is_recovered(db: Db
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(recovered, "the recovery job settled the pending transfer and refund");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_refused_refund_or_transfer_puts_the_money_back(db: Db) {
+    let app = spawn_marketplace(db).await;
+    let admin = admin();
+    let account = app.onboarded_account(&admin, "merchant-1").await;
+    let payment_id = paid_order(&app, &account, "50.00").await;
+
+    let mut refused = refund(&payment_id, "20.00", "");
+    refused.reason = "mock_failure:card_expired".into();
+    let refused = app.refunds().create_refund(authed(refused, &admin)).await.expect("answered").into_inner().refund.expect("r");
+    assert_eq!(refused.status, i32::from(proto::RefundStatus::Failed));
+    let payment = app.get_payment(&admin, &payment_id).await.expect("payment");
+    assert_eq!((payment.status, payment.refunded_amount.as_str()), (i32::from(proto::PaymentStatus::Succeeded), "0.00"));
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 5_000, "the refused refund's money is back");
+
+    let mut doomed = crate::marketplace::transfer_request(&account, "30.00", &payment_id);
+    doomed.description = "mock_failure:account_closed".into();
+    let doomed =
+        app.transfers().create_transfer(authed(doomed, &admin)).await.expect("answered").into_inner().transfer.expect("t");
+    assert_eq!(doomed.status, i32::from(proto::TransferStatus::Failed));
+    assert_eq!(available_usd(&app, &account).await, "0.00");
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 5_000, "the refused transfer's money is back");
+
+    // Neither counts against the payment any more.
+    app.transfers()
+        .create_transfer(authed(crate::marketplace::transfer_request(&account, "30.00", &payment_id), &admin))
+        .await
+        .expect("transfer");
+    app.refunds().create_refund(authed(refund(&payment_id, "20.00", ""), &admin)).await.expect("refund the rest");
+    let payment = app.get_payment(&admin, &payment_id).await.expect("payment");
+    assert_eq!(payment.refunded_amount, "20.00");
     app.assert_ledger_ok();
     app.stop().await;
 }
