@@ -61,8 +61,4 @@ impl App {
     ) -> Self {
         Self { store, gateways: Arc::new(gateways), connect, mock_gateway_names: Arc::new(mock_gateway_names), settings }
     }
-
-    pub fn store(&self) -> &Arc<dyn ports::Store> {
-        &self.store
-    }
 }

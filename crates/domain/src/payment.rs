@@ -95,10 +95,6 @@ impl PaymentStatus {
             (_, PaymentOutcome::Expired) => self.walk(&[Cancelled]),
         }
     }
-
-    pub fn is_final(self) -> bool {
-        matches!(self, PaymentStatus::Succeeded | PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Refunded)
-    }
 }
 
 /// What a gateway says happened to a checkout.
