@@ -96,4 +96,13 @@ impl App {
         }
         Ok(outcome)
     }
+
+    /// Admins and services read every account; merchants the ones linked to them.
+    pub(crate) async fn ensure_reads_account_id(&self, principal: &Principal, account_id: Uuid) -> Result<(), AppError> {
+        if principal.is_privileged() {
+            return Ok(());
+        }
+        let account = self.store.account(account_id).await?.ok_or(AppError::NotFound("connected account"))?;
+        principal.ensure_reads_account(&account)
+    }
 }

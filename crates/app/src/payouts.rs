@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use domain::Money;
 use domain::ledger::EntryKind;
 use domain::payment::{parse_optional_uuid, parse_uuid};
 use domain::payouts::{Payout, PayoutMethod, PayoutStatus, arrival_date, instant_fee, parse_statement_descriptor};
 use domain::validation::{IdempotencyKey, validate_metadata};
-use domain::{Currency, Money};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -37,8 +37,8 @@ pub struct PayoutInput {
 
 impl App {
     pub async fn create_payout(&self, principal: &Principal, input: PayoutInput) -> Result<Payout, AppError> {
-        let currency = Currency::parse("currency", &input.currency)?;
-        let amount = Money::parse_positive("amount", &input.amount, currency)?;
+        let amount = Money::parse_request(&input.amount, &input.currency)?;
+        let currency = amount.currency();
         let method = input.method.unwrap_or(PayoutMethod::Standard);
         let description = parse_description(&input.description)?;
         let statement_descriptor = parse_statement_descriptor(&input.statement_descriptor)?;

@@ -99,19 +99,6 @@ pub trait Store:
 {
 }
 
-impl<T> Store for T where
-    T: PaymentStore
-        + crate::marketplace_ports::AccountStore
-        + crate::marketplace_ports::SplitStore
-        + crate::marketplace_ports::TransferStore
-        + crate::marketplace_ports::BalanceStore
-        + crate::marketplace_ports::PayoutStore
-        + crate::escrow_ports::EscrowStore
-        + crate::escrow_ports::RefundStore
-        + crate::wallet_ports::WalletStore
-{
-}
-
 #[async_trait::async_trait]
 pub trait PaymentStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;

@@ -70,8 +70,7 @@ impl App {
         currency: &str,
     ) -> Result<FeeQuote, AppError> {
         let account = self.load_account("connected_account_id", account_id).await?;
-        let currency = domain::Currency::parse("currency", currency)?;
-        let amount = Money::parse_positive("amount", amount, currency)?;
+        let amount = Money::parse_request(amount, currency)?;
         principal.ensure_reads_account(&account)?;
         self.fee_for(&account, amount).await
     }

@@ -10,7 +10,7 @@ use domain::ledger::LedgerError;
 use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
 use domain::transfers::{DESCRIPTION_LEN_MAX, Transfer, TransferReversal, TransferStatus, fee_entry};
 use domain::validation::{IdempotencyKey, validate_metadata};
-use domain::{Currency, FieldError, Money};
+use domain::{FieldError, Money};
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -45,8 +45,8 @@ fn ledger(error: LedgerError) -> String {
 
 impl App {
     pub async fn create_transfer(&self, principal: &Principal, input: TransferInput) -> Result<Transfer, AppError> {
-        let currency = Currency::parse("currency", &input.currency)?;
-        let amount = Money::parse_positive("amount", &input.amount, currency)?;
+        let amount = Money::parse_request(&input.amount, &input.currency)?;
+        let currency = amount.currency();
         let payment_id = parse_optional_uuid("payment_id", &input.payment_id)?;
         let description = parse_description(&input.description)?;
         validate_metadata("metadata", &input.metadata)?;
@@ -261,13 +261,5 @@ impl App {
             }
             Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
         }
-    }
-
-    pub(crate) async fn ensure_reads_account_id(&self, principal: &Principal, account_id: Uuid) -> Result<(), AppError> {
-        if principal.is_privileged() {
-            return Ok(());
-        }
-        let account = self.store.account(account_id).await?.ok_or(AppError::NotFound("connected account"))?;
-        principal.ensure_reads_account(&account)
     }
 }

@@ -72,8 +72,8 @@ impl App {
         idempotency_key: &str,
     ) -> Result<WalletTransaction, AppError> {
         require_user(user_id)?;
-        let currency = Currency::parse("currency", currency)?;
-        let amount = Money::parse_positive("amount", amount, currency)?;
+        let amount = Money::parse_request(amount, currency)?;
+        let currency = amount.currency();
         let description = parse_description(description)?;
         let key = IdempotencyKey::parse_optional("idempotency_key", idempotency_key)?;
         principal.ensure_acts_for(user_id)?;

@@ -90,6 +90,12 @@ impl Money {
         Ok(Self { minor, currency })
     }
 
+    /// A positive amount with its currency code, as requests carry them in the fields
+    /// `amount` and `currency`.
+    pub fn parse_request(amount: &str, currency: &str) -> Result<Self, FieldError> {
+        Self::parse_positive("amount", amount, Currency::parse("currency", currency)?)
+    }
+
     /// Parses an amount that must be greater than zero.
     pub fn parse_positive(field: &'static str, text: &str, currency: Currency) -> Result<Self, FieldError> {
         let money = Self::parse(field, text, currency)?;

@@ -152,8 +152,7 @@ impl CheckoutRequest {
     /// `gateway_name` must already be resolved (empty → default) by the caller.
     pub fn parse(input: CheckoutInput) -> Result<Self, FieldError> {
         let user_id = parse_client_id("user_id", &input.user_id)?;
-        let currency = crate::money::Currency::parse("currency", &input.currency)?;
-        let amount = Money::parse_positive("amount", &input.amount, currency)?;
+        let amount = Money::parse_request(&input.amount, &input.currency)?;
         let payment_type = input.payment_type.ok_or_else(|| {
             FieldError::new("payment_type", "is required: one of platform_service, product_b2c, product_c2c, balance_deposit")
         })?;

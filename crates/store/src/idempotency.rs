@@ -64,6 +64,23 @@ pub(crate) async fn claim(
     }))
 }
 
+/// Claims the key, then lets the plan's verdict count. The key comes first so that
+/// the retry of a write that succeeded replays it, even when the same request would
+/// now be refused (say, a transfer that used up its payment's rest). `Err` is the
+/// answer to return at once; the caller's transaction, dropped, rolls back.
+pub(crate) async fn claim_for_plan<P, T>(
+    tx: &mut Transaction<'_, Any>,
+    key: Option<&IdempotencyClaim>,
+    plan: Result<P, String>,
+    resource_id: impl FnOnce(&P) -> String,
+) -> Result<Result<P, app::marketplace_ports::Guarded<T>>, StoreError> {
+    let resource = plan.as_ref().map(resource_id).unwrap_or_default();
+    if let Some(existing) = claim_optional(tx, key, &resource).await? {
+        return Ok(Err(existing.into_guarded()));
+    }
+    Ok(plan.map_err(app::marketplace_ports::Guarded::Refused))
+}
+
 /// Claims the key if there is one; `Some` when it was used before.
 pub(crate) async fn claim_optional(
     tx: &mut Transaction<'_, Any>,

@@ -133,6 +133,9 @@ fn sqlite_url_creating_file(url: &str) -> Result<String, StoreError> {
     Ok(if url.contains('?') { url.to_owned() } else { format!("{url}?mode=rwc") })
 }
 
+/// Every per-context store trait is implemented in its module.
+impl app::ports::Store for SqlStore {}
+
 pub(crate) fn db(error: sqlx::Error) -> StoreError {
     StoreError::Database(error.to_string())
 }

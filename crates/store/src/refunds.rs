@@ -62,14 +62,9 @@ impl RefundStore for SqlStore {
         let Some(context) = self.refund_context(&mut tx, payment_id).await? else {
             return Ok(Guarded::Refused(format!("payment {payment_id} does not exist")));
         };
-        let plan = plan(&context);
-        let resource = plan.as_ref().map(|p| p.refund.id.to_string()).unwrap_or_default();
-        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
-            return Ok(existing.into_guarded());
-        }
-        let plan = match plan {
+        let plan = match idempotency::claim_for_plan(&mut tx, claim, plan(&context), |p| p.refund.id.to_string()).await? {
             Ok(plan) => plan,
-            Err(reason) => return Ok(Guarded::Refused(reason)),
+            Err(answer) => return Ok(answer),
         };
         let r = &plan.refund;
         sqlx::query(AssertSqlSafe(format!(

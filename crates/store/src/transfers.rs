@@ -187,17 +187,10 @@ impl TransferStore for SqlStore {
             },
             None => None,
         };
-        // The key is claimed before a refusal counts: the retry of a transfer that used
-        // up the payment's rest must replay, not be refused.
-        let plan = plan(linked.as_ref());
-        let resource = plan.as_ref().map(|p| p.transfer.id.to_string()).unwrap_or_default();
-        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
-            tx.rollback().await.map_err(db)?;
-            return Ok(existing.into_guarded());
-        }
-        let plan = match plan {
+        let plan = match idempotency::claim_for_plan(&mut tx, claim, plan(linked.as_ref()), |p| p.transfer.id.to_string()).await?
+        {
             Ok(plan) => plan,
-            Err(reason) => return Ok(Guarded::Refused(reason)),
+            Err(answer) => return Ok(answer),
         };
         insert_transfer(&mut tx, &plan.transfer).await?;
         if let Some(split) = &plan.split {
@@ -267,17 +260,9 @@ impl TransferStore for SqlStore {
             return Ok(Guarded::Refused(format!("transfer {transfer_id} does not exist")));
         };
         let current = transfer(&row)?;
-        // A retry of a reversal that already emptied the transfer must still replay, so
-        // the key is claimed before the plan can refuse.
-        let plan = plan(&current);
-        let resource = plan.as_ref().map(|p| p.reversal.id.to_string()).unwrap_or_default();
-        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &resource).await? {
-            tx.rollback().await.map_err(db)?;
-            return Ok(existing.into_guarded());
-        }
-        let plan = match plan {
+        let plan = match idempotency::claim_for_plan(&mut tx, claim, plan(&current), |p| p.reversal.id.to_string()).await? {
             Ok(plan) => plan,
-            Err(reason) => return Ok(Guarded::Refused(reason)),
+            Err(answer) => return Ok(answer),
         };
         let r = &plan.reversal;
         sqlx::query(
