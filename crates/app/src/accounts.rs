@@ -19,12 +19,11 @@ impl App {
     pub async fn create_account(&self, principal: &Principal, input: AccountInput) -> Result<ConnectedAccount, AppError> {
         let new = NewAccount::parse(input)?;
         principal.ensure_service()?;
-        let id = Uuid::now_v7();
-        let gateway_account_id = self.connect.create_account(id).await.map_err(|error| {
+        let mut account = new.into_account(Uuid::now_v7(), String::new(), Utc::now());
+        account.gateway_account_id = self.connect.create_account(&account).await.map_err(|error| {
             tracing::warn!(%error, "gateway did not create the connected account");
-            AppError::Unavailable("the payment gateway is unavailable; retry".into())
+            AppError::from(error)
         })?;
-        let account = new.into_account(id, gateway_account_id, Utc::now());
         self.store.insert_account(&account).await?;
         tracing::info!(account_id = %account.id, "connected account created");
         Ok(account)
@@ -79,8 +78,12 @@ impl App {
             refresh_url: refresh_url.as_str().to_owned(),
             expires_at: Utc::now() + Duration::minutes(ACCOUNT_LINK_TTL_MINUTES),
         };
+        let url = self.connect.create_account_link(&account, &link).await.map_err(|error| {
+            tracing::warn!(account_id = %account.id, %error, "gateway did not create an onboarding link");
+            AppError::from(error)
+        })?;
         self.store.insert_account_link(&link).await?;
-        Ok((self.connect.onboarding_url(account.id, link.id), link.expires_at))
+        Ok((url, link.expires_at))
     }
 
     /// The mock's hosted onboarding page: completes KYC, or sends an expired link's

@@ -6,7 +6,7 @@ use domain::payment::parse_uuid;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::marketplace_ports::{BalanceLine, BalanceSnapshot, SnapshotType};
+use crate::marketplace_ports::{BalanceLine, BalanceSnapshot, GatewayFigures, SnapshotType};
 use crate::ports::Page;
 use crate::{App, AppError};
 
@@ -31,6 +31,7 @@ fn snapshots(
             pending_minor: line.pending_minor,
             instant_available_minor: if account.payouts_enabled { line.available_minor } else { 0 },
             source_types: line.source_types,
+            gateway: None,
             snapshot_type,
             created_at: now,
         })
@@ -47,11 +48,34 @@ impl App {
     ) -> Result<Vec<BalanceSnapshot>, AppError> {
         let account = self.account(principal, account_id).await?;
         let lines = self.store.balance_lines(account.id).await?;
-        let current = snapshots(&account, lines, SnapshotType::OnDemand, Utc::now());
+        let mut current = snapshots(&account, lines, SnapshotType::OnDemand, Utc::now());
         if force_refresh {
+            self.compare_with_gateway(&account, &mut current).await?;
             self.store.insert_snapshots(&current).await?;
         }
         Ok(current)
+    }
+
+    /// Reads the gateway's own balance of the account into the snapshots; a figure
+    /// that differs from our ledger is logged and counted.
+    async fn compare_with_gateway(&self, account: &ConnectedAccount, current: &mut [BalanceSnapshot]) -> Result<(), AppError> {
+        let Some(reported) = self.connect.balance(account).await.map_err(AppError::from)? else {
+            return Ok(());
+        };
+        for snapshot in current.iter_mut() {
+            let at_gateway = reported.iter().find(|b| b.currency.eq_ignore_ascii_case(&snapshot.currency));
+            let (available, pending) = at_gateway.map_or((0, 0), |b| (b.available_minor, b.pending_minor));
+            snapshot.gateway = Some(GatewayFigures { available_minor: available, pending_minor: pending });
+            // Our pending funds are already at the gateway (Stripe transfers arrive at once).
+            if available + pending != snapshot.available_minor + snapshot.pending_minor {
+                crate::metrics::gateway_mismatch("balance");
+                tracing::warn!(account_id = %account.id, currency = %snapshot.currency,
+                    ledger_available = snapshot.available_minor, ledger_pending = snapshot.pending_minor,
+                    gateway_available = available, gateway_pending = pending,
+                    "the gateway's balance differs from the ledger");
+            }
+        }
+        Ok(())
     }
 
     pub async fn balance_history(

@@ -53,15 +53,26 @@ impl App {
             .create_checkout(&GatewayCheckout {
                 payment_id: payment.id,
                 amount: payment.amount,
+                description: checkout_description(&payment),
                 success_url: payment.success_url.clone(),
                 cancel_url: payment.cancel_url.clone(),
+                metadata: payment.metadata.clone(),
             })
             .await
             .map_err(|error| {
                 tracing::warn!(payment_id = %payment.id, %error, "gateway did not create a checkout session");
-                AppError::Unavailable("the payment gateway is unavailable; retry with the same idempotency_key".into())
+                AppError::from(error)
             })?;
         Ok(self.store.attach_checkout_session(payment.id, &session.session_id, &session.checkout_url).await?)
+    }
+}
+
+/// The client's `description` metadata when it gave one, else what was bought.
+fn checkout_description(payment: &Payment) -> String {
+    match payment.metadata.get("description") {
+        Some(text) if !text.trim().is_empty() => text.clone(),
+        _ if payment.payment_type == domain::payment::PaymentType::BalanceDeposit => "Wallet top-up".to_owned(),
+        _ => format!("Payment {}", payment.id),
     }
 }
 

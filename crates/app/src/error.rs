@@ -30,6 +30,26 @@ impl AppError {
     }
 }
 
+/// A gateway's answer to a call the client waits for. Nothing moved in any of these
+/// cases: the caller has not written money for them.
+impl From<crate::ports::GatewayError> for AppError {
+    fn from(error: crate::ports::GatewayError) -> Self {
+        use crate::ports::GatewayError::*;
+        match error {
+            Unavailable(cause) => {
+                tracing::warn!(cause, "payment gateway unavailable");
+                Self::Unavailable("the payment gateway is unavailable; retry with the same idempotency_key".into())
+            }
+            Misconfigured(cause) => {
+                tracing::error!(cause, "the payment gateway refused our credentials: check the gateway's API key");
+                Self::Unavailable("the payment gateway cannot be used right now; the operator has been alerted".into())
+            }
+            Refused(message) => Self::FailedPrecondition(format!("the payment gateway refused: {message}")),
+            Invalid(message) => Self::InvalidArgument(FieldError::new("gateway", message)),
+        }
+    }
+}
+
 /// Errors of a storage adapter. Everything but a lost race is internal.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -9,6 +9,7 @@ mod checkout;
 pub mod error;
 mod escrow;
 pub mod escrow_ports;
+mod gateway_events;
 pub mod gateways;
 mod idempotency;
 pub mod marketplace_ports;

@@ -57,6 +57,10 @@ pub trait AccountStore: Send + Sync + 'static {
         owner: Option<&str>,
         page: Page,
     ) -> Result<(Vec<ConnectedAccount>, i64), StoreError>;
+    async fn account_by_gateway_id(&self, gateway_account_id: &str) -> Result<Option<ConnectedAccount>, StoreError>;
+    /// Writes the gateway's view of the account unless an event created after
+    /// `event_at` (unix seconds) was applied already; false then.
+    async fn apply_gateway_account(&self, updated: &ConnectedAccount, event_at: i64) -> Result<bool, StoreError>;
     async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError>;
     /// In one transaction: uses the link (once), activates the account and logs an
     /// `account.updated` event. Unknown link: `None`.
@@ -169,8 +173,24 @@ pub struct BalanceSnapshot {
     pub pending_minor: i64,
     pub instant_available_minor: i64,
     pub source_types: Vec<String>,
+    /// What the gateway reported when the snapshot was taken against it.
+    pub gateway: Option<GatewayFigures>,
     pub snapshot_type: SnapshotType,
     pub created_at: DateTime<Utc>,
+}
+
+/// A gateway's own balance figures, kept beside the ledger's in a snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayFigures {
+    pub available_minor: i64,
+    pub pending_minor: i64,
+}
+
+impl BalanceSnapshot {
+    /// The gateway's total differs from the ledger's.
+    pub fn gateway_mismatch(&self) -> bool {
+        self.gateway.is_some_and(|g| g.available_minor + g.pending_minor != self.available_minor + self.pending_minor)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,12 +262,31 @@ pub trait PayoutStore: Send + Sync + 'static {
     async fn open_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError>;
 }
 
+/// One currency of a connected account's balance as the gateway reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayBalance {
+    pub currency: String,
+    pub available_minor: i64,
+    pub pending_minor: i64,
+}
+
 /// The gateway side of Connect: accounts, onboarding, transfers, payouts. Every call
 /// is idempotent per our id.
 #[async_trait::async_trait]
 pub trait ConnectGateway: Send + Sync + 'static {
-    async fn create_account(&self, account_id: Uuid) -> Result<String, GatewayError>;
-    fn onboarding_url(&self, account_id: Uuid, link_id: Uuid) -> String;
-    async fn create_transfer(&self, transfer: &Transfer) -> Result<String, GatewayError>;
-    async fn create_payout(&self, payout: &Payout) -> Result<String, GatewayError>;
+    /// `account` is not stored yet; its id keys the call. Returns the gateway's id.
+    async fn create_account(&self, account: &ConnectedAccount) -> Result<String, GatewayError>;
+    /// The URL the vendor opens to complete KYC.
+    async fn create_account_link(&self, account: &ConnectedAccount, link: &AccountLink) -> Result<String, GatewayError>;
+    /// `source` is the payment the money came from, when the transfer is linked to one.
+    async fn create_transfer(&self, transfer: &Transfer, source: Option<&Payment>) -> Result<String, GatewayError>;
+    async fn reverse_transfer(&self, transfer: &Transfer, reversal: &TransferReversal) -> Result<String, GatewayError>;
+    async fn create_payout(&self, payout: &Payout, account: &ConnectedAccount) -> Result<String, GatewayError>;
+    async fn cancel_payout(&self, payout: &Payout, account: &ConnectedAccount) -> Result<(), GatewayError>;
+    /// The account's balance at the gateway; `None` when the gateway keeps none of
+    /// its own (the mock: our ledger is the balance).
+    async fn balance(&self, account: &ConnectedAccount) -> Result<Option<Vec<GatewayBalance>>, GatewayError>;
+    /// True when payouts move by themselves at this gateway (its events settle them);
+    /// false for the mock, whose scheduler job moves them.
+    fn settles_payouts_by_events(&self) -> bool;
 }

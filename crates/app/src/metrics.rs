@@ -7,11 +7,19 @@ pub const ESCROW_HOLDS_TOTAL: &str = "escrow_holds_total";
 pub const ESCROW_RELEASES_TOTAL: &str = "escrow_releases_total";
 pub const TRANSFERS_TOTAL: &str = "transfers_total";
 pub const PAYOUTS_TOTAL: &str = "payouts_total";
+/// Places where the gateway's figures and our ledger disagree (balances, reversals).
+pub const GATEWAY_MISMATCHES_TOTAL: &str = "gateway_mismatches_total";
 
 pub fn register_all() {
-    for name in
-        [CHECKOUT_SESSIONS_TOTAL, WEBHOOK_EVENTS_TOTAL, ESCROW_HOLDS_TOTAL, ESCROW_RELEASES_TOTAL, TRANSFERS_TOTAL, PAYOUTS_TOTAL]
-    {
+    for name in [
+        CHECKOUT_SESSIONS_TOTAL,
+        WEBHOOK_EVENTS_TOTAL,
+        ESCROW_HOLDS_TOTAL,
+        ESCROW_RELEASES_TOTAL,
+        TRANSFERS_TOTAL,
+        PAYOUTS_TOTAL,
+        GATEWAY_MISMATCHES_TOTAL,
+    ] {
         metrics::counter!(name).absolute(0);
     }
 }
@@ -38,4 +46,8 @@ pub(crate) fn escrow_hold() {
 
 pub(crate) fn escrow_release(trigger: &'static str) {
     metrics::counter!(ESCROW_RELEASES_TOTAL, "trigger" => trigger).increment(1);
+}
+
+pub(crate) fn gateway_mismatch(kind: &'static str) {
+    metrics::counter!(GATEWAY_MISMATCHES_TOTAL, "kind" => kind).increment(1);
 }

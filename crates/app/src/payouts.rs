@@ -35,6 +35,17 @@ pub struct PayoutInput {
     pub idempotency_key: String,
 }
 
+/// Canceled while pending: amount and fee go back to the available balance.
+fn cancel_change(payout: &Payout) -> Result<PayoutChange, String> {
+    if !payout.status.can_become(PayoutStatus::Canceled) {
+        return Err(format!("payout is {}, only a pending payout can be canceled", payout.status));
+    }
+    let now = Utc::now();
+    let canceled = Payout { status: PayoutStatus::Canceled, canceled_at: Some(now), updated_at: now, ..payout.clone() };
+    let entry = payout.returned_entry(EntryKind::PayoutCanceled).map_err(|e| e.to_string())?;
+    Ok(PayoutChange { payout: canceled, entries: vec![entry] })
+}
+
 impl App {
     pub async fn create_payout(&self, principal: &Principal, input: PayoutInput) -> Result<Payout, AppError> {
         let amount = Money::parse_request(&input.amount, &input.currency)?;
@@ -100,7 +111,7 @@ impl App {
             Guarded::Refused(reason) => return Err(AppError::FailedPrecondition(reason)),
         };
         crate::metrics::payout(payout.status.as_str());
-        match self.connect.create_payout(&payout).await {
+        match self.connect.create_payout(&payout, &account).await {
             Ok(gateway_id) => {
                 let change = |current: &Payout| {
                     Ok(PayoutChange {
@@ -112,6 +123,11 @@ impl App {
                     Guarded::Done(payout) => Ok(payout),
                     _ => Ok(payout),
                 }
+            }
+            Err(error) if error.keeps_pending() => {
+                // The gateway may have created it: its payout events settle it.
+                tracing::warn!(payout_id = %payout.id, %error, "gateway unreachable; the payout stays pending");
+                Ok(payout)
             }
             Err(error) => {
                 tracing::warn!(payout_id = %payout.id, %error, "gateway refused the payout");
@@ -146,19 +162,53 @@ impl App {
     pub async fn cancel_payout(&self, principal: &Principal, payout_id: &str) -> Result<Payout, AppError> {
         let id = parse_uuid("payout_id", payout_id)?;
         principal.ensure_service()?;
-        self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))?;
-        let cancel = |payout: &Payout| {
-            if !payout.status.can_become(PayoutStatus::Canceled) {
-                return Err(format!("payout is {}, only a pending payout can be canceled", payout.status));
-            }
-            let now = Utc::now();
-            let canceled = Payout { status: PayoutStatus::Canceled, canceled_at: Some(now), updated_at: now, ..payout.clone() };
-            let entry = payout.returned_entry(EntryKind::PayoutCanceled).map_err(|e| e.to_string())?;
-            Ok(PayoutChange { payout: canceled, entries: vec![entry] })
-        };
-        let payout = self.change_payout(id, &cancel).await?;
+        let current = self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))?;
+        if !current.status.can_become(PayoutStatus::Canceled) {
+            return Err(AppError::FailedPrecondition(format!(
+                "payout is {}, only a pending payout can be canceled",
+                current.status
+            )));
+        }
+        if current.gateway_payout_id.is_some() {
+            let account =
+                self.store.account(current.connected_account_id).await?.ok_or(AppError::NotFound("connected account"))?;
+            self.connect.cancel_payout(&current, &account).await.map_err(AppError::from)?;
+        }
+        let payout = self.change_payout(id, &cancel_change).await?;
         crate::metrics::payout(payout.status.as_str());
         Ok(payout)
+    }
+
+    /// A payout event of a gateway that moves payouts itself: paid (through in
+    /// transit), failed (money back to available) or canceled. A payout already past
+    /// that state is left alone, so an older event never undoes a newer one.
+    pub(crate) async fn apply_payout_status(
+        &self,
+        id: Uuid,
+        status: PayoutStatus,
+        failure_code: Option<&str>,
+        failure_message: Option<&str>,
+    ) -> Result<Payout, AppError> {
+        let current = self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))?;
+        match status {
+            PayoutStatus::Paid => {
+                if current.status == PayoutStatus::Pending {
+                    self.step_payout(id).await?;
+                }
+                self.step_payout(id).await?;
+            }
+            PayoutStatus::Failed => {
+                let message = failure_message.unwrap_or("the gateway reported the payout failed");
+                self.fail_payout(id, failure_code.unwrap_or("payout_failed"), message).await?;
+            }
+            PayoutStatus::Canceled => {
+                let payout = self.change_payout(id, &cancel_change).await?;
+                crate::metrics::payout(payout.status.as_str());
+            }
+            PayoutStatus::InTransit if current.status == PayoutStatus::Pending => self.step_payout(id).await?,
+            _ => {}
+        }
+        self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))
     }
 
     /// The gateway reported a failure: money back to available, code and message kept.
@@ -195,6 +245,9 @@ impl App {
     /// The mock gateway's clock: each open payout last changed before `before` moves
     /// one step (pending → in transit → paid), or fails if its metadata asks to.
     pub async fn advance_mock_payouts(&self, before: DateTime<Utc>) -> Result<usize, AppError> {
+        if self.connect.settles_payouts_by_events() {
+            return Ok(0);
+        }
         let open = self.store.open_payouts(before, PAYOUT_BATCH_MAX).await?;
         let mut advanced = 0;
         for payout in open {

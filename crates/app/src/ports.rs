@@ -129,13 +129,22 @@ pub trait PaymentStore: Send + Sync + 'static {
     async fn user_payments(&self, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), StoreError>;
 
     /// In one transaction: logs the event (a duplicate stops here), finds the payment
-    /// of `session_id`, applies `decide`'s settlement and its ledger entries.
+    /// (by `payment_id` when given, else by `session_id`), applies `decide`'s
+    /// settlement and its ledger entries.
     async fn apply_payment_event(
         &self,
         log: &WebhookLog,
         session_id: Option<&str>,
+        payment_id: Option<Uuid>,
         decide: Decide<'_>,
     ) -> Result<EventOutcome, StoreError>;
+
+    /// Whether the (gateway, event id) was logged before.
+    async fn webhook_seen(&self, gateway_name: &str, event_id: &str) -> Result<bool, StoreError>;
+
+    /// Logs an event that was applied outside the payment path (its effect is
+    /// idempotent on its own); false when the event was logged already.
+    async fn record_webhook(&self, log: &WebhookLog, note: Option<&str>) -> Result<bool, StoreError>;
 
     /// Every broken ledger invariant; empty means the ledger is sound.
     async fn check_ledger(&self) -> Result<Vec<LedgerViolation>, StoreError>;
@@ -157,8 +166,20 @@ pub struct GatewayLimits {
 pub struct GatewayCheckout {
     pub payment_id: Uuid,
     pub amount: domain::Money,
+    /// What the buyer sees on the gateway's page.
+    pub description: String,
     pub success_url: String,
     pub cancel_url: String,
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// A refund as the gateway reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayRefund {
+    pub gateway_refund_id: String,
+    /// Pending until the gateway settles it (a refund event follows).
+    pub status: domain::refunds::RefundStatus,
+    pub failure_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,19 +193,47 @@ pub struct GatewaySession {
 pub struct GatewayEvent {
     pub event_id: String,
     pub event_type: String,
+    /// When the gateway created the event (unix seconds): orders events whose object
+    /// can move back and forth, so an older one never undoes a newer state.
+    pub created: Option<i64>,
     pub effect: EventEffect,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventEffect {
     Checkout {
-        session_id: String,
+        session_id: Option<String>,
+        /// Our payment id, when the gateway echoes it (client reference, metadata).
+        payment_id: Option<Uuid>,
         outcome: PaymentOutcome,
         payment_intent_id: Option<String>,
         failure_reason: Option<String>,
         /// What the gateway says was charged (minor units, currency code), when it says.
         charged: Option<(i64, String)>,
     },
+    Refund {
+        /// Ours, from the refund's metadata; else found by the gateway's id.
+        refund_id: Option<Uuid>,
+        gateway_refund_id: String,
+        status: domain::refunds::RefundStatus,
+        failure_reason: Option<String>,
+    },
+    Account {
+        gateway_account_id: String,
+        charges_enabled: bool,
+        payouts_enabled: bool,
+        details_submitted: bool,
+        disabled_reason: Option<String>,
+    },
+    Payout {
+        payout_id: Option<Uuid>,
+        gateway_payout_id: String,
+        status: domain::payouts::PayoutStatus,
+        failure_code: Option<String>,
+        failure_message: Option<String>,
+    },
+    /// The gateway's running total of reversals of a transfer.
+    TransferReversed { transfer_id: Option<Uuid>, gateway_transfer_id: String, amount_reversed: i64 },
     /// An event type we log but do not act on.
     Ignored,
 }
@@ -206,10 +255,28 @@ pub enum WebhookError {
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
+    /// Timeout, 5xx or conflict after the retries: the gateway may have acted, so the
+    /// record stays pending and is sent again with the same idempotency key.
     #[error("gateway unavailable: {0}")]
     Unavailable(String),
+    /// A decline or a business refusal (insufficient balance, already refunded):
+    /// nothing happened at the gateway.
     #[error("gateway refused the request: {0}")]
     Refused(String),
+    /// The gateway found our request invalid: nothing happened.
+    #[error("gateway found the request invalid: {0}")]
+    Invalid(String),
+    /// Our credentials were refused: nothing happened, an operator must act. Records
+    /// stay pending so that they go through once the key is fixed.
+    #[error("gateway refused our credentials: {0}")]
+    Misconfigured(String),
+}
+
+impl GatewayError {
+    /// True when the record must stay pending for the recovery job.
+    pub fn keeps_pending(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Misconfigured(_))
+    }
 }
 
 #[async_trait::async_trait]
@@ -220,8 +287,9 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// Must be idempotent per `payment_id`: a retry returns the same session.
     async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError>;
 
-    /// Refunds at the gateway; idempotent per refund id. Returns the gateway's id.
-    async fn refund(&self, refund: &domain::refunds::Refund) -> Result<String, GatewayError>;
+    /// Refunds at the gateway; idempotent per refund id. A refund that already has
+    /// the gateway's id is read back instead of sent again.
+    async fn refund(&self, refund: &domain::refunds::Refund, payment: &Payment) -> Result<GatewayRefund, GatewayError>;
 
     /// Verifies a webhook delivery's signature and parses the event.
     fn verify_webhook(&self, payload: &[u8], signature: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError>;

@@ -109,32 +109,45 @@ impl App {
     /// The gateway refunds after the commit; a refusal puts the money back. A gateway
     /// that cannot be reached leaves the refund pending for the recovery job.
     pub(crate) async fn send_refund(&self, mut refund: Refund) -> Result<Refund, AppError> {
-        let gateway_name = self.store.payment(refund.payment_id).await?.map(|p| p.gateway_name).unwrap_or_default();
-        let gateway = self.gateways.resolve("gateway_name", &gateway_name)?;
-        let now = Utc::now();
-        let failure = match gateway.refund(&refund).await {
-            Ok(gateway_id) => {
-                refund.status = RefundStatus::Succeeded;
-                refund.gateway_refund_id = Some(gateway_id);
-                None
+        let payment = self.store.payment(refund.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+        let gateway = self.gateways.resolve("gateway_name", &payment.gateway_name)?;
+        let failure = match gateway.refund(&refund, &payment).await {
+            Ok(answer) => {
+                refund.gateway_refund_id = Some(answer.gateway_refund_id);
+                refund.status = answer.status;
+                answer.failure_reason
             }
-            Err(crate::ports::GatewayError::Unavailable(error)) => {
-                tracing::warn!(refund_id = %refund.id, error, "gateway unreachable; the refund stays pending for recovery");
+            Err(error) if error.keeps_pending() => {
+                tracing::warn!(refund_id = %refund.id, %error, "gateway unreachable; the refund stays pending for recovery");
                 return Ok(refund);
             }
             Err(error) => {
                 tracing::warn!(refund_id = %refund.id, %error, "gateway refused the refund");
                 refund.status = RefundStatus::Failed;
-                Some(error)
+                Some(error.to_string())
             }
         };
-        refund.processed_at = Some(now);
+        self.record_refund_outcome(refund, failure).await
+    }
+
+    /// Stores the gateway's word on a refund still pending: its id, and succeeded or
+    /// failed (the money goes back where it came from). A refund the gateway still
+    /// processes keeps `pending` with its id; its event settles it.
+    pub(crate) async fn record_refund_outcome(&self, mut refund: Refund, failure: Option<String>) -> Result<Refund, AppError> {
+        let now = Utc::now();
+        if refund.status != RefundStatus::Pending {
+            refund.processed_at = Some(now);
+        }
         refund.updated_at = now;
+        if let Some(reason) = &failure {
+            tracing::warn!(refund_id = %refund.id, reason, "refund failed at the gateway");
+        }
         let undo = |context: &RefundContext| {
             let held_in_escrow = context.hold.as_ref().is_some_and(|h| h.status == EscrowStatus::Cancelled);
             refund_failed_entry(&context.payment, &refund, held_in_escrow).map_err(|e| e.to_string())
         };
-        if !self.store.settle_refund(&refund, failure.is_some().then_some(&undo as _)).await? {
+        let failed = refund.status == RefundStatus::Failed;
+        if !self.store.settle_refund(&refund, failed.then_some(&undo as _)).await? {
             return self.store.refund(refund.id).await?.ok_or(AppError::NotFound("refund"));
         }
         Ok(refund)

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan};
-use crate::ports::{GatewayError, Page};
+use crate::ports::Page;
 use crate::{App, AppError, idempotency};
 
 const CREATE_METHOD: &str = "CreateTransfer";
@@ -37,6 +37,41 @@ pub(crate) fn parse_description(text: &str) -> Result<String, FieldError> {
         return Err(FieldError::new("description", format!("must be at most {DESCRIPTION_LEN_MAX} characters")));
     }
     Ok(text.to_owned())
+}
+
+/// A reversal of `amount` (not more than what remains), its transfer and entry.
+pub(crate) fn plan_reversal(
+    transfer: &Transfer,
+    id: Uuid,
+    amount: i64,
+    description: &str,
+    idempotency_key: Option<String>,
+) -> Result<ReversalPlan, String> {
+    if !matches!(transfer.status, TransferStatus::Paid | TransferStatus::PartiallyReversed) {
+        return Err(format!("transfer is {}, only a paid transfer can be reversed", transfer.status));
+    }
+    let rest = transfer.reversible_minor();
+    if amount > rest {
+        return Err(format!(
+            "amount exceeds what remains to reverse ({})",
+            Money::from_minor(rest, transfer.amount.currency()).to_decimal_string()
+        ));
+    }
+    let now = Utc::now();
+    let reversal = TransferReversal {
+        id,
+        transfer_id: transfer.id,
+        amount: Money::from_minor(amount, transfer.amount.currency()),
+        description: description.to_owned(),
+        idempotency_key,
+        created_at: now,
+    };
+    let mut updated = transfer.clone();
+    updated.reversed_minor += amount;
+    updated.status = transfer.status_after_reversal(updated.reversed_minor);
+    updated.updated_at = now;
+    let entries = vec![transfer.reversal_entry(&reversal).map_err(ledger)?];
+    Ok(ReversalPlan { reversal, transfer: updated, entries })
 }
 
 fn ledger(error: LedgerError) -> String {
@@ -156,7 +191,11 @@ impl App {
     /// `BALANCE_PENDING_DAYS` is 0). A gateway that cannot be reached leaves the
     /// transfer pending for the recovery job: it may have acted.
     pub(crate) async fn send_transfer(&self, mut transfer: Transfer) -> Result<Transfer, AppError> {
-        let entries = match self.connect.create_transfer(&transfer).await {
+        let source = match transfer.payment_id {
+            Some(id) => self.store.payment(id).await?,
+            None => None,
+        };
+        let entries = match self.connect.create_transfer(&transfer, source.as_ref()).await {
             Ok(gateway_id) => {
                 let now = Utc::now();
                 transfer.status = TransferStatus::Paid;
@@ -169,8 +208,8 @@ impl App {
                     Vec::new()
                 }
             }
-            Err(GatewayError::Unavailable(error)) => {
-                tracing::warn!(transfer_id = %transfer.id, error, "gateway unreachable; the transfer stays pending for recovery");
+            Err(error) if error.keeps_pending() => {
+                tracing::warn!(transfer_id = %transfer.id, %error, "gateway unreachable; the transfer stays pending for recovery");
                 return Ok(transfer);
             }
             Err(error) => {
@@ -222,36 +261,16 @@ impl App {
         let fields = vec![id.to_string(), requested.map(|m| m.minor().to_string()).unwrap_or_default(), description.clone()];
         let claim = idempotency::claim(principal, key.as_ref(), REVERSE_METHOD, &fields);
         let reversal_id = Uuid::now_v7();
-        let plan = |transfer: &Transfer| -> Result<ReversalPlan, String> {
-            if !matches!(transfer.status, TransferStatus::Paid | TransferStatus::PartiallyReversed) {
-                return Err(format!("transfer is {}, only a paid transfer can be reversed", transfer.status));
-            }
-            let rest = transfer.reversible_minor();
-            let amount = requested.map_or(rest, |m| m.minor());
-            if amount > rest {
-                return Err(format!(
-                    "amount exceeds what remains to reverse ({})",
-                    Money::from_minor(rest, transfer.amount.currency()).to_decimal_string()
-                ));
-            }
-            let now = Utc::now();
-            let reversal = TransferReversal {
-                id: reversal_id,
-                transfer_id: transfer.id,
-                amount: Money::from_minor(amount, transfer.amount.currency()),
-                description: description.clone(),
-                idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
-                created_at: now,
-            };
-            let mut updated = transfer.clone();
-            updated.reversed_minor += amount;
-            updated.status = transfer.status_after_reversal(updated.reversed_minor);
-            updated.updated_at = now;
-            let entries = vec![transfer.reversal_entry(&reversal).map_err(ledger)?];
-            Ok(ReversalPlan { reversal, transfer: updated, entries })
+        let key_text = key.as_ref().map(|k| k.as_str().to_owned());
+        let plan = |transfer: &Transfer| {
+            let amount = requested.map_or(transfer.reversible_minor(), |m| m.minor());
+            plan_reversal(transfer, reversal_id, amount, &description, key_text.clone())
         };
         match self.store.reverse_transfer(claim.as_ref(), id, &plan).await? {
-            Guarded::Done(done) => Ok(done),
+            Guarded::Done((reversal, transfer)) => {
+                self.send_reversal(&transfer, &reversal).await;
+                Ok((reversal, transfer))
+            }
             Guarded::KeyExists { request_hash, method, resource_id } => {
                 idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
                 let reversal_id = idempotency::replayed_id(resource_id)?;
@@ -260,6 +279,18 @@ impl App {
                 Ok((reversal, transfer))
             }
             Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
+        }
+    }
+
+    /// The recorded reversal goes to the gateway after commit, keyed by its id.
+    async fn send_reversal(&self, transfer: &Transfer, reversal: &TransferReversal) {
+        if transfer.gateway_transfer_id.is_none() {
+            return;
+        }
+        if let Err(error) = self.connect.reverse_transfer(transfer, reversal).await {
+            crate::metrics::gateway_mismatch("transfer_reversal");
+            tracing::error!(reversal_id = %reversal.id, transfer_id = %transfer.id, %error,
+                "the gateway did not reverse a transfer our ledger reversed: reconcile by hand");
         }
     }
 }

@@ -14,6 +14,9 @@ use crate::{App, AppError};
 /// What an event does to the payment it names, decided inside the store's transaction.
 type Decider = Box<dyn Fn(&Payment) -> Decision + Send + Sync>;
 
+/// How a skipped event that names a wrong amount starts its reason.
+const CHARGED_OTHER_AMOUNT: &str = "the gateway charged";
+
 /// Largest webhook body accepted; a real event is a few kilobytes.
 pub const WEBHOOK_BODY_BYTES_MAX: usize = 64 * 1024;
 
@@ -25,6 +28,25 @@ pub struct WebhookReceipt {
     pub applied: bool,
     pub payment: Option<Payment>,
     pub message: String,
+}
+
+impl WebhookReceipt {
+    pub(crate) fn duplicate(payment: Option<Payment>) -> Self {
+        Self { duplicate: true, applied: false, payment, message: "duplicate event, already processed".into() }
+    }
+}
+
+/// The log row of a verified event.
+pub(crate) fn webhook_log(gateway_name: &str, event: &GatewayEvent, payload: String) -> WebhookLog {
+    WebhookLog {
+        id: Uuid::now_v7(),
+        gateway_name: gateway_name.to_owned(),
+        event_id: event.event_id.clone(),
+        event_type: event.event_type.clone(),
+        payload,
+        signature_valid: true,
+        received_at: Utc::now(),
+    }
 }
 
 impl App {
@@ -82,8 +104,10 @@ impl App {
             // One event per session: a second click is a duplicate with no effect.
             event_id: format!("evt_{session_id}"),
             event_type: event_type.to_owned(),
+            created: Some(Utc::now().timestamp()),
             effect: EventEffect::Checkout {
-                session_id: session_id.to_owned(),
+                session_id: Some(session_id.to_owned()),
+                payment_id: Some(payment.id),
                 outcome,
                 payment_intent_id: Some(format!("pi_{}", payment.id.simple())),
                 failure_reason,
@@ -111,27 +135,23 @@ impl App {
     }
 
     async fn apply_event(&self, gateway_name: &str, event: GatewayEvent, payload: String) -> Result<WebhookReceipt, AppError> {
-        let log = WebhookLog {
-            id: Uuid::now_v7(),
-            gateway_name: gateway_name.to_owned(),
-            event_id: event.event_id.clone(),
-            event_type: event.event_type.clone(),
-            payload,
-            signature_valid: true,
-            received_at: Utc::now(),
-        };
-        let (session_id, decide): (Option<&str>, Decider) = match &event.effect {
-            EventEffect::Checkout { session_id, outcome, payment_intent_id, failure_reason, charged } => {
+        if !matches!(event.effect, EventEffect::Checkout { .. } | EventEffect::Ignored) {
+            return self.apply_object_event(gateway_name, event, payload).await;
+        }
+        let log = webhook_log(gateway_name, &event, payload);
+        let (session_id, payment_id, decide): (Option<&str>, Option<Uuid>, Decider) = match &event.effect {
+            EventEffect::Checkout { session_id, payment_id, outcome, payment_intent_id, failure_reason, charged } => {
                 let (outcome, intent, reason, charged) =
                     (*outcome, payment_intent_id.clone(), failure_reason.clone(), charged.clone());
                 (
-                    Some(session_id.as_str()),
+                    session_id.as_deref(),
+                    *payment_id,
                     Box::new(move |payment: &Payment| settle(payment, outcome, intent.clone(), reason.clone(), charged.as_ref())),
                 )
             }
-            EventEffect::Ignored => (None, Box::new(|_: &Payment| Decision::Skip("event type is not handled".into()))),
+            _ => (None, None, Box::new(|_: &Payment| Decision::Skip("event type is not handled".into()))),
         };
-        let outcome = self.store.apply_payment_event(&log, session_id, decide.as_ref()).await?;
+        let outcome = self.store.apply_payment_event(&log, session_id, payment_id, decide.as_ref()).await?;
         let receipt = match outcome {
             EventOutcome::Duplicate => {
                 crate::metrics::webhook_event(gateway_name, "duplicate");
@@ -139,7 +159,7 @@ impl App {
                     Some(session) => self.store.payment_by_session(gateway_name, session).await?,
                     None => None,
                 };
-                WebhookReceipt { duplicate: true, applied: false, payment, message: "duplicate event, already processed".into() }
+                WebhookReceipt::duplicate(payment)
             }
             EventOutcome::Applied(payment) => {
                 crate::metrics::webhook_event(gateway_name, "applied");
@@ -151,6 +171,9 @@ impl App {
             }
             EventOutcome::Skipped { payment, reason } => {
                 crate::metrics::webhook_event(gateway_name, "skipped");
+                if payment.is_some() && reason.starts_with(CHARGED_OTHER_AMOUNT) {
+                    tracing::warn!(gateway = gateway_name, event_id = %event.event_id, reason, "gateway charged another amount: no money moved");
+                }
                 WebhookReceipt { duplicate: false, applied: false, payment, message: reason }
             }
         };
@@ -173,7 +196,7 @@ fn settle(
         && (*minor != payment.amount.minor() || !currency.eq_ignore_ascii_case(payment.amount.currency().code()))
     {
         return Decision::Skip(format!(
-            "the gateway charged {minor} {currency} (minor units), the payment is {} {}",
+            "{CHARGED_OTHER_AMOUNT} {minor} {currency} (minor units), the payment is {} {}",
             payment.amount.minor(),
             payment.amount.currency()
         ));

@@ -119,6 +119,43 @@ impl ConnectedAccount {
     }
 }
 
+/// What the gateway says about an account's verification (Stripe's `account.updated`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GatewayAccountState {
+    pub charges_enabled: bool,
+    pub payouts_enabled: bool,
+    pub details_submitted: bool,
+    /// Why the gateway disabled something (`requirements.past_due`, `rejected.fraud`…).
+    pub disabled_reason: Option<String>,
+}
+
+impl ConnectedAccount {
+    /// The account as the gateway describes it. Active when it may take charges and
+    /// payouts with nothing disabled; disabled when the gateway rejected it;
+    /// restricted when an onboarded account lost either. A status the state machine
+    /// does not allow from here keeps the current one; the flags always follow.
+    pub fn with_gateway_state(&self, state: &GatewayAccountState, now: DateTime<Utc>) -> Self {
+        use AccountStatus::*;
+        let rejected = state.disabled_reason.as_deref().is_some_and(|reason| reason.starts_with("rejected"));
+        let enabled = state.charges_enabled && state.payouts_enabled && state.details_submitted;
+        let target = match (rejected, enabled && state.disabled_reason.is_none()) {
+            (true, _) => Disabled,
+            (false, true) => Active,
+            (false, false) if self.status == Pending => Pending,
+            (false, false) => Restricted,
+        };
+        let status = if target == self.status || self.status.can_become(target) { target } else { self.status };
+        Self {
+            status,
+            charges_enabled: state.charges_enabled,
+            payouts_enabled: state.payouts_enabled,
+            details_submitted: state.details_submitted,
+            updated_at: now,
+            ..self.clone()
+        }
+    }
+}
+
 fn parse_email(text: &str) -> Result<String, FieldError> {
     let invalid = || FieldError::new("email", "is not a valid email address");
     if text.is_empty() {
@@ -187,6 +224,26 @@ mod tests {
         assert!(account.is_linked_to("merchant-7"));
         assert!(account.is_linked_to(&uuid::Uuid::nil().to_string()));
         assert!(!account.is_linked_to("merchant-8"));
+    }
+
+    #[test]
+    fn the_gateway_state_moves_the_status_as_the_state_machine_allows() {
+        let now = Utc::now();
+        let pending = NewAccount::parse(input()).unwrap().into_account(uuid::Uuid::nil(), "acct_1".into(), now);
+        let due = GatewayAccountState { disabled_reason: Some("requirements.past_due".into()), ..Default::default() };
+        assert_eq!(pending.with_gateway_state(&due, now).status, AccountStatus::Pending);
+        let verified =
+            GatewayAccountState { charges_enabled: true, payouts_enabled: true, details_submitted: true, disabled_reason: None };
+        let active = pending.with_gateway_state(&verified, now);
+        assert_eq!(active.status, AccountStatus::Active);
+        assert!(active.payouts_enabled && active.charges_enabled && active.details_submitted);
+        let lost_payouts = GatewayAccountState { payouts_enabled: false, ..verified.clone() };
+        let restricted = active.with_gateway_state(&lost_payouts, now);
+        assert_eq!((restricted.status, restricted.payouts_enabled), (AccountStatus::Restricted, false));
+        assert_eq!(restricted.with_gateway_state(&verified, now).status, AccountStatus::Active);
+        let rejected = GatewayAccountState { disabled_reason: Some("rejected.fraud".into()), ..Default::default() };
+        assert_eq!(active.with_gateway_state(&rejected, now).status, AccountStatus::Disabled);
+        assert_eq!(pending.with_gateway_state(&rejected, now).status, AccountStatus::Pending, "pending cannot become disabled");
     }
 
     #[test]

@@ -69,12 +69,19 @@ pub struct InvalidTransition {
 }
 
 impl PaymentStatus {
-    /// The transitions of SPEC §3; everything else is refused.
+    /// The transitions of SPEC §3; everything else is refused. A failed payment may
+    /// still succeed: a buyer retries on the gateway's page after a declined card, and
+    /// money the gateway took must never be left unrecorded.
     pub fn can_become(self, to: PaymentStatus) -> bool {
         use PaymentStatus::*;
         matches!(
             (self, to),
-            (Pending, Processing) | (Processing, Succeeded) | (Processing, Failed) | (Pending, Cancelled) | (Succeeded, Refunded)
+            (Pending, Processing)
+                | (Processing, Succeeded)
+                | (Processing, Failed)
+                | (Failed, Succeeded)
+                | (Pending, Cancelled)
+                | (Succeeded, Refunded)
         )
     }
 
@@ -243,7 +250,8 @@ mod tests {
                 (Pending, Cancelled),
                 (Processing, Succeeded),
                 (Processing, Failed),
-                (Succeeded, Refunded)
+                (Succeeded, Refunded),
+                (Failed, Succeeded)
             ]
         );
     }
@@ -254,7 +262,8 @@ mod tests {
         assert_eq!(Processing.settle(PaymentOutcome::Failed), Ok(Failed));
         assert_eq!(Pending.settle(PaymentOutcome::Expired), Ok(Cancelled));
         assert_eq!(Succeeded.settle(PaymentOutcome::Failed), Err(InvalidTransition { from: Succeeded, to: Failed }));
-        assert!(Failed.settle(PaymentOutcome::Succeeded).is_err(), "a failed payment never succeeds later");
+        assert_eq!(Failed.settle(PaymentOutcome::Succeeded), Ok(Succeeded), "money taken after a decline is honoured");
+        assert!(Cancelled.settle(PaymentOutcome::Succeeded).is_err(), "an expired session never succeeds later");
         assert!(Processing.settle(PaymentOutcome::Expired).is_err());
     }
 

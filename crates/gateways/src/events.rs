@@ -1,15 +1,20 @@
 //! Stripe-shaped events (`{"id", "type", "data": {"object": {...}}}`) and what they
-//! mean for a checkout. The mock gateway speaks the same shape.
+//! mean for our records: payments, refunds, accounts, payouts and transfers. The mock
+//! gateway speaks the same shape. Our ids come back in each object's metadata.
 
 use app::ports::{EventEffect, GatewayEvent, WebhookError};
 use domain::payment::PaymentOutcome;
+use domain::payouts::PayoutStatus;
+use domain::refunds::RefundStatus;
 use serde::Deserialize;
+use uuid::Uuid;
 
 #[derive(Deserialize)]
 struct Envelope {
     id: String,
     #[serde(rename = "type")]
     event_type: String,
+    created: Option<i64>,
     data: Data,
 }
 
@@ -21,6 +26,7 @@ struct Data {
 #[derive(Deserialize)]
 struct CheckoutObject {
     id: String,
+    client_reference_id: Option<String>,
     payment_intent: Option<String>,
     /// "paid", "unpaid" (delayed methods: the money has not arrived) or "no_payment_required".
     payment_status: Option<String>,
@@ -28,46 +34,183 @@ struct CheckoutObject {
     currency: Option<String>,
 }
 
+#[derive(Deserialize)]
+struct PaymentIntentObject {
+    id: String,
+    #[serde(default)]
+    metadata: Metadata,
+    last_payment_error: Option<ErrorObject>,
+}
+
+#[derive(Deserialize)]
+struct ErrorObject {
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RefundObject {
+    id: String,
+    status: Option<String>,
+    failure_reason: Option<String>,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+#[derive(Deserialize)]
+struct AccountObject {
+    id: String,
+    #[serde(default)]
+    charges_enabled: bool,
+    #[serde(default)]
+    payouts_enabled: bool,
+    #[serde(default)]
+    details_submitted: bool,
+    requirements: Option<Requirements>,
+}
+
+#[derive(Deserialize)]
+struct Requirements {
+    disabled_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PayoutObject {
+    id: String,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+#[derive(Deserialize)]
+struct TransferObject {
+    id: String,
+    amount_reversed: i64,
+    #[serde(default)]
+    metadata: Metadata,
+}
+
+/// Our ids, as we put them in the metadata of every object we create.
+#[derive(Deserialize, Default)]
+struct Metadata {
+    payment_id: Option<String>,
+    refund_id: Option<String>,
+    payout_id: Option<String>,
+    transfer_id: Option<String>,
+}
+
+fn our_id(text: Option<&str>) -> Option<Uuid> {
+    text.and_then(|t| Uuid::try_parse(t).ok())
+}
+
 /// Parses a whole event body.
 pub fn parse_envelope(payload: &[u8]) -> Result<GatewayEvent, WebhookError> {
     let envelope: Envelope = serde_json::from_slice(payload).map_err(|e| WebhookError::MalformedPayload(e.to_string()))?;
     let object = serde_json::to_vec(&envelope.data.object).map_err(|e| WebhookError::MalformedPayload(e.to_string()))?;
-    parse_object(&envelope.id, &envelope.event_type, &object)
+    let mut event = parse_object(&envelope.id, &envelope.event_type, &object)?;
+    event.created = envelope.created;
+    Ok(event)
+}
+
+fn object<T: serde::de::DeserializeOwned>(what: &str, object: &[u8]) -> Result<T, WebhookError> {
+    serde_json::from_slice(object).map_err(|e| WebhookError::MalformedPayload(format!("{what}: {e}")))
 }
 
 /// Interprets an event's `data.object` according to its type.
-pub fn parse_object(event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
+pub fn parse_object(event_id: &str, event_type: &str, data: &[u8]) -> Result<GatewayEvent, WebhookError> {
     if event_id.is_empty() {
         return Err(WebhookError::MalformedPayload("event id is empty".into()));
     }
-    let outcome = match event_type {
-        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => Some(PaymentOutcome::Succeeded),
-        "checkout.session.async_payment_failed" => Some(PaymentOutcome::Failed),
-        "checkout.session.expired" => Some(PaymentOutcome::Expired),
-        _ => None,
-    };
-    let effect = match outcome {
-        Some(outcome) => {
-            let object: CheckoutObject =
-                serde_json::from_slice(object).map_err(|e| WebhookError::MalformedPayload(format!("checkout session: {e}")))?;
-            // A completed checkout of a delayed method is not money yet: the
-            // async_payment_succeeded / _failed event settles it.
-            if event_type == "checkout.session.completed" && object.payment_status.as_deref() == Some("unpaid") {
-                EventEffect::Ignored
-            } else {
-                EventEffect::Checkout {
-                    session_id: object.id,
-                    outcome,
-                    payment_intent_id: object.payment_intent,
-                    failure_reason: (outcome == PaymentOutcome::Failed)
-                        .then(|| "the gateway reported the payment failed".to_owned()),
-                    charged: object.amount_total.zip(object.currency),
-                }
+    let effect = match event_type {
+        "checkout.session.completed" | "checkout.session.async_payment_succeeded" => {
+            checkout(event_type, object("checkout session", data)?, PaymentOutcome::Succeeded)
+        }
+        "checkout.session.async_payment_failed" => {
+            checkout(event_type, object("checkout session", data)?, PaymentOutcome::Failed)
+        }
+        "checkout.session.expired" => checkout(event_type, object("checkout session", data)?, PaymentOutcome::Expired),
+        "payment_intent.payment_failed" => {
+            let intent: PaymentIntentObject = object("payment intent", data)?;
+            match our_id(intent.metadata.payment_id.as_deref()) {
+                Some(payment_id) => EventEffect::Checkout {
+                    session_id: None,
+                    payment_id: Some(payment_id),
+                    outcome: PaymentOutcome::Failed,
+                    payment_intent_id: Some(intent.id),
+                    failure_reason: Some(
+                        intent.last_payment_error.and_then(|e| e.message).unwrap_or_else(|| "the payment failed".into()),
+                    ),
+                    charged: None,
+                },
+                None => EventEffect::Ignored,
             }
         }
-        None => EventEffect::Ignored,
+        "refund.created" | "refund.updated" | "refund.failed" => {
+            let refund: RefundObject = object("refund", data)?;
+            let status = match (event_type, refund.status.as_deref()) {
+                ("refund.failed", _) | (_, Some("failed" | "canceled")) => RefundStatus::Failed,
+                (_, Some("succeeded")) => RefundStatus::Succeeded,
+                _ => RefundStatus::Pending,
+            };
+            EventEffect::Refund {
+                refund_id: our_id(refund.metadata.refund_id.as_deref()),
+                gateway_refund_id: refund.id,
+                status,
+                failure_reason: refund.failure_reason,
+            }
+        }
+        "account.updated" => {
+            let account: AccountObject = object("account", data)?;
+            EventEffect::Account {
+                gateway_account_id: account.id,
+                charges_enabled: account.charges_enabled,
+                payouts_enabled: account.payouts_enabled,
+                details_submitted: account.details_submitted,
+                disabled_reason: account.requirements.and_then(|r| r.disabled_reason),
+            }
+        }
+        "payout.paid" | "payout.failed" | "payout.canceled" => {
+            let payout: PayoutObject = object("payout", data)?;
+            let status = match event_type {
+                "payout.paid" => PayoutStatus::Paid,
+                "payout.failed" => PayoutStatus::Failed,
+                _ => PayoutStatus::Canceled,
+            };
+            EventEffect::Payout {
+                payout_id: our_id(payout.metadata.payout_id.as_deref()),
+                gateway_payout_id: payout.id,
+                status,
+                failure_code: payout.failure_code,
+                failure_message: payout.failure_message,
+            }
+        }
+        "transfer.reversed" => {
+            let transfer: TransferObject = object("transfer", data)?;
+            EventEffect::TransferReversed {
+                transfer_id: our_id(transfer.metadata.transfer_id.as_deref()),
+                gateway_transfer_id: transfer.id,
+                amount_reversed: transfer.amount_reversed,
+            }
+        }
+        _ => EventEffect::Ignored,
     };
-    Ok(GatewayEvent { event_id: event_id.to_owned(), event_type: event_type.to_owned(), effect })
+    Ok(GatewayEvent { event_id: event_id.to_owned(), event_type: event_type.to_owned(), created: None, effect })
+}
+
+/// A completed checkout of a delayed method is not money yet: the
+/// async_payment_succeeded / _failed event settles it.
+fn checkout(event_type: &str, session: CheckoutObject, outcome: PaymentOutcome) -> EventEffect {
+    if event_type == "checkout.session.completed" && session.payment_status.as_deref() == Some("unpaid") {
+        return EventEffect::Ignored;
+    }
+    EventEffect::Checkout {
+        payment_id: our_id(session.client_reference_id.as_deref()),
+        session_id: Some(session.id),
+        outcome,
+        payment_intent_id: session.payment_intent,
+        failure_reason: (outcome == PaymentOutcome::Failed).then(|| "the gateway reported the payment failed".to_owned()),
+        charged: session.amount_total.zip(session.currency),
+    }
 }
 
 #[cfg(test)]
@@ -82,7 +225,8 @@ mod tests {
         assert_eq!(
             event.map(|e| e.effect),
             Ok(EventEffect::Checkout {
-                session_id: "cs_1".into(),
+                session_id: Some("cs_1".into()),
+                payment_id: None,
                 outcome: PaymentOutcome::Succeeded,
                 payment_intent_id: Some("pi_1".into()),
                 failure_reason: None,
@@ -109,5 +253,32 @@ mod tests {
         assert_eq!(ignored.map(|e| e.effect), Ok(EventEffect::Ignored));
         assert!(matches!(parse_envelope(b"not json"), Err(WebhookError::MalformedPayload(_))));
         assert!(parse_envelope(br#"{"id":"evt_3","type":"checkout.session.completed","data":{"object":{}}}"#).is_err());
+    }
+
+    #[test]
+    fn connect_and_refund_events_name_our_records() {
+        let payout = parse_envelope(
+            br#"{"id":"evt_7","type":"payout.failed","created":1700000000,"data":{"object":{"id":"po_1","failure_code":"account_closed","metadata":{"payout_id":"0190f0e0-0000-7000-8000-000000000001"}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(payout.created, Some(1_700_000_000));
+        assert!(
+            matches!(payout.effect, EventEffect::Payout { payout_id: Some(_), status: PayoutStatus::Failed, failure_code: Some(ref c), .. } if c == "account_closed")
+        );
+        let account = parse_envelope(
+            br#"{"id":"evt_8","type":"account.updated","account":"acct_1","data":{"object":{"id":"acct_1","charges_enabled":true,"payouts_enabled":false,"details_submitted":true,"requirements":{"disabled_reason":"requirements.past_due"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(account.effect, EventEffect::Account { payouts_enabled: false, disabled_reason: Some(_), .. }));
+        let refund = parse_envelope(
+            br#"{"id":"evt_9","type":"refund.failed","data":{"object":{"id":"re_1","status":"failed","failure_reason":"lost_or_stolen_card","metadata":{}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(refund.effect, EventEffect::Refund { refund_id: None, status: RefundStatus::Failed, .. }));
+        let reversed = parse_envelope(
+            br#"{"id":"evt_10","type":"transfer.reversed","data":{"object":{"id":"tr_1","amount_reversed":250,"metadata":{"transfer_id":"nope"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(reversed.effect, EventEffect::TransferReversed { transfer_id: None, amount_reversed: 250, .. }));
     }
 }

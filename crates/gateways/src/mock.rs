@@ -1,8 +1,12 @@
 //! The built-in mock gateway: sessions are created in-process and paid on the
 //! service's own hosted page (`/payment/mock`); webhooks use the Stripe scheme.
 
-use app::ports::{GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewaySession, PaymentGateway, WebhookError};
+use app::ports::{
+    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookError,
+};
 use chrono::{DateTime, Utc};
+use domain::payment::Payment;
+use domain::refunds::RefundStatus;
 
 use crate::{events, signature};
 
@@ -51,11 +55,15 @@ impl PaymentGateway for MockGateway {
 
     /// A reason starting with `mock_failure:` makes the mock refuse the refund, so the
     /// failure path can be exercised.
-    async fn refund(&self, refund: &domain::refunds::Refund) -> Result<String, GatewayError> {
+    async fn refund(&self, refund: &domain::refunds::Refund, _payment: &Payment) -> Result<GatewayRefund, GatewayError> {
         if let Some(code) = refund.reason.strip_prefix(crate::MOCK_FAILURE_PREFIX) {
             return Err(GatewayError::Refused(format!("mock refund refused: {code}")));
         }
-        Ok(format!("re_mock_{}", refund.id.simple()))
+        Ok(GatewayRefund {
+            gateway_refund_id: format!("re_mock_{}", refund.id.simple()),
+            status: RefundStatus::Succeeded,
+            failure_reason: None,
+        })
     }
 
     fn verify_webhook(&self, payload: &[u8], signature: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {

@@ -1,11 +1,12 @@
 //! The mock gateway's Connect side: account, transfer and payout ids derived from
 //! ours (so every call is idempotent), and the hosted onboarding page's URL.
 
-use app::marketplace_ports::ConnectGateway;
+use app::marketplace_ports::{AccountLink, ConnectGateway, GatewayBalance};
 use app::ports::GatewayError;
+use domain::accounts::ConnectedAccount;
+use domain::payment::Payment;
 use domain::payouts::Payout;
-use domain::transfers::Transfer;
-use uuid::Uuid;
+use domain::transfers::{Transfer, TransferReversal};
 
 pub struct MockConnectGateway {
     public_url: String,
@@ -19,23 +20,40 @@ impl MockConnectGateway {
 
 #[async_trait::async_trait]
 impl ConnectGateway for MockConnectGateway {
-    async fn create_account(&self, account_id: Uuid) -> Result<String, GatewayError> {
-        Ok(format!("acct_mock_{}", account_id.simple()))
+    async fn create_account(&self, account: &ConnectedAccount) -> Result<String, GatewayError> {
+        Ok(format!("acct_mock_{}", account.id.simple()))
     }
 
-    fn onboarding_url(&self, account_id: Uuid, link_id: Uuid) -> String {
-        format!("{}/connect/mock/onboarding?account_id={account_id}&link_id={link_id}", self.public_url)
+    async fn create_account_link(&self, account: &ConnectedAccount, link: &AccountLink) -> Result<String, GatewayError> {
+        Ok(format!("{}/connect/mock/onboarding?account_id={}&link_id={}", self.public_url, account.id, link.id))
     }
 
     /// A description starting with `mock_failure:` makes the mock refuse the transfer.
-    async fn create_transfer(&self, transfer: &Transfer) -> Result<String, GatewayError> {
+    async fn create_transfer(&self, transfer: &Transfer, _source: Option<&Payment>) -> Result<String, GatewayError> {
         if let Some(code) = transfer.description.strip_prefix(crate::MOCK_FAILURE_PREFIX) {
             return Err(GatewayError::Refused(format!("mock transfer refused: {code}")));
         }
         Ok(format!("tr_mock_{}", transfer.id.simple()))
     }
 
-    async fn create_payout(&self, payout: &Payout) -> Result<String, GatewayError> {
+    async fn reverse_transfer(&self, _transfer: &Transfer, reversal: &TransferReversal) -> Result<String, GatewayError> {
+        Ok(format!("trr_mock_{}", reversal.id.simple()))
+    }
+
+    async fn create_payout(&self, payout: &Payout, _account: &ConnectedAccount) -> Result<String, GatewayError> {
         Ok(format!("po_mock_{}", payout.id.simple()))
+    }
+
+    async fn cancel_payout(&self, _payout: &Payout, _account: &ConnectedAccount) -> Result<(), GatewayError> {
+        Ok(())
+    }
+
+    /// The mock keeps no money of its own: the ledger is the balance.
+    async fn balance(&self, _account: &ConnectedAccount) -> Result<Option<Vec<GatewayBalance>>, GatewayError> {
+        Ok(None)
+    }
+
+    fn settles_payouts_by_events(&self) -> bool {
+        false
     }
 }

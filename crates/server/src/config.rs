@@ -45,6 +45,19 @@ pub struct GatewayConfig {
     pub max_amount: i64,
 }
 
+/// Stripe's settings beyond those every gateway has.
+#[derive(Debug, Clone)]
+pub struct StripeExtras {
+    /// The Connect endpoint's signing secret, accepted beside the platform's.
+    pub connect_webhook_secret: Secret,
+    /// The pinned `Stripe-Version`: the shapes the adapter reads.
+    pub api_version: String,
+    /// Production refuses `sk_test_` keys unless this is true.
+    pub allow_test_keys: bool,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct AllSecureExtras {
     pub shared_secret: Secret,
@@ -76,6 +89,7 @@ pub struct Config {
     pub gateways_use_mock: bool,
     pub mock_webhook_secret: Secret,
     pub stripe: GatewayConfig,
+    pub stripe_extras: StripeExtras,
     pub allsecure: GatewayConfig,
     pub allsecure_extras: AllSecureExtras,
     pub auth_enabled: bool,
@@ -231,6 +245,14 @@ impl Config {
         let stripe = r.gateway("GATEWAYS_STRIPE", false, "USD,EUR,RUB", 50, 99_999_999, "https://api.stripe.com");
         let allsecure =
             r.gateway("GATEWAYS_ALLSECURE", false, "RSD,EUR", 100, 99_999_999, "https://asxgw.paymentsandbox.cloud/api/v3");
+        let gateways_use_mock = r.bool("GATEWAYS_USE_MOCK", development);
+        let stripe_extras = StripeExtras {
+            connect_webhook_secret: r.secret("GATEWAYS_STRIPE_CONNECT_WEBHOOK_SECRET"),
+            api_version: r.string("GATEWAYS_STRIPE_API_VERSION", "2023-08-16"),
+            allow_test_keys: r.bool("GATEWAYS_STRIPE_ALLOW_TEST_KEYS", false),
+            timeout: r.duration("GATEWAYS_STRIPE_TIMEOUT", Duration::from_secs(30)),
+            max_retries: r.parse("GATEWAYS_STRIPE_MAX_RETRIES", 2, "a number of retries (0 to 10)"),
+        };
         let config = Config {
             service_name: r.string("SERVICE_NAME", "payment-service"),
             env,
@@ -247,8 +269,8 @@ impl Config {
             idle_timeout: r.duration("SERVER_IDLE_TIMEOUT", Duration::from_secs(120)),
             shutdown_timeout: r.duration("SERVER_SHUTDOWN_TIMEOUT", Duration::from_secs(30)),
             public_url: r.raw("SERVER_PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_owned()),
-            gateways_default: r.string("GATEWAYS_DEFAULT", "mock"),
-            gateways_use_mock: r.bool("GATEWAYS_USE_MOCK", development),
+            gateways_default: r.string("GATEWAYS_DEFAULT", default_gateway(gateways_use_mock, &stripe, &allsecure)),
+            gateways_use_mock,
             mock_webhook_secret: match r.secret("GATEWAYS_MOCK_WEBHOOK_SECRET") {
                 secret if secret.is_empty() && development => Secret(MOCK_WEBHOOK_SECRET_DEVELOPMENT.into()),
                 secret => secret,
@@ -261,6 +283,7 @@ impl Config {
                 signature_enabled: r.bool("GATEWAYS_ALLSECURE_SIGNATURE_ENABLED", true),
             },
             stripe,
+            stripe_extras,
             allsecure,
             auth_enabled: r.bool("AUTH_ENABLED", true),
             auth_test_mode: r.bool("AUTH_TEST_MODE", false),
@@ -337,11 +360,38 @@ impl Config {
                 format!("'{}' is not an enabled gateway (enabled: {})", self.gateways_default, names.join(", ")),
             );
         }
-        if !self.gateways_use_mock && (self.stripe.enabled || self.allsecure.enabled) {
+        if !self.gateways_use_mock && self.allsecure.enabled {
             r.fail(
                 "GATEWAYS_USE_MOCK",
-                "the Stripe and AllSecure HTTP adapters are not built yet: set it to true to serve them with the mock",
+                "the AllSecure HTTP adapter is not built yet: set it to true to serve AllSecure with the mock",
             );
+        }
+        if self.stripe.enabled {
+            self.check_stripe(r);
+        }
+    }
+
+    fn check_stripe(&self, r: &mut Reader<'_>) {
+        let key = self.stripe.api_key.expose();
+        if key.is_empty() {
+            r.fail("GATEWAYS_STRIPE_API_KEY", "is required when Stripe is enabled (a secret key sk_… or restricted key rk_…)");
+        } else if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+            r.fail("GATEWAYS_STRIPE_API_KEY", "must be a Stripe secret key (sk_…) or restricted key (rk_…)");
+        }
+        if self.stripe.webhook_secret.is_empty() {
+            r.fail(
+                "GATEWAYS_STRIPE_WEBHOOK_SECRET",
+                "is required when Stripe is enabled: the endpoint's signing secret (whsec_…), or events cannot be trusted",
+            );
+        }
+        if !self.stripe.base_url.starts_with("https://") && !self.stripe.base_url.starts_with("http://") {
+            r.fail("GATEWAYS_STRIPE_BASE_URL", "must start with https:// (or http:// for a local stand-in)");
+        }
+        if self.stripe_extras.max_retries > 10 {
+            r.fail("GATEWAYS_STRIPE_MAX_RETRIES", "must be at most 10");
+        }
+        if self.stripe_extras.timeout < Duration::from_millis(100) {
+            r.fail("GATEWAYS_STRIPE_TIMEOUT", "must be at least 100ms");
         }
     }
 
@@ -358,10 +408,16 @@ impl Config {
         if self.auth_jwt_secret.is_empty() && self.auth_jwt_public_key_file.is_none() {
             r.fail("AUTH_JWT_SECRET", "production needs a JWT secret (or AUTH_JWT_PUBLIC_KEY_FILE)");
         }
+        if self.stripe.enabled && self.stripe.api_key.expose().contains("_test_") && !self.stripe_extras.allow_test_keys {
+            r.fail(
+                "GATEWAYS_STRIPE_API_KEY",
+                "production refuses a test key (sk_test_…); set VONDIPAYMENT_GATEWAYS_STRIPE_ALLOW_TEST_KEYS=true to allow it",
+            );
+        }
     }
 
-    /// Gateways this process serves: the mock, plus each enabled real gateway, which
-    /// the mock stands in for while `GATEWAYS_USE_MOCK` is true.
+    /// Gateways this process serves: the mock, Stripe, and AllSecure, which the mock
+    /// stands in for while `GATEWAYS_USE_MOCK` is true.
     pub fn gateway_names(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.gateways_use_mock {
@@ -378,6 +434,16 @@ impl Config {
 
     pub fn is_sqlite(&self) -> bool {
         self.db_url.expose().starts_with("sqlite:")
+    }
+}
+
+/// The mock in development; otherwise the first enabled real gateway.
+fn default_gateway(use_mock: bool, stripe: &GatewayConfig, allsecure: &GatewayConfig) -> &'static str {
+    match (use_mock, stripe.enabled, allsecure.enabled) {
+        (true, _, _) => "mock",
+        (false, true, _) => "stripe",
+        (false, false, true) => "allsecure",
+        (false, false, false) => "mock",
     }
 }
 
@@ -450,6 +516,33 @@ mod tests {
         for variable in ["GATEWAYS_USE_MOCK", "AUTH_ENABLED", "AUTH_TEST_MODE", "AUTH_JWT_SECRET"] {
             assert!(message.contains(&format!("{PREFIX}{variable}")), "{variable} missing in {message}");
         }
+    }
+
+    #[test]
+    fn production_starts_with_stripe_alone_and_refuses_test_keys() {
+        let production = [
+            ("ENV", "production"),
+            ("GATEWAYS_USE_MOCK", "false"),
+            ("AUTH_JWT_SECRET", "a-production-secret-of-enough-length"),
+            ("GATEWAYS_STRIPE_ENABLED", "true"),
+            ("GATEWAYS_STRIPE_API_KEY", "sk_live_abc"),
+            ("GATEWAYS_STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+        ];
+        let started = config(&production).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((started.gateways_default.as_str(), started.gateway_names()), ("stripe", vec!["stripe"]));
+        assert_eq!(started.stripe_extras.api_version, "2023-08-16");
+        assert!(!format!("{started:?}").contains("sk_live_abc"));
+
+        let mut test_key = production.to_vec();
+        test_key[4] = ("GATEWAYS_STRIPE_API_KEY", "sk_test_abc");
+        assert!(errors(&test_key).contains("VONDIPAYMENT_GATEWAYS_STRIPE_ALLOW_TEST_KEYS"));
+        test_key.push(("GATEWAYS_STRIPE_ALLOW_TEST_KEYS", "true"));
+        assert!(config(&test_key).is_ok());
+
+        let without_secret: Vec<_> = production.iter().copied().filter(|(k, _)| *k != "GATEWAYS_STRIPE_WEBHOOK_SECRET").collect();
+        assert!(errors(&without_secret).contains("VONDIPAYMENT_GATEWAYS_STRIPE_WEBHOOK_SECRET"));
+        let without_key: Vec<_> = production.iter().copied().filter(|(k, _)| *k != "GATEWAYS_STRIPE_API_KEY").collect();
+        assert!(errors(&without_key).contains("VONDIPAYMENT_GATEWAYS_STRIPE_API_KEY"));
     }
 
     #[test]

@@ -9,10 +9,11 @@ pub mod telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use app::marketplace_ports::ConnectGateway;
 use app::ports::{GatewayLimits, PaymentGateway};
 use app::{App, Gateways};
 use config::{Config, Environment};
-use gateways::MockGateway;
+use gateways::{MockGateway, StripeClient, StripeConnectGateway, StripeGateway, StripeSettings};
 use store::{SqlStore, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -58,27 +59,27 @@ pub async fn connect_store(config: &Config) -> Result<SqlStore, BoxError> {
 }
 
 /// The application on its store and gateways, as the service and the CLI use it.
-fn assemble(config: &Config, store: SqlStore, public_url: &str) -> App {
-    let gateways = build_gateways(config, public_url);
-    let mock_names =
-        if config.gateways_use_mock { config.gateway_names().iter().map(|n| (*n).to_owned()).collect() } else { Vec::new() };
+fn assemble(config: &Config, store: SqlStore, public_url: &str) -> Result<App, BoxError> {
+    let (gateways, connect) = build_gateways(config, public_url)?;
+    let mock_names = gateways.iter().filter(|g| g.served_by_mock).map(|g| g.gateway.name().to_owned()).collect();
     let settings = app::Settings {
         balance_pending_days: config.balance_pending_days,
         instant_payout_fee_percent: config.payout_instant_fee_percent,
     };
-    let connect = Arc::new(gateways::MockConnectGateway::new(public_url));
-    App::new(Arc::new(store), Gateways::new(config.gateways_default.clone(), gateways), connect, mock_names, settings)
+    let gateways = gateways.into_iter().map(|g| g.gateway).collect();
+    Ok(App::new(Arc::new(store), Gateways::new(config.gateways_default.clone(), gateways), connect, mock_names, settings))
 }
 
 /// The application for a one-shot command (`release-expired`): no ports, no scheduler.
 pub async fn build_app(config: &Config) -> Result<(App, SqlStore), BoxError> {
     let store = connect_store(config).await?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", config.grpc_port));
-    Ok((assemble(config, store.clone(), &public_url), store))
+    Ok((assemble(config, store.clone(), &public_url)?, store))
 }
 
 /// Starts the service on the configured ports (0 = any free port).
 pub async fn start(config: Config) -> Result<Running, BoxError> {
+    gateways::install_crypto_provider();
     let store = connect_store(&config).await?;
     if config.env == Environment::Development {
         store::migrate_up(&store).await?;
@@ -93,7 +94,7 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     let metrics_addr = metrics_listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", api_addr.port()));
 
-    let app = assemble(&config, store.clone(), &public_url);
+    let app = assemble(&config, store.clone(), &public_url)?;
     let authenticator = api::Authenticator::new(secrets::verification_key(&config)?, config.auth_skip_methods.clone());
     let router = api::router(app.clone(), authenticator, config.write_timeout)?;
     let metrics = telemetry::metrics_router();
@@ -130,21 +131,50 @@ async fn wait_for(mut stopped: watch::Receiver<bool>) {
     let _ = stopped.wait_for(|s| *s).await;
 }
 
-fn build_gateways(config: &Config, public_url: &str) -> Vec<Arc<dyn PaymentGateway>> {
+/// A configured gateway, and whether the mock's hosted page may complete its sessions.
+struct Served {
+    gateway: Arc<dyn PaymentGateway>,
+    served_by_mock: bool,
+}
+
+/// The payment gateways, and the Connect gateway: Stripe's when Stripe is enabled,
+/// else the mock's.
+fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, Arc<dyn ConnectGateway>), BoxError> {
     let limits = |g: &config::GatewayConfig| GatewayLimits {
         currencies: Some(g.supported_currencies.clone()),
         min_minor: g.min_amount,
         max_minor: g.max_amount,
     };
-    let mut gateways: Vec<Arc<dyn PaymentGateway>> = Vec::new();
+    let mock = |name: &str, limits: GatewayLimits, secret: &str| Served {
+        gateway: Arc::new(MockGateway::new(name, limits, secret, public_url)),
+        served_by_mock: true,
+    };
+    let mut gateways = Vec::new();
     if config.gateways_use_mock {
         let mock_limits = GatewayLimits { currencies: None, min_minor: 1, max_minor: 99_999_999 };
-        gateways.push(Arc::new(MockGateway::new("mock", mock_limits, config.mock_webhook_secret.expose(), public_url)));
-        for (name, gateway) in [("stripe", &config.stripe), ("allsecure", &config.allsecure)] {
-            if gateway.enabled {
-                gateways.push(Arc::new(MockGateway::new(name, limits(gateway), gateway.webhook_secret.expose(), public_url)));
-            }
+        gateways.push(mock("mock", mock_limits, config.mock_webhook_secret.expose()));
+        if config.allsecure.enabled {
+            gateways.push(mock("allsecure", limits(&config.allsecure), config.allsecure.webhook_secret.expose()));
         }
     }
-    gateways
+    let mut connect: Arc<dyn ConnectGateway> = Arc::new(gateways::MockConnectGateway::new(public_url));
+    if config.stripe.enabled {
+        let client = Arc::new(StripeClient::new(StripeSettings {
+            base_url: config.stripe.base_url.clone(),
+            api_key: config.stripe.api_key.expose().to_owned(),
+            api_version: config.stripe_extras.api_version.clone(),
+            timeout: config.stripe_extras.timeout,
+            max_retries: config.stripe_extras.max_retries,
+        })?);
+        let secrets = vec![
+            config.stripe.webhook_secret.expose().to_owned(),
+            config.stripe_extras.connect_webhook_secret.expose().to_owned(),
+        ];
+        gateways.push(Served {
+            gateway: Arc::new(StripeGateway::new(client.clone(), limits(&config.stripe), secrets)),
+            served_by_mock: false,
+        });
+        connect = Arc::new(StripeConnectGateway::new(client));
+    }
+    Ok((gateways, connect))
 }

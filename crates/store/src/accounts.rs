@@ -87,6 +87,31 @@ impl AccountStore for SqlStore {
         .await
     }
 
+    async fn account_by_gateway_id(&self, gateway_account_id: &str) -> Result<Option<ConnectedAccount>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM connected_accounts WHERE gateway_account_id = $1");
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(gateway_account_id).fetch_optional(self.pool()).await.map_err(db)?;
+        row.as_ref().map(account).transpose()
+    }
+
+    async fn apply_gateway_account(&self, updated: &ConnectedAccount, event_at: i64) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE connected_accounts SET status = $1, charges_enabled = $2, payouts_enabled = $3, details_submitted = $4, \
+             updated_at = $5, gateway_event_at = $6 WHERE id = $7 AND gateway_event_at <= $6",
+        )
+        .bind(updated.status.as_str())
+        .bind(flag(updated.charges_enabled))
+        .bind(flag(updated.payouts_enabled))
+        .bind(flag(updated.details_submitted))
+        .bind(micros(updated.updated_at))
+        .bind(event_at)
+        .bind(updated.id.to_string())
+        .execute(self.pool())
+        .await
+        .map_err(db)?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
     async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO account_links (id, account_id, return_url, refresh_url, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)",

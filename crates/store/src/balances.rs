@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use app::StoreError;
-use app::marketplace_ports::{BalanceLine, BalanceSnapshot, BalanceStore, SnapshotType};
+use app::marketplace_ports::{BalanceLine, BalanceSnapshot, BalanceStore, GatewayFigures, SnapshotType};
 use app::ports::Page;
 use chrono::{DateTime, Utc};
 use sqlx::AssertSqlSafe;
@@ -14,7 +14,7 @@ use crate::rows::{corrupt, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, connected_account_id, currency, available_amount, pending_amount, instant_available_amount, \
-    source_types, snapshot_type, created_at";
+    source_types, snapshot_type, created_at, gateway_available_amount, gateway_pending_amount";
 
 fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
     Ok(BalanceSnapshot {
@@ -27,6 +27,11 @@ fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
         source_types: serde_json::from_str(&get::<String>(row, "source_types")?).map_err(corrupt)?,
         snapshot_type: SnapshotType::parse(&get::<String>(row, "snapshot_type")?).ok_or_else(|| corrupt("snapshot_type"))?,
         created_at: time(get(row, "created_at")?)?,
+        gateway: match (get::<Option<i64>>(row, "gateway_available_amount")?, get::<Option<i64>>(row, "gateway_pending_amount")?)
+        {
+            (Some(available_minor), Some(pending_minor)) => Some(GatewayFigures { available_minor, pending_minor }),
+            _ => None,
+        },
     })
 }
 
@@ -76,7 +81,7 @@ impl BalanceStore for SqlStore {
         let mut tx = self.begin().await?;
         for s in snapshots {
             sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
             )))
             .bind(s.id.to_string())
             .bind(s.connected_account_id.to_string())
@@ -87,6 +92,8 @@ impl BalanceStore for SqlStore {
             .bind(serde_json::to_string(&s.source_types).map_err(corrupt)?)
             .bind(s.snapshot_type.as_str())
             .bind(micros(s.created_at))
+            .bind(s.gateway.map(|g| g.available_minor))
+            .bind(s.gateway.map(|g| g.pending_minor))
             .execute(&mut *tx)
             .await
             .map_err(db)?;

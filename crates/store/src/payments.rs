@@ -95,6 +95,7 @@ impl PaymentStore for SqlStore {
         &self,
         log: &WebhookLog,
         session_id: Option<&str>,
+        payment_id: Option<Uuid>,
         decide: Decide<'_>,
     ) -> Result<EventOutcome, StoreError> {
         let mut tx = self.begin().await?;
@@ -102,21 +103,25 @@ impl PaymentStore for SqlStore {
             tx.rollback().await.map_err(db)?;
             return Ok(EventOutcome::Duplicate);
         }
-        let payment = match session_id {
-            Some(session_id) => {
+        let payment = match (session_id, payment_id) {
+            (None, None) => None,
+            _ => {
+                // By our id when the gateway echoes it: a session whose id we never
+                // stored (a crash after the gateway call) still finds its payment.
                 let sql = format!(
-                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 AND gateway_session_id = $2{}",
+                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 \
+                     AND (id = $2 OR (gateway_session_id = $3 AND $2 IS NULL)){}",
                     self.dialect().for_update()
                 );
                 let row = sqlx::query(AssertSqlSafe(sql))
                     .bind(&log.gateway_name)
+                    .bind(payment_id.map(|id| id.to_string()))
                     .bind(session_id)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db)?;
                 row.as_ref().map(rows::payment).transpose()?
             }
-            None => None,
         };
         let outcome = match (&payment, payment.as_ref().map(decide)) {
             (Some(current), Some(Decision::Apply(settlement))) => {
@@ -155,9 +160,9 @@ impl PaymentStore for SqlStore {
                 EventOutcome::Skipped { payment: payment.clone(), reason }
             }
             _ => {
-                let reason = match session_id {
-                    Some(_) => "no payment has this checkout session".to_owned(),
-                    None => "event type is not handled".to_owned(),
+                let reason = match (session_id, payment_id) {
+                    (None, None) => "event type is not handled".to_owned(),
+                    _ => "no payment of this gateway matches the event".to_owned(),
                 };
                 finish_webhook_log(&mut tx, log.id, None, Some(&reason)).await?;
                 EventOutcome::Skipped { payment: None, reason }
@@ -165,6 +170,27 @@ impl PaymentStore for SqlStore {
         };
         tx.commit().await.map_err(db)?;
         Ok(outcome)
+    }
+
+    async fn webhook_seen(&self, gateway_name: &str, event_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS seen FROM webhook_logs WHERE gateway_name = $1 AND event_id = $2")
+            .bind(gateway_name)
+            .bind(event_id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
+    async fn record_webhook(&self, log: &WebhookLog, note: Option<&str>) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        if !insert_webhook_log(&mut tx, log).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(false);
+        }
+        finish_webhook_log(&mut tx, log.id, None, note).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(true)
     }
 
     async fn check_ledger(&self) -> Result<Vec<LedgerViolation>, StoreError> {

@@ -176,17 +176,17 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
             wallet_deposit: None,
         }))
     };
-    let applied = store.apply_payment_event(&log("evt_1"), Some("cs_e"), &decide).await.expect("apply");
+    let applied = store.apply_payment_event(&log("evt_1"), Some("cs_e"), None, &decide).await.expect("apply");
     assert!(matches!(applied, EventOutcome::Applied(ref p) if p.status == PaymentStatus::Succeeded));
-    let duplicate = store.apply_payment_event(&log("evt_1"), Some("cs_e"), &decide).await.expect("again");
+    let duplicate = store.apply_payment_event(&log("evt_1"), Some("cs_e"), None, &decide).await.expect("again");
     assert!(matches!(duplicate, EventOutcome::Duplicate));
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 500);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 
     let skip = |_: &Payment| Decision::Skip("not today".into());
-    let skipped = store.apply_payment_event(&log("evt_2"), Some("cs_e"), &skip).await.expect("skip");
+    let skipped = store.apply_payment_event(&log("evt_2"), Some("cs_e"), None, &skip).await.expect("skip");
     assert!(matches!(skipped, EventOutcome::Skipped { reason, .. } if reason == "not today"));
-    let unknown = store.apply_payment_event(&log("evt_3"), Some("cs_none"), &decide).await.expect("unknown session");
+    let unknown = store.apply_payment_event(&log("evt_3"), Some("cs_none"), None, &decide).await.expect("unknown session");
     assert!(matches!(unknown, EventOutcome::Skipped { payment: None, .. }));
 }
 
@@ -214,7 +214,7 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
             wallet_deposit: None,
         }))
     };
-    let refused = store.apply_payment_event(&log("evt_o"), Some("cs_o"), &overdraw).await;
+    let refused = store.apply_payment_event(&log("evt_o"), Some("cs_o"), None, &overdraw).await;
     assert!(
         matches!(refused, Err(StoreError::InsufficientFunds { ref account }) if account == "wallet:user-1:USD"),
         "{refused:?}"
@@ -222,8 +222,10 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
     assert_eq!(store.payment(payment.id).await.expect("read").map(|p| p.status), Some(PaymentStatus::Pending));
     assert_eq!(store.ledger_balance("wallet:user-1:USD").await.expect("balance"), 0);
     // The event was not consumed: a redelivery can still be applied.
-    let retry =
-        store.apply_payment_event(&log("evt_o"), Some("cs_o"), &|_: &Payment| Decision::Skip("ok".into())).await.expect("retry");
+    let retry = store
+        .apply_payment_event(&log("evt_o"), Some("cs_o"), None, &|_: &Payment| Decision::Skip("ok".into()))
+        .await
+        .expect("retry");
     assert!(matches!(retry, EventOutcome::Skipped { .. }));
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }

@@ -83,6 +83,7 @@ pub fn transfer(transfer: Transfer) -> proto::Transfer {
         reversed_amount: Money::from_minor(transfer.reversed_minor, currency).to_decimal_string(),
         description: transfer.description,
         source_transaction: transfer.source_transaction.unwrap_or_default(),
+        gateway_transfer_id: transfer.gateway_transfer_id.unwrap_or_default(),
         idempotency_key: transfer.idempotency_key.unwrap_or_default(),
         metadata: transfer.metadata.into_iter().collect(),
         paid_at: transfer.paid_at.map(timestamp),
@@ -109,6 +110,9 @@ pub fn snapshot(snapshot: BalanceSnapshot, stored: bool) -> proto::BalanceSnapsh
         Ok(currency) => Money::from_minor(minor, currency).to_decimal_string(),
         Err(_) => minor.to_string(),
     };
+    let gateway_mismatch = snapshot.gateway_mismatch();
+    let (gateway_available_amount, gateway_pending_amount) =
+        snapshot.gateway.map(|g| (amount(g.available_minor), amount(g.pending_minor))).unwrap_or_default();
     proto::BalanceSnapshot {
         id: if stored { snapshot.id.to_string() } else { String::new() },
         connected_account_id: snapshot.connected_account_id.to_string(),
@@ -119,6 +123,9 @@ pub fn snapshot(snapshot: BalanceSnapshot, stored: bool) -> proto::BalanceSnapsh
         source_types: snapshot.source_types,
         snapshot_type: snapshot_type(snapshot.snapshot_type),
         created_at: Some(timestamp(snapshot.created_at)),
+        gateway_available_amount,
+        gateway_pending_amount,
+        gateway_mismatch,
     }
 }
 

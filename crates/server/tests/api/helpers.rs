@@ -111,7 +111,14 @@ pub async fn spawn_app(db: Db) -> TestApp {
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
     let db_url = fresh_database(db).await;
     let data_dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
-    let running = server::start(test_config(&db_url, &data_dir, extra)).await.expect("service starts");
+    let config = test_config(&db_url, &data_dir, extra);
+    if config.env == server::config::Environment::Production {
+        // Production does not migrate on start: the operator runs `migrate up` first.
+        let store = server::connect_store(&config).await.expect("database");
+        store::migrate_up(&store).await.expect("migrate up");
+        store.close().await;
+    }
+    let running = server::start(config).await.expect("service starts");
     let addr = SocketAddr::from(([127, 0, 0, 1], running.api_addr.port()));
     let metrics_addr = SocketAddr::from(([127, 0, 0, 1], running.metrics_addr.port()));
     let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("gRPC connects");

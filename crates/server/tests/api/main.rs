@@ -14,5 +14,8 @@ mod marketplace;
 mod marketplace_rules;
 mod observability;
 mod replicas;
+mod stripe;
+mod stripe_connect;
+mod stripe_support;
 mod wallet;
 mod webhooks;

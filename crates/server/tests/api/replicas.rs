@@ -30,6 +30,7 @@ async fn releases_in_metrics(replicas: &[crate::helpers::Process]) -> f64 {
     let mut total = 0.0;
     for replica in replicas {
         let url = format!("http://127.0.0.1:{}/metrics", replica.metrics_port);
+        gateways::install_crypto_provider();
         let metrics = reqwest::get(url).await.expect("metrics").text().await.expect("text");
         total += metrics
             .lines()

@@ -148,15 +148,10 @@ async fn trusted_events_need_the_service_role(db: Db) {
     app.stop().await;
 }
 
-/// Stripe, served by the mock stand-in: its own webhook secret and its own limits.
+/// Stripe keeps its own webhook secret and its own limits.
 #[tokio::test]
 async fn the_stripe_endpoint_uses_the_stripe_secret_and_limits() {
-    let stripe_secret = "whsec_stripe_test";
-    let app = crate::helpers::spawn_app_with(
-        Db::Sqlite,
-        &[("GATEWAYS_STRIPE_ENABLED", "true"), ("GATEWAYS_STRIPE_WEBHOOK_SECRET", stripe_secret)],
-    )
-    .await;
+    let (app, fake) = crate::stripe_support::spawn_with_stripe(Db::Sqlite, &[]).await;
     let buyer = token("user-1", &[Role::User]);
     let mut request = checkout_request("user-1", "0.49", "USD");
     request.gateway_name = "stripe".into();
@@ -166,10 +161,12 @@ async fn the_stripe_endpoint_uses_the_stripe_secret_and_limits() {
     request.amount = "100".into();
     let currency = app.create_checkout(&buyer, request.clone()).await.expect_err("RSD on Stripe");
     assert!(currency.message().starts_with("currency RSD is not supported"), "{}", currency.message());
+    assert!(fake.requests().is_empty(), "refused before any call to Stripe");
 
     request.currency = "EUR".into();
     let created = app.create_checkout(&buyer, request).await.expect("stripe checkout");
-    let body = completed_event("evt_stripe_1", &created.session_id);
+    let session = fake.pay_session(&created.session_id).expect("paid");
+    let body = fake.event("checkout.session.completed", session, None);
     let (status, _) = app.post_webhook("stripe", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
     assert_eq!(status, 400, "the mock's secret does not sign Stripe events");
     let (status, _) = app.post_webhook("mock", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
@@ -179,7 +176,7 @@ async fn the_stripe_endpoint_uses_the_stripe_secret_and_limits() {
         i32::from(proto::PaymentStatus::Pending)
     );
 
-    let (status, answer) = app.post_webhook("stripe", &body, Some(&sign(stripe_secret, &body, now()))).await;
+    let (status, answer) = crate::stripe_support::deliver(&app, &body, crate::stripe_support::PLATFORM_SECRET).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         app.get_payment(&buyer, &created.payment_id).await.expect("payment").status,

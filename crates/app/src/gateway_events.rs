@@ -1,0 +1,170 @@
+//! Gateway events about refunds, connected accounts, payouts and transfers. Each
+//! effect is idempotent and never goes backwards on its own (a settled refund, a
+//! finished payout, a reversal total already recorded, an account event older than
+//! the newest applied are all left alone). So the event is applied first and logged
+//! after: a crash between the two makes the gateway deliver it again, and the second
+//! application changes nothing.
+
+use chrono::Utc;
+use domain::accounts::GatewayAccountState;
+use domain::payouts::PayoutStatus;
+use domain::refunds::RefundStatus;
+use uuid::Uuid;
+
+use crate::ports::{EventEffect, GatewayEvent};
+use crate::transfers::plan_reversal;
+use crate::webhooks::{WebhookReceipt, webhook_log};
+use crate::{App, AppError, marketplace_ports::Guarded};
+
+/// Whether the event changed something, and what the log says about it.
+type Applied = (bool, String);
+
+impl App {
+    pub(crate) async fn apply_object_event(
+        &self,
+        gateway_name: &str,
+        event: GatewayEvent,
+        payload: String,
+    ) -> Result<WebhookReceipt, AppError> {
+        if self.store.webhook_seen(gateway_name, &event.event_id).await? {
+            crate::metrics::webhook_event(gateway_name, "duplicate");
+            return Ok(WebhookReceipt::duplicate(None));
+        }
+        let (applied, message) = match &event.effect {
+            EventEffect::Refund { refund_id, gateway_refund_id, status, failure_reason } => {
+                self.apply_refund_event(*refund_id, gateway_refund_id, *status, failure_reason.clone()).await?
+            }
+            EventEffect::Account { gateway_account_id, charges_enabled, payouts_enabled, details_submitted, disabled_reason } => {
+                let state = GatewayAccountState {
+                    charges_enabled: *charges_enabled,
+                    payouts_enabled: *payouts_enabled,
+                    details_submitted: *details_submitted,
+                    disabled_reason: disabled_reason.clone(),
+                };
+                self.apply_account_event(gateway_account_id, &state, event.created).await?
+            }
+            EventEffect::Payout { payout_id, gateway_payout_id, status, failure_code, failure_message } => {
+                self.apply_payout_event(
+                    *payout_id,
+                    gateway_payout_id,
+                    *status,
+                    failure_code.as_deref(),
+                    failure_message.as_deref(),
+                )
+                .await?
+            }
+            EventEffect::TransferReversed { transfer_id, gateway_transfer_id, amount_reversed } => {
+                self.apply_reversal_event(*transfer_id, gateway_transfer_id, *amount_reversed).await?
+            }
+            EventEffect::Checkout { .. } | EventEffect::Ignored => (false, "event type is not handled".to_owned()),
+        };
+        let log = webhook_log(gateway_name, &event, payload);
+        if !self.store.record_webhook(&log, (!applied).then_some(message.as_str())).await? {
+            crate::metrics::webhook_event(gateway_name, "duplicate");
+            return Ok(WebhookReceipt::duplicate(None));
+        }
+        crate::metrics::webhook_event(gateway_name, if applied { "applied" } else { "skipped" });
+        tracing::info!(gateway = gateway_name, event_id = %event.event_id, event_type = %event.event_type, message, "webhook event");
+        Ok(WebhookReceipt { duplicate: false, applied, payment: None, message })
+    }
+
+    async fn apply_refund_event(
+        &self,
+        refund_id: Option<Uuid>,
+        gateway_refund_id: &str,
+        status: RefundStatus,
+        failure_reason: Option<String>,
+    ) -> Result<Applied, AppError> {
+        let Some(refund) = self.load_known(refund_id, |id| self.store.refund(id)).await? else {
+            return Ok((false, format!("refund {gateway_refund_id} is not one of ours")));
+        };
+        if refund.status != RefundStatus::Pending {
+            return Ok((false, format!("refund {} is already {}", refund.id, refund.status)));
+        }
+        if status == RefundStatus::Pending {
+            return Ok((false, format!("refund {} is still pending at the gateway", refund.id)));
+        }
+        let id = refund.id;
+        let reported = domain::refunds::Refund { status, gateway_refund_id: Some(gateway_refund_id.to_owned()), ..refund };
+        let stored = self.record_refund_outcome(reported, failure_reason).await?;
+        Ok((stored.status == status, format!("refund {id} is {}", stored.status)))
+    }
+
+    async fn apply_account_event(
+        &self,
+        gateway_account_id: &str,
+        state: &GatewayAccountState,
+        created: Option<i64>,
+    ) -> Result<Applied, AppError> {
+        let Some(account) = self.store.account_by_gateway_id(gateway_account_id).await? else {
+            return Ok((false, format!("account {gateway_account_id} is not one of ours")));
+        };
+        let now = Utc::now();
+        let updated = account.with_gateway_state(state, now);
+        if !self.store.apply_gateway_account(&updated, created.unwrap_or_else(|| now.timestamp())).await? {
+            return Ok((false, format!("account {}: a newer event was applied already", account.id)));
+        }
+        Ok((true, format!("account {} is {}", account.id, updated.status)))
+    }
+
+    async fn apply_payout_event(
+        &self,
+        payout_id: Option<Uuid>,
+        gateway_payout_id: &str,
+        status: PayoutStatus,
+        failure_code: Option<&str>,
+        failure_message: Option<&str>,
+    ) -> Result<Applied, AppError> {
+        let Some(payout) = self.load_known(payout_id, |id| self.store.payout(id)).await? else {
+            return Ok((false, format!("payout {gateway_payout_id} is not one of ours")));
+        };
+        match self.apply_payout_status(payout.id, status, failure_code, failure_message).await {
+            Ok(after) => {
+                Ok((after.status == status && payout.status != status, format!("payout {} is {}", payout.id, after.status)))
+            }
+            Err(AppError::FailedPrecondition(reason)) => Ok((false, reason)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A reversal made at the gateway (its dashboard) that we have not recorded: the
+    /// difference of the totals is recorded as one reversal.
+    async fn apply_reversal_event(
+        &self,
+        transfer_id: Option<Uuid>,
+        gateway_transfer_id: &str,
+        amount_reversed: i64,
+    ) -> Result<Applied, AppError> {
+        let Some(transfer) = self.load_known(transfer_id, |id| self.store.transfer(id)).await? else {
+            return Ok((false, format!("transfer {gateway_transfer_id} is not one of ours")));
+        };
+        let reversal_id = Uuid::now_v7();
+        let plan = |current: &domain::transfers::Transfer| {
+            let missing = amount_reversed - current.reversed_minor;
+            if missing <= 0 {
+                return Err(format!("transfer {}: every reversal is recorded already", current.id));
+            }
+            plan_reversal(current, reversal_id, missing, "reversed at the gateway", None)
+        };
+        match self.store.reverse_transfer(None, transfer.id, &plan).await? {
+            Guarded::Done((reversal, _)) => Ok((
+                true,
+                format!("transfer {}: reversal {} of {} recorded", transfer.id, reversal.id, reversal.amount.to_decimal_string()),
+            )),
+            Guarded::Refused(reason) => Ok((false, reason)),
+            Guarded::KeyExists { .. } => Ok((false, "reversal recorded already".to_owned())),
+        }
+    }
+
+    /// Our record named by the gateway's metadata, if it exists.
+    async fn load_known<T, F, Fut>(&self, id: Option<Uuid>, load: F) -> Result<Option<T>, AppError>
+    where
+        F: FnOnce(Uuid) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, crate::StoreError>>,
+    {
+        match id {
+            Some(id) => Ok(load(id).await?),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Stripe Connect through the real ports: an express account onboarded by
+//! `account.updated`, an escrow released into a transfer from the charge, a partial
+//! reversal, payouts settled by their events, balances compared with Stripe's, and
+//! production starting with Stripe alone.
+
+use api::proto::{
+    self, CreateAccountLinkRequest, CreatePayoutRequest, GetBalanceRequest, GetConnectedAccountRequest, GetPayoutRequest,
+    ReleaseEscrowHoldRequest, ReverseTransferRequest,
+};
+use app::Role;
+
+use crate::helpers::{Db, TestApp, authed, checkout_request, token};
+use crate::on_both_databases;
+use crate::stripe_support::{CONNECT_SECRET, PLATFORM_SECRET, calls, deliver, field, spawn_with_stripe};
+
+on_both_databases!(a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_stripe);
+
+async fn account_status(app: &TestApp, admin: &str, id: &str) -> proto::ConnectedAccount {
+    let request = authed(GetConnectedAccountRequest { account_id: id.into() }, admin);
+    app.accounts().get_connected_account(request).await.expect("account").into_inner().account.expect("account")
+}
+
+fn payout(account: &str, amount: &str, key: &str) -> CreatePayoutRequest {
+    CreatePayoutRequest {
+        connected_account_id: account.into(),
+        amount: amount.into(),
+        currency: "USD".into(),
+        method: proto::PayoutMethod::Standard.into(),
+        statement_descriptor: "VONDI SHOP".into(),
+        idempotency_key: key.into(),
+        ..Default::default()
+    }
+}
+
+async fn a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_stripe(db: Db) {
+    let (app, fake) = spawn_with_stripe(db, &[]).await;
+    let admin = token("ops", &[Role::Admin]);
+
+    // Onboarding: an express account with transfers and manual payouts.
+    let account = app.create_account(&admin, "vendor-1").await;
+    let stripe_account = fake.objects("account")[0].clone();
+    let acct = stripe_account["id"].as_str().unwrap().to_owned();
+    assert_eq!(account.stripe_account_id, acct);
+    let sent = &calls(&fake, "POST", "/v1/accounts")[0];
+    for (name, value) in [
+        ("type", "express"),
+        ("country", "RS"),
+        ("business_type", "company"),
+        ("capabilities[transfers][requested]", "true"),
+        ("settings[payouts][schedule][interval]", "manual"),
+        ("metadata[account_id]", account.id.as_str()),
+    ] {
+        assert_eq!(field(sent, name), Some(value), "{name}");
+    }
+    let link = CreateAccountLinkRequest {
+        account_id: account.id.clone(),
+        return_url: "https://market.example/onboarded".into(),
+        refresh_url: "https://market.example/retry".into(),
+    };
+    let link = app.accounts().create_account_link(authed(link, &admin)).await.expect("link").into_inner();
+    assert!(link.url.starts_with("https://connect.stripe.com/"), "{}", link.url);
+    assert_eq!(field(&calls(&fake, "POST", "/v1/account_links")[0], "account"), Some(acct.as_str()));
+
+    let verified = fake.update_account(&acct, true, true, true, None).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let (status, answer) = deliver(&app, &fake.event_at("account.updated", verified, Some(&acct), now), CONNECT_SECRET).await;
+    assert_eq!(status, 200, "{answer}");
+    let active = account_status(&app, &admin, &account.id).await;
+    assert_eq!(active.status, i32::from(proto::ConnectedAccountStatus::Active));
+    assert!(active.payouts_enabled && active.charges_enabled && active.details_submitted);
+    // An older event that arrives late never undoes the newer state.
+    let stale = fake.update_account(&acct, true, false, true, Some("requirements.past_due")).unwrap();
+    let (status, _) = deliver(&app, &fake.event_at("account.updated", stale, Some(&acct), now - 60), CONNECT_SECRET).await;
+    assert_eq!(status, 200);
+    assert_eq!(account_status(&app, &admin, &account.id).await.status, i32::from(proto::ConnectedAccountStatus::Active));
+    fake.update_account(&acct, true, true, true, None).unwrap();
+
+    // An escrowed Stripe payment, released into a transfer from its charge.
+    let buyer = token("buyer-9", &[Role::User]);
+    let mut request = checkout_request("buyer-9", "100.00", "USD");
+    request.gateway_name = "stripe".into();
+    request.escrow_enabled = true;
+    request.merchant_id = account.id.clone();
+    let created = app.create_checkout(&buyer, request).await.expect("checkout");
+    let session = fake.pay_session(&created.session_id).unwrap();
+    let (status, answer) = deliver(&app, &fake.event("checkout.session.completed", session, None), PLATFORM_SECRET).await;
+    assert_eq!(status, 200, "{answer}");
+    let hold = app.hold_of(&created.payment_id).await;
+    let released = app.escrow().release_escrow_hold(authed(ReleaseEscrowHoldRequest { escrow_id: hold.id }, &admin)).await;
+    assert!(released.expect("released").into_inner().success);
+    let transfer = calls(&fake, "POST", "/v1/transfers").pop().expect("a transfer at Stripe");
+    let charge = fake.objects("charge")[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(field(&transfer, "source_transaction"), Some(charge.as_str()));
+    assert_eq!(field(&transfer, "destination"), Some(acct.as_str()));
+    assert_eq!(field(&transfer, "amount"), Some("10000"), "no split rule: no fee");
+    assert_eq!(field(&transfer, "transfer_group"), Some(created.payment_id.as_str()));
+    let ours = app
+        .transfers()
+        .list_transfers(authed(
+            proto::ListTransfersRequest { connected_account_id: account.id.clone(), ..Default::default() },
+            &admin,
+        ))
+        .await;
+    let ours = ours.expect("transfers").into_inner().transfers.remove(0);
+    assert_eq!(ours.status, i32::from(proto::TransferStatus::Paid));
+    assert_eq!(app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await, 10000);
+
+    // A partial reversal goes to Stripe keyed by our reversal.
+    let reverse = ReverseTransferRequest {
+        transfer_id: ours.id.clone(),
+        amount: "25.00".into(),
+        description: "damaged".into(),
+        idempotency_key: "rev-1".into(),
+    };
+    let reversed = app.transfers().reverse_transfer(authed(reverse, &admin)).await.expect("reversal").into_inner();
+    let reversal_call =
+        calls(&fake, "POST", &format!("/v1/transfers/{}/reversals", ours.gateway_transfer_id)).pop().expect("reversal at Stripe");
+    assert_eq!(field(&reversal_call, "amount"), Some("2500"));
+    assert_eq!(reversal_call.idempotency_key, Some(format!("reversal-{}", reversed.reversal.unwrap().id)));
+    // Stripe's own transfer.reversed event for it records nothing twice.
+    let at_stripe = fake.object(&ours.gateway_transfer_id).unwrap();
+    let (status, _) = deliver(&app, &fake.event("transfer.reversed", at_stripe, None), PLATFORM_SECRET).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await, 7500);
+
+    // Payouts on the connected account: one paid, one failed, by their events.
+    let first = app
+        .payouts()
+        .create_payout(authed(payout(&account.id, "30.00", "po-1"), &admin))
+        .await
+        .expect("payout")
+        .into_inner()
+        .payout
+        .unwrap();
+    let second = app
+        .payouts()
+        .create_payout(authed(payout(&account.id, "20.00", "po-2"), &admin))
+        .await
+        .expect("payout")
+        .into_inner()
+        .payout
+        .unwrap();
+    let sent = calls(&fake, "POST", "/v1/payouts");
+    assert_eq!(sent.len(), 2);
+    assert!(sent.iter().all(|r| r.stripe_account.as_deref() == Some(acct.as_str())));
+    assert_eq!(field(&sent[0], "statement_descriptor"), Some("VONDI SHOP"));
+    let stripe_payouts = fake.objects("payout");
+    let paid = fake.set_payout_status(stripe_payouts[0]["id"].as_str().unwrap(), "paid").unwrap();
+    let failed = fake.set_payout_status(stripe_payouts[1]["id"].as_str().unwrap(), "failed").unwrap();
+    for (kind, object) in [("payout.paid", paid), ("payout.failed", failed)] {
+        let (status, answer) = deliver(&app, &fake.event(kind, object, Some(&acct)), CONNECT_SECRET).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let read = |id: String| {
+        let mut payouts = app.payouts();
+        let request = authed(GetPayoutRequest { payout_id: id }, &admin);
+        async move { payouts.get_payout(request).await.expect("payout").into_inner().payout.unwrap() }
+    };
+    assert_eq!(read(first.id.clone()).await.status, i32::from(proto::PayoutStatus::Paid));
+    let failed = read(second.id.clone()).await;
+    assert_eq!(failed.status, i32::from(proto::PayoutStatus::Failed));
+    assert!(!failed.failure_code.is_empty());
+    assert_eq!(
+        app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await,
+        4500,
+        "the failed payout's money is back"
+    );
+
+    // The balance compared with Stripe's: they agree, and the snapshot says so.
+    let balance = GetBalanceRequest { account_id: account.id.clone(), force_refresh: true };
+    let balance = app.balances().get_balance(authed(balance, &admin)).await.expect("balance").into_inner().balances.remove(0);
+    assert_eq!((balance.available_amount.as_str(), balance.gateway_available_amount.as_str()), ("45.00", "45.00"));
+    assert!(!balance.gateway_mismatch);
+    assert_eq!(calls(&fake, "GET", "/v1/balance")[0].stripe_account.as_deref(), Some(acct.as_str()));
+
+    // A payout Stripe refuses fails at once, with its money back.
+    fake.fail_next("/v1/payouts", 400, 1);
+    let refused = app.payouts().create_payout(authed(payout(&account.id, "10.00", "po-3"), &admin)).await;
+    let refused = refused.expect("answered").into_inner().payout.unwrap();
+    assert_eq!(refused.status, i32::from(proto::PayoutStatus::Failed));
+    assert!(refused.failure_message.contains("Stripe"), "{}", refused.failure_message);
+    assert_eq!(app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await, 4500);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+/// Production with Stripe as the only gateway: no mock, no mock pages, Stripe by default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_starts_with_stripe_as_the_only_gateway() {
+    let production = [
+        ("ENV", "production"),
+        ("GATEWAYS_USE_MOCK", "false"),
+        ("GATEWAYS_MOCK_WEBHOOK_SECRET", ""),
+        ("GATEWAYS_STRIPE_ALLOW_TEST_KEYS", "true"),
+    ];
+    let (app, fake) = spawn_with_stripe(Db::Postgres, &production).await;
+    let buyer = token("buyer-p", &[Role::User]);
+    let created = app.create_checkout(&buyer, checkout_request("buyer-p", "12.00", "USD")).await.expect("checkout");
+    assert_eq!(fake.objects("checkout.session")[0]["id"].as_str(), Some(created.session_id.as_str()), "Stripe is the default");
+    let mut mock = checkout_request("buyer-p", "12.00", "USD");
+    mock.gateway_name = "mock".into();
+    let refused = app.create_checkout(&buyer, mock).await.expect_err("no mock in production");
+    assert!(refused.message().contains("not a configured gateway"), "{}", refused.message());
+    let page = app.http.get(app.url(&format!("/payment/mock?session_id={}", created.session_id))).send().await.expect("answer");
+    assert_eq!(page.status().as_u16(), 404, "the mock page cannot complete a Stripe session");
+    let session = fake.pay_session(&created.session_id).unwrap();
+    let (status, answer) = deliver(&app, &fake.event("checkout.session.completed", session, None), PLATFORM_SECRET).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
+    app.assert_ledger_ok();
+    app.stop().await;
+}

@@ -1,0 +1,3 @@
+ALTER TABLE connected_accounts DROP COLUMN gateway_event_at;
+ALTER TABLE balance_snapshots DROP COLUMN gateway_pending_amount;
+ALTER TABLE balance_snapshots DROP COLUMN gateway_available_amount;

@@ -1,0 +1,6 @@
+-- A snapshot taken against a gateway keeps the gateway's own figures beside ours.
+ALTER TABLE balance_snapshots ADD COLUMN gateway_available_amount BIGINT;
+ALTER TABLE balance_snapshots ADD COLUMN gateway_pending_amount BIGINT;
+-- When the newest gateway event applied to an account was created (unix seconds):
+-- an older `account.updated` never undoes a newer one.
+ALTER TABLE connected_accounts ADD COLUMN gateway_event_at BIGINT NOT NULL DEFAULT 0;
