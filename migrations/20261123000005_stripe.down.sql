@@ -1,3 +1,5 @@
+ALTER TABLE transfer_reversals DROP COLUMN gateway_reversal_id;
+ALTER TABLE transfer_reversals DROP COLUMN status;
 ALTER TABLE connected_accounts DROP COLUMN gateway_event_at;
 ALTER TABLE balance_snapshots DROP COLUMN gateway_pending_amount;
 ALTER TABLE balance_snapshots DROP COLUMN gateway_available_amount;

@@ -9,6 +9,7 @@ use chrono::Utc;
 use domain::accounts::GatewayAccountState;
 use domain::payouts::PayoutStatus;
 use domain::refunds::RefundStatus;
+use domain::transfers::ReversalStatus;
 use uuid::Uuid;
 
 use crate::ports::{EventEffect, GatewayEvent};
@@ -144,7 +145,8 @@ impl App {
             if missing <= 0 {
                 return Err(format!("transfer {}: every reversal is recorded already", current.id));
             }
-            plan_reversal(current, reversal_id, missing, "reversed at the gateway", None)
+            // Made at the gateway already: nothing to send.
+            plan_reversal(current, reversal_id, missing, "reversed at the gateway", None, ReversalStatus::Succeeded)
         };
         match self.store.reverse_transfer(None, transfer.id, &plan).await? {
             Guarded::Done((reversal, _)) => Ok((

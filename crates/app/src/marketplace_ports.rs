@@ -123,6 +123,9 @@ pub struct ReversalPlan {
 
 pub type PlanTransfer<'a> = &'a (dyn Fn(Option<&LinkedPayment>) -> Result<TransferPlan, String> + Send + Sync);
 pub type PlanReversal<'a> = &'a (dyn Fn(&Transfer) -> Result<ReversalPlan, String> + Send + Sync);
+/// Given the locked transfer, what it becomes and the entry that gives a refused
+/// reversal's money back.
+pub type UndoReversal<'a> = &'a (dyn Fn(&Transfer) -> Result<(Transfer, JournalEntry), String> + Send + Sync);
 
 #[async_trait::async_trait]
 pub trait TransferStore: Send + Sync + 'static {
@@ -149,6 +152,12 @@ pub trait TransferStore: Send + Sync + 'static {
         plan: PlanReversal<'_>,
     ) -> Result<Guarded<(TransferReversal, Transfer)>, StoreError>;
     async fn reversal(&self, id: Uuid) -> Result<Option<TransferReversal>, StoreError>;
+    /// Records the gateway's answer for a reversal still pending; `undo` (a refusal)
+    /// restores the transfer and posts the entry in the same transaction. False when
+    /// it was no longer pending.
+    async fn settle_reversal(&self, settled: &TransferReversal, undo: Option<UndoReversal<'_>>) -> Result<bool, StoreError>;
+    /// Reversals still pending (the gateway never answered) created before `before`.
+    async fn stale_reversals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<TransferReversal>, StoreError>;
     /// Moves due pending funds to available, one transfer per transaction, claiming
     /// rows so that replicas never mature the same transfer twice. Returns how many.
     async fn mature_transfers(&self, now: DateTime<Utc>, limit: i64) -> Result<usize, StoreError>;

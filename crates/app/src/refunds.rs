@@ -168,7 +168,7 @@ impl App {
 }
 
 impl App {
-    /// The recovery job: transfers and refunds still pending since before `before`
+    /// The recovery job: transfers, refunds and reversals still pending since before `before`
     /// (the gateway was unreachable, or the process stopped between commit and call)
     /// are sent again; the gateway calls are idempotent per id.
     pub async fn recover_pending(&self, before: chrono::DateTime<Utc>) -> Result<usize, AppError> {
@@ -181,6 +181,10 @@ impl App {
         for refund in self.store.stale_refunds(before, RECOVERY_BATCH_MAX).await? {
             let refund = self.send_refund(refund).await?;
             recovered += usize::from(refund.status != RefundStatus::Pending);
+        }
+        for reversal in self.store.stale_reversals(before, RECOVERY_BATCH_MAX).await? {
+            let reversal = self.send_reversal(reversal).await?;
+            recovered += usize::from(reversal.status != domain::transfers::ReversalStatus::Pending);
         }
         if recovered > 0 {
             tracing::info!(recovered, "pending transfers and refunds settled by recovery");

@@ -8,7 +8,7 @@ use domain::accounts::AccountStatus;
 use domain::fees::calculate_fee;
 use domain::ledger::LedgerError;
 use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
-use domain::transfers::{DESCRIPTION_LEN_MAX, Transfer, TransferReversal, TransferStatus, fee_entry};
+use domain::transfers::{DESCRIPTION_LEN_MAX, ReversalStatus, Transfer, TransferReversal, TransferStatus, fee_entry};
 use domain::validation::{IdempotencyKey, validate_metadata};
 use domain::{FieldError, Money};
 use uuid::Uuid;
@@ -46,6 +46,7 @@ pub(crate) fn plan_reversal(
     amount: i64,
     description: &str,
     idempotency_key: Option<String>,
+    status: ReversalStatus,
 ) -> Result<ReversalPlan, String> {
     if !matches!(transfer.status, TransferStatus::Paid | TransferStatus::PartiallyReversed) {
         return Err(format!("transfer is {}, only a paid transfer can be reversed", transfer.status));
@@ -64,6 +65,8 @@ pub(crate) fn plan_reversal(
         amount: Money::from_minor(amount, transfer.amount.currency()),
         description: description.to_owned(),
         idempotency_key,
+        status,
+        gateway_reversal_id: None,
         created_at: now,
     };
     let mut updated = transfer.clone();
@@ -264,33 +267,51 @@ impl App {
         let key_text = key.as_ref().map(|k| k.as_str().to_owned());
         let plan = |transfer: &Transfer| {
             let amount = requested.map_or(transfer.reversible_minor(), |m| m.minor());
-            plan_reversal(transfer, reversal_id, amount, &description, key_text.clone())
+            plan_reversal(transfer, reversal_id, amount, &description, key_text.clone(), ReversalStatus::Pending)
         };
-        match self.store.reverse_transfer(claim.as_ref(), id, &plan).await? {
-            Guarded::Done((reversal, transfer)) => {
-                self.send_reversal(&transfer, &reversal).await;
-                Ok((reversal, transfer))
-            }
+        let reversal = match self.store.reverse_transfer(claim.as_ref(), id, &plan).await? {
+            Guarded::Done((reversal, _)) => reversal,
             Guarded::KeyExists { request_hash, method, resource_id } => {
                 idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
                 let reversal_id = idempotency::replayed_id(resource_id)?;
-                let reversal = self.store.reversal(reversal_id).await?.ok_or(AppError::NotFound("reversal"))?;
-                let transfer = self.store.transfer(reversal.transfer_id).await?.ok_or(AppError::NotFound("transfer"))?;
-                Ok((reversal, transfer))
+                self.store.reversal(reversal_id).await?.ok_or(AppError::NotFound("reversal"))?
             }
-            Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
-        }
+            Guarded::Refused(reason) => return Err(AppError::FailedPrecondition(reason)),
+        };
+        // A replay of a reversal the gateway never answered asks it again (same key).
+        let reversal = if reversal.status == ReversalStatus::Pending { self.send_reversal(reversal).await? } else { reversal };
+        let transfer = self.store.transfer(reversal.transfer_id).await?.ok_or(AppError::NotFound("transfer"))?;
+        Ok((reversal, transfer))
     }
 
-    /// The recorded reversal goes to the gateway after commit, keyed by its id.
-    async fn send_reversal(&self, transfer: &Transfer, reversal: &TransferReversal) {
-        if transfer.gateway_transfer_id.is_none() {
-            return;
+    /// The recorded reversal goes to the gateway after commit, keyed by its id. A
+    /// refusal gives the money back to the vendor; no answer leaves it pending for
+    /// the recovery job.
+    pub(crate) async fn send_reversal(&self, mut reversal: TransferReversal) -> Result<TransferReversal, AppError> {
+        let transfer = self.store.transfer(reversal.transfer_id).await?.ok_or(AppError::NotFound("transfer"))?;
+        match self.connect.reverse_transfer(&transfer, &reversal).await {
+            Ok(gateway_id) => {
+                reversal.status = ReversalStatus::Succeeded;
+                reversal.gateway_reversal_id = Some(gateway_id);
+            }
+            Err(error) if error.keeps_pending() => {
+                tracing::warn!(reversal_id = %reversal.id, %error, "gateway unreachable; the reversal stays pending for recovery");
+                return Ok(reversal);
+            }
+            Err(error) => {
+                tracing::warn!(reversal_id = %reversal.id, %error, "gateway refused the reversal; the money goes back to the vendor");
+                reversal.status = ReversalStatus::Failed;
+            }
         }
-        if let Err(error) = self.connect.reverse_transfer(transfer, reversal).await {
-            crate::metrics::gateway_mismatch("transfer_reversal");
-            tracing::error!(reversal_id = %reversal.id, transfer_id = %transfer.id, %error,
-                "the gateway did not reverse a transfer our ledger reversed: reconcile by hand");
+        let now = Utc::now();
+        let undo = |current: &Transfer| {
+            let entry = current.reversal_failed_entry(&reversal).map_err(ledger)?;
+            Ok((current.without_reversal(&reversal, now), entry))
+        };
+        let failed = reversal.status == ReversalStatus::Failed;
+        if !self.store.settle_reversal(&reversal, failed.then_some(&undo as _)).await? {
+            return self.store.reversal(reversal.id).await?.ok_or(AppError::NotFound("reversal"));
         }
+        Ok(reversal)
     }
 }

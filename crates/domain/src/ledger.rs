@@ -39,6 +39,7 @@ text_enum!(
         TransferFailed => "transfer_failed",
         Maturation => "maturation",
         Reversal => "reversal",
+        ReversalFailed => "reversal_failed",
         Payout => "payout",
         PayoutInTransit => "payout_in_transit",
         PayoutPaid => "payout_paid",

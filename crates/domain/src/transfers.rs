@@ -43,6 +43,10 @@ pub struct Transfer {
     pub updated_at: DateTime<Utc>,
 }
 
+// A reversal is recorded (its money back on the platform) before the gateway is
+// asked; it stays pending until the gateway confirms it, and a refusal undoes it.
+text_enum!(ReversalStatus { Pending => "pending", Succeeded => "succeeded", Failed => "failed" });
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TransferReversal {
     pub id: uuid::Uuid,
@@ -50,6 +54,8 @@ pub struct TransferReversal {
     pub amount: Money,
     pub description: String,
     pub idempotency_key: Option<String>,
+    pub status: ReversalStatus,
+    pub gateway_reversal_id: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -115,6 +121,25 @@ impl Transfer {
             Money::from_minor(rest, self.amount.currency()),
         )
         .map(Some)
+    }
+
+    /// The gateway refused a recorded reversal: the money goes back to the vendor,
+    /// into the balance the transfer's money is in now.
+    pub fn reversal_failed_entry(&self, reversal: &TransferReversal) -> Result<JournalEntry, LedgerError> {
+        JournalEntry::movement(
+            EntryKind::ReversalFailed,
+            reversal.id.to_string(),
+            platform(AccountKind::PlatformCash, self),
+            vendor(self.vendor_balance_kind(), self),
+            reversal.amount,
+        )
+    }
+
+    /// The transfer once a refused reversal no longer counts.
+    pub fn without_reversal(&self, reversal: &TransferReversal, now: DateTime<Utc>) -> Transfer {
+        let reversed_minor = (self.reversed_minor - reversal.amount.minor()).max(0);
+        let status = if reversed_minor == 0 { TransferStatus::Paid } else { self.status_after_reversal(reversed_minor) };
+        Transfer { reversed_minor, status, updated_at: now, ..self.clone() }
     }
 
     /// Takes a reversal back from wherever the transfer's money is now: the pending
@@ -200,6 +225,8 @@ mod tests {
             amount: Money::from_minor(100, usd),
             description: String::new(),
             idempotency_key: None,
+            status: ReversalStatus::Pending,
+            gateway_reversal_id: None,
             created_at: Utc::now(),
         };
         let source = |t: &Transfer| {
@@ -208,5 +235,12 @@ mod tests {
         assert_eq!(source(&t), Some(AccountKind::VendorPending));
         t.matured_at = Some(Utc::now());
         assert_eq!(source(&t), Some(AccountKind::VendorAvailable));
+        let undo = t.reversal_failed_entry(&reversal).unwrap();
+        let credited = undo.postings_in_lock_order().iter().find(|p| p.amount > 0).map(|p| (p.account.kind, p.amount));
+        assert_eq!(credited, Some((AccountKind::VendorAvailable, 100)), "back where the money is now");
+        t.reversed_minor = 100;
+        t.status = TransferStatus::PartiallyReversed;
+        let restored = t.without_reversal(&reversal, Utc::now());
+        assert_eq!((restored.reversed_minor, restored.status), (0, TransferStatus::Paid));
     }
 }

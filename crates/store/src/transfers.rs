@@ -1,13 +1,13 @@
 //! `TransferStore`: transfers, reversals and the maturing of pending funds.
 
 use app::StoreError;
-use app::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, PlanReversal, PlanTransfer, TransferStore};
+use app::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, PlanReversal, PlanTransfer, TransferStore, UndoReversal};
 use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
 use domain::Currency;
 use domain::Money;
 use domain::ledger::JournalEntry;
-use domain::transfers::{Transfer, TransferReversal, TransferStatus};
+use domain::transfers::{ReversalStatus, Transfer, TransferReversal, TransferStatus};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
@@ -51,9 +51,14 @@ fn reversal(row: &AnyRow) -> Result<TransferReversal, StoreError> {
         amount: Money::from_minor(get(row, "amount")?, currency),
         description: get(row, "description")?,
         idempotency_key: get(row, "idempotency_key")?,
+        status: ReversalStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("reversal status"))?,
+        gateway_reversal_id: get(row, "gateway_reversal_id")?,
         created_at: time(get(row, "created_at")?)?,
     })
 }
+
+const REVERSAL_COLUMNS: &str =
+    "id, transfer_id, amount, currency, description, idempotency_key, status, gateway_reversal_id, created_at";
 
 /// What left the platform for a payment: Σ (amount − reversed) of its transfers that
 /// did not fail, and the fee taken on it (if any).
@@ -265,16 +270,17 @@ impl TransferStore for SqlStore {
             Err(answer) => return Ok(answer),
         };
         let r = &plan.reversal;
-        sqlx::query(
-            "INSERT INTO transfer_reversals (id, transfer_id, amount, currency, description, idempotency_key, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO transfer_reversals ({REVERSAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        )))
         .bind(r.id.to_string())
         .bind(r.transfer_id.to_string())
         .bind(r.amount.minor())
         .bind(r.amount.currency().code())
         .bind(&r.description)
         .bind(r.idempotency_key.as_deref())
+        .bind(r.status.as_str())
+        .bind(r.gateway_reversal_id.as_deref())
         .bind(micros(r.created_at))
         .execute(&mut *tx)
         .await
@@ -289,12 +295,41 @@ impl TransferStore for SqlStore {
     }
 
     async fn reversal(&self, id: Uuid) -> Result<Option<TransferReversal>, StoreError> {
-        let row = sqlx::query("SELECT id, transfer_id, amount, currency, description, idempotency_key, created_at FROM transfer_reversals WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(self.pool())
+        by_id(self.pool(), "transfer_reversals", REVERSAL_COLUMNS, id, reversal).await
+    }
+
+    async fn settle_reversal(&self, settled: &TransferReversal, undo: Option<UndoReversal<'_>>) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
+        // The transfer's row lock orders this against other reversals of it.
+        let sql = format!("SELECT {COLUMNS} FROM transfers WHERE id = $1{}", self.dialect().for_update());
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(settled.transfer_id.to_string()).fetch_one(&mut *tx).await.map_err(db)?;
+        let current = transfer(&row)?;
+        let claimed = sqlx::query(
+            "UPDATE transfer_reversals SET status = $1, gateway_reversal_id = COALESCE($2, gateway_reversal_id) \
+             WHERE id = $3 AND status = 'pending'",
+        )
+        .bind(settled.status.as_str())
+        .bind(settled.gateway_reversal_id.as_deref())
+        .bind(settled.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        if claimed != 1 {
+            return Ok(false);
+        }
+        if let Some(undo) = undo {
+            let (restored, entry) = undo(&current).map_err(StoreError::Corrupt)?;
+            update_transfer(&mut tx, &restored).await?;
+            ledger::post_entries(&mut tx, std::slice::from_ref(&entry)).await?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(true)
+    }
+
+    async fn stale_reversals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<TransferReversal>, StoreError> {
+        due(self.pool(), ("transfer_reversals", REVERSAL_COLUMNS), "status = 'pending'", "created_at", before, limit, reversal)
             .await
-            .map_err(db)?;
-        row.as_ref().map(reversal).transpose()
     }
 
     async fn mature_transfers(&self, now: DateTime<Utc>, limit: i64) -> Result<usize, StoreError> {

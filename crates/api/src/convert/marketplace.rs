@@ -101,6 +101,8 @@ pub fn reversal(reversal: TransferReversal) -> proto::TransferReversal {
         description: reversal.description,
         idempotency_key: reversal.idempotency_key.unwrap_or_default(),
         created_at: Some(timestamp(reversal.created_at)),
+        status: reversal.status.as_str().to_owned(),
+        gateway_reversal_id: reversal.gateway_reversal_id.unwrap_or_default(),
     }
 }
 

@@ -7,7 +7,9 @@ use tonic::Code;
 
 use crate::helpers::{Db, authed, checkout_request, token};
 use crate::on_both_databases;
-use crate::stripe_support::{CONNECT_SECRET, PLATFORM_SECRET, calls, deliver, eventually, field, spawn_with_stripe};
+use crate::stripe_support::{
+    CONNECT_SECRET, PLATFORM_SECRET, calls, deliver, eventually, field, paid_stripe_payment, spawn_with_stripe,
+};
 
 on_both_databases!(
     a_stripe_checkout_is_paid_by_its_signed_event_and_refunded,
@@ -132,15 +134,6 @@ async fn a_server_error_is_retried_with_the_same_key_and_a_bad_key_is_unavailabl
     assert_eq!(app.row_counts().await["journal_entries"], 0, "no money moved");
     app.assert_ledger_ok();
     app.stop().await;
-}
-
-async fn paid_stripe_payment(app: &crate::helpers::TestApp, fake: &fake_stripe::FakeStripe, user: &str, amount: &str) -> String {
-    let buyer = token(user, &[Role::User]);
-    let created = app.create_checkout(&buyer, stripe_checkout(user, amount, "USD")).await.expect("checkout");
-    let session = fake.pay_session(&created.session_id).expect("paid");
-    let (status, answer) = deliver(app, &fake.event("checkout.session.completed", session, None), PLATFORM_SECRET).await;
-    assert_eq!(status, 200, "{answer}");
-    created.payment_id
 }
 
 async fn a_refund_stripe_cannot_answer_stays_pending_until_recovery_sends_it_again(db: Db) {

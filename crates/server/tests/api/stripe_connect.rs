@@ -11,9 +11,15 @@ use app::Role;
 
 use crate::helpers::{Db, TestApp, authed, checkout_request, token};
 use crate::on_both_databases;
-use crate::stripe_support::{CONNECT_SECRET, PLATFORM_SECRET, calls, deliver, field, spawn_with_stripe};
+use crate::stripe_support::{
+    API_KEY, CONNECT_SECRET, PLATFORM_SECRET, calls, deliver, field, paid_stripe_payment, spawn_with_stripe, stripe_vendor,
+    transfer_when,
+};
 
-on_both_databases!(a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_stripe);
+on_both_databases!(
+    a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_stripe,
+    transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_stripe,
+);
 
 async fn account_status(app: &TestApp, admin: &str, id: &str) -> proto::ConnectedAccount {
     let request = authed(GetConnectedAccountRequest { account_id: id.into() }, admin);
@@ -207,6 +213,103 @@ async fn production_starts_with_stripe_as_the_only_gateway() {
     let (status, answer) = deliver(&app, &fake.event("checkout.session.completed", session, None), PLATFORM_SECRET).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+fn reverse(transfer: &str, amount: &str, key: &str) -> ReverseTransferRequest {
+    ReverseTransferRequest {
+        transfer_id: transfer.into(),
+        amount: amount.into(),
+        description: String::new(),
+        idempotency_key: key.into(),
+    }
+}
+
+async fn transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_stripe(db: Db) {
+    let recovery = [("GATEWAYS_STRIPE_TIMEOUT", "300ms"), ("GATEWAYS_STRIPE_MAX_RETRIES", "0"), ("RECOVERY_INTERVAL", "500ms")];
+    let (app, fake) = spawn_with_stripe(db, &recovery).await;
+    let admin = token("ops", &[Role::Admin]);
+    let (account, acct) = stripe_vendor(&app, &fake, &admin, "vendor-2").await;
+    let payment_id = paid_stripe_payment(&app, &fake, "buyer-5", "100.00").await;
+    let available = format!("vendor_available:{account}:USD");
+
+    // Stripe does not answer: the transfer waits, then recovery sends it again.
+    fake.hang_next("/v1/transfers", 1);
+    let request = proto::CreateTransferRequest {
+        connected_account_id: account.clone(),
+        amount: "60.00".into(),
+        currency: "USD".into(),
+        payment_id: payment_id.clone(),
+        idempotency_key: "tr-1".into(),
+        ..Default::default()
+    };
+    let pending =
+        app.transfers().create_transfer(authed(request, &admin)).await.expect("accepted").into_inner().transfer.unwrap();
+    assert_eq!(pending.status, i32::from(proto::TransferStatus::Pending));
+    let paid = transfer_when(&app, &admin, &pending.id, |t| t.status == i32::from(proto::TransferStatus::Paid)).await;
+    let sent = calls(&fake, "POST", "/v1/transfers");
+    assert!(sent.len() >= 2 && sent.iter().all(|r| r.idempotency_key == sent[0].idempotency_key), "{sent:?}");
+    assert_eq!(fake.objects("transfer").len(), 1, "one transfer at Stripe");
+    assert_eq!(field(&sent[0], "destination"), Some(acct.as_str()));
+    assert_eq!(app.ledger_balance(&available).await, 6000);
+    let reversals = format!("/v1/transfers/{}/reversals", paid.gateway_transfer_id);
+
+    // Stripe refuses a reversal: the vendor keeps the money.
+    fake.fail_next(&reversals, 400, 1);
+    let refused = app.transfers().reverse_transfer(authed(reverse(&paid.id, "10.00", "rev-a"), &admin)).await;
+    let refused = refused.expect("answered").into_inner();
+    assert_eq!(refused.reversal.unwrap().status, "failed");
+    let transfer = refused.transfer.unwrap();
+    assert_eq!((transfer.reversed_amount.as_str(), transfer.status), ("0.00", i32::from(proto::TransferStatus::Paid)));
+    assert_eq!(app.ledger_balance(&available).await, 6000);
+
+    // Stripe does not answer a reversal: recovery asks again with the same key.
+    fake.hang_next(&reversals, 1);
+    let waiting = app.transfers().reverse_transfer(authed(reverse(&paid.id, "5.00", "rev-b"), &admin)).await;
+    let waiting = waiting.expect("answered").into_inner().reversal.unwrap();
+    assert_eq!(waiting.status, "pending");
+    let reversed = transfer_when(&app, &admin, &paid.id, |t| t.reversed_amount == "5.00").await;
+    assert_eq!(reversed.status, i32::from(proto::TransferStatus::PartiallyReversed));
+    let fake_view = fake.clone();
+    crate::stripe_support::eventually("the recovery job to reverse at Stripe", || {
+        let made = fake_view.objects("transfer_reversal").len() == 1;
+        async move { made.then_some(()) }
+    })
+    .await;
+    crate::stripe_support::eventually("the reversal to settle", || {
+        let mut transfers = app.transfers();
+        let request = authed(reverse(&paid.id, "5.00", "rev-b"), &admin);
+        async move {
+            let reversal = transfers.reverse_transfer(request).await.ok()?.into_inner().reversal?;
+            (reversal.status == "succeeded").then_some(())
+        }
+    })
+    .await;
+    assert_eq!(fake.objects("transfer_reversal").len(), 1, "one reversal at Stripe for every try");
+    assert_eq!(app.ledger_balance(&available).await, 5500);
+
+    // A reversal made in Stripe's dashboard reaches us through transfer.reversed.
+    let http = reqwest::Client::new();
+    let made_at_stripe = http
+        .post(format!("{}{reversals}", fake.base_url()))
+        .bearer_auth(API_KEY)
+        .header("Stripe-Version", "2023-08-16")
+        .header("Idempotency-Key", "dashboard-1")
+        .form(&[("amount", "1500")])
+        .send()
+        .await
+        .expect("fake answers");
+    assert_eq!(made_at_stripe.status().as_u16(), 200);
+    let at_stripe = fake.object(&paid.gateway_transfer_id).unwrap();
+    let event = fake.event("transfer.reversed", at_stripe, None);
+    for _ in 0..2 {
+        let (status, answer) = deliver(&app, &event, PLATFORM_SECRET).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let after = transfer_when(&app, &admin, &paid.id, |t| t.reversed_amount == "20.00").await;
+    assert_eq!(after.status, i32::from(proto::TransferStatus::PartiallyReversed));
+    assert_eq!(app.ledger_balance(&available).await, 4000, "the dashboard's reversal counted once");
     app.assert_ledger_ok();
     app.stop().await;
 }

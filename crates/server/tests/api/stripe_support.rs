@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use api::proto;
+use app::Role;
 use fake_stripe::{FakeStripe, RecordedRequest};
 
-use crate::helpers::{Db, TestApp, spawn_app_with};
+use crate::helpers::{Db, TestApp, checkout_request, spawn_app_with, token};
 
 pub const API_KEY: &str = "sk_test_fake_0123456789";
 pub const PLATFORM_SECRET: &str = "whsec_platform_test";
@@ -57,4 +59,42 @@ where
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A checkout through Stripe paid by its signed event; returns the payment id.
+pub async fn paid_stripe_payment(app: &TestApp, fake: &FakeStripe, user: &str, amount: &str) -> String {
+    let buyer = token(user, &[Role::User]);
+    let mut request = checkout_request(user, amount, "USD");
+    request.gateway_name = "stripe".into();
+    let created = app.create_checkout(&buyer, request).await.expect("checkout");
+    let session = fake.pay_session(&created.session_id).expect("paid");
+    let (status, answer) = deliver(app, &fake.event("checkout.session.completed", session, None), PLATFORM_SECRET).await;
+    assert_eq!(status, 200, "{answer}");
+    created.payment_id
+}
+
+/// A connected account created at Stripe and verified by `account.updated`;
+/// returns our id and Stripe's.
+pub async fn stripe_vendor(app: &TestApp, fake: &FakeStripe, admin: &str, owner: &str) -> (String, String) {
+    let account = app.create_account(admin, owner).await;
+    let verified = fake.update_account(&account.stripe_account_id, true, true, true, None).expect("account at the fake");
+    let event = fake.event("account.updated", verified, Some(&account.stripe_account_id));
+    let (status, answer) = deliver(app, &event, CONNECT_SECRET).await;
+    assert_eq!(status, 200, "{answer}");
+    (account.id, account.stripe_account_id)
+}
+
+/// Polls a transfer until `done` holds.
+pub async fn transfer_when(app: &TestApp, admin: &str, id: &str, done: impl Fn(&proto::Transfer) -> bool) -> proto::Transfer {
+    let transfers = app.transfers();
+    eventually("the transfer's state", || {
+        let mut transfers = transfers.clone();
+        let request = crate::helpers::authed(proto::GetTransferRequest { transfer_id: id.into() }, admin);
+        let done = &done;
+        async move {
+            let transfer = transfers.get_transfer(request).await.ok()?.into_inner().transfer?;
+            done(&transfer).then_some(transfer)
+        }
+    })
+    .await
 }
