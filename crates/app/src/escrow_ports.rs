@@ -91,8 +91,10 @@ pub trait RefundStore: Send + Sync + 'static {
         payment_id: Uuid,
         plan: PlanRefund<'_>,
     ) -> Result<Guarded<Refund>, StoreError>;
-    /// Records the gateway's answer. `undo` (on failure) gives the entry that puts the
-    /// money back; the payment's refunded amount is reduced by the refund's.
+    /// Records the gateway's answer for a pending refund, or the failure of a
+    /// succeeded one. `undo` (on failure) gives the entry that puts the money back;
+    /// the payment's refunded amount is reduced by the refund's. False when the
+    /// refund was in neither state.
     async fn settle_refund(&self, refund: &Refund, undo: Option<UndoRefund<'_>>) -> Result<bool, StoreError>;
     /// Refunds still pending (the gateway never answered) created before `before`.
     async fn stale_refunds(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Refund>, StoreError>;

@@ -79,11 +79,15 @@ impl App {
         let Some(refund) = self.load_known(refund_id, |id| self.store.refund(id)).await? else {
             return Ok((false, format!("refund {gateway_refund_id} is not one of ours")));
         };
-        if refund.status != RefundStatus::Pending {
-            return Ok((false, format!("refund {} is already {}", refund.id, refund.status)));
-        }
-        if status == RefundStatus::Pending {
-            return Ok((false, format!("refund {} is still pending at the gateway", refund.id)));
+        // Pending settles either way; a succeeded refund may still fail (the bank
+        // returned it); nothing else moves.
+        let moves = matches!(
+            (refund.status, status),
+            (RefundStatus::Pending, RefundStatus::Succeeded | RefundStatus::Failed)
+                | (RefundStatus::Succeeded, RefundStatus::Failed)
+        );
+        if !moves {
+            return Ok((false, format!("refund {} is {}; the gateway says {status}", refund.id, refund.status)));
         }
         let id = refund.id;
         let reported = domain::refunds::Refund { status, gateway_refund_id: Some(gateway_refund_id.to_owned()), ..refund };
@@ -119,7 +123,7 @@ impl App {
         let Some(payout) = self.load_known(payout_id, |id| self.store.payout(id)).await? else {
             return Ok((false, format!("payout {gateway_payout_id} is not one of ours")));
         };
-        match self.apply_payout_status(payout.id, status, failure_code, failure_message).await {
+        match self.apply_payout_status(payout.id, Some(gateway_payout_id), status, failure_code, failure_message).await {
             Ok(after) => {
                 Ok((after.status == status && payout.status != status, format!("payout {} is {}", payout.id, after.status)))
             }

@@ -267,6 +267,9 @@ pub trait PayoutStore: Send + Sync + 'static {
     ) -> Result<(Vec<Payout>, i64), StoreError>;
     /// Locks the payout, lets `decide` choose its next state, writes it with entries.
     async fn change_payout(&self, id: Uuid, decide: DecidePayout<'_>) -> Result<Guarded<Payout>, StoreError>;
+    /// Pending payouts the gateway never answered (no gateway id), created before
+    /// `before`, oldest first.
+    async fn unsent_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError>;
     /// Open payouts (pending, in transit) last changed before `before`, oldest first.
     async fn open_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError>;
 }

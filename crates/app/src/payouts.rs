@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use domain::Money;
+use domain::accounts::ConnectedAccount;
 use domain::ledger::EntryKind;
 use domain::payment::{parse_optional_uuid, parse_uuid};
 use domain::payouts::{Payout, PayoutMethod, PayoutStatus, arrival_date, instant_fee, parse_statement_descriptor};
@@ -111,28 +112,36 @@ impl App {
             Guarded::Refused(reason) => return Err(AppError::FailedPrecondition(reason)),
         };
         crate::metrics::payout(payout.status.as_str());
-        match self.connect.create_payout(&payout, &account).await {
-            Ok(gateway_id) => {
-                let change = |current: &Payout| {
-                    Ok(PayoutChange {
-                        payout: Payout { gateway_payout_id: Some(gateway_id.clone()), ..current.clone() },
-                        entries: vec![],
-                    })
-                };
-                match self.store.change_payout(payout.id, &change).await? {
-                    Guarded::Done(payout) => Ok(payout),
-                    _ => Ok(payout),
-                }
-            }
+        self.send_payout(payout, &account).await
+    }
+
+    /// Asks the gateway for the recorded payout (key `payout-{id}`) and keeps its id.
+    /// A refusal fails the payout with its money back; no answer leaves it pending
+    /// for the recovery job, since the gateway may have created it.
+    pub(crate) async fn send_payout(&self, payout: Payout, account: &ConnectedAccount) -> Result<Payout, AppError> {
+        match self.connect.create_payout(&payout, account).await {
+            Ok(gateway_id) => self.keep_gateway_payout_id(payout, gateway_id).await,
             Err(error) if error.keeps_pending() => {
-                // The gateway may have created it: its payout events settle it.
-                tracing::warn!(payout_id = %payout.id, %error, "gateway unreachable; the payout stays pending");
+                tracing::warn!(payout_id = %payout.id, %error, "gateway unreachable; the payout stays pending for recovery");
                 Ok(payout)
             }
             Err(error) => {
                 tracing::warn!(payout_id = %payout.id, %error, "gateway refused the payout");
                 self.fail_payout(payout.id, "gateway_error", &error.to_string()).await
             }
+        }
+    }
+
+    async fn keep_gateway_payout_id(&self, payout: Payout, gateway_id: String) -> Result<Payout, AppError> {
+        let change = |current: &Payout| {
+            Ok(PayoutChange {
+                payout: Payout { gateway_payout_id: Some(gateway_id.clone()), ..current.clone() },
+                entries: vec![],
+            })
+        };
+        match self.store.change_payout(payout.id, &change).await? {
+            Guarded::Done(payout) => Ok(payout),
+            _ => Ok(payout),
         }
     }
 
@@ -169,14 +178,33 @@ impl App {
                 current.status
             )));
         }
-        if current.gateway_payout_id.is_some() {
-            let account =
-                self.store.account(current.connected_account_id).await?.ok_or(AppError::NotFound("connected account"))?;
-            self.connect.cancel_payout(&current, &account).await.map_err(AppError::from)?;
+        match &current.gateway_payout_id {
+            Some(_) => {
+                let account =
+                    self.store.account(current.connected_account_id).await?.ok_or(AppError::NotFound("connected account"))?;
+                self.connect.cancel_payout(&current, &account).await.map_err(AppError::from)?;
+            }
+            // The gateway may have made it without telling us: canceling only here
+            // would give the vendor the money twice.
+            None if self.connect.settles_payouts_by_events() => {
+                return Err(AppError::FailedPrecondition(
+                    "the gateway has not confirmed this payout yet; retry the cancel in a minute".into(),
+                ));
+            }
+            None => {}
         }
-        let payout = self.change_payout(id, &cancel_change).await?;
-        crate::metrics::payout(payout.status.as_str());
-        Ok(payout)
+        match self.change_payout(id, &cancel_change).await {
+            Ok(payout) => {
+                crate::metrics::payout(payout.status.as_str());
+                Ok(payout)
+            }
+            // The gateway's payout.canceled event was applied first.
+            Err(AppError::FailedPrecondition(reason)) => match self.store.payout(id).await? {
+                Some(payout) if payout.status == PayoutStatus::Canceled => Ok(payout),
+                _ => Err(AppError::FailedPrecondition(reason)),
+            },
+            Err(error) => Err(error),
+        }
     }
 
     /// A payout event of a gateway that moves payouts itself: paid (through in
@@ -185,11 +213,17 @@ impl App {
     pub(crate) async fn apply_payout_status(
         &self,
         id: Uuid,
+        gateway_payout_id: Option<&str>,
         status: PayoutStatus,
         failure_code: Option<&str>,
         failure_message: Option<&str>,
     ) -> Result<Payout, AppError> {
-        let current = self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))?;
+        let mut current = self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))?;
+        if current.gateway_payout_id.is_none()
+            && let Some(gateway_id) = gateway_payout_id
+        {
+            current = self.keep_gateway_payout_id(current, gateway_id.to_owned()).await?;
+        }
         match status {
             PayoutStatus::Paid => {
                 if current.status == PayoutStatus::Pending {
@@ -291,5 +325,18 @@ impl App {
         let payout = self.change_payout(id, &step).await?;
         crate::metrics::payout(payout.status.as_str());
         Ok(())
+    }
+}
+
+impl App {
+    /// Payouts the gateway never answered are asked for again with the same key.
+    pub(crate) async fn recover_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<usize, AppError> {
+        let mut recovered = 0;
+        for payout in self.store.unsent_payouts(before, limit).await? {
+            let Some(account) = self.store.account(payout.connected_account_id).await? else { continue };
+            let payout = self.send_payout(payout, &account).await?;
+            recovered += usize::from(payout.gateway_payout_id.is_some() || payout.status == PayoutStatus::Failed);
+        }
+        Ok(recovered)
     }
 }

@@ -168,7 +168,7 @@ impl App {
 }
 
 impl App {
-    /// The recovery job: transfers, refunds and reversals still pending since before `before`
+    /// The recovery job: transfers, refunds, payouts and reversals still pending since before `before`
     /// (the gateway was unreachable, or the process stopped between commit and call)
     /// are sent again; the gateway calls are idempotent per id.
     pub async fn recover_pending(&self, before: chrono::DateTime<Utc>) -> Result<usize, AppError> {
@@ -182,6 +182,7 @@ impl App {
             let refund = self.send_refund(refund).await?;
             recovered += usize::from(refund.status != RefundStatus::Pending);
         }
+        recovered += self.recover_payouts(before, RECOVERY_BATCH_MAX).await?;
         for reversal in self.store.stale_reversals(before, RECOVERY_BATCH_MAX).await? {
             let reversal = self.send_reversal(reversal).await?;
             recovered += usize::from(reversal.status != domain::transfers::ReversalStatus::Pending);

@@ -18,12 +18,18 @@ text_enum!(PayoutStatus { Pending => "pending", InTransit => "in_transit", Paid 
 text_enum!(PayoutMethod { Standard => "standard", Instant => "instant" });
 
 impl PayoutStatus {
-    /// pending → in_transit → paid; pending/in_transit → failed; pending → canceled.
+    /// pending → in_transit → paid; pending/in_transit → failed, and paid → failed when
+    /// the bank returns the money; pending → canceled.
     pub fn can_become(self, to: PayoutStatus) -> bool {
         use PayoutStatus::*;
         matches!(
             (self, to),
-            (Pending, InTransit) | (InTransit, Paid) | (Pending, Failed) | (InTransit, Failed) | (Pending, Canceled)
+            (Pending, InTransit)
+                | (InTransit, Paid)
+                | (Pending, Failed)
+                | (InTransit, Failed)
+                | (Paid, Failed)
+                | (Pending, Canceled)
         )
     }
 }
@@ -104,6 +110,8 @@ impl Payout {
     fn holding_account(&self, status: PayoutStatus) -> LedgerAccount {
         match status {
             PayoutStatus::InTransit => self.vendor(AccountKind::PayoutInTransit),
+            // A paid payout can still fail: the bank returns the money days later.
+            PayoutStatus::Paid => LedgerAccount::platform(AccountKind::External, self.amount.currency()),
             _ => self.vendor(AccountKind::PayoutPending),
         }
     }
@@ -249,6 +257,7 @@ mod tests {
         assert!(Pending.can_become(Canceled));
         assert!(!InTransit.can_become(Canceled), "cancel works only while pending");
         assert!(InTransit.can_become(Failed));
-        assert!(!Paid.can_become(Failed));
+        assert!(Paid.can_become(Failed), "a bank can return a paid payout");
+        assert!(!Paid.can_become(Canceled));
     }
 }

@@ -37,6 +37,9 @@ struct CheckoutObject {
 #[derive(Deserialize)]
 struct PaymentIntentObject {
     id: String,
+    /// `requires_payment_method` after a declined attempt (the buyer may try another
+    /// card on the same checkout page), `canceled` when it is over.
+    status: Option<String>,
     #[serde(default)]
     metadata: Metadata,
     last_payment_error: Option<ErrorObject>,
@@ -131,7 +134,10 @@ pub fn parse_object(event_id: &str, event_type: &str, data: &[u8]) -> Result<Gat
         "checkout.session.expired" => checkout(event_type, object("checkout session", data)?, PaymentOutcome::Expired),
         "payment_intent.payment_failed" => {
             let intent: PaymentIntentObject = object("payment intent", data)?;
-            match our_id(intent.metadata.payment_id.as_deref()) {
+            // A declined attempt is not the end of a checkout: failing the payment
+            // now could make the client start another one and charge twice.
+            let over = intent.status.as_deref() == Some("canceled");
+            match our_id(intent.metadata.payment_id.as_deref()).filter(|_| over) {
                 Some(payment_id) => EventEffect::Checkout {
                     session_id: None,
                     payment_id: Some(payment_id),
@@ -280,5 +286,19 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(reversed.effect, EventEffect::TransferReversed { transfer_id: None, amount_reversed: 250, .. }));
+    }
+
+    #[test]
+    fn a_declined_attempt_does_not_end_the_checkout_but_a_canceled_intent_does() {
+        let body = |status: &str| {
+            format!(
+                r#"{{"id":"evt_11","type":"payment_intent.payment_failed","data":{{"object":{{"id":"pi_1","status":"{status}","metadata":{{"payment_id":"0190f0e0-0000-7000-8000-000000000001"}},"last_payment_error":{{"message":"Your card was declined."}}}}}}}}"#
+            )
+        };
+        assert_eq!(parse_envelope(body("requires_payment_method").as_bytes()).map(|e| e.effect), Ok(EventEffect::Ignored));
+        let canceled = parse_envelope(body("canceled").as_bytes()).unwrap();
+        assert!(
+            matches!(canceled.effect, EventEffect::Checkout { outcome: PaymentOutcome::Failed, failure_reason: Some(ref r), .. } if r == "Your card was declined.")
+        );
     }
 }

@@ -161,6 +161,11 @@ impl PayoutStore for SqlStore {
         Ok(Guarded::Done(change.payout))
     }
 
+    async fn unsent_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError> {
+        let unsent = "status = 'pending' AND gateway_payout_id IS NULL";
+        due(self.pool(), ("payouts", COLUMNS), unsent, "created_at", before, limit, payout).await
+    }
+
     async fn open_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError> {
         due(self.pool(), ("payouts", COLUMNS), "status IN ('pending', 'in_transit')", "updated_at", before, limit, payout).await
     }

@@ -106,17 +106,20 @@ impl RefundStore for SqlStore {
     async fn settle_refund(&self, refund: &Refund, undo: Option<UndoRefund<'_>>) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
         let settled = sqlx::query(
-            "UPDATE refunds SET status = $1, gateway_refund_id = $2, processed_at = $3, updated_at = $4 WHERE id = $5 AND status = 'pending'",
+            // Pending settles either way; a succeeded refund can still fail later
+            // (the bank returned it), never the other way round.
+            "UPDATE refunds SET status = $1, gateway_refund_id = $2, processed_at = $3, updated_at = $4 \
+             WHERE id = $5 AND (status = 'pending' OR (status = 'succeeded' AND $1 = 'failed'))",
         )
-            .bind(refund.status.as_str())
-            .bind(refund.gateway_refund_id.as_deref())
-            .bind(refund.processed_at.map(micros))
-            .bind(micros(refund.updated_at))
-            .bind(refund.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
+        .bind(refund.status.as_str())
+        .bind(refund.gateway_refund_id.as_deref())
+        .bind(refund.processed_at.map(micros))
+        .bind(micros(refund.updated_at))
+        .bind(refund.id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
         if settled != 1 {
             return Ok(false);
         }

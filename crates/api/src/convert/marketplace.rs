@@ -154,5 +154,6 @@ pub fn payout(payout: Payout) -> proto::Payout {
         canceled_at: payout.canceled_at.map(timestamp),
         created_at: Some(timestamp(payout.created_at)),
         updated_at: Some(timestamp(payout.updated_at)),
+        gateway_payout_id: payout.gateway_payout_id.unwrap_or_default(),
     }
 }

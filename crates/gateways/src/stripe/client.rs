@@ -17,7 +17,7 @@ use super::StripeError;
 /// Backoff of Stripe's clients: 0.5 s × 2ⁿ, at most 5 s.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-/// A longer `Retry-After` is not waited for: the call fails and recovery resends it.
+/// A longer `Retry-After` is not waited for: the usual backoff applies instead.
 const RETRY_AFTER_MAX: Duration = Duration::from_secs(60);
 
 /// How the service reaches Stripe.

@@ -12,7 +12,7 @@ use domain::payouts::Payout;
 use domain::transfers::{Transfer, TransferReversal};
 use serde_json::Value;
 
-use super::{Form, StripeClient, StripeError, text};
+use super::{Form, StripeClient, StripeError, key_still_valid, text};
 
 pub struct StripeConnectGateway {
     client: Arc<StripeClient>,
@@ -97,6 +97,7 @@ impl ConnectGateway for StripeConnectGateway {
     }
 
     async fn create_transfer(&self, transfer: &Transfer, source: Option<&Payment>) -> Result<String, GatewayError> {
+        key_still_valid("transfer", transfer.id, transfer.created_at)?;
         let mut form = Form::new()
             .set("amount", transfer.amount.minor())
             .set("currency", transfer.amount.currency().code().to_ascii_lowercase())
@@ -115,6 +116,7 @@ impl ConnectGateway for StripeConnectGateway {
 
     async fn reverse_transfer(&self, transfer: &Transfer, reversal: &TransferReversal) -> Result<String, GatewayError> {
         let gateway_id = transfer.gateway_transfer_id.as_deref().ok_or(StripeError::Unexpected("the transfer's Stripe id"))?;
+        key_still_valid("reversal", reversal.id, reversal.created_at)?;
         let form = Form::new()
             .set("amount", reversal.amount.minor())
             .set_nonempty("description", &reversal.description)
@@ -126,6 +128,7 @@ impl ConnectGateway for StripeConnectGateway {
     }
 
     async fn create_payout(&self, payout: &Payout, account: &ConnectedAccount) -> Result<String, GatewayError> {
+        key_still_valid("payout", payout.id, payout.created_at)?;
         let form = Form::new()
             .set("amount", payout.amount.minor())
             .set("currency", payout.amount.currency().code().to_ascii_lowercase())

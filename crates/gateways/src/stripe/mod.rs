@@ -47,6 +47,9 @@ impl From<StripeError> for GatewayError {
                 Self::Unavailable(error.to_string())
             }
             StripeError::Credentials { .. } => Self::Misconfigured(error.to_string()),
+            // Our key was used with other parameters: Stripe may have acted on the
+            // first request, so the record must stay pending until someone looks.
+            StripeError::Invalid { ref kind, .. } if kind == "idempotency_error" => Self::Misconfigured(error.to_string()),
             StripeError::Declined { .. } => Self::Refused(error.to_string()),
             StripeError::Invalid { ref param, ref message, .. } => match param {
                 Some(param) => Self::Invalid(format!("Stripe: {message} (parameter {param})")),
@@ -54,6 +57,21 @@ impl From<StripeError> for GatewayError {
             },
         }
     }
+}
+
+/// Stripe keeps an idempotency key for 24 hours; past that, the same key could act
+/// a second time. A record older than this is not sent again: it stays pending, and
+/// the log asks for a look at Stripe's dashboard.
+const KEY_LIFETIME_SAFE: chrono::Duration = chrono::Duration::hours(23);
+
+/// Refuses to send a keyed POST for a record created too long ago.
+fn key_still_valid(what: &str, id: uuid::Uuid, created_at: DateTime<Utc>) -> Result<(), GatewayError> {
+    if Utc::now() - created_at > KEY_LIFETIME_SAFE {
+        return Err(GatewayError::Misconfigured(format!(
+            "{what} {id} is older than Stripe's idempotency window and was never confirmed: check Stripe for it (metadata {what}_id) before settling it by hand"
+        )));
+    }
+    Ok(())
 }
 
 /// Stripe's `reason` takes only these; other text stays in metadata.
@@ -127,6 +145,7 @@ impl PaymentGateway for StripeGateway {
             // Stripe has it: read its status rather than send it again (keys expire after 24 h).
             return refund_answer(&self.client.get(&format!("/v1/refunds/{id}"), None).await?);
         }
+        key_still_valid("refund", refund.id, refund.created_at)?;
         let intent = payment
             .gateway_payment_intent_id
             .as_deref()
@@ -162,5 +181,33 @@ impl PaymentGateway for StripeGateway {
 
     fn parse_event(&self, event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
         events::parse_object(event_id, event_type, object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_older_than_stripes_key_window_is_not_sent_again() {
+        let id = uuid::Uuid::nil();
+        assert!(key_still_valid("refund", id, Utc::now() - chrono::Duration::hours(1)).is_ok());
+        let stale = key_still_valid("refund", id, Utc::now() - chrono::Duration::hours(25)).unwrap_err();
+        assert!(stale.keeps_pending(), "it stays pending for a person to check");
+    }
+
+    #[test]
+    fn stripes_errors_map_to_what_our_records_do_next() {
+        let invalid = |kind: &str| StripeError::Invalid {
+            status: 400,
+            kind: kind.into(),
+            code: None,
+            param: Some("amount".into()),
+            message: "bad".into(),
+        };
+        assert!(GatewayError::from(invalid("idempotency_error")).keeps_pending(), "the first request may have acted");
+        assert!(matches!(GatewayError::from(invalid("invalid_request_error")), GatewayError::Invalid(m) if m.contains("amount")));
+        assert!(GatewayError::from(StripeError::Server { status: 503, message: String::new() }).keeps_pending());
+        assert!(!GatewayError::from(StripeError::Declined { code: None, message: "no".into() }).keeps_pending());
     }
 }

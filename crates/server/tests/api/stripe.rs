@@ -139,7 +139,9 @@ async fn a_server_error_is_retried_with_the_same_key_and_a_bad_key_is_unavailabl
 async fn a_refund_stripe_cannot_answer_stays_pending_until_recovery_sends_it_again(db: Db) {
     let (app, fake) = spawn_with_stripe(
         db,
-        &[("GATEWAYS_STRIPE_TIMEOUT", "300ms"), ("GATEWAYS_STRIPE_MAX_RETRIES", "1"), ("RECOVERY_INTERVAL", "500ms")],
+        // Recovery looks only at refunds older than its interval: longer than the
+        // client's two tries, so that it is recovery that settles this one.
+        &[("GATEWAYS_STRIPE_TIMEOUT", "200ms"), ("GATEWAYS_STRIPE_MAX_RETRIES", "1"), ("RECOVERY_INTERVAL", "3s")],
     )
     .await;
     let payment_id = paid_stripe_payment(&app, &fake, "buyer-3", "15.00").await;
@@ -193,6 +195,24 @@ async fn a_declined_refund_puts_the_money_back_and_a_pending_one_waits_for_its_e
     assert_eq!(app.ledger_balance("platform_cash:USD").await, 5000, "a failed refund's money is back");
     let buyer = token("buyer-4", &[Role::User]);
     assert_eq!(app.get_payment(&buyer, &payment_id).await.unwrap().refunded_amount, "0.00");
+
+    // A refund that succeeded can still fail later: the bank returned it.
+    fake.refunds_start_pending(false);
+    let done = app.refunds().create_refund(authed(refund(&payment_id, "", "requested_by_customer"), &admin)).await;
+    let done = done.expect("answered").into_inner().refund.unwrap();
+    assert_eq!(done.status, i32::from(proto::RefundStatus::Succeeded));
+    assert_eq!(app.get_payment(&buyer, &payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Refunded));
+    let at_stripe = fake.objects("refund").into_iter().last().unwrap();
+    let returned = fake.set_refund_status(at_stripe["id"].as_str().unwrap(), "failed").unwrap();
+    for _ in 0..2 {
+        let (status, answer) = deliver(&app, &fake.event("refund.updated", returned.clone(), None), PLATFORM_SECRET).await;
+        assert_eq!(status, 200, "{answer}");
+    }
+    let after = app.refunds().get_refund(authed(GetRefundRequest { refund_id: done.id.clone() }, &admin)).await;
+    assert_eq!(after.unwrap().into_inner().refund.unwrap().status, i32::from(proto::RefundStatus::Failed));
+    let payment = app.get_payment(&buyer, &payment_id).await.unwrap();
+    assert_eq!((payment.status, payment.refunded_amount.as_str()), (i32::from(proto::PaymentStatus::Succeeded), "0.00"));
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 5000, "back once, though the event came twice");
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -171,11 +171,17 @@ async fn a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_st
         4500,
         "the failed payout's money is back"
     );
+    // Days later the bank returns the paid one.
+    let returned = fake.set_payout_status(stripe_payouts[0]["id"].as_str().unwrap(), "failed").unwrap();
+    let (status, answer) = deliver(&app, &fake.event("payout.failed", returned, Some(&acct)), CONNECT_SECRET).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(read(first.id.clone()).await.status, i32::from(proto::PayoutStatus::Failed));
+    assert_eq!(app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await, 7500);
 
     // The balance compared with Stripe's: they agree, and the snapshot says so.
     let balance = GetBalanceRequest { account_id: account.id.clone(), force_refresh: true };
     let balance = app.balances().get_balance(authed(balance, &admin)).await.expect("balance").into_inner().balances.remove(0);
-    assert_eq!((balance.available_amount.as_str(), balance.gateway_available_amount.as_str()), ("45.00", "45.00"));
+    assert_eq!((balance.available_amount.as_str(), balance.gateway_available_amount.as_str()), ("75.00", "75.00"));
     assert!(!balance.gateway_mismatch);
     assert_eq!(calls(&fake, "GET", "/v1/balance")[0].stripe_account.as_deref(), Some(acct.as_str()));
 
@@ -185,7 +191,7 @@ async fn a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_st
     let refused = refused.expect("answered").into_inner().payout.unwrap();
     assert_eq!(refused.status, i32::from(proto::PayoutStatus::Failed));
     assert!(refused.failure_message.contains("Stripe"), "{}", refused.failure_message);
-    assert_eq!(app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await, 4500);
+    assert_eq!(app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await, 7500);
     app.assert_ledger_ok();
     app.stop().await;
 }
@@ -227,7 +233,7 @@ fn reverse(transfer: &str, amount: &str, key: &str) -> ReverseTransferRequest {
 }
 
 async fn transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_stripe(db: Db) {
-    let recovery = [("GATEWAYS_STRIPE_TIMEOUT", "300ms"), ("GATEWAYS_STRIPE_MAX_RETRIES", "0"), ("RECOVERY_INTERVAL", "500ms")];
+    let recovery = [("GATEWAYS_STRIPE_TIMEOUT", "300ms"), ("GATEWAYS_STRIPE_MAX_RETRIES", "0"), ("RECOVERY_INTERVAL", "2s")];
     let (app, fake) = spawn_with_stripe(db, &recovery).await;
     let admin = token("ops", &[Role::Admin]);
     let (account, acct) = stripe_vendor(&app, &fake, &admin, "vendor-2").await;
@@ -310,6 +316,31 @@ async fn transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_s
     let after = transfer_when(&app, &admin, &paid.id, |t| t.reversed_amount == "20.00").await;
     assert_eq!(after.status, i32::from(proto::TransferStatus::PartiallyReversed));
     assert_eq!(app.ledger_balance(&available).await, 4000, "the dashboard's reversal counted once");
+
+    // A payout Stripe did not answer cannot be canceled until recovery learns its id.
+    fake.hang_next("/v1/payouts", 1);
+    let waiting = app.payouts().create_payout(authed(payout(&account, "10.00", "po-w"), &admin)).await;
+    let waiting = waiting.expect("accepted").into_inner().payout.unwrap();
+    assert_eq!((waiting.status, waiting.gateway_payout_id.as_str()), (i32::from(proto::PayoutStatus::Pending), ""));
+    assert_eq!(app.ledger_balance(&available).await, 3000, "set aside at once");
+    let cancel = proto::CancelPayoutRequest { payout_id: waiting.id.clone() };
+    let early = app.payouts().cancel_payout(authed(cancel.clone(), &admin)).await.expect_err("Stripe may have it");
+    assert_eq!(early.code(), tonic::Code::FailedPrecondition, "{}", early.message());
+    let payouts = app.payouts();
+    crate::stripe_support::eventually("recovery to send the payout", || {
+        let mut payouts = payouts.clone();
+        let request = authed(GetPayoutRequest { payout_id: waiting.id.clone() }, &admin);
+        async move {
+            let payout = payouts.get_payout(request).await.ok()?.into_inner().payout?;
+            (!payout.gateway_payout_id.is_empty()).then_some(())
+        }
+    })
+    .await;
+    assert_eq!(fake.objects("payout").len(), 1, "one payout at Stripe for two tries");
+    let canceled = app.payouts().cancel_payout(authed(cancel, &admin)).await.expect("canceled").into_inner().payout.unwrap();
+    assert_eq!(canceled.status, i32::from(proto::PayoutStatus::Canceled));
+    assert_eq!(fake.objects("payout")[0]["status"], "canceled");
+    assert_eq!(app.ledger_balance(&available).await, 4000);
     app.assert_ledger_ok();
     app.stop().await;
 }
