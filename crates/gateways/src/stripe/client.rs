@@ -90,6 +90,15 @@ struct ErrorDetail {
     message: String,
 }
 
+/// One request, the same on every try.
+struct Call<'a> {
+    method: Method,
+    path: &'a str,
+    idempotency_key: Option<&'a str>,
+    account: Option<&'a str>,
+    form: Option<&'a Form>,
+}
+
 /// One try's result: done, or failed with whether (and after what) to try again.
 enum Attempt {
     Done(Value),
@@ -116,28 +125,21 @@ impl StripeClient {
         account: Option<&str>,
         form: &Form,
     ) -> Result<Value, StripeError> {
-        self.send(Method::POST, path, Some(idempotency_key), account, Some(form)).await
+        self.send(&Call { method: Method::POST, path, idempotency_key: Some(idempotency_key), account, form: Some(form) }).await
     }
 
     pub async fn get(&self, path: &str, account: Option<&str>) -> Result<Value, StripeError> {
-        self.send(Method::GET, path, None, account, None).await
+        self.send(&Call { method: Method::GET, path, idempotency_key: None, account, form: None }).await
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        idempotency_key: Option<&str>,
-        account: Option<&str>,
-        form: Option<&Form>,
-    ) -> Result<Value, StripeError> {
+    async fn send(&self, call: &Call<'_>) -> Result<Value, StripeError> {
         let mut retries = 0;
         loop {
-            match self.attempt(method.clone(), path, idempotency_key, account, form).await {
+            match self.attempt(call).await {
                 Attempt::Done(value) => return Ok(value),
                 Attempt::Failed { error, retry_after: Some(hint) } if retries < self.settings.max_retries => {
                     let delay = backoff(retries, hint);
-                    tracing::warn!(%method, path, retry = retries + 1, delay_ms = delay.as_millis() as u64, %error, "Stripe call failed; retrying with the same idempotency key");
+                    tracing::warn!(method = %call.method, path = call.path, retry = retries + 1, delay_ms = delay.as_millis() as u64, %error, "Stripe call failed; retrying with the same idempotency key");
                     tokio::time::sleep(delay).await;
                     retries += 1;
                 }
@@ -146,26 +148,19 @@ impl StripeClient {
         }
     }
 
-    async fn attempt(
-        &self,
-        method: Method,
-        path: &str,
-        idempotency_key: Option<&str>,
-        account: Option<&str>,
-        form: Option<&Form>,
-    ) -> Attempt {
+    async fn attempt(&self, call: &Call<'_>) -> Attempt {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.settings.base_url))
+            .request(call.method.clone(), format!("{}{}", self.settings.base_url, call.path))
             .bearer_auth(&self.settings.api_key)
             .header("Stripe-Version", &self.settings.api_version);
-        if let Some(key) = idempotency_key {
+        if let Some(key) = call.idempotency_key {
             request = request.header("Idempotency-Key", key);
         }
-        if let Some(account) = account {
+        if let Some(account) = call.account {
             request = request.header("Stripe-Account", account);
         }
-        if let Some(form) = form {
+        if let Some(form) = call.form {
             request = request.form(&form.0);
         }
         let response = match request.send().await {

@@ -16,6 +16,7 @@ on_both_databases!(
     a_server_error_is_retried_with_the_same_key_and_a_bad_key_is_unavailable,
     a_refund_stripe_cannot_answer_stays_pending_until_recovery_sends_it_again,
     a_declined_refund_puts_the_money_back_and_a_pending_one_waits_for_its_event,
+    checkout_events_follow_the_payment_state_machine,
 );
 
 fn stripe_checkout(user: &str, amount: &str, currency: &str) -> proto::CreateCheckoutSessionRequest {
@@ -213,6 +214,69 @@ async fn a_declined_refund_puts_the_money_back_and_a_pending_one_waits_for_its_e
     let payment = app.get_payment(&buyer, &payment_id).await.unwrap();
     assert_eq!((payment.status, payment.refunded_amount.as_str()), (i32::from(proto::PaymentStatus::Succeeded), "0.00"));
     assert_eq!(app.ledger_balance("platform_cash:USD").await, 5000, "back once, though the event came twice");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn checkout_events_follow_the_payment_state_machine(db: Db) {
+    let (app, fake) = spawn_with_stripe(db, &[]).await;
+    let buyer = token("buyer-6", &[Role::User]);
+    let status_of = |payment_id: String| {
+        let (app, buyer) = (&app, buyer.clone());
+        async move { app.get_payment(&buyer, &payment_id).await.unwrap().status }
+    };
+    let send = |event: Vec<u8>| {
+        let app = &app;
+        async move {
+            let (status, answer) = deliver(app, &event, PLATFORM_SECRET).await;
+            assert_eq!(status, 200, "{answer}");
+        }
+    };
+
+    // A delayed method: completed but unpaid is not money; async success is.
+    let delayed = app.create_checkout(&buyer, stripe_checkout("buyer-6", "30.00", "USD")).await.unwrap();
+    let mut unpaid = fake.object(&delayed.session_id).unwrap();
+    unpaid["status"] = "complete".into();
+    send(fake.event("checkout.session.completed", unpaid, None)).await;
+    assert_eq!(status_of(delayed.payment_id.clone()).await, i32::from(proto::PaymentStatus::Pending));
+    assert_eq!(app.row_counts().await["journal_entries"], 0);
+    let paid = fake.pay_session(&delayed.session_id).unwrap();
+    send(fake.event("checkout.session.async_payment_succeeded", paid, None)).await;
+    assert_eq!(status_of(delayed.payment_id.clone()).await, i32::from(proto::PaymentStatus::Succeeded));
+
+    // An abandoned session expires: cancelled, no money.
+    let abandoned = app.create_checkout(&buyer, stripe_checkout("buyer-6", "31.00", "USD")).await.unwrap();
+    let mut expired = fake.object(&abandoned.session_id).unwrap();
+    expired["status"] = "expired".into();
+    send(fake.event("checkout.session.expired", expired, None)).await;
+    assert_eq!(status_of(abandoned.payment_id.clone()).await, i32::from(proto::PaymentStatus::Cancelled));
+
+    // Another amount than the payment's moves nothing.
+    let odd = app.create_checkout(&buyer, stripe_checkout("buyer-6", "32.00", "USD")).await.unwrap();
+    let mut tampered = fake.pay_session(&odd.session_id).unwrap();
+    tampered["amount_total"] = 100.into();
+    send(fake.event("checkout.session.completed", tampered, None)).await;
+    assert_eq!(status_of(odd.payment_id.clone()).await, i32::from(proto::PaymentStatus::Pending));
+
+    // A declined attempt leaves the checkout open; a canceled intent fails it; money
+    // Stripe took afterwards is still recorded.
+    let retried = app.create_checkout(&buyer, stripe_checkout("buyer-6", "33.00", "USD")).await.unwrap();
+    let intent = |status: &str| {
+        serde_json::json!({"id": "pi_declined", "object": "payment_intent", "status": status,
+            "metadata": {"payment_id": retried.payment_id}, "last_payment_error": {"message": "Your card was declined."}})
+    };
+    send(fake.event("payment_intent.payment_failed", intent("requires_payment_method"), None)).await;
+    assert_eq!(status_of(retried.payment_id.clone()).await, i32::from(proto::PaymentStatus::Pending));
+    send(fake.event("payment_intent.payment_failed", intent("canceled"), None)).await;
+    let failed = app.get_payment(&buyer, &retried.payment_id).await.unwrap();
+    assert_eq!(
+        (failed.status, failed.failure_reason.as_str()),
+        (i32::from(proto::PaymentStatus::Failed), "Your card was declined.")
+    );
+    let late = fake.pay_session(&retried.session_id).unwrap();
+    send(fake.event("checkout.session.completed", late, None)).await;
+    assert_eq!(status_of(retried.payment_id.clone()).await, i32::from(proto::PaymentStatus::Succeeded));
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 3000 + 3300);
     app.assert_ledger_ok();
     app.stop().await;
 }
