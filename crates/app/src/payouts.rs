@@ -122,7 +122,7 @@ impl App {
         match self.connect.create_payout(&payout, account).await {
             Ok(gateway_id) => self.keep_gateway_payout_id(payout, gateway_id).await,
             Err(error) if error.keeps_pending() => {
-                tracing::warn!(payout_id = %payout.id, %error, "gateway unreachable; the payout stays pending for recovery");
+                error.log_kept_pending("payout", payout.id);
                 Ok(payout)
             }
             Err(error) => {

@@ -277,6 +277,17 @@ impl GatewayError {
     pub fn keeps_pending(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Misconfigured(_))
     }
+
+    /// Says why a record stays pending: credentials (or a key) the gateway refused
+    /// need an operator, silence only the recovery job.
+    pub fn log_kept_pending(&self, record: &'static str, id: Uuid) {
+        match self {
+            Self::Misconfigured(_) => {
+                tracing::error!(record, %id, error = %self, "the gateway refused the call; it stays pending until an operator acts")
+            }
+            _ => tracing::warn!(record, %id, error = %self, "the gateway did not answer; it stays pending for the recovery job"),
+        }
+    }
 }
 
 #[async_trait::async_trait]

@@ -118,7 +118,7 @@ impl App {
                 answer.failure_reason
             }
             Err(error) if error.keeps_pending() => {
-                tracing::warn!(refund_id = %refund.id, %error, "gateway unreachable; the refund stays pending for recovery");
+                error.log_kept_pending("refund", refund.id);
                 return Ok(refund);
             }
             Err(error) => {

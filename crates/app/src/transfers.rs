@@ -212,7 +212,7 @@ impl App {
                 }
             }
             Err(error) if error.keeps_pending() => {
-                tracing::warn!(transfer_id = %transfer.id, %error, "gateway unreachable; the transfer stays pending for recovery");
+                error.log_kept_pending("transfer", transfer.id);
                 return Ok(transfer);
             }
             Err(error) => {
@@ -295,7 +295,7 @@ impl App {
                 reversal.gateway_reversal_id = Some(gateway_id);
             }
             Err(error) if error.keeps_pending() => {
-                tracing::warn!(reversal_id = %reversal.id, %error, "gateway unreachable; the reversal stays pending for recovery");
+                error.log_kept_pending("reversal", reversal.id);
                 return Ok(reversal);
             }
             Err(error) => {

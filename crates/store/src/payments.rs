@@ -103,20 +103,22 @@ impl PaymentStore for SqlStore {
             tx.rollback().await.map_err(db)?;
             return Ok(EventOutcome::Duplicate);
         }
-        let payment = match (session_id, payment_id) {
-            (None, None) => None,
-            _ => {
-                // By our id when the gateway echoes it: a session whose id we never
-                // stored (a crash after the gateway call) still finds its payment.
+        // By our id when the gateway echoes it: a session whose id we never stored
+        // (a crash after the gateway call) still finds its payment.
+        let (column, key) = match (payment_id, session_id) {
+            (Some(id), _) => ("id", Some(id.to_string())),
+            (None, session) => ("gateway_session_id", session.map(str::to_owned)),
+        };
+        let payment = match key {
+            None => None,
+            Some(key) => {
                 let sql = format!(
-                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 \
-                     AND (id = $2 OR (gateway_session_id = $3 AND $2 IS NULL)){}",
+                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 AND {column} = $2{}",
                     self.dialect().for_update()
                 );
                 let row = sqlx::query(AssertSqlSafe(sql))
                     .bind(&log.gateway_name)
-                    .bind(payment_id.map(|id| id.to_string()))
-                    .bind(session_id)
+                    .bind(key)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db)?;
