@@ -57,13 +57,22 @@ impl App {
                 success_url: payment.success_url.clone(),
                 cancel_url: payment.cancel_url.clone(),
                 metadata: payment.metadata.clone(),
+                keep_card: payment.payment_type == domain::payment::PaymentType::BalanceDeposit,
             })
             .await
             .map_err(|error| {
                 tracing::warn!(payment_id = %payment.id, %error, "gateway did not create a checkout session");
                 AppError::from(error)
             })?;
-        Ok(self.store.attach_checkout_session(payment.id, &session.session_id, &session.checkout_url).await?)
+        let attached = self.store.attach_checkout_session(payment.id, &session.session_id, &session.checkout_url).await?;
+        match session.settled {
+            Some(event) => {
+                let payload = serde_json::json!({"id": event.event_id, "type": event.event_type, "answer_of": "checkout"});
+                let receipt = self.apply_event(gateway.name(), event, payload.to_string()).await?;
+                Ok(receipt.payment.unwrap_or(attached))
+            }
+            None => Ok(attached),
+        }
     }
 }
 

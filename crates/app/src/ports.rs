@@ -171,6 +171,8 @@ pub struct GatewayCheckout {
     pub success_url: String,
     pub cancel_url: String,
     pub metadata: std::collections::BTreeMap<String, String>,
+    /// Keep the buyer's card at the gateway (wallet top-ups), to pay withdrawals to it.
+    pub keep_card: bool,
 }
 
 /// A refund as the gateway reports it.
@@ -186,6 +188,24 @@ pub struct GatewayRefund {
 pub struct GatewaySession {
     pub session_id: String,
     pub checkout_url: String,
+    /// The outcome, when the gateway settled the payment in its answer (AllSecure's
+    /// FINISHED or ERROR); applied like the event it would otherwise send.
+    pub settled: Option<GatewayEvent>,
+}
+
+/// A webhook as it arrived: the exact body, the headers (names in lower case) and
+/// our own path and query, which some gateways sign.
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookDelivery<'a> {
+    pub payload: &'a [u8],
+    pub headers: &'a [(String, String)],
+    pub path_and_query: &'a str,
+}
+
+impl WebhookDelivery<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+    }
 }
 
 /// What a verified gateway event means for us.
@@ -303,7 +323,7 @@ pub trait PaymentGateway: Send + Sync + 'static {
     async fn refund(&self, refund: &domain::refunds::Refund, payment: &Payment) -> Result<GatewayRefund, GatewayError>;
 
     /// Verifies a webhook delivery's signature and parses the event.
-    fn verify_webhook(&self, payload: &[u8], signature: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError>;
+    fn verify_webhook(&self, delivery: &WebhookDelivery<'_>, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError>;
 
     /// Interprets an event that a trusted caller already verified.
     fn parse_event(&self, event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError>;

@@ -8,7 +8,7 @@ use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransaction
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::ports::{Decision, EventEffect, EventOutcome, GatewayEvent, Settlement, WebhookError, WebhookLog};
+use crate::ports::{Decision, EventEffect, EventOutcome, GatewayEvent, Settlement, WebhookDelivery, WebhookError, WebhookLog};
 use crate::{App, AppError};
 
 /// What an event does to the payment it names, decided inside the store's transaction.
@@ -51,13 +51,14 @@ pub(crate) fn webhook_log(gateway_name: &str, event: &GatewayEvent, payload: Str
 
 impl App {
     /// A webhook delivery: the signature is checked before anything is stored.
-    pub async fn receive_webhook(&self, gateway_name: &str, payload: &[u8], signature: &str) -> Result<WebhookReceipt, AppError> {
+    pub async fn receive_webhook(&self, gateway_name: &str, delivery: &WebhookDelivery<'_>) -> Result<WebhookReceipt, AppError> {
         let gateway = self.gateways.resolve("gateway_name", gateway_name)?;
+        let payload = delivery.payload;
         if payload.len() > WEBHOOK_BODY_BYTES_MAX {
             crate::metrics::webhook_event(gateway.name(), "rejected");
             return Err(FieldError::new("payload", format!("is larger than {WEBHOOK_BODY_BYTES_MAX} bytes")).into());
         }
-        let event = gateway.verify_webhook(payload, signature, Utc::now()).map_err(|error| {
+        let event = gateway.verify_webhook(delivery, Utc::now()).map_err(|error| {
             crate::metrics::webhook_event(gateway.name(), "rejected");
             tracing::warn!(gateway = gateway.name(), %error, "webhook rejected");
             webhook_error(error)
@@ -134,7 +135,12 @@ impl App {
         Err(AppError::NotFound("checkout session"))
     }
 
-    async fn apply_event(&self, gateway_name: &str, event: GatewayEvent, payload: String) -> Result<WebhookReceipt, AppError> {
+    pub(crate) async fn apply_event(
+        &self,
+        gateway_name: &str,
+        event: GatewayEvent,
+        payload: String,
+    ) -> Result<WebhookReceipt, AppError> {
         if !matches!(event.effect, EventEffect::Checkout { .. } | EventEffect::Ignored) {
             return self.apply_object_event(gateway_name, event, payload).await;
         }

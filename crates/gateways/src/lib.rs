@@ -1,12 +1,14 @@
 //! Gateway adapters behind the app's `PaymentGateway` and `ConnectGateway` ports:
-//! the built-in mock and Stripe.
+//! the built-in mock, Stripe and AllSecure.
 
+pub mod allsecure;
 pub mod events;
 pub mod mock;
 pub mod mock_connect;
 pub mod signature;
 pub mod stripe;
 
+pub use allsecure::{AllSecureClient, AllSecureGateway, AllSecureSettings};
 pub use mock::MockGateway;
 pub use mock_connect::MockConnectGateway;
 pub use stripe::{StripeClient, StripeConnectGateway, StripeGateway, StripeSettings};

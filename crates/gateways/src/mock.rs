@@ -2,7 +2,8 @@
 //! service's own hosted page (`/payment/mock`); webhooks use the Stripe scheme.
 
 use app::ports::{
-    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookError,
+    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookDelivery,
+    WebhookError,
 };
 use chrono::{DateTime, Utc};
 use domain::payment::Payment;
@@ -50,7 +51,7 @@ impl PaymentGateway for MockGateway {
     async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError> {
         let session_id = format!("cs_mock_{}", checkout.payment_id.simple());
         let checkout_url = format!("{}/payment/mock?session_id={session_id}", self.public_url);
-        Ok(GatewaySession { session_id, checkout_url })
+        Ok(GatewaySession { session_id, checkout_url, settled: None })
     }
 
     /// A reason starting with `mock_failure:` makes the mock refuse the refund, so the
@@ -66,9 +67,10 @@ impl PaymentGateway for MockGateway {
         })
     }
 
-    fn verify_webhook(&self, payload: &[u8], signature: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {
-        signature::verify(&self.webhook_secret, signature, payload, now)?;
-        events::parse_envelope(payload)
+    fn verify_webhook(&self, delivery: &WebhookDelivery<'_>, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {
+        let header = delivery.header(signature::HEADER).unwrap_or_default();
+        signature::verify(&self.webhook_secret, header, delivery.payload, now)?;
+        events::parse_envelope(delivery.payload)
     }
 
     fn parse_event(&self, event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {

@@ -7,6 +7,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+/// The header that carries the signature.
+pub const HEADER: &str = "stripe-signature";
+
 /// A signature older or newer than this is refused (replay protection).
 pub const SIGNATURE_TOLERANCE_S: i64 = 300;
 

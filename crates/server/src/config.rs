@@ -60,11 +60,16 @@ pub struct StripeExtras {
 
 #[derive(Debug, Clone)]
 pub struct AllSecureExtras {
+    /// Signs our requests (when `signature_enabled`) and always AllSecure's callbacks.
     pub shared_secret: Secret,
     pub username: Secret,
     pub password: Secret,
+    /// Send the password as SHA-1 applied ten times, as the official PHP clients do.
+    pub password_hashed: bool,
     pub public_integration_key: Secret,
     pub signature_enabled: bool,
+    pub timeout: Duration,
+    pub max_retries: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -279,8 +284,11 @@ impl Config {
                 shared_secret: r.secret("GATEWAYS_ALLSECURE_SHARED_SECRET"),
                 username: r.secret("GATEWAYS_ALLSECURE_USERNAME"),
                 password: r.secret("GATEWAYS_ALLSECURE_PASSWORD"),
+                password_hashed: r.bool("GATEWAYS_ALLSECURE_PASSWORD_HASHED", false),
                 public_integration_key: r.secret("GATEWAYS_ALLSECURE_PUBLIC_INTEGRATION_KEY"),
                 signature_enabled: r.bool("GATEWAYS_ALLSECURE_SIGNATURE_ENABLED", true),
+                timeout: r.duration("GATEWAYS_ALLSECURE_TIMEOUT", Duration::from_secs(30)),
+                max_retries: r.parse("GATEWAYS_ALLSECURE_MAX_RETRIES", 2, "a number of retries (0 to 10)"),
             },
             stripe,
             stripe_extras,
@@ -360,14 +368,34 @@ impl Config {
                 format!("'{}' is not an enabled gateway (enabled: {})", self.gateways_default, names.join(", ")),
             );
         }
-        if !self.gateways_use_mock && self.allsecure.enabled {
-            r.fail(
-                "GATEWAYS_USE_MOCK",
-                "the AllSecure HTTP adapter is not built yet: set it to true to serve AllSecure with the mock",
-            );
-        }
         if self.stripe.enabled {
             self.check_stripe(r);
+        }
+        if self.allsecure.enabled {
+            self.check_allsecure(r);
+        }
+    }
+
+    fn check_allsecure(&self, r: &mut Reader<'_>) {
+        let extras = &self.allsecure_extras;
+        for (name, value) in [
+            ("GATEWAYS_ALLSECURE_API_KEY", &self.allsecure.api_key),
+            ("GATEWAYS_ALLSECURE_USERNAME", &extras.username),
+            ("GATEWAYS_ALLSECURE_PASSWORD", &extras.password),
+            ("GATEWAYS_ALLSECURE_SHARED_SECRET", &extras.shared_secret),
+        ] {
+            if value.is_empty() {
+                r.fail(name, "is required when AllSecure is enabled (the shared secret also verifies its callbacks)");
+            }
+        }
+        if !self.allsecure.base_url.starts_with("https://") && !self.allsecure.base_url.starts_with("http://") {
+            r.fail("GATEWAYS_ALLSECURE_BASE_URL", "must start with https:// (or http:// for a local stand-in)");
+        }
+        if extras.max_retries > 10 {
+            r.fail("GATEWAYS_ALLSECURE_MAX_RETRIES", "must be at most 10");
+        }
+        if extras.timeout < Duration::from_millis(100) {
+            r.fail("GATEWAYS_ALLSECURE_TIMEOUT", "must be at least 100ms");
         }
     }
 
@@ -416,8 +444,7 @@ impl Config {
         }
     }
 
-    /// Gateways this process serves: the mock, Stripe, and AllSecure, which the mock
-    /// stands in for while `GATEWAYS_USE_MOCK` is true.
+    /// Gateways this process serves: the mock (development), Stripe and AllSecure.
     pub fn gateway_names(&self) -> Vec<&'static str> {
         let mut names = Vec::new();
         if self.gateways_use_mock {
@@ -543,6 +570,36 @@ mod tests {
         assert!(errors(&without_secret).contains("VONDIPAYMENT_GATEWAYS_STRIPE_WEBHOOK_SECRET"));
         let without_key: Vec<_> = production.iter().copied().filter(|(k, _)| *k != "GATEWAYS_STRIPE_API_KEY").collect();
         assert!(errors(&without_key).contains("VONDIPAYMENT_GATEWAYS_STRIPE_API_KEY"));
+    }
+
+    #[test]
+    fn production_starts_with_allsecure_alone_or_beside_stripe() {
+        let allsecure = [
+            ("ENV", "production"),
+            ("GATEWAYS_USE_MOCK", "false"),
+            ("AUTH_JWT_SECRET", "a-production-secret-of-enough-length"),
+            ("GATEWAYS_ALLSECURE_ENABLED", "true"),
+            ("GATEWAYS_ALLSECURE_API_KEY", "key"),
+            ("GATEWAYS_ALLSECURE_USERNAME", "user"),
+            ("GATEWAYS_ALLSECURE_PASSWORD", "as-pass-9"),
+            ("GATEWAYS_ALLSECURE_SHARED_SECRET", "as-shared-9"),
+        ];
+        let alone = config(&allsecure).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((alone.gateways_default.as_str(), alone.gateway_names()), ("allsecure", vec!["allsecure"]));
+        let printed = format!("{alone:?}");
+        assert!(!printed.contains("as-pass-9") && !printed.contains("as-shared-9"), "secrets do not print");
+        let mut both = allsecure.to_vec();
+        both.extend([
+            ("GATEWAYS_STRIPE_ENABLED", "true"),
+            ("GATEWAYS_STRIPE_API_KEY", "sk_live_abc"),
+            ("GATEWAYS_STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+            ("GATEWAYS_DEFAULT", "allsecure"),
+        ]);
+        let beside = config(&both).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((beside.gateways_default.as_str(), beside.gateway_names()), ("allsecure", vec!["stripe", "allsecure"]));
+        let without_secret: Vec<_> =
+            allsecure.iter().copied().filter(|(k, _)| *k != "GATEWAYS_ALLSECURE_SHARED_SECRET").collect();
+        assert!(errors(&without_secret).contains("VONDIPAYMENT_GATEWAYS_ALLSECURE_SHARED_SECRET"));
     }
 
     #[test]

@@ -13,7 +13,10 @@ use app::marketplace_ports::ConnectGateway;
 use app::ports::{GatewayLimits, PaymentGateway};
 use app::{App, Gateways};
 use config::{Config, Environment};
-use gateways::{MockGateway, StripeClient, StripeConnectGateway, StripeGateway, StripeSettings};
+use gateways::{
+    AllSecureClient, AllSecureGateway, AllSecureSettings, MockGateway, StripeClient, StripeConnectGateway, StripeGateway,
+    StripeSettings,
+};
 use store::{SqlStore, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -145,17 +148,27 @@ fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, Arc
         min_minor: g.min_amount,
         max_minor: g.max_amount,
     };
-    let mock = |name: &str, limits: GatewayLimits, secret: &str| Served {
-        gateway: Arc::new(MockGateway::new(name, limits, secret, public_url)),
-        served_by_mock: true,
-    };
     let mut gateways = Vec::new();
     if config.gateways_use_mock {
         let mock_limits = GatewayLimits { currencies: None, min_minor: 1, max_minor: 99_999_999 };
-        gateways.push(mock("mock", mock_limits, config.mock_webhook_secret.expose()));
-        if config.allsecure.enabled {
-            gateways.push(mock("allsecure", limits(&config.allsecure), config.allsecure.webhook_secret.expose()));
-        }
+        let mock = MockGateway::new("mock", mock_limits, config.mock_webhook_secret.expose(), public_url);
+        gateways.push(Served { gateway: Arc::new(mock), served_by_mock: true });
+    }
+    if config.allsecure.enabled {
+        let extras = &config.allsecure_extras;
+        let client = Arc::new(AllSecureClient::new(AllSecureSettings {
+            base_url: config.allsecure.base_url.clone(),
+            api_key: config.allsecure.api_key.expose().to_owned(),
+            username: extras.username.expose().to_owned(),
+            password: extras.password.expose().to_owned(),
+            hash_password: extras.password_hashed,
+            shared_secret: extras.shared_secret.expose().to_owned(),
+            signature_enabled: extras.signature_enabled,
+            timeout: extras.timeout,
+            max_retries: extras.max_retries,
+        })?);
+        let gateway = AllSecureGateway::new(client, limits(&config.allsecure), public_url);
+        gateways.push(Served { gateway: Arc::new(gateway), served_by_mock: false });
     }
     let mut connect: Arc<dyn ConnectGateway> = Arc::new(gateways::MockConnectGateway::new(public_url));
     if config.stripe.enabled {

@@ -85,7 +85,11 @@ impl PaymentService for PaymentApi {
     ) -> Result<Response<proto::ProcessWebhookResponse>, Status> {
         principal(&request)?;
         let r = request.get_ref();
-        let receipt = self.app.receive_webhook(&r.gateway_name, &r.payload, &r.signature).await.map_err(to_status)?;
+        // Stripe's scheme (and the mock's): the signature is the Stripe-Signature value.
+        let headers = [("stripe-signature".to_owned(), r.signature.clone())];
+        let path = format!("/webhooks/{}", r.gateway_name);
+        let delivery = app::ports::WebhookDelivery { payload: &r.payload, headers: &headers, path_and_query: &path };
+        let receipt = self.app.receive_webhook(&r.gateway_name, &delivery).await.map_err(to_status)?;
         Ok(Response::new(proto::ProcessWebhookResponse { success: true, message: receipt.message }))
     }
 

@@ -10,7 +10,8 @@ mod connect;
 use std::sync::Arc;
 
 use app::ports::{
-    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookError,
+    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookDelivery,
+    WebhookError,
 };
 use chrono::{DateTime, Utc};
 use domain::payment::Payment;
@@ -137,7 +138,11 @@ impl PaymentGateway for StripeGateway {
             .set("payment_intent_data[metadata][payment_id]", &payment_id)
             .set("payment_intent_data[transfer_group]", &payment_id);
         let session = self.client.post("/v1/checkout/sessions", &format!("checkout-{payment_id}"), None, &form).await?;
-        Ok(GatewaySession { session_id: text(&session, "id")?.to_owned(), checkout_url: text(&session, "url")?.to_owned() })
+        Ok(GatewaySession {
+            session_id: text(&session, "id")?.to_owned(),
+            checkout_url: text(&session, "url")?.to_owned(),
+            settled: None,
+        })
     }
 
     async fn refund(&self, refund: &Refund, payment: &Payment) -> Result<GatewayRefund, GatewayError> {
@@ -162,7 +167,8 @@ impl PaymentGateway for StripeGateway {
         refund_answer(&self.client.post("/v1/refunds", &format!("refund-{}", refund.id), None, &form).await?)
     }
 
-    fn verify_webhook(&self, payload: &[u8], header: &str, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {
+    fn verify_webhook(&self, delivery: &WebhookDelivery<'_>, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {
+        let (payload, header) = (delivery.payload, delivery.header(signature::HEADER).unwrap_or_default());
         let mut verdict = Err(WebhookError::NoSecret);
         for secret in &self.webhook_secrets {
             verdict = match (verdict, signature::verify(secret, header, payload, now)) {

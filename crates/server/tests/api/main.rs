@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod allsecure;
 mod auth;
 mod bad_input;
 mod checkout;

@@ -1,0 +1,174 @@
+//! The AllSecure adapter (IXOPAY Transaction API v3): checkouts are debits on the
+//! hosted page, refunds reference the debit's uuid, callbacks settle what the
+//! answers left pending. Our record's id is the `merchantTransactionId` of every
+//! transaction, so a retry or a crash can never make a second one.
+
+mod callbacks;
+mod client;
+pub mod signature;
+
+use std::sync::Arc;
+
+use app::ports::{
+    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookDelivery,
+    WebhookError,
+};
+use chrono::{DateTime, Utc};
+use domain::payment::Payment;
+use domain::refunds::{Refund, RefundStatus};
+use serde_json::json;
+
+pub use client::{AllSecureClient, AllSecureError, AllSecureSettings, Outcome};
+
+/// The placeholder our clients put in their redirect URLs; AllSecure does not
+/// substitute it, so we do, with our payment id (the session id on this gateway).
+const SESSION_PLACEHOLDER: &str = "{CHECKOUT_SESSION_ID}";
+/// IXOPAY's limit on `merchantMetaData` and a sane one for `description`.
+const DESCRIPTION_MAX: usize = 255;
+
+impl From<AllSecureError> for GatewayError {
+    fn from(error: AllSecureError) -> Self {
+        match error {
+            AllSecureError::Unreachable(_) | AllSecureError::Unexpected(_) => Self::Unavailable(error.to_string()),
+            AllSecureError::Credentials(_) => Self::Misconfigured(error.to_string()),
+            AllSecureError::Invalid(_) => Self::Invalid(error.to_string()),
+        }
+    }
+}
+
+pub struct AllSecureGateway {
+    client: Arc<AllSecureClient>,
+    limits: GatewayLimits,
+    /// `SERVER_PUBLIC_URL` + `/webhooks/allsecure`.
+    callback_url: String,
+}
+
+impl AllSecureGateway {
+    pub fn new(client: Arc<AllSecureClient>, limits: GatewayLimits, public_url: &str) -> Self {
+        let callback_url = format!("{}/webhooks/allsecure", public_url.trim_end_matches('/'));
+        Self { client, limits, callback_url }
+    }
+}
+
+/// The event AllSecure would send for a transaction its answer already settled.
+fn settled_event(payment_id: uuid::Uuid, outcome: &Outcome, checkout: &GatewayCheckout) -> Option<GatewayEvent> {
+    let (uuid, result, payment_outcome, reason) = match outcome {
+        Outcome::Finished { uuid } => (uuid.clone(), "OK", domain::payment::PaymentOutcome::Succeeded, None),
+        Outcome::Failed { uuid, message, .. } => (
+            uuid.clone().unwrap_or_else(|| payment_id.simple().to_string()),
+            "ERROR",
+            domain::payment::PaymentOutcome::Failed,
+            Some(message.clone()),
+        ),
+        Outcome::Redirect { .. } | Outcome::Pending { .. } => return None,
+    };
+    Some(GatewayEvent {
+        event_id: format!("{uuid}:DEBIT:{result}"),
+        event_type: format!("DEBIT.{result}"),
+        created: None,
+        effect: app::ports::EventEffect::Checkout {
+            session_id: None,
+            payment_id: Some(payment_id),
+            outcome: payment_outcome,
+            payment_intent_id: Some(uuid),
+            failure_reason: reason,
+            charged: Some((checkout.amount.minor(), checkout.amount.currency().code().to_owned())),
+        },
+    })
+}
+
+#[async_trait::async_trait]
+impl PaymentGateway for AllSecureGateway {
+    fn name(&self) -> &str {
+        "allsecure"
+    }
+
+    fn limits(&self) -> &GatewayLimits {
+        &self.limits
+    }
+
+    /// A debit on the hosted page. Deposits keep the card (`withRegister`) so that
+    /// withdrawals can be paid out to it later.
+    async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError> {
+        let id = checkout.payment_id.to_string();
+        let page = |url: &str| url.replace(SESSION_PLACEHOLDER, &id);
+        let body = json!({
+            "merchantTransactionId": id,
+            "amount": checkout.amount.to_decimal_string(),
+            "currency": checkout.amount.currency().code(),
+            "successUrl": page(&checkout.success_url),
+            "cancelUrl": page(&checkout.cancel_url),
+            "errorUrl": page(&checkout.cancel_url),
+            "callbackUrl": self.callback_url,
+            "description": checkout.description.chars().take(DESCRIPTION_MAX).collect::<String>(),
+            "withRegister": checkout.keep_card,
+        });
+        let outcome = self.client.transact("debit", &id, &body).await?;
+        let checkout_url = match &outcome {
+            Outcome::Redirect { url, .. } => url.clone(),
+            Outcome::Failed { .. } => page(&checkout.cancel_url),
+            Outcome::Finished { .. } | Outcome::Pending { .. } => page(&checkout.success_url),
+        };
+        Ok(GatewaySession { session_id: id, checkout_url, settled: settled_event(checkout.payment_id, &outcome, checkout) })
+    }
+
+    async fn refund(&self, refund: &Refund, payment: &Payment) -> Result<GatewayRefund, GatewayError> {
+        let id = refund.id.to_string();
+        let outcome = if refund.gateway_refund_id.is_some() {
+            // Made already: ask how it ended rather than send it again.
+            self.client
+                .status(&id)
+                .await?
+                .ok_or_else(|| GatewayError::Unavailable(format!("refund {id} is unknown to AllSecure")))?
+        } else {
+            let debit = payment
+                .gateway_payment_intent_id
+                .as_deref()
+                .ok_or_else(|| GatewayError::Invalid(format!("payment {} has no AllSecure transaction", payment.id)))?;
+            let body = json!({
+                "merchantTransactionId": id,
+                "referenceUuid": debit,
+                "amount": refund.amount.to_decimal_string(),
+                "currency": refund.amount.currency().code(),
+                "callbackUrl": self.callback_url,
+                "description": refund.reason.chars().take(DESCRIPTION_MAX).collect::<String>(),
+            });
+            self.client.transact("refund", &id, &body).await?
+        };
+        match outcome {
+            Outcome::Finished { uuid } => {
+                Ok(GatewayRefund { gateway_refund_id: uuid, status: RefundStatus::Succeeded, failure_reason: None })
+            }
+            Outcome::Pending { uuid } | Outcome::Redirect { uuid, .. } => {
+                Ok(GatewayRefund { gateway_refund_id: uuid, status: RefundStatus::Pending, failure_reason: None })
+            }
+            Outcome::Failed { code, message, .. } => Err(GatewayError::Refused(format!(
+                "AllSecure declined the refund (code {}): {message}",
+                code.unwrap_or_default()
+            ))),
+        }
+    }
+
+    /// Callbacks are always verified, whatever `SIGNATURE_ENABLED` says of requests:
+    /// an unsigned callback could pay for anything.
+    fn verify_webhook(&self, delivery: &WebhookDelivery<'_>, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError> {
+        let signature_header = delivery.header("x-signature").ok_or(WebhookError::MissingSignature)?;
+        let date = delivery.header("date").or_else(|| delivery.header("x-date")).ok_or(WebhookError::MissingSignature)?;
+        let content_type = delivery.header("content-type").unwrap_or(signature::CONTENT_TYPE);
+        signature::verify(
+            self.client.callback_secret(),
+            signature_header,
+            "POST",
+            delivery.payload,
+            content_type,
+            date,
+            delivery.path_and_query,
+        )?;
+        signature::check_fresh(date, now)?;
+        callbacks::parse(delivery.payload)
+    }
+
+    fn parse_event(&self, _event_id: &str, _event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
+        callbacks::parse(object)
+    }
+}

@@ -1,0 +1,235 @@
+//! AllSecure (IXOPAY v3) through the real ports, against a fake that checks Basic
+//! auth and the signature of every request and signs its callbacks.
+
+use api::proto::{self, CreateRefundRequest, DepositRequest, GetWalletRequest};
+use app::Role;
+use fake_ixopay::{FakeIxopay, FakeIxopayConfig, http_date};
+
+use crate::helpers::{Db, TestApp, authed, checkout_request, spawn_app_with, token};
+use crate::on_both_databases;
+
+const API_KEY: &str = "as-api-key";
+const SHARED_SECRET: &str = "as-shared-secret";
+
+on_both_databases!(
+    an_rsd_checkout_is_paid_by_its_callback_once_and_refunded_in_part,
+    a_declined_debit_fails_and_a_later_ok_is_honoured,
+    a_deposit_keeps_the_card_and_credits_the_wallet,
+    a_debit_made_before_a_503_is_found_by_status_and_never_made_twice,
+    forged_stale_and_unsigned_callbacks_change_nothing,
+);
+
+async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
+    let fake = FakeIxopay::start(FakeIxopayConfig {
+        api_key: API_KEY.into(),
+        username: "as-user".into(),
+        password: "as-password".into(),
+        shared_secret: SHARED_SECRET.into(),
+        signature_required: true,
+    })
+    .await;
+    let base_url = fake.base_url();
+    let vars = [
+        ("GATEWAYS_ALLSECURE_ENABLED", "true"),
+        ("GATEWAYS_ALLSECURE_BASE_URL", base_url.as_str()),
+        ("GATEWAYS_ALLSECURE_API_KEY", API_KEY),
+        ("GATEWAYS_ALLSECURE_USERNAME", "as-user"),
+        ("GATEWAYS_ALLSECURE_PASSWORD", "as-password"),
+        ("GATEWAYS_ALLSECURE_SHARED_SECRET", SHARED_SECRET),
+        ("GATEWAYS_ALLSECURE_TIMEOUT", "2s"),
+    ];
+    (spawn_app_with(db, &vars).await, fake)
+}
+
+fn allsecure_checkout(user: &str, amount: &str) -> proto::CreateCheckoutSessionRequest {
+    let mut request = checkout_request(user, amount, "RSD");
+    request.gateway_name = "allsecure".into();
+    request
+}
+
+/// Posts a callback as the gateway would; returns the status and the body text.
+async fn deliver(app: &TestApp, (body, headers): (Vec<u8>, Vec<(String, String)>)) -> (u16, String) {
+    let mut request = app.http.post(app.url("/webhooks/allsecure")).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.expect("callback answered");
+    (response.status().as_u16(), response.text().await.unwrap_or_default())
+}
+
+fn now() -> String {
+    http_date(chrono::Utc::now())
+}
+
+/// The debit the fake holds for our payment.
+fn debit_of(fake: &FakeIxopay, payment_id: &str) -> serde_json::Value {
+    fake.transactions().into_iter().find(|t| t["merchantTransactionId"] == payment_id).expect("a debit at AllSecure")
+}
+
+async fn an_rsd_checkout_is_paid_by_its_callback_once_and_refunded_in_part(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let buyer = token("kupac-1", &[Role::User]);
+    let created = app.create_checkout(&buyer, allsecure_checkout("kupac-1", "1500")).await.expect("checkout");
+    let debit = debit_of(&fake, &created.payment_id);
+    assert_eq!(debit["amount"], "1500.00");
+    assert_eq!(debit["currency"], "RSD");
+    assert_eq!(debit["transactionType"], "DEBIT");
+    let sent = fake.requests().into_iter().find(|r| r.uri.ends_with("/debit")).unwrap();
+    assert_eq!(sent.uri, format!("/api/v3/transaction/{API_KEY}/debit"));
+    assert_eq!(sent.body["successUrl"], format!("https://shop.example/success?session={}", created.payment_id));
+    assert!(sent.body["callbackUrl"].as_str().unwrap().ends_with("/webhooks/allsecure"));
+    assert_eq!(created.session_id, created.payment_id, "the session id is the payment id on AllSecure");
+    assert!(created.checkout_url.contains(debit["uuid"].as_str().unwrap()), "{}", created.checkout_url);
+
+    let uuid = debit["uuid"].as_str().unwrap().to_owned();
+    let callback = fake.callback(&uuid, "OK", &now()).unwrap();
+    for _ in 0..2 {
+        let (status, text) = deliver(&app, callback.clone()).await;
+        assert_eq!((status, text.as_str()), (200, "OK"));
+    }
+    assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
+    assert_eq!(app.ledger_balance("platform_cash:RSD").await, 150_000, "captured once for two callbacks");
+
+    let admin = token("ops", &[Role::Admin]);
+    let request = CreateRefundRequest {
+        payment_id: created.payment_id.clone(),
+        amount: "400".into(),
+        reason: "vraćena roba".into(),
+        idempotency_key: String::new(),
+    };
+    let refund = app.refunds().create_refund(authed(request, &admin)).await.expect("refund").into_inner().refund.unwrap();
+    assert_eq!(refund.status, i32::from(proto::RefundStatus::Succeeded));
+    let at_gateway = fake.transactions().into_iter().find(|t| t["merchantTransactionId"] == refund.id.as_str()).unwrap();
+    assert_eq!((at_gateway["referenceUuid"].as_str(), at_gateway["amount"].as_str()), (Some(uuid.as_str()), Some("400.00")));
+    assert_eq!(app.ledger_balance("platform_cash:RSD").await, 110_000);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_declined_debit_fails_and_a_later_ok_is_honoured(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let buyer = token("kupac-2", &[Role::User]);
+    let created = app.create_checkout(&buyer, allsecure_checkout("kupac-2", "800")).await.expect("checkout");
+    let uuid = debit_of(&fake, &created.payment_id)["uuid"].as_str().unwrap().to_owned();
+    let (status, _) = deliver(&app, fake.callback(&uuid, "ERROR", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Failed));
+    assert_eq!(app.row_counts().await["journal_entries"], 0);
+    let (status, _) = deliver(&app, fake.callback(&uuid, "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
+    assert_eq!(app.ledger_balance("platform_cash:RSD").await, 80_000);
+
+    // Declined in the answer itself: failed at once, the buyer goes to the cancel URL.
+    fake.decline_next("debit", 2003, 1);
+    let declined = app.create_checkout(&buyer, allsecure_checkout("kupac-2", "900")).await.expect("answered");
+    assert!(declined.checkout_url.starts_with("https://shop.example/cancel"), "{}", declined.checkout_url);
+    assert_eq!(app.get_payment(&buyer, &declined.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Failed));
+    assert_eq!(app.ledger_balance("platform_cash:RSD").await, 80_000);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_deposit_keeps_the_card_and_credits_the_wallet(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let user = token("kupac-3", &[Role::User]);
+    let request = DepositRequest {
+        user_id: "kupac-3".into(),
+        amount: "2000".into(),
+        currency: "RSD".into(),
+        gateway_name: "allsecure".into(),
+        success_url: "https://shop.example/ok".into(),
+        cancel_url: "https://shop.example/cancel".into(),
+        idempotency_key: "top-up-1".into(),
+    };
+    let deposit = app.wallet().deposit(authed(request, &user)).await.expect("deposit").into_inner();
+    let debit = debit_of(&fake, &deposit.payment_id);
+    assert_eq!(debit["withRegister"], true, "the card is kept for withdrawals");
+    let (status, _) = deliver(&app, fake.callback(debit["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    let wallet = app.wallet().get_wallet(authed(GetWalletRequest { user_id: "kupac-3".into() }, &user)).await;
+    let balances = wallet.expect("wallet").into_inner().balances;
+    assert!(balances.iter().any(|b| b.currency == "RSD" && b.amount == "2000.00"), "{balances:?}");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_debit_made_before_a_503_is_found_by_status_and_never_made_twice(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let buyer = token("kupac-4", &[Role::User]);
+    fake.fail_after_processing("debit", 503, 1);
+    let created = app.create_checkout(&buyer, allsecure_checkout("kupac-4", "1200")).await.expect("found by status");
+    let debits: Vec<_> =
+        fake.transactions().into_iter().filter(|t| t["merchantTransactionId"] == created.payment_id.as_str()).collect();
+    assert_eq!(debits.len(), 1, "one debit for our id");
+    let asked = fake.requests().into_iter().filter(|r| r.uri.contains("/getByMerchantTransactionId/")).count();
+    assert!(asked >= 1, "the status API was asked before anything else");
+    assert_eq!(fake.requests().into_iter().filter(|r| r.uri.ends_with("/debit")).count(), 1, "no second debit sent");
+    let (status, _) = deliver(&app, fake.callback(debits[0]["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
+
+    // Unanswered, and the status API has nothing: tried again with the same id.
+    fake.fail_next("debit", 503, 1);
+    let retried = app.create_checkout(&buyer, allsecure_checkout("kupac-4", "1300")).await.expect("after a retry");
+    let sent: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.uri.ends_with("/debit") && r.body["merchantTransactionId"] == retried.payment_id.as_str())
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].body, sent[1].body, "the same transaction, the same id");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn forged_stale_and_unsigned_callbacks_change_nothing(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let buyer = token("kupac-5", &[Role::User]);
+    let created = app.create_checkout(&buyer, allsecure_checkout("kupac-5", "700")).await.expect("checkout");
+    let uuid = debit_of(&fake, &created.payment_id)["uuid"].as_str().unwrap().to_owned();
+    let (body, headers) = fake.callback(&uuid, "OK", &now()).unwrap();
+    let replace = |name: &str, value: String| -> Vec<(String, String)> {
+        headers
+            .iter()
+            .map(|(k, v)| if k.eq_ignore_ascii_case(name) { (k.clone(), value.clone()) } else { (k.clone(), v.clone()) })
+            .collect()
+    };
+    let forged =
+        fake_ixopay::sign("someone-else", "POST", &body, "application/json; charset=utf-8", &now(), "/webhooks/allsecure");
+    let stale_date = http_date(chrono::Utc::now() - chrono::Duration::minutes(10));
+    let stale_signature =
+        fake_ixopay::sign(SHARED_SECRET, "POST", &body, "application/json; charset=utf-8", &stale_date, "/webhooks/allsecure");
+    let mut tampered = body.clone();
+    tampered.extend_from_slice(b" ");
+    let cases = [
+        (body.clone(), replace("x-signature", forged)),
+        (
+            body.clone(),
+            replace("date", stale_date.clone())
+                .into_iter()
+                .map(|(k, v)| {
+                    if k.eq_ignore_ascii_case("x-signature") {
+                        (k, stale_signature.clone())
+                    } else if k.eq_ignore_ascii_case("x-date") {
+                        (k, stale_date.clone())
+                    } else {
+                        (k, v)
+                    }
+                })
+                .collect(),
+        ),
+        (body.clone(), headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("x-signature")).cloned().collect()),
+        (tampered, headers.clone()),
+    ];
+    for case in cases {
+        let (status, text) = deliver(&app, case).await;
+        assert_eq!(status, 400, "{text}");
+    }
+    assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Pending));
+    assert_eq!(app.row_counts().await["webhook_logs"], 0, "a refused callback is not stored");
+    let (status, _) = deliver(&app, (body, headers)).await;
+    assert_eq!(status, 200, "the genuine one still works");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
