@@ -85,7 +85,7 @@ fn checkout_description(payment: &Payment) -> String {
     }
 }
 
-fn check_limits(limits: &GatewayLimits, amount: Money) -> Result<(), FieldError> {
+pub(crate) fn check_limits(limits: &GatewayLimits, amount: Money) -> Result<(), FieldError> {
     let code = amount.currency().code();
     if let Some(currencies) = &limits.currencies
         && !currencies.iter().any(|c| c == code)

@@ -121,12 +121,36 @@ impl App {
         failure_message: Option<&str>,
     ) -> Result<Applied, AppError> {
         let Some(payout) = self.load_known(payout_id, |id| self.store.payout(id)).await? else {
-            return Ok((false, format!("payout {gateway_payout_id} is not one of ours")));
+            return self.apply_withdrawal_event(payout_id, gateway_payout_id, status).await;
         };
         match self.apply_payout_status(payout.id, Some(gateway_payout_id), status, failure_code, failure_message).await {
             Ok(after) => {
                 Ok((after.status == status && payout.status != status, format!("payout {} is {}", payout.id, after.status)))
             }
+            Err(AppError::FailedPrecondition(reason)) => Ok((false, reason)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A card gateway's payout of a wallet withdrawal: paid completes it, failed
+    /// gives the money back; a settled one stays as it is.
+    async fn apply_withdrawal_event(
+        &self,
+        id: Option<Uuid>,
+        gateway_payout_id: &str,
+        status: PayoutStatus,
+    ) -> Result<Applied, AppError> {
+        let known = self.load_known(id, |id| self.store.wallet_transaction(id)).await?;
+        let Some(withdrawal) = known.filter(|t| t.kind == domain::wallet::WalletTransactionKind::Withdrawal) else {
+            return Ok((false, format!("payout {gateway_payout_id} is not one of ours")));
+        };
+        let paid = match status {
+            PayoutStatus::Paid => true,
+            PayoutStatus::Failed | PayoutStatus::Canceled => false,
+            other => return Ok((false, format!("withdrawal {}: the gateway says {other}", withdrawal.id))),
+        };
+        match self.settle_card_withdrawal(withdrawal.id, paid, gateway_payout_id).await {
+            Ok(settled) => Ok((true, format!("withdrawal {} is {}", settled.id, settled.status))),
             Err(AppError::FailedPrecondition(reason)) => Ok((false, reason)),
             Err(error) => Err(error),
         }

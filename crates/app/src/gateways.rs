@@ -31,4 +31,13 @@ impl Gateways {
             FieldError::new(field, format!("'{name}' is not a configured gateway (configured: {})", known.join(", ")))
         })
     }
+
+    /// The gateway that pays withdrawals in `currency` out to cards, if one is
+    /// configured; otherwise the mock's bank settles them.
+    pub fn card_payout_gateway(&self, currency: &str) -> Option<Arc<dyn PaymentGateway>> {
+        self.by_name
+            .values()
+            .find(|g| g.pays_out_to_cards() && g.limits().currencies.as_ref().is_none_or(|c| c.iter().any(|c| c == currency)))
+            .cloned()
+    }
 }

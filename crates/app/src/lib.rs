@@ -5,7 +5,7 @@
 mod accounts;
 pub mod auth;
 mod balances;
-mod checkout;
+pub(crate) mod checkout;
 pub mod error;
 mod escrow;
 pub mod escrow_ports;
@@ -23,6 +23,7 @@ pub mod transfers;
 pub mod wallet;
 pub mod wallet_ports;
 pub mod webhooks;
+mod withdrawals;
 
 use std::sync::Arc;
 

@@ -175,6 +175,28 @@ pub struct GatewayCheckout {
     pub keep_card: bool,
 }
 
+/// Money out to a card on file.
+#[derive(Debug, Clone)]
+pub struct GatewayPayout {
+    pub id: Uuid,
+    pub amount: domain::Money,
+    /// The gateway's transaction that registered the card (a top-up's debit).
+    pub card_reference: String,
+    pub description: String,
+}
+
+/// A payout as the gateway answered it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayPayoutAnswer {
+    Paid {
+        gateway_id: String,
+    },
+    /// A callback follows.
+    Pending {
+        gateway_id: String,
+    },
+}
+
 /// A refund as the gateway reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GatewayRefund {
@@ -321,6 +343,17 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// Refunds at the gateway; idempotent per refund id. A refund that already has
     /// the gateway's id is read back instead of sent again.
     async fn refund(&self, refund: &domain::refunds::Refund, payment: &Payment) -> Result<GatewayRefund, GatewayError>;
+
+    /// True for a gateway that pays withdrawals out to cards (`payout`).
+    fn pays_out_to_cards(&self) -> bool {
+        false
+    }
+
+    /// Pays money out to a card the buyer paid with (a wallet withdrawal), keyed by
+    /// our record's id. Gateways that cannot do this refuse.
+    async fn payout(&self, payout: &GatewayPayout) -> Result<GatewayPayoutAnswer, GatewayError> {
+        Err(GatewayError::Refused(format!("{} does not pay out to cards (payout {})", self.name(), payout.id)))
+    }
 
     /// Verifies a webhook delivery's signature and parses the event.
     fn verify_webhook(&self, delivery: &WebhookDelivery<'_>, now: DateTime<Utc>) -> Result<GatewayEvent, WebhookError>;

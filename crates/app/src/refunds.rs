@@ -89,6 +89,8 @@ impl App {
                 description: format!("refund of top-up {}", payment.id),
                 payment_id: Some(payment.id),
                 idempotency_key: None,
+                gateway_name: None,
+                gateway_transaction_id: None,
                 created_at: now,
                 updated_at: now,
             });
@@ -168,7 +170,7 @@ impl App {
 }
 
 impl App {
-    /// The recovery job: transfers, refunds, payouts and reversals still pending since before `before`
+    /// The recovery job: transfers, refunds, payouts, withdrawals and reversals still pending since before `before`
     /// (the gateway was unreachable, or the process stopped between commit and call)
     /// are sent again; the gateway calls are idempotent per id.
     pub async fn recover_pending(&self, before: chrono::DateTime<Utc>) -> Result<usize, AppError> {
@@ -183,6 +185,7 @@ impl App {
             recovered += usize::from(refund.status != RefundStatus::Pending);
         }
         recovered += self.recover_payouts(before, RECOVERY_BATCH_MAX).await?;
+        recovered += self.recover_withdrawals(before, RECOVERY_BATCH_MAX).await?;
         for reversal in self.store.stale_reversals(before, RECOVERY_BATCH_MAX).await? {
             let reversal = self.send_reversal(reversal).await?;
             recovered += usize::from(reversal.status != domain::transfers::ReversalStatus::Pending);

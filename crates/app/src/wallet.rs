@@ -79,6 +79,7 @@ impl App {
         principal.ensure_acts_for(user_id)?;
         let fields = vec![user_id.to_owned(), amount.minor().to_string(), currency.code().to_owned(), description.clone()];
         let claim = idempotency::claim(principal, key.as_ref(), WITHDRAW_METHOD, &fields);
+        let route = self.card_payout_route(user_id, amount).await?;
         let now = Utc::now();
         let withdrawal = WalletTransaction {
             id: Uuid::now_v7(),
@@ -89,12 +90,17 @@ impl App {
             description,
             payment_id: None,
             idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
+            gateway_name: route.as_ref().map(|(gateway, _)| gateway.name().to_owned()),
+            gateway_transaction_id: None,
             created_at: now,
             updated_at: now,
         };
         let entry = withdrawal.withdrawal_entry().map_err(AppError::internal)?;
         match self.store.create_withdrawal(claim.as_ref(), &withdrawal, &[entry]).await? {
-            Guarded::Done(withdrawal) => Ok(withdrawal),
+            Guarded::Done(withdrawal) => match route {
+                Some((gateway, card)) => self.send_withdrawal(gateway.as_ref(), withdrawal, card).await,
+                None => Ok(withdrawal),
+            },
             Guarded::KeyExists { request_hash, method, resource_id } => {
                 idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
                 let id = idempotency::replayed_id(resource_id)?;
@@ -121,7 +127,8 @@ impl App {
         let open = self.store.open_withdrawals(before, WITHDRAWAL_BATCH_MAX).await?;
         let mut settled = 0;
         for withdrawal in open {
-            let settle = |current: &WalletTransaction| settle_withdrawal(current, Utc::now());
+            let paid = !withdrawal.description.starts_with(MOCK_FAILURE_PREFIX);
+            let settle = |current: &WalletTransaction| settle_withdrawal(current, paid, None, Utc::now());
             match self.store.change_wallet_transaction(withdrawal.id, &settle).await? {
                 Guarded::Done(_) => settled += 1,
                 Guarded::Refused(reason) => tracing::debug!(transaction_id = %withdrawal.id, reason, "withdrawal not settled"),
@@ -132,14 +139,21 @@ impl App {
     }
 }
 
-/// Completes a pending withdrawal, or fails it and writes the reversal that returns
-/// the money.
-fn settle_withdrawal(current: &WalletTransaction, now: DateTime<Utc>) -> Result<WalletChange, String> {
+/// Completes a pending withdrawal (`paid`), or fails it and writes the reversal that
+/// returns the money; keeps the gateway's id when it gave one.
+pub(crate) fn settle_withdrawal(
+    current: &WalletTransaction,
+    paid: bool,
+    gateway_id: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<WalletChange, String> {
     if current.status != WalletTransactionStatus::Pending {
         return Err(format!("withdrawal is {}", current.status));
     }
     let ledger = |e: domain::ledger::LedgerError| e.to_string();
-    if current.description.starts_with(MOCK_FAILURE_PREFIX) {
+    let gateway_transaction_id = gateway_id.map(str::to_owned).or_else(|| current.gateway_transaction_id.clone());
+    let current = &WalletTransaction { gateway_transaction_id, ..current.clone() };
+    if !paid {
         let failed = WalletTransaction { status: WalletTransactionStatus::Failed, updated_at: now, ..current.clone() };
         let reversal = WalletTransaction {
             id: Uuid::now_v7(),

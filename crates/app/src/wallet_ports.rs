@@ -40,6 +40,11 @@ pub trait WalletStore: Send + Sync + 'static {
         id: Uuid,
         decide: DecideWallet<'_>,
     ) -> Result<Guarded<WalletTransaction>, StoreError>;
-    /// Pending withdrawals last changed before `before`, oldest first.
+    /// Pending withdrawals of the mock's bank last changed before `before`, oldest first.
     async fn open_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError>;
+    /// Pending withdrawals a real gateway never answered, created before `before`.
+    async fn unsent_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError>;
+    /// The gateway's transaction of the user's latest paid top-up through
+    /// `gateway_name`: the card a withdrawal can be paid out to.
+    async fn card_on_file(&self, user_id: &str, gateway_name: &str) -> Result<Option<String>, StoreError>;
 }

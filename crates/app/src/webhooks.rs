@@ -234,6 +234,8 @@ fn settle(
                 description: "top-up".into(),
                 payment_id: Some(payment.id),
                 idempotency_key: None,
+                gateway_name: None,
+                gateway_transaction_id: None,
                 created_at: now,
                 updated_at: now,
             });

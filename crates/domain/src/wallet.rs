@@ -19,6 +19,10 @@ pub struct WalletTransaction {
     pub description: String,
     pub payment_id: Option<uuid::Uuid>,
     pub idempotency_key: Option<String>,
+    /// The gateway that pays a withdrawal out; `None` is the built-in mock's bank.
+    pub gateway_name: Option<String>,
+    /// The gateway's id of that payout, once it answered.
+    pub gateway_transaction_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -16,8 +16,8 @@ use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency};
 
-const COLUMNS: &str =
-    "id, user_id, kind, amount, currency, status, description, payment_id, idempotency_key, created_at, updated_at";
+const COLUMNS: &str = "id, user_id, kind, amount, currency, status, description, payment_id, idempotency_key, created_at, \
+    updated_at, gateway_name, gateway_transaction_id";
 
 fn transaction(row: &AnyRow) -> Result<WalletTransaction, StoreError> {
     let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
@@ -32,12 +32,14 @@ fn transaction(row: &AnyRow) -> Result<WalletTransaction, StoreError> {
         idempotency_key: get(row, "idempotency_key")?,
         created_at: time(get(row, "created_at")?)?,
         updated_at: time(get(row, "updated_at")?)?,
+        gateway_name: get(row, "gateway_name")?,
+        gateway_transaction_id: get(row, "gateway_transaction_id")?,
     })
 }
 
 pub(crate) async fn insert_wallet_transaction(tx: &mut Transaction<'_, Any>, t: &WalletTransaction) -> Result<(), StoreError> {
     sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO wallet_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        "INSERT INTO wallet_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     )))
     .bind(t.id.to_string())
     .bind(&t.user_id)
@@ -50,6 +52,8 @@ pub(crate) async fn insert_wallet_transaction(tx: &mut Transaction<'_, Any>, t: 
     .bind(t.idempotency_key.as_deref())
     .bind(micros(t.created_at))
     .bind(micros(t.updated_at))
+    .bind(t.gateway_name.as_deref())
+    .bind(t.gateway_transaction_id.as_deref())
     .execute(&mut **tx)
     .await
     .map_err(db)?;
@@ -122,11 +126,14 @@ impl WalletStore for SqlStore {
             Ok(change) => change,
             Err(reason) => return Ok(Guarded::Refused(reason)),
         };
-        sqlx::query("UPDATE wallet_transactions SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4")
+        sqlx::query(
+            "UPDATE wallet_transactions SET status = $1, updated_at = $2, gateway_transaction_id = $5 WHERE id = $3 AND status = $4",
+        )
             .bind(change.transaction.status.as_str())
             .bind(micros(change.transaction.updated_at))
             .bind(id.to_string())
             .bind(current.status.as_str())
+            .bind(change.transaction.gateway_transaction_id.as_deref())
             .execute(&mut *tx)
             .await
             .map_err(db)?;
@@ -141,7 +148,27 @@ impl WalletStore for SqlStore {
     }
 
     async fn open_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError> {
-        let condition = "status = 'pending' AND kind = 'withdrawal'";
+        let condition = "status = 'pending' AND kind = 'withdrawal' AND gateway_name IS NULL";
         due(self.pool(), ("wallet_transactions", COLUMNS), condition, "updated_at", before, limit, transaction).await
+    }
+
+    async fn unsent_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError> {
+        let condition =
+            "status = 'pending' AND kind = 'withdrawal' AND gateway_name IS NOT NULL AND gateway_transaction_id IS NULL";
+        due(self.pool(), ("wallet_transactions", COLUMNS), condition, "created_at", before, limit, transaction).await
+    }
+
+    async fn card_on_file(&self, user_id: &str, gateway_name: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT gateway_payment_intent_id FROM payments WHERE user_id = $1 AND gateway_name = $2 \
+             AND payment_type = 'balance_deposit' AND status IN ('succeeded', 'refunded') \
+             AND gateway_payment_intent_id IS NOT NULL ORDER BY paid_at DESC, id DESC LIMIT 1",
+        )
+        .bind(user_id)
+        .bind(gateway_name)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        row.as_ref().map(|row| get(row, "gateway_payment_intent_id")).transpose()
     }
 }

@@ -10,8 +10,8 @@ pub mod signature;
 use std::sync::Arc;
 
 use app::ports::{
-    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookDelivery,
-    WebhookError,
+    GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayPayout, GatewayPayoutAnswer, GatewayRefund,
+    GatewaySession, PaymentGateway, WebhookDelivery, WebhookError,
 };
 use chrono::{DateTime, Utc};
 use domain::payment::Payment;
@@ -144,6 +144,32 @@ impl PaymentGateway for AllSecureGateway {
             }
             Outcome::Failed { code, message, .. } => Err(GatewayError::Refused(format!(
                 "AllSecure declined the refund (code {}): {message}",
+                code.unwrap_or_default()
+            ))),
+        }
+    }
+
+    fn pays_out_to_cards(&self) -> bool {
+        true
+    }
+
+    /// A payout to the card of an earlier debit made `withRegister`. A refusal names
+    /// the contract: AllSecure enables payouts per merchant contract.
+    async fn payout(&self, payout: &GatewayPayout) -> Result<GatewayPayoutAnswer, GatewayError> {
+        let id = payout.id.to_string();
+        let body = json!({
+            "merchantTransactionId": id,
+            "referenceUuid": payout.card_reference,
+            "amount": payout.amount.to_decimal_string(),
+            "currency": payout.amount.currency().code(),
+            "callbackUrl": self.callback_url,
+            "description": payout.description.chars().take(DESCRIPTION_MAX).collect::<String>(),
+        });
+        match self.client.transact("payout", &id, &body).await? {
+            Outcome::Finished { uuid } => Ok(GatewayPayoutAnswer::Paid { gateway_id: uuid }),
+            Outcome::Pending { uuid } | Outcome::Redirect { uuid, .. } => Ok(GatewayPayoutAnswer::Pending { gateway_id: uuid }),
+            Outcome::Failed { code, message, .. } => Err(GatewayError::Refused(format!(
+                "AllSecure refused the payout (code {}): {message}; check that payouts are enabled for this AllSecure contract",
                 code.unwrap_or_default()
             ))),
         }

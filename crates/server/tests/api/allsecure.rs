@@ -1,7 +1,7 @@
 //! AllSecure (IXOPAY v3) through the real ports, against a fake that checks Basic
 //! auth and the signature of every request and signs its callbacks.
 
-use api::proto::{self, CreateRefundRequest, DepositRequest, GetWalletRequest};
+use api::proto::{self, CreateRefundRequest, DepositRequest, GetWalletRequest, WithdrawRequest};
 use app::Role;
 use fake_ixopay::{FakeIxopay, FakeIxopayConfig, http_date};
 
@@ -17,6 +17,7 @@ on_both_databases!(
     a_deposit_keeps_the_card_and_credits_the_wallet,
     a_debit_made_before_a_503_is_found_by_status_and_never_made_twice,
     forged_stale_and_unsigned_callbacks_change_nothing,
+    withdrawals_are_paid_to_the_card_of_a_top_up,
 );
 
 async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
@@ -230,6 +231,80 @@ async fn forged_stale_and_unsigned_callbacks_change_nothing(db: Db) {
     assert_eq!(app.row_counts().await["webhook_logs"], 0, "a refused callback is not stored");
     let (status, _) = deliver(&app, (body, headers)).await;
     assert_eq!(status, 200, "the genuine one still works");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn rsd_in_wallet(app: &TestApp, user: &str) -> String {
+    let wallet = app.wallet().get_wallet(authed(GetWalletRequest { user_id: user.into() }, &token(user, &[Role::User]))).await;
+    let balances = wallet.expect("wallet").into_inner().balances;
+    balances.into_iter().find(|b| b.currency == "RSD").map(|b| b.amount).unwrap_or_default()
+}
+
+fn withdraw(user: &str, amount: &str, key: &str) -> WithdrawRequest {
+    WithdrawRequest {
+        user_id: user.into(),
+        amount: amount.into(),
+        currency: "RSD".into(),
+        description: "isplata".into(),
+        idempotency_key: key.into(),
+    }
+}
+
+async fn withdrawals_are_paid_to_the_card_of_a_top_up(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let user = token("kupac-6", &[Role::User]);
+    let no_card = app.wallet().withdraw(authed(withdraw("kupac-6", "500", "w-0"), &user)).await.expect_err("no card yet");
+    assert_eq!(no_card.code(), tonic::Code::FailedPrecondition, "{}", no_card.message());
+    assert!(no_card.message().contains("no card on file"), "{}", no_card.message());
+    assert_eq!(app.row_counts().await["wallet_transactions"], 0, "nothing moved");
+
+    let top_up = DepositRequest {
+        user_id: "kupac-6".into(),
+        amount: "2000".into(),
+        currency: "RSD".into(),
+        gateway_name: "allsecure".into(),
+        success_url: "https://shop.example/ok".into(),
+        cancel_url: "https://shop.example/cancel".into(),
+        idempotency_key: "top-up-6".into(),
+    };
+    let deposit = app.wallet().deposit(authed(top_up, &user)).await.expect("deposit").into_inner();
+    let card = debit_of(&fake, &deposit.payment_id)["uuid"].as_str().unwrap().to_owned();
+    let (status, _) = deliver(&app, fake.callback(&card, "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(rsd_in_wallet(&app, "kupac-6").await, "2000.00");
+
+    // Paid out to the top-up's card, pending until AllSecure's callback.
+    let pending = app.wallet().withdraw(authed(withdraw("kupac-6", "500", "w-1"), &user)).await.expect("withdrawal");
+    let pending = pending.into_inner().transaction.unwrap();
+    assert_eq!(pending.status, i32::from(proto::WalletTransactionStatus::Pending));
+    assert_eq!(rsd_in_wallet(&app, "kupac-6").await, "1500.00", "debited at once");
+    let payout = fake.transactions().into_iter().find(|t| t["merchantTransactionId"] == pending.id.as_str()).expect("a payout");
+    assert_eq!((payout["transactionType"].as_str(), payout["referenceUuid"].as_str()), (Some("PAYOUT"), Some(card.as_str())));
+    let (status, _) = deliver(&app, fake.callback(payout["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+
+    // The contract refuses: a clear FAILED_PRECONDITION, and the money stays.
+    fake.decline_next("payout", 1006, 1);
+    let refused = app.wallet().withdraw(authed(withdraw("kupac-6", "300", "w-2"), &user)).await.expect_err("refused");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(refused.message().contains("payouts are enabled"), "{}", refused.message());
+    assert_eq!(rsd_in_wallet(&app, "kupac-6").await, "1500.00");
+
+    // A payout that fails later gives the money back.
+    let later = app.wallet().withdraw(authed(withdraw("kupac-6", "200", "w-3"), &user)).await.expect("withdrawal");
+    let later = later.into_inner().transaction.unwrap();
+    let payout = fake.transactions().into_iter().find(|t| t["merchantTransactionId"] == later.id.as_str()).expect("a payout");
+    let (status, _) = deliver(&app, fake.callback(payout["uuid"].as_str().unwrap(), "ERROR", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(rsd_in_wallet(&app, "kupac-6").await, "1500.00");
+    let history = app.history("kupac-6").await;
+    let statuses: Vec<_> =
+        history.iter().filter(|t| t.kind == i32::from(proto::WalletTransactionKind::Withdrawal)).map(|t| t.status).collect();
+    let (completed, failed) =
+        (i32::from(proto::WalletTransactionStatus::Completed), i32::from(proto::WalletTransactionStatus::Failed));
+    assert_eq!(statuses.iter().filter(|s| **s == completed).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == failed).count(), 2, "{statuses:?}");
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -8,3 +8,7 @@ ALTER TABLE connected_accounts ADD COLUMN gateway_event_at BIGINT NOT NULL DEFAU
 -- failed (and undone in the ledger) when it refuses. Existing ones were confirmed.
 ALTER TABLE transfer_reversals ADD COLUMN status TEXT NOT NULL DEFAULT 'succeeded';
 ALTER TABLE transfer_reversals ADD COLUMN gateway_reversal_id TEXT;
+-- A withdrawal paid out by a real gateway (AllSecure) names it and, once known,
+-- the gateway's transaction; NULL is the built-in mock's bank.
+ALTER TABLE wallet_transactions ADD COLUMN gateway_name TEXT;
+ALTER TABLE wallet_transactions ADD COLUMN gateway_transaction_id TEXT;
