@@ -1,3 +1,4 @@
+ALTER TABLE connected_accounts DROP COLUMN payout_card_reference;
 ALTER TABLE wallet_transactions DROP COLUMN gateway_transaction_id;
 ALTER TABLE wallet_transactions DROP COLUMN gateway_name;
 ALTER TABLE transfer_reversals DROP COLUMN gateway_reversal_id;

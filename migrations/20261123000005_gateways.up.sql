@@ -12,3 +12,5 @@ ALTER TABLE transfer_reversals ADD COLUMN gateway_reversal_id TEXT;
 -- the gateway's transaction; NULL is the built-in mock's bank.
 ALTER TABLE wallet_transactions ADD COLUMN gateway_name TEXT;
 ALTER TABLE wallet_transactions ADD COLUMN gateway_transaction_id TEXT;
+-- The card a gateway pays a vendor out to (AllSecure's register transaction).
+ALTER TABLE connected_accounts ADD COLUMN payout_card_reference TEXT;

@@ -20,10 +20,11 @@ impl App {
         let new = NewAccount::parse(input)?;
         principal.ensure_service()?;
         let mut account = new.into_account(Uuid::now_v7(), String::new(), Utc::now());
-        account.gateway_account_id = self.connect.create_account(&account).await.map_err(|error| {
-            tracing::warn!(%error, "gateway did not create the connected account");
-            AppError::from(error)
-        })?;
+        account.gateway_account_id =
+            self.connect.for_country(&account.country).create_account(&account).await.map_err(|error| {
+                tracing::warn!(%error, "gateway did not create the connected account");
+                AppError::from(error)
+            })?;
         self.store.insert_account(&account).await?;
         tracing::info!(account_id = %account.id, "connected account created");
         Ok(account)
@@ -78,10 +79,12 @@ impl App {
             refresh_url: refresh_url.as_str().to_owned(),
             expires_at: Utc::now() + Duration::minutes(ACCOUNT_LINK_TTL_MINUTES),
         };
-        let url = self.connect.create_account_link(&account, &link).await.map_err(|error| {
-            tracing::warn!(account_id = %account.id, %error, "gateway did not create an onboarding link");
-            AppError::from(error)
-        })?;
+        let url = self.connect.for_account(&account.gateway_account_id).create_account_link(&account, &link).await.map_err(
+            |error| {
+                tracing::warn!(account_id = %account.id, %error, "gateway did not create an onboarding link");
+                AppError::from(error)
+            },
+        )?;
         self.store.insert_account_link(&link).await?;
         Ok((url, link.expires_at))
     }

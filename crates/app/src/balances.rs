@@ -59,7 +59,9 @@ impl App {
     /// Reads the gateway's own balance of the account into the snapshots; a figure
     /// that differs from our ledger is logged and counted.
     async fn compare_with_gateway(&self, account: &ConnectedAccount, current: &mut [BalanceSnapshot]) -> Result<(), AppError> {
-        let Some(reported) = self.connect.balance(account).await.map_err(AppError::from)? else {
+        let Some(reported) =
+            self.connect.for_account(&account.gateway_account_id).balance(account).await.map_err(AppError::from)?
+        else {
             return Ok(());
         };
         for snapshot in current.iter_mut() {

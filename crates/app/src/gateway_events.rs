@@ -54,6 +54,9 @@ impl App {
                 )
                 .await?
             }
+            EventEffect::CardRegistered { link_id, card_reference, ok } => {
+                self.apply_card_registration(*link_id, card_reference, *ok).await?
+            }
             EventEffect::TransferReversed { transfer_id, gateway_transfer_id, amount_reversed } => {
                 self.apply_reversal_event(*transfer_id, gateway_transfer_id, *amount_reversed).await?
             }
@@ -153,6 +156,23 @@ impl App {
             Ok(settled) => Ok((true, format!("withdrawal {} is {}", settled.id, settled.status))),
             Err(AppError::FailedPrecondition(reason)) => Ok((false, reason)),
             Err(error) => Err(error),
+        }
+    }
+
+    /// A vendor's card registration: once it succeeded, payouts go to that card.
+    async fn apply_card_registration(&self, link_id: Option<Uuid>, card_reference: &str, ok: bool) -> Result<Applied, AppError> {
+        let Some(link_id) = link_id else {
+            return Ok((false, format!("registration {card_reference} is not one of ours")));
+        };
+        if !ok {
+            return Ok((false, format!("the card registration of link {link_id} failed; the vendor may try a new link")));
+        }
+        match self.store.register_payout_card(link_id, card_reference, Utc::now()).await? {
+            Some(account_id) => {
+                tracing::info!(%account_id, "connected account onboarded with a payout card");
+                Ok((true, format!("account {account_id} is active with a payout card")))
+            }
+            None => Ok((false, format!("link {link_id} is unknown or its account is disabled"))),
         }
     }
 

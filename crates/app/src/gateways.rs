@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use domain::FieldError;
 
+use crate::marketplace_ports::ConnectGateway;
 use crate::ports::PaymentGateway;
 
 pub struct Gateways {
@@ -39,5 +40,39 @@ impl Gateways {
             .values()
             .find(|g| g.pays_out_to_cards() && g.limits().currencies.as_ref().is_none_or(|c| c.iter().any(|c| c == currency)))
             .cloned()
+    }
+}
+
+/// The Connect gateways: the default one, and one for vendors of some countries
+/// (Serbian vendors are paid through AllSecure, which Stripe Connect cannot reach).
+pub struct ConnectGateways {
+    default: Arc<dyn ConnectGateway>,
+    local: Option<(Vec<String>, Arc<dyn ConnectGateway>)>,
+}
+
+impl ConnectGateways {
+    pub fn new(default: Arc<dyn ConnectGateway>) -> Self {
+        Self { default, local: None }
+    }
+
+    /// Vendors of `countries` (ISO alpha-2) use `gateway`.
+    pub fn with_local(self, countries: Vec<String>, gateway: Arc<dyn ConnectGateway>) -> Self {
+        Self { local: Some((countries, gateway)), ..self }
+    }
+
+    /// The gateway a new account of `country` is created at.
+    pub fn for_country(&self, country: &str) -> &Arc<dyn ConnectGateway> {
+        match &self.local {
+            Some((countries, gateway)) if countries.iter().any(|c| c == country) => gateway,
+            _ => &self.default,
+        }
+    }
+
+    /// The gateway that made the account `gateway_account_id`.
+    pub fn for_account(&self, gateway_account_id: &str) -> &Arc<dyn ConnectGateway> {
+        match &self.local {
+            Some((_, gateway)) if gateway.owns_account(gateway_account_id) => gateway,
+            _ => &self.default,
+        }
     }
 }

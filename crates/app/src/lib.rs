@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 pub use auth::{Principal, Role};
 pub use error::{AppError, StoreError};
-pub use gateways::Gateways;
+pub use gateways::{ConnectGateways, Gateways};
 pub use payments::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 pub use webhooks::WebhookReceipt;
 
@@ -47,7 +47,7 @@ pub struct Settings {
 pub struct App {
     store: Arc<dyn ports::Store>,
     gateways: Arc<Gateways>,
-    connect: Arc<dyn marketplace_ports::ConnectGateway>,
+    connect: Arc<ConnectGateways>,
     /// Gateways served by the built-in mock, whose hosted page may complete sessions.
     mock_gateway_names: Arc<Vec<String>>,
     settings: Settings,
@@ -57,10 +57,16 @@ impl App {
     pub fn new(
         store: Arc<dyn ports::Store>,
         gateways: Gateways,
-        connect: Arc<dyn marketplace_ports::ConnectGateway>,
+        connect: ConnectGateways,
         mock_gateway_names: Vec<String>,
         settings: Settings,
     ) -> Self {
-        Self { store, gateways: Arc::new(gateways), connect, mock_gateway_names: Arc::new(mock_gateway_names), settings }
+        Self {
+            store,
+            gateways: Arc::new(gateways),
+            connect: Arc::new(connect),
+            mock_gateway_names: Arc::new(mock_gateway_names),
+            settings,
+        }
     }
 }

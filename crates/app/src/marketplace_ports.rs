@@ -62,6 +62,15 @@ pub trait AccountStore: Send + Sync + 'static {
     /// `event_at` (unix seconds) was applied already; false then.
     async fn apply_gateway_account(&self, updated: &ConnectedAccount, event_at: i64) -> Result<bool, StoreError>;
     async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError>;
+    /// In one transaction: uses the link, keeps the card on its account and enables
+    /// payouts (onboarding through a card gateway). The account's id, or `None` for an
+    /// unknown link or a disabled account.
+    async fn register_payout_card(
+        &self,
+        link_id: Uuid,
+        card_reference: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Uuid>, StoreError>;
     /// In one transaction: uses the link (once), activates the account and logs an
     /// `account.updated` event. Unknown link: `None`.
     async fn complete_onboarding(
@@ -301,4 +310,11 @@ pub trait ConnectGateway: Send + Sync + 'static {
     /// True when payouts move by themselves at this gateway (its events settle them);
     /// false for the mock, whose scheduler job moves them.
     fn settles_payouts_by_events(&self) -> bool;
+    /// Whether the account id (`acct_…`) is one this gateway made.
+    fn owns_account(&self, gateway_account_id: &str) -> bool;
+    /// Why this account cannot be paid out yet (no card registered), checked
+    /// before anything is written.
+    fn payout_precondition(&self, _account: &ConnectedAccount) -> Result<(), String> {
+        Ok(())
+    }
 }

@@ -73,6 +73,10 @@ impl App {
                 "payouts are not enabled for this connected account (onboarding incomplete)".into(),
             ));
         }
+        self.connect
+            .for_account(&account.gateway_account_id)
+            .payout_precondition(&account)
+            .map_err(AppError::FailedPrecondition)?;
         let fee = match method {
             PayoutMethod::Standard => Money::zero(currency),
             PayoutMethod::Instant => instant_fee(amount, self.settings.instant_payout_fee_percent),
@@ -119,7 +123,7 @@ impl App {
     /// A refusal fails the payout with its money back; no answer leaves it pending
     /// for the recovery job, since the gateway may have created it.
     pub(crate) async fn send_payout(&self, payout: Payout, account: &ConnectedAccount) -> Result<Payout, AppError> {
-        match self.connect.create_payout(&payout, account).await {
+        match self.connect.for_account(&account.gateway_account_id).create_payout(&payout, account).await {
             Ok(gateway_id) => self.keep_gateway_payout_id(payout, gateway_id).await,
             Err(error) if error.keeps_pending() => {
                 error.log_kept_pending("payout", payout.id);
@@ -178,15 +182,13 @@ impl App {
                 current.status
             )));
         }
+        let account = self.store.account(current.connected_account_id).await?.ok_or(AppError::NotFound("connected account"))?;
+        let connect = self.connect.for_account(&account.gateway_account_id);
         match &current.gateway_payout_id {
-            Some(_) => {
-                let account =
-                    self.store.account(current.connected_account_id).await?.ok_or(AppError::NotFound("connected account"))?;
-                self.connect.cancel_payout(&current, &account).await.map_err(AppError::from)?;
-            }
+            Some(_) => connect.cancel_payout(&current, &account).await.map_err(AppError::from)?,
             // The gateway may have made it without telling us: canceling only here
             // would give the vendor the money twice.
-            None if self.connect.settles_payouts_by_events() => {
+            None if connect.settles_payouts_by_events() => {
                 return Err(AppError::FailedPrecondition(
                     "the gateway has not confirmed this payout yet; retry the cancel in a minute".into(),
                 ));
@@ -279,12 +281,14 @@ impl App {
     /// The mock gateway's clock: each open payout last changed before `before` moves
     /// one step (pending → in transit → paid), or fails if its metadata asks to.
     pub async fn advance_mock_payouts(&self, before: DateTime<Utc>) -> Result<usize, AppError> {
-        if self.connect.settles_payouts_by_events() {
-            return Ok(0);
-        }
         let open = self.store.open_payouts(before, PAYOUT_BATCH_MAX).await?;
         let mut advanced = 0;
         for payout in open {
+            // Payouts of a gateway with events of its own are settled by them.
+            let Some(account) = self.store.account(payout.connected_account_id).await? else { continue };
+            if self.connect.for_account(&account.gateway_account_id).settles_payouts_by_events() {
+                continue;
+            }
             let result = match (payout.status, payout.metadata.get(MOCK_FAILURE_METADATA_KEY)) {
                 (PayoutStatus::InTransit, Some(code)) => {
                     self.fail_payout(payout.id, code, "the bank refused the payout (mock)").await.map(|_| ())

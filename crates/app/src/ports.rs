@@ -274,6 +274,9 @@ pub enum EventEffect {
         failure_code: Option<String>,
         failure_message: Option<String>,
     },
+    /// A vendor registered (or failed to register) the card payouts go to, through
+    /// the onboarding link `link_id`.
+    CardRegistered { link_id: Option<Uuid>, card_reference: String, ok: bool },
     /// The gateway's running total of reversals of a transfer.
     TransferReversed { transfer_id: Option<Uuid>, gateway_transfer_id: String, amount_reversed: i64 },
     /// An event type we log but do not act on.

@@ -198,29 +198,30 @@ impl App {
             Some(id) => self.store.payment(id).await?,
             None => None,
         };
-        let entries = match self.connect.create_transfer(&transfer, source.as_ref()).await {
-            Ok(gateway_id) => {
-                let now = Utc::now();
-                transfer.status = TransferStatus::Paid;
-                transfer.gateway_transfer_id = Some(gateway_id);
-                transfer.paid_at = Some(now);
-                if transfer.available_on <= now {
-                    transfer.matured_at = Some(now);
-                    transfer.maturation_entry().map_err(AppError::internal)?.into_iter().collect()
-                } else {
-                    Vec::new()
+        let entries =
+            match self.connect.for_account(&transfer.gateway_account_id).create_transfer(&transfer, source.as_ref()).await {
+                Ok(gateway_id) => {
+                    let now = Utc::now();
+                    transfer.status = TransferStatus::Paid;
+                    transfer.gateway_transfer_id = Some(gateway_id);
+                    transfer.paid_at = Some(now);
+                    if transfer.available_on <= now {
+                        transfer.matured_at = Some(now);
+                        transfer.maturation_entry().map_err(AppError::internal)?.into_iter().collect()
+                    } else {
+                        Vec::new()
+                    }
                 }
-            }
-            Err(error) if error.keeps_pending() => {
-                error.log_kept_pending("transfer", transfer.id);
-                return Ok(transfer);
-            }
-            Err(error) => {
-                tracing::warn!(transfer_id = %transfer.id, %error, "gateway refused the transfer");
-                transfer.status = TransferStatus::Failed;
-                vec![transfer.failed_entry().map_err(AppError::internal)?]
-            }
-        };
+                Err(error) if error.keeps_pending() => {
+                    error.log_kept_pending("transfer", transfer.id);
+                    return Ok(transfer);
+                }
+                Err(error) => {
+                    tracing::warn!(transfer_id = %transfer.id, %error, "gateway refused the transfer");
+                    transfer.status = TransferStatus::Failed;
+                    vec![transfer.failed_entry().map_err(AppError::internal)?]
+                }
+            };
         transfer.updated_at = Utc::now();
         if !self.store.settle_transfer(&transfer, &entries).await? {
             // Another replica's recovery settled it first: report what is stored.
@@ -289,7 +290,7 @@ impl App {
     /// the recovery job.
     pub(crate) async fn send_reversal(&self, mut reversal: TransferReversal) -> Result<TransferReversal, AppError> {
         let transfer = self.store.transfer(reversal.transfer_id).await?.ok_or(AppError::NotFound("transfer"))?;
-        match self.connect.reverse_transfer(&transfer, &reversal).await {
+        match self.connect.for_account(&transfer.gateway_account_id).reverse_transfer(&transfer, &reversal).await {
             Ok(gateway_id) => {
                 reversal.status = ReversalStatus::Succeeded;
                 reversal.gateway_reversal_id = Some(gateway_id);

@@ -41,6 +41,9 @@ pub struct ConnectedAccount {
     pub payouts_enabled: bool,
     pub details_submitted: bool,
     pub metadata: BTreeMap<String, String>,
+    /// The card a gateway pays this vendor out to (AllSecure's register transaction),
+    /// once the vendor registered one.
+    pub payout_card: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -89,6 +92,7 @@ impl NewAccount {
             payouts_enabled: false,
             details_submitted: false,
             metadata: self.metadata,
+            payout_card: None,
             created_at: now,
             updated_at: now,
         }

@@ -70,7 +70,7 @@ impl FakeState {
     }
 }
 
-/// The callback JSON. On ERROR both spellings appear: `code`/`message` and
+/// The callback JSON (a REGISTER's has no amount or currency). On ERROR both spellings appear: `code`/`message` and
 /// `errorCode`/`errorMessage` (IXOPAY's callback schema), with the adapter's.
 fn describe(transaction: &Transaction, result: &str) -> Value {
     let mut body = json!({
@@ -80,9 +80,11 @@ fn describe(transaction: &Transaction, result: &str) -> Value {
         "purchaseId": transaction.purchase_id,
         "transactionType": transaction.kind.as_str(),
         "paymentMethod": PAYMENT_METHOD,
-        "amount": transaction.amount,
-        "currency": transaction.currency,
     });
+    if transaction.kind.has_amount() {
+        body["amount"] = json!(transaction.amount);
+        body["currency"] = json!(transaction.currency);
+    }
     if let Some(meta) = &transaction.merchant_meta_data {
         body["merchantMetaData"] = json!(meta);
     }

@@ -98,7 +98,7 @@ impl SystemError {
         Self::new(
             404,
             REQUEST_FAILED,
-            format!("No such endpoint: {method} {path} (fake-ixopay serves transaction debit/refund/payout and status)"),
+            format!("No such endpoint: {method} {path} (fake-ixopay serves transaction debit/refund/payout/register and status)"),
         )
     }
 

@@ -1,8 +1,9 @@
 //! An in-process fake of AllSecure's IXOPAY Transaction API v3 for tests, so that the
 //! AllSecure adapter's real HTTP code runs against the gateway's own rules and failure
 //! modes: Basic auth (plain or SHA-1×10 password), `X-Signature`, strict fields,
-//! duplicate merchantTransactionIds (3004), declines, system errors, lost answers and
-//! hangs, the status API, and signed callbacks and chargebacks.
+//! debits, refunds, payouts and card registers, duplicate merchantTransactionIds
+//! (3004), declines, system errors, lost answers and hangs, the status API, and signed
+//! callbacks and chargebacks.
 //!
 //! Codemap: `server` (HTTP) → `dispatch` (order of checks, request log) → `auth` and
 //! `signature` (who may call) → `validate` (fields) → `handlers` (operations, reference
@@ -134,7 +135,7 @@ impl FakeIxopay {
     }
 
     /// Every stored transaction, oldest first, as JSON: uuid, merchantTransactionId,
-    /// transactionType, amount, currency, status ("SUCCESS"/"PENDING"/"REDIRECT"/"ERROR"),
+    /// transactionType, amount, currency (null for a REGISTER), status ("SUCCESS"/"PENDING"/"REDIRECT"/"ERROR"),
     /// referenceUuid, withRegister, callbackUrl, purchaseId (and errorCode/errorMessage).
     pub fn transactions(&self) -> Vec<Value> {
         self.state().transactions.iter().map(state::Transaction::to_json).collect()
@@ -145,7 +146,7 @@ impl FakeIxopay {
         self.state().find(uuid).map(state::Transaction::to_json)
     }
 
-    /// The next `times` requests to `op` ("debit", "refund", "payout", "status") answer
+    /// The next `times` requests to `op` ("debit", "refund", "payout", "register", "status") answer
     /// `http_status` with a system error body (500/502/504 → 1008, 503 → 1010, 429 → 1009,
     /// else 1000) and store nothing. Checked after credentials, API key and signature.
     pub fn fail_next(&self, op: &str, http_status: u16, times: usize) {
@@ -174,7 +175,7 @@ impl FakeIxopay {
 
     fn add_fault(&self, op: &str, kind: FaultKind, times: usize) {
         let Some(op) = Op::parse(op) else {
-            eprintln!("fake-ixopay: unknown operation {op:?} (debit, refund, payout, status): fault ignored");
+            eprintln!("fake-ixopay: unknown operation {op:?} (debit, refund, payout, register, status): fault ignored");
             return;
         };
         if times > 0 {
@@ -182,12 +183,12 @@ impl FakeIxopay {
         }
     }
 
-    /// How the next successful transactions of `op` answer: "REDIRECT" (debit default),
+    /// How the next successful transactions of `op` answer: "REDIRECT" (debit and register default),
     /// "FINISHED" (refund default; SUCCESS at once) or "PENDING" (payout default).
     pub fn set_return_type(&self, op: &str, return_type: &str) {
         let (Some(op), Some(return_type)) = (Op::parse(op), ReturnType::parse(return_type)) else {
             eprintln!(
-                "fake-ixopay: set_return_type({op:?}, {return_type:?}) ignored: use debit/refund/payout and REDIRECT/FINISHED/PENDING"
+                "fake-ixopay: set_return_type({op:?}, {return_type:?}) ignored: use debit/refund/payout/register and REDIRECT/FINISHED/PENDING"
             );
             return;
         };
@@ -196,6 +197,7 @@ impl FakeIxopay {
             Op::Debit => state.debit_returns = return_type,
             Op::Refund => state.refund_returns = return_type,
             Op::Payout => state.payout_returns = return_type,
+            Op::Register => state.register_returns = return_type,
             Op::Status => eprintln!("fake-ixopay: the status API has no return type; ignored"),
         }
     }

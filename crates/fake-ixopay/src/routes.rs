@@ -12,6 +12,8 @@ pub(crate) enum Op {
     Debit,
     Refund,
     Payout,
+    /// Registers a card for later payouts without charging it.
+    Register,
     Status,
 }
 
@@ -21,6 +23,7 @@ impl Op {
             "debit" => Some(Op::Debit),
             "refund" => Some(Op::Refund),
             "payout" => Some(Op::Payout),
+            "register" => Some(Op::Register),
             "status" => Some(Op::Status),
             _ => None,
         }
@@ -36,7 +39,7 @@ pub(crate) enum Lookup {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
-    /// `POST /transaction/{apiKey}/{debit|refund|payout}`.
+    /// `POST /transaction/{apiKey}/{debit|refund|payout|register}`.
     Transaction { api_key: String, op: Op },
     /// `GET /status/{apiKey}/getByMerchantTransactionId/{id}` or `.../getByUuid/{uuid}`.
     Status { api_key: String, lookup: Lookup },
@@ -97,6 +100,10 @@ mod tests {
         assert_eq!(
             Route::parse("GET", "/api/v3/status/key/getByUuid/abc"),
             Some(Route::Status { api_key: "key".into(), lookup: Lookup::Uuid("abc".into()) })
+        );
+        assert_eq!(
+            Route::parse("POST", "/api/v3/transaction/key/register"),
+            Some(Route::Transaction { api_key: "key".into(), op: Op::Register })
         );
         assert_eq!(Route::parse("POST", "/api/v3/transaction/key/status"), None);
         assert_eq!(Route::parse("POST", "/api/v3/transaction/key/preauthorize"), None);

@@ -13,6 +13,8 @@ pub(crate) enum TxType {
     Debit,
     Refund,
     Payout,
+    /// A card registered without a charge: no amount or currency.
+    Register,
     Chargeback,
 }
 
@@ -22,8 +24,14 @@ impl TxType {
             TxType::Debit => "DEBIT",
             TxType::Refund => "REFUND",
             TxType::Payout => "PAYOUT",
+            TxType::Register => "REGISTER",
             TxType::Chargeback => "CHARGEBACK",
         }
+    }
+
+    /// Whether the transaction moves money, so has an amount and a currency.
+    pub(crate) fn has_amount(self) -> bool {
+        self != TxType::Register
     }
 }
 
@@ -94,7 +102,7 @@ pub(crate) struct Transaction {
     pub(crate) merchant_transaction_id: String,
     pub(crate) purchase_id: String,
     pub(crate) kind: TxType,
-    /// As the client sent it.
+    /// As the client sent it; empty for a REGISTER.
     pub(crate) amount: String,
     pub(crate) cents: i64,
     pub(crate) currency: String,
@@ -109,14 +117,15 @@ pub(crate) struct Transaction {
 }
 
 impl Transaction {
-    /// The shape `transactions()` documents.
+    /// The shape `transactions()` documents (amount and currency are null for a REGISTER).
     pub(crate) fn to_json(&self) -> Value {
+        let money = self.kind.has_amount();
         json!({
             "uuid": self.uuid,
             "merchantTransactionId": self.merchant_transaction_id,
             "transactionType": self.kind.as_str(),
-            "amount": self.amount,
-            "currency": self.currency,
+            "amount": money.then_some(&self.amount),
+            "currency": money.then_some(&self.currency),
             "status": self.status.as_str(),
             "referenceUuid": self.reference_uuid,
             "withRegister": self.with_register,
@@ -158,6 +167,7 @@ pub(crate) struct FakeState {
     pub(crate) debit_returns: ReturnType,
     pub(crate) refund_returns: ReturnType,
     pub(crate) payout_returns: ReturnType,
+    pub(crate) register_returns: ReturnType,
 }
 
 impl FakeState {
@@ -170,6 +180,7 @@ impl FakeState {
             debit_returns: ReturnType::Redirect,
             refund_returns: ReturnType::Finished,
             payout_returns: ReturnType::Pending,
+            register_returns: ReturnType::Redirect,
         }
     }
 
@@ -177,6 +188,7 @@ impl FakeState {
         match op {
             Op::Debit => self.debit_returns,
             Op::Refund => self.refund_returns,
+            Op::Register => self.register_returns,
             Op::Payout | Op::Status => self.payout_returns,
         }
     }

@@ -79,6 +79,19 @@ const PAYOUT: &[Field] = &[
     opt("merchantMetaData", TEXT),
 ];
 
+/// A card registered on the hosted page for later payouts: like a debit without money.
+/// `amount` and `currency` are refused as unknown fields.
+const REGISTER: &[Field] = &[
+    req("merchantTransactionId", ID),
+    req("successUrl", Kind::Url),
+    req("cancelUrl", Kind::Url),
+    req("errorUrl", Kind::Url),
+    req("callbackUrl", Kind::Url),
+    opt("description", TEXT),
+    opt("merchantMetaData", TEXT),
+    opt("customer", Kind::Customer),
+];
+
 /// IXOPAY's customer object, as far as a hosted-page debit uses it.
 const CUSTOMER: &[Field] = &[
     opt("identification", Kind::Text(36)),
@@ -114,6 +127,7 @@ fn table(op: Op) -> &'static [Field] {
     match op {
         Op::Debit => DEBIT,
         Op::Refund => REFUND,
+        Op::Register => REGISTER,
         Op::Payout | Op::Status => PAYOUT,
     }
 }
@@ -250,5 +264,25 @@ mod tests {
         assert_eq!(refused(Op::Payout, &both), None);
         both["transactionToken"] = json!("tok");
         assert_eq!(refused(Op::Payout, &both).as_deref(), Some("transactionToken"));
+    }
+
+    #[test]
+    fn a_register_has_no_money_fields() {
+        let mut register = debit();
+        register.as_object_mut().map(|o| o.remove("currency"));
+        assert_eq!(refused(Op::Register, &register).as_deref(), Some("amount"));
+        register.as_object_mut().map(|o| o.remove("amount"));
+        assert_eq!(refused(Op::Register, &register), None);
+        register["customer"] = json!({"email": "a@b.c"});
+        register["description"] = json!("Card for payouts");
+        assert_eq!(refused(Op::Register, &register), None);
+        register["currency"] = json!("EUR");
+        assert_eq!(refused(Op::Register, &register).as_deref(), Some("currency"));
+        register.as_object_mut().map(|o| o.remove("currency"));
+        register["withRegister"] = json!(true);
+        assert_eq!(refused(Op::Register, &register).as_deref(), Some("withRegister"));
+        register.as_object_mut().map(|o| o.remove("withRegister"));
+        register.as_object_mut().map(|o| o.remove("callbackUrl"));
+        assert_eq!(refused(Op::Register, &register).as_deref(), Some("callbackUrl"));
     }
 }

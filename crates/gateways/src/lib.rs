@@ -8,7 +8,7 @@ pub mod mock_connect;
 pub mod signature;
 pub mod stripe;
 
-pub use allsecure::{AllSecureClient, AllSecureGateway, AllSecureSettings};
+pub use allsecure::{AllSecureClient, AllSecureConnectGateway, AllSecureGateway, AllSecureSettings};
 pub use mock::MockGateway;
 pub use mock_connect::MockConnectGateway;
 pub use stripe::{StripeClient, StripeConnectGateway, StripeGateway, StripeSettings};

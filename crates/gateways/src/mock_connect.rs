@@ -56,4 +56,8 @@ impl ConnectGateway for MockConnectGateway {
     fn settles_payouts_by_events(&self) -> bool {
         false
     }
+
+    fn owns_account(&self, gateway_account_id: &str) -> bool {
+        gateway_account_id.starts_with("acct_mock_")
+    }
 }

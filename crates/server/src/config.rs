@@ -70,6 +70,8 @@ pub struct AllSecureExtras {
     pub signature_enabled: bool,
     pub timeout: Duration,
     pub max_retries: u32,
+    /// Vendors of these countries are onboarded and paid out through AllSecure.
+    pub vendor_countries: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -289,6 +291,7 @@ impl Config {
                 signature_enabled: r.bool("GATEWAYS_ALLSECURE_SIGNATURE_ENABLED", true),
                 timeout: r.duration("GATEWAYS_ALLSECURE_TIMEOUT", Duration::from_secs(30)),
                 max_retries: r.parse("GATEWAYS_ALLSECURE_MAX_RETRIES", 2, "a number of retries (0 to 10)"),
+                vendor_countries: r.list("GATEWAYS_ALLSECURE_VENDOR_COUNTRIES", "RS"),
             },
             stripe,
             stripe_extras,

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use app::marketplace_ports::ConnectGateway;
 use app::ports::{GatewayLimits, PaymentGateway};
-use app::{App, Gateways};
+use app::{App, ConnectGateways, Gateways};
 use config::{Config, Environment};
 use gateways::{
-    AllSecureClient, AllSecureGateway, AllSecureSettings, MockGateway, StripeClient, StripeConnectGateway, StripeGateway,
-    StripeSettings,
+    AllSecureClient, AllSecureConnectGateway, AllSecureGateway, AllSecureSettings, MockGateway, StripeClient,
+    StripeConnectGateway, StripeGateway, StripeSettings,
 };
 use store::{SqlStore, StoreOptions};
 use tokio::net::TcpListener;
@@ -140,9 +140,9 @@ struct Served {
     served_by_mock: bool,
 }
 
-/// The payment gateways, and the Connect gateway: Stripe's when Stripe is enabled,
-/// else the mock's.
-fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, Arc<dyn ConnectGateway>), BoxError> {
+/// The payment gateways, and the Connect gateways: Stripe's when Stripe is enabled,
+/// else the mock's; AllSecure's for vendors of its countries (Serbia) when enabled.
+fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, ConnectGateways), BoxError> {
     let limits = |g: &config::GatewayConfig| GatewayLimits {
         currencies: Some(g.supported_currencies.clone()),
         min_minor: g.min_amount,
@@ -154,6 +154,7 @@ fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, Arc
         let mock = MockGateway::new("mock", mock_limits, config.mock_webhook_secret.expose(), public_url);
         gateways.push(Served { gateway: Arc::new(mock), served_by_mock: true });
     }
+    let mut allsecure_vendors: Option<Arc<dyn ConnectGateway>> = None;
     if config.allsecure.enabled {
         let extras = &config.allsecure_extras;
         let client = Arc::new(AllSecureClient::new(AllSecureSettings {
@@ -167,8 +168,9 @@ fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, Arc
             timeout: extras.timeout,
             max_retries: extras.max_retries,
         })?);
-        let gateway = AllSecureGateway::new(client, limits(&config.allsecure), public_url);
+        let gateway = AllSecureGateway::new(client.clone(), limits(&config.allsecure), public_url);
         gateways.push(Served { gateway: Arc::new(gateway), served_by_mock: false });
+        allsecure_vendors = Some(Arc::new(AllSecureConnectGateway::new(client, public_url)));
     }
     let mut connect: Arc<dyn ConnectGateway> = Arc::new(gateways::MockConnectGateway::new(public_url));
     if config.stripe.enabled {
@@ -189,5 +191,9 @@ fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, Arc
         });
         connect = Arc::new(StripeConnectGateway::new(client));
     }
+    let connect = match allsecure_vendors {
+        Some(vendors) => ConnectGateways::new(connect).with_local(config.allsecure_extras.vendor_countries.clone(), vendors),
+        None => ConnectGateways::new(connect),
+    };
     Ok((gateways, connect))
 }

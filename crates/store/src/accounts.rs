@@ -13,7 +13,7 @@ use crate::rows::{by_id, corrupt, flag, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, gateway_account_id, account_type, email, business_type, country, status, charges_enabled, \
-    payouts_enabled, details_submitted, metadata, created_at, updated_at";
+    payouts_enabled, details_submitted, metadata, created_at, updated_at, payout_card_reference";
 
 fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
     let text = |column: &str| get::<String>(row, column);
@@ -31,6 +31,7 @@ fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
         metadata: serde_json::from_str(&text("metadata")?).map_err(corrupt)?,
         created_at: time(get(row, "created_at")?)?,
         updated_at: time(get(row, "updated_at")?)?,
+        payout_card: get(row, "payout_card_reference")?,
     })
 }
 
@@ -38,7 +39,7 @@ fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
 impl AccountStore for SqlStore {
     async fn insert_account(&self, account: &ConnectedAccount) -> Result<(), StoreError> {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO connected_accounts ({COLUMNS}, owner_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            "INSERT INTO connected_accounts ({COLUMNS}, owner_user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         )))
         .bind(account.id.to_string())
         .bind(&account.gateway_account_id)
@@ -53,6 +54,7 @@ impl AccountStore for SqlStore {
         .bind(serde_json::to_string(&account.metadata).map_err(corrupt)?)
         .bind(micros(account.created_at))
         .bind(micros(account.updated_at))
+        .bind(account.payout_card.as_deref())
         .bind(account.owner())
         .execute(self.pool())
         .await
@@ -110,6 +112,43 @@ impl AccountStore for SqlStore {
         .map_err(db)?
         .rows_affected();
         Ok(changed == 1)
+    }
+
+    async fn register_payout_card(
+        &self,
+        link_id: Uuid,
+        card_reference: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let mut tx = self.begin().await?;
+        let Some(row) = sqlx::query("SELECT account_id FROM account_links WHERE id = $1")
+            .bind(link_id.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?
+        else {
+            return Ok(None);
+        };
+        let account_id = uuid(&get::<String>(&row, "account_id")?)?;
+        sqlx::query("UPDATE account_links SET used_at = COALESCE(used_at, $1) WHERE id = $2")
+            .bind(micros(now))
+            .bind(link_id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let enabled = sqlx::query(
+            "UPDATE connected_accounts SET payout_card_reference = $1, status = 'active', charges_enabled = 1, \
+             payouts_enabled = 1, details_submitted = 1, updated_at = $2 WHERE id = $3 AND status <> 'disabled'",
+        )
+        .bind(card_reference)
+        .bind(micros(now))
+        .bind(account_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
+        tx.commit().await.map_err(db)?;
+        Ok((enabled == 1).then_some(account_id))
     }
 
     async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError> {

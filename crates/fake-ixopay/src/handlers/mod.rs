@@ -21,7 +21,7 @@ const REDIRECT_BASE: &str = "https://asxgw.paymentsandbox.cloud/redirect/";
 /// The fake's transactions are card payments on the hosted page.
 pub(crate) const PAYMENT_METHOD: &str = "Creditcard";
 
-/// A debit, refund or payout. A refused request (400) stores nothing; a duplicate id is
+/// A debit, refund, payout or register. A refused request (400) stores nothing; a duplicate id is
 /// an ERROR answer that stores nothing; every other answer stores the transaction.
 pub(crate) fn transact(state: &mut FakeState, op: Op, api_key: &str, body: &Map<String, Value>, now: DateTime<Utc>) -> Answer {
     if let Err(error) = validate::check(op, body) {
@@ -45,6 +45,7 @@ pub(crate) fn transact(state: &mut FakeState, op: Op, api_key: &str, body: &Map<
         kind: match op {
             Op::Refund => TxType::Refund,
             Op::Payout => TxType::Payout,
+            Op::Register => TxType::Register,
             Op::Debit | Op::Status => TxType::Debit,
         },
         cents: amount::cents(&amount).unwrap_or_default(),

@@ -26,7 +26,7 @@ fn not_found() -> Value {
     })
 }
 
-/// The documented status answer. Error entries carry both spellings: `message`/`code`
+/// The documented status answer (a REGISTER has no amount or currency). Error entries carry both spellings: `message`/`code`
 /// (the status schema) and `errorMessage`/`errorCode` (transaction answers).
 pub(crate) fn describe(transaction: &Transaction) -> Value {
     let mut body = json!({
@@ -37,9 +37,11 @@ pub(crate) fn describe(transaction: &Transaction) -> Value {
         "purchaseId": transaction.purchase_id,
         "transactionType": transaction.kind.as_str(),
         "paymentMethod": PAYMENT_METHOD,
-        "amount": transaction.amount,
-        "currency": transaction.currency,
     });
+    if transaction.kind.has_amount() {
+        body["amount"] = json!(transaction.amount);
+        body["currency"] = json!(transaction.currency);
+    }
     if let Some(reference) = &transaction.reference_uuid {
         body["referenceUuid"] = json!(reference);
     }

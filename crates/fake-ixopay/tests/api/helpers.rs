@@ -78,6 +78,19 @@ pub fn debit(id: &str, amount: &str) -> Value {
     })
 }
 
+/// A card registered on the hosted page: a debit's fields without amount and currency.
+pub fn register(id: &str) -> Value {
+    json!({
+        "merchantTransactionId": id,
+        "successUrl": "https://shop.test/ok",
+        "cancelUrl": "https://shop.test/cancel",
+        "errorUrl": "https://shop.test/error",
+        "callbackUrl": CALLBACK_URL,
+        "description": "Card for payouts",
+        "customer": {"email": "seller@shop.test"},
+    })
+}
+
 pub fn refund(id: &str, reference: &str, amount: &str) -> Value {
     json!({"merchantTransactionId": id, "referenceUuid": reference, "amount": amount, "currency": "EUR", "callbackUrl": CALLBACK_URL})
 }

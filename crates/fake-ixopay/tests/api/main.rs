@@ -5,6 +5,7 @@ mod callbacks;
 mod faults;
 mod helpers;
 mod references;
+mod register;
 
 use fake_ixopay::sign;
 use helpers::{API_KEY, CONTENT_TYPE, Call, PASSWORD, call, debit, spawn};

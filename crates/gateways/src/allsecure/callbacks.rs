@@ -56,6 +56,7 @@ pub fn parse(payload: &[u8]) -> Result<GatewayEvent, WebhookError> {
             failure_code: failed.then(|| "allsecure_error".to_owned()),
             failure_message: if failed { reason() } else { None },
         },
+        ("REGISTER", true) => EventEffect::CardRegistered { link_id: ours, card_reference: callback.uuid.clone(), ok },
         // Chargebacks are logged and kept for the dispute handling; PENDING waits.
         _ => EventEffect::Ignored,
     };
@@ -114,6 +115,10 @@ mod tests {
         let chargeback = parse(&callback("CHARGEBACK", "OK")).unwrap();
         assert_eq!((chargeback.event_type.as_str(), chargeback.effect), ("CHARGEBACK.OK", EventEffect::Ignored));
         assert_eq!(parse(&callback("DEBIT", "PENDING")).unwrap().effect, EventEffect::Ignored);
+        assert!(matches!(
+            parse(&callback("REGISTER", "OK")).unwrap().effect,
+            EventEffect::CardRegistered { ok: true, link_id: Some(_), .. }
+        ));
         assert!(parse(b"{}").is_err());
     }
 }

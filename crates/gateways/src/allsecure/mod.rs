@@ -5,6 +5,7 @@
 
 mod callbacks;
 mod client;
+mod connect;
 pub mod signature;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use domain::refunds::{Refund, RefundStatus};
 use serde_json::json;
 
 pub use client::{AllSecureClient, AllSecureError, AllSecureSettings, Outcome};
+pub use connect::AllSecureConnectGateway;
 
 /// The placeholder our clients put in their redirect URLs; AllSecure does not
 /// substitute it, so we do, with our payment id (the session id on this gateway).
@@ -45,9 +47,13 @@ pub struct AllSecureGateway {
 
 impl AllSecureGateway {
     pub fn new(client: Arc<AllSecureClient>, limits: GatewayLimits, public_url: &str) -> Self {
-        let callback_url = format!("{}/webhooks/allsecure", public_url.trim_end_matches('/'));
-        Self { client, limits, callback_url }
+        Self { client, limits, callback_url: callback_url(public_url) }
     }
+}
+
+/// Where AllSecure posts its callbacks: `SERVER_PUBLIC_URL` + `/webhooks/allsecure`.
+fn callback_url(public_url: &str) -> String {
+    format!("{}/webhooks/allsecure", public_url.trim_end_matches('/'))
 }
 
 /// The event AllSecure would send for a transaction its answer already settled.

@@ -156,6 +156,10 @@ impl ConnectGateway for StripeConnectGateway {
     fn settles_payouts_by_events(&self) -> bool {
         true
     }
+
+    fn owns_account(&self, gateway_account_id: &str) -> bool {
+        gateway_account_id.starts_with("acct_")
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! AllSecure (IXOPAY v3) through the real ports, against a fake that checks Basic
 //! auth and the signature of every request and signs its callbacks.
 
-use api::proto::{self, CreateRefundRequest, DepositRequest, GetWalletRequest, WithdrawRequest};
+use api::proto::{
+    self, CreateAccountLinkRequest, CreatePayoutRequest, CreateRefundRequest, CreateTransferRequest, DepositRequest,
+    GetWalletRequest, WithdrawRequest,
+};
 use app::Role;
 use fake_ixopay::{FakeIxopay, FakeIxopayConfig, http_date};
 
@@ -18,6 +21,7 @@ on_both_databases!(
     a_debit_made_before_a_503_is_found_by_status_and_never_made_twice,
     forged_stale_and_unsigned_callbacks_change_nothing,
     withdrawals_are_paid_to_the_card_of_a_top_up,
+    a_serbian_vendor_registers_a_card_and_is_paid_out_to_it,
 );
 
 async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
@@ -38,6 +42,7 @@ async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
         ("GATEWAYS_ALLSECURE_PASSWORD", "as-password"),
         ("GATEWAYS_ALLSECURE_SHARED_SECRET", SHARED_SECRET),
         ("GATEWAYS_ALLSECURE_TIMEOUT", "2s"),
+        ("BALANCE_PENDING_DAYS", "0"),
     ];
     (spawn_app_with(db, &vars).await, fake)
 }
@@ -305,6 +310,79 @@ async fn withdrawals_are_paid_to_the_card_of_a_top_up(db: Db) {
         (i32::from(proto::WalletTransactionStatus::Completed), i32::from(proto::WalletTransactionStatus::Failed));
     assert_eq!(statuses.iter().filter(|s| **s == completed).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == failed).count(), 2, "{statuses:?}");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_serbian_vendor_registers_a_card_and_is_paid_out_to_it(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let admin = token("ops", &[Role::Admin]);
+    let vendor = app.create_account(&admin, "prodavac-1").await;
+    assert!(
+        vendor.stripe_account_id.starts_with("acct_as_"),
+        "a Serbian vendor lives with AllSecure: {}",
+        vendor.stripe_account_id
+    );
+    let payout = |amount: &str, key: &str| CreatePayoutRequest {
+        connected_account_id: vendor.id.clone(),
+        amount: amount.into(),
+        currency: "RSD".into(),
+        method: proto::PayoutMethod::Standard.into(),
+        idempotency_key: key.into(),
+        ..Default::default()
+    };
+
+    // Onboarding is a card registration on AllSecure's page.
+    let link = CreateAccountLinkRequest {
+        account_id: vendor.id.clone(),
+        return_url: "https://market.example/registered".into(),
+        refresh_url: "https://market.example/retry".into(),
+    };
+    let link = app.accounts().create_account_link(authed(link, &admin)).await.expect("link").into_inner();
+    let register = fake.transactions().into_iter().find(|t| t["transactionType"] == "REGISTER").expect("a register transaction");
+    assert!(link.url.contains(register["uuid"].as_str().unwrap()), "{}", link.url);
+    let (status, _) = deliver(&app, fake.callback(register["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+
+    // A sale, the vendor's share, and a payout to the registered card.
+    let buyer = token("kupac-7", &[Role::User]);
+    let sale = app.create_checkout(&buyer, allsecure_checkout("kupac-7", "1000")).await.expect("checkout");
+    let (status, _) =
+        deliver(&app, fake.callback(debit_of(&fake, &sale.payment_id)["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    let share = CreateTransferRequest {
+        connected_account_id: vendor.id.clone(),
+        amount: "600".into(),
+        currency: "RSD".into(),
+        payment_id: sale.payment_id.clone(),
+        idempotency_key: "share-1".into(),
+        ..Default::default()
+    };
+    let share = app.transfers().create_transfer(authed(share, &admin)).await.expect("transfer").into_inner().transfer.unwrap();
+    assert_eq!(
+        share.status,
+        i32::from(proto::TransferStatus::Paid),
+        "a book entry: the money stays with the platform at AllSecure"
+    );
+    let sent =
+        app.payouts().create_payout(authed(payout("500", "po-rs-1"), &admin)).await.expect("payout").into_inner().payout.unwrap();
+    let at_gateway = fake.transactions().into_iter().find(|t| t["merchantTransactionId"] == sent.id.as_str()).expect("a payout");
+    assert_eq!(at_gateway["referenceUuid"], register["uuid"], "paid to the registered card");
+    let (status, _) = deliver(&app, fake.callback(at_gateway["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    let paid = app.payouts().get_payout(authed(proto::GetPayoutRequest { payout_id: sent.id.clone() }, &admin)).await;
+    assert_eq!(paid.unwrap().into_inner().payout.unwrap().status, i32::from(proto::PayoutStatus::Paid));
+    assert_eq!(app.ledger_balance(&format!("vendor_available:{}:RSD", vendor.id)).await, 10_000);
+
+    // A vendor without a card is refused before anything moves.
+    let other = app.create_account(&admin, "prodavac-2").await;
+    app.execute(&format!("UPDATE connected_accounts SET status = 'active', payouts_enabled = 1 WHERE id = '{}'", other.id)).await;
+    let mut request = payout("100", "po-rs-2");
+    request.connected_account_id = other.id.clone();
+    let refused = app.payouts().create_payout(authed(request, &admin)).await.expect_err("no card");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(refused.message().contains("no card registered"), "{}", refused.message());
+    assert_eq!(app.row_counts().await["payouts"], 1);
     app.assert_ledger_ok();
     app.stop().await;
 }
