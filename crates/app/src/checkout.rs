@@ -64,7 +64,15 @@ impl App {
                 tracing::warn!(payment_id = %payment.id, %error, "gateway did not create a checkout session");
                 AppError::from(error)
             })?;
-        let attached = self.store.attach_checkout_session(payment.id, &session.session_id, &session.checkout_url).await?;
+        let attached = self
+            .store
+            .attach_checkout_session(
+                payment.id,
+                &session.session_id,
+                &session.checkout_url,
+                session.gateway_transaction_id.as_deref(),
+            )
+            .await?;
         match session.settled {
             Some(event) => {
                 let payload = serde_json::json!({"id": event.event_id, "type": event.event_type, "answer_of": "checkout"});

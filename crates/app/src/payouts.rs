@@ -129,9 +129,11 @@ impl App {
                 error.log_kept_pending("payout", payout.id);
                 Ok(payout)
             }
+            // The record ends failed with its money back; the caller hears why.
             Err(error) => {
                 tracing::warn!(payout_id = %payout.id, %error, "gateway refused the payout");
-                self.fail_payout(payout.id, "gateway_error", &error.to_string()).await
+                let failed = self.fail_payout(payout.id, "gateway_error", &error.to_string()).await?;
+                Err(AppError::FailedPrecondition(format!("payout {} failed: {error}", failed.id)))
             }
         }
     }
@@ -338,8 +340,11 @@ impl App {
         let mut recovered = 0;
         for payout in self.store.unsent_payouts(before, limit).await? {
             let Some(account) = self.store.account(payout.connected_account_id).await? else { continue };
-            let payout = self.send_payout(payout, &account).await?;
-            recovered += usize::from(payout.gateway_payout_id.is_some() || payout.status == PayoutStatus::Failed);
+            match self.send_payout(payout, &account).await {
+                Ok(payout) => recovered += usize::from(payout.gateway_payout_id.is_some()),
+                Err(AppError::FailedPrecondition(_)) => recovered += 1,
+                Err(error) => return Err(error),
+            }
         }
         Ok(recovered)
     }

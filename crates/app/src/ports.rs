@@ -119,6 +119,7 @@ pub trait PaymentStore: Send + Sync + 'static {
         payment_id: Uuid,
         session_id: &str,
         checkout_url: &str,
+        gateway_transaction_id: Option<&str>,
     ) -> Result<Payment, StoreError>;
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError>;
@@ -210,6 +211,8 @@ pub struct GatewayRefund {
 pub struct GatewaySession {
     pub session_id: String,
     pub checkout_url: String,
+    /// The gateway's own transaction, when it is not the session (AllSecure's uuid).
+    pub gateway_transaction_id: Option<String>,
     /// The outcome, when the gateway settled the payment in its answer (AllSecure's
     /// FINISHED or ERROR); applied like the event it would otherwise send.
     pub settled: Option<GatewayEvent>,

@@ -51,7 +51,7 @@ impl PaymentGateway for MockGateway {
     async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError> {
         let session_id = format!("cs_mock_{}", checkout.payment_id.simple());
         let checkout_url = format!("{}/payment/mock?session_id={session_id}", self.public_url);
-        Ok(GatewaySession { session_id, checkout_url, settled: None })
+        Ok(GatewaySession { session_id, checkout_url, gateway_transaction_id: None, settled: None })
     }
 
     /// A reason starting with `mock_failure:` makes the mock refuse the refund, so the

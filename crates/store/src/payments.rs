@@ -43,15 +43,17 @@ impl PaymentStore for SqlStore {
         payment_id: Uuid,
         session_id: &str,
         checkout_url: &str,
+        gateway_transaction_id: Option<&str>,
     ) -> Result<Payment, StoreError> {
         sqlx::query(
-            "UPDATE payments SET gateway_session_id = $1, checkout_url = $2, updated_at = $3 \
-             WHERE id = $4 AND gateway_session_id IS NULL",
+            "UPDATE payments SET gateway_session_id = $1, checkout_url = $2, updated_at = $3, \
+             gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, $5) WHERE id = $4 AND gateway_session_id IS NULL",
         )
         .bind(session_id)
         .bind(checkout_url)
         .bind(micros(Utc::now()))
         .bind(payment_id.to_string())
+        .bind(gateway_transaction_id)
         .execute(self.pool())
         .await
         .map_err(db)?;

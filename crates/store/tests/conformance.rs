@@ -140,9 +140,9 @@ async fn an_idempotency_key_points_at_its_first_payment(store: SqlStore) {
 async fn a_checkout_session_is_attached_only_once(store: SqlStore) {
     let payment = new_payment("user-1", "1");
     store.create_payment(&payment, None).await.expect("insert");
-    let attached = store.attach_checkout_session(payment.id, "cs_1", "https://pay/cs_1").await.expect("attach");
+    let attached = store.attach_checkout_session(payment.id, "cs_1", "https://pay/cs_1", None).await.expect("attach");
     assert_eq!(attached.gateway_session_id.as_deref(), Some("cs_1"));
-    let again = store.attach_checkout_session(payment.id, "cs_2", "https://pay/cs_2").await.expect("attach again");
+    let again = store.attach_checkout_session(payment.id, "cs_2", "https://pay/cs_2", None).await.expect("attach again");
     assert_eq!(again.gateway_session_id.as_deref(), Some("cs_1"), "the first session stays");
     assert_eq!(store.payment_by_session("mock", "cs_1").await.expect("by session").map(|p| p.id), Some(payment.id));
     assert_eq!(store.payment_by_session("stripe", "cs_1").await.expect("other gateway"), None);
@@ -164,7 +164,7 @@ async fn user_payments_are_newest_first(store: SqlStore) {
 async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
     let payment = new_payment("user-1", "5");
     store.create_payment(&payment, None).await.expect("insert");
-    store.attach_checkout_session(payment.id, "cs_e", "https://pay").await.expect("attach");
+    store.attach_checkout_session(payment.id, "cs_e", "https://pay", None).await.expect("attach");
     let decide = |p: &Payment| {
         Decision::Apply(Box::new(Settlement {
             status: PaymentStatus::Succeeded,
@@ -193,7 +193,7 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
 async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
     let payment = new_payment("user-1", "5");
     store.create_payment(&payment, None).await.expect("insert");
-    store.attach_checkout_session(payment.id, "cs_o", "https://pay").await.expect("attach");
+    store.attach_checkout_session(payment.id, "cs_o", "https://pay", None).await.expect("attach");
     // Takes money from a wallet that holds none.
     let overdraw = |p: &Payment| {
         let entry = JournalEntry::movement(

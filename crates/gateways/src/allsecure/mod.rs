@@ -115,7 +115,12 @@ impl PaymentGateway for AllSecureGateway {
             Outcome::Failed { .. } => page(&checkout.cancel_url),
             Outcome::Finished { .. } | Outcome::Pending { .. } => page(&checkout.success_url),
         };
-        Ok(GatewaySession { session_id: id, checkout_url, settled: settled_event(checkout.payment_id, &outcome, checkout) })
+        let gateway_transaction_id = match &outcome {
+            Outcome::Redirect { uuid, .. } | Outcome::Finished { uuid } | Outcome::Pending { uuid } => Some(uuid.clone()),
+            Outcome::Failed { uuid, .. } => uuid.clone(),
+        };
+        let settled = settled_event(checkout.payment_id, &outcome, checkout);
+        Ok(GatewaySession { session_id: id, checkout_url, gateway_transaction_id, settled })
     }
 
     async fn refund(&self, refund: &Refund, payment: &Payment) -> Result<GatewayRefund, GatewayError> {

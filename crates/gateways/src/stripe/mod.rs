@@ -141,6 +141,7 @@ impl PaymentGateway for StripeGateway {
         Ok(GatewaySession {
             session_id: text(&session, "id")?.to_owned(),
             checkout_url: text(&session, "url")?.to_owned(),
+            gateway_transaction_id: None,
             settled: None,
         })
     }

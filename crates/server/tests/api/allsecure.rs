@@ -25,6 +25,10 @@ on_both_databases!(
 );
 
 async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
+    spawn_with_allsecure_and(db, &[]).await
+}
+
+async fn spawn_with_allsecure_and(db: Db, extra: &[(&str, &str)]) -> (TestApp, FakeIxopay) {
     let fake = FakeIxopay::start(FakeIxopayConfig {
         api_key: API_KEY.into(),
         username: "as-user".into(),
@@ -34,7 +38,7 @@ async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
     })
     .await;
     let base_url = fake.base_url();
-    let vars = [
+    let mut vars = vec![
         ("GATEWAYS_ALLSECURE_ENABLED", "true"),
         ("GATEWAYS_ALLSECURE_BASE_URL", base_url.as_str()),
         ("GATEWAYS_ALLSECURE_API_KEY", API_KEY),
@@ -44,6 +48,7 @@ async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
         ("GATEWAYS_ALLSECURE_TIMEOUT", "2s"),
         ("BALANCE_PENDING_DAYS", "0"),
     ];
+    vars.extend_from_slice(extra);
     (spawn_app_with(db, &vars).await, fake)
 }
 
@@ -86,6 +91,8 @@ async fn an_rsd_checkout_is_paid_by_its_callback_once_and_refunded_in_part(db: D
     assert!(sent.body["callbackUrl"].as_str().unwrap().ends_with("/webhooks/allsecure"));
     assert_eq!(created.session_id, created.payment_id, "the session id is the payment id on AllSecure");
     assert!(created.checkout_url.contains(debit["uuid"].as_str().unwrap()), "{}", created.checkout_url);
+    let pending = app.get_payment(&buyer, &created.payment_id).await.unwrap();
+    assert_eq!(pending.gateway_payment_intent_id, debit["uuid"].as_str().unwrap(), "the gateway's uuid is kept at once");
 
     let uuid = debit["uuid"].as_str().unwrap().to_owned();
     let callback = fake.callback(&uuid, "OK", &now()).unwrap();
@@ -383,6 +390,27 @@ async fn a_serbian_vendor_registers_a_card_and_is_paid_out_to_it(db: Db) {
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
     assert!(refused.message().contains("no card registered"), "{}", refused.message());
     assert_eq!(app.row_counts().await["payouts"], 1);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+/// Production with AllSecure as the only gateway: the default, limits checked first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_starts_with_allsecure_as_the_only_gateway() {
+    let production = [("ENV", "production"), ("GATEWAYS_USE_MOCK", "false"), ("GATEWAYS_MOCK_WEBHOOK_SECRET", "")];
+    let (app, fake) = spawn_with_allsecure_and(Db::Postgres, &production).await;
+    let buyer = token("kupac-p", &[Role::User]);
+    let too_small =
+        app.create_checkout(&buyer, checkout_request("kupac-p", "0.99", "RSD")).await.expect_err("under 100 minor units");
+    assert!(too_small.message().starts_with("amount must be between 1.00 and"), "{}", too_small.message());
+    let usd = app.create_checkout(&buyer, checkout_request("kupac-p", "10.00", "USD")).await.expect_err("USD");
+    assert!(usd.message().starts_with("currency USD is not supported"), "{}", usd.message());
+    assert!(fake.requests().is_empty(), "refused before any call");
+    let created = app.create_checkout(&buyer, checkout_request("kupac-p", "500", "RSD")).await.expect("AllSecure is the default");
+    let (status, _) =
+        deliver(&app, fake.callback(debit_of(&fake, &created.payment_id)["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -187,10 +187,12 @@ async fn a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_st
 
     // A payout Stripe refuses fails at once, with its money back.
     fake.fail_next("/v1/payouts", 400, 1);
-    let refused = app.payouts().create_payout(authed(payout(&account.id, "10.00", "po-3"), &admin)).await;
-    let refused = refused.expect("answered").into_inner().payout.unwrap();
-    assert_eq!(refused.status, i32::from(proto::PayoutStatus::Failed));
-    assert!(refused.failure_message.contains("Stripe"), "{}", refused.failure_message);
+    let refused = app.payouts().create_payout(authed(payout(&account.id, "10.00", "po-3"), &admin)).await.expect_err("refused");
+    assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
+    assert!(refused.message().contains("Stripe"), "{}", refused.message());
+    let listed = proto::ListPayoutsRequest { connected_account_id: account.id.clone(), ..Default::default() };
+    let listed = app.payouts().list_payouts(authed(listed, &admin)).await.expect("payouts").into_inner().payouts;
+    assert!(listed.iter().any(|p| p.status == i32::from(proto::PayoutStatus::Failed) && p.failure_message.contains("Stripe")));
     assert_eq!(app.ledger_balance(&format!("vendor_available:{}:USD", account.id)).await, 7500);
     app.assert_ledger_ok();
     app.stop().await;
