@@ -43,11 +43,19 @@ pub struct AllSecureGateway {
     limits: GatewayLimits,
     /// `SERVER_PUBLIC_URL` + `/webhooks/allsecure`.
     callback_url: String,
+    /// The path AllSecure signs callbacks over: the callback URL's, which keeps a
+    /// proxy's prefix (`https://shop.example/pay/webhooks/allsecure`) that our
+    /// server never sees.
+    callback_path: String,
 }
 
 impl AllSecureGateway {
     pub fn new(client: Arc<AllSecureClient>, limits: GatewayLimits, public_url: &str) -> Self {
-        Self { client, limits, callback_url: callback_url(public_url) }
+        let callback_url = callback_url(public_url);
+        let callback_path = reqwest::Url::parse(&callback_url)
+            .map(|url| url.path().to_owned())
+            .unwrap_or_else(|_| "/webhooks/allsecure".to_owned());
+        Self { client, limits, callback_url, callback_path }
     }
 }
 
@@ -192,20 +200,58 @@ impl PaymentGateway for AllSecureGateway {
         let signature_header = delivery.header("x-signature").ok_or(WebhookError::MissingSignature)?;
         let date = delivery.header("date").or_else(|| delivery.header("x-date")).ok_or(WebhookError::MissingSignature)?;
         let content_type = delivery.header("content-type").unwrap_or(signature::CONTENT_TYPE);
-        signature::verify(
-            self.client.callback_secret(),
-            signature_header,
-            "POST",
-            delivery.payload,
-            content_type,
-            date,
-            delivery.path_and_query,
-        )?;
+        let query = delivery.path_and_query.split_once('?').map(|(_, query)| format!("?{query}")).unwrap_or_default();
+        let uri = format!("{}{query}", self.callback_path);
+        signature::verify(self.client.callback_secret(), signature_header, "POST", delivery.payload, content_type, date, &uri)?;
         signature::check_fresh(date, now)?;
         callbacks::parse(delivery.payload)
     }
 
     fn parse_event(&self, _event_id: &str, _event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
         callbacks::parse(object)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway(public_url: &str) -> AllSecureGateway {
+        let settings = AllSecureSettings {
+            base_url: "https://asxgw.example/api/v3".into(),
+            api_key: "key".into(),
+            username: "user".into(),
+            password: "password".into(),
+            hash_password: false,
+            shared_secret: "shared".into(),
+            signature_enabled: true,
+            timeout: std::time::Duration::from_secs(1),
+            max_retries: 0,
+        };
+        let limits = GatewayLimits { currencies: None, min_minor: 1, max_minor: 100 };
+        AllSecureGateway::new(Arc::new(AllSecureClient::new(settings).unwrap()), limits, public_url)
+    }
+
+    #[test]
+    fn callbacks_are_checked_over_the_public_callback_path() {
+        let body = br#"{"result":"OK","uuid":"u1","merchantTransactionId":"m1","transactionType":"DEBIT"}"#;
+        let now = Utc::now();
+        let date = signature::http_date(now);
+        let delivery = |signed_over: &str| {
+            let signature = signature::sign("shared", "POST", body, signature::CONTENT_TYPE, &date, signed_over);
+            vec![
+                ("x-signature".to_owned(), signature),
+                ("date".to_owned(), date.clone()),
+                ("content-type".to_owned(), signature::CONTENT_TYPE.to_owned()),
+            ]
+        };
+        let behind_proxy = gateway("https://shop.example/pay");
+        let headers = delivery("/pay/webhooks/allsecure");
+        let arrived = WebhookDelivery { payload: body, headers: &headers, path_and_query: "/webhooks/allsecure" };
+        assert!(behind_proxy.verify_webhook(&arrived, now).is_ok(), "AllSecure signs the URL it was given");
+        let headers = delivery("/webhooks/allsecure");
+        let arrived = WebhookDelivery { payload: body, headers: &headers, path_and_query: "/webhooks/allsecure" };
+        assert_eq!(behind_proxy.verify_webhook(&arrived, now).map(|_| ()), Err(WebhookError::InvalidSignature));
+        assert!(gateway("https://pay.example").verify_webhook(&arrived, now).is_ok());
     }
 }
