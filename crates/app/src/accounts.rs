@@ -79,13 +79,14 @@ impl App {
             refresh_url: refresh_url.as_str().to_owned(),
             expires_at: Utc::now() + Duration::minutes(ACCOUNT_LINK_TTL_MINUTES),
         };
+        // Stored first: the gateway's callback for it may come before its answer.
+        self.store.insert_account_link(&link).await?;
         let url = self.connect.for_account(&account.gateway_account_id).create_account_link(&account, &link).await.map_err(
             |error| {
                 tracing::warn!(account_id = %account.id, %error, "gateway did not create an onboarding link");
                 AppError::from(error)
             },
         )?;
-        self.store.insert_account_link(&link).await?;
         Ok((url, link.expires_at))
     }
 

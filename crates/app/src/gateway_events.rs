@@ -46,6 +46,7 @@ impl App {
             }
             EventEffect::Payout { payout_id, gateway_payout_id, status, failure_code, failure_message } => {
                 self.apply_payout_event(
+                    gateway_name,
                     *payout_id,
                     gateway_payout_id,
                     *status,
@@ -90,6 +91,7 @@ impl App {
                 | (RefundStatus::Succeeded, RefundStatus::Failed)
         );
         if !moves {
+            late_success(refund.status == RefundStatus::Failed && status == RefundStatus::Succeeded, "refund", refund.id);
             return Ok((false, format!("refund {} is {}; the gateway says {status}", refund.id, refund.status)));
         }
         let id = refund.id;
@@ -117,6 +119,7 @@ impl App {
 
     async fn apply_payout_event(
         &self,
+        gateway_name: &str,
         payout_id: Option<Uuid>,
         gateway_payout_id: &str,
         status: PayoutStatus,
@@ -124,13 +127,16 @@ impl App {
         failure_message: Option<&str>,
     ) -> Result<Applied, AppError> {
         let Some(payout) = self.load_known(payout_id, |id| self.store.payout(id)).await? else {
-            return self.apply_withdrawal_event(payout_id, gateway_payout_id, status).await;
+            return self.apply_withdrawal_event(gateway_name, payout_id, gateway_payout_id, status).await;
         };
         match self.apply_payout_status(payout.id, Some(gateway_payout_id), status, failure_code, failure_message).await {
             Ok(after) => {
                 Ok((after.status == status && payout.status != status, format!("payout {} is {}", payout.id, after.status)))
             }
-            Err(AppError::FailedPrecondition(reason)) => Ok((false, reason)),
+            Err(AppError::FailedPrecondition(reason)) => {
+                late_success(payout.status == PayoutStatus::Failed && status == PayoutStatus::Paid, "payout", payout.id);
+                Ok((false, reason))
+            }
             Err(error) => Err(error),
         }
     }
@@ -139,12 +145,17 @@ impl App {
     /// gives the money back; a settled one stays as it is.
     async fn apply_withdrawal_event(
         &self,
+        gateway_name: &str,
         id: Option<Uuid>,
         gateway_payout_id: &str,
         status: PayoutStatus,
     ) -> Result<Applied, AppError> {
         let known = self.load_known(id, |id| self.store.wallet_transaction(id)).await?;
-        let Some(withdrawal) = known.filter(|t| t.kind == domain::wallet::WalletTransactionKind::Withdrawal) else {
+        // Only a withdrawal this gateway pays out: another gateway's event cannot settle it.
+        let paid_by_sender = |t: &domain::wallet::WalletTransaction| {
+            t.kind == domain::wallet::WalletTransactionKind::Withdrawal && t.gateway_name.as_deref() == Some(gateway_name)
+        };
+        let Some(withdrawal) = known.filter(paid_by_sender) else {
             return Ok((false, format!("payout {gateway_payout_id} is not one of ours")));
         };
         let paid = match status {
@@ -154,7 +165,14 @@ impl App {
         };
         match self.settle_card_withdrawal(withdrawal.id, paid, gateway_payout_id).await {
             Ok(settled) => Ok((true, format!("withdrawal {} is {}", settled.id, settled.status))),
-            Err(AppError::FailedPrecondition(reason)) => Ok((false, reason)),
+            Err(AppError::FailedPrecondition(reason)) => {
+                late_success(
+                    paid && withdrawal.status == domain::wallet::WalletTransactionStatus::Failed,
+                    "withdrawal",
+                    withdrawal.id,
+                );
+                Ok((false, reason))
+            }
             Err(error) => Err(error),
         }
     }
@@ -216,5 +234,15 @@ impl App {
             Some(id) => Ok(load(id).await?),
             None => Ok(None),
         }
+    }
+}
+
+/// A gateway that reports success for something we already failed (and gave the
+/// money back for) means the money left twice: nothing here may guess the fix, so
+/// it is counted and logged for a person.
+fn late_success(happened: bool, record: &'static str, id: Uuid) {
+    if happened {
+        crate::metrics::gateway_mismatch("late_success");
+        tracing::error!(record, %id, "the gateway reports success for a record we failed and gave the money back for: reconcile it by hand");
     }
 }

@@ -52,8 +52,9 @@ impl App {
             card_reference: card,
             description: withdrawal.description.clone(),
         };
-        match gateway.payout(&payout).await {
-            Ok(GatewayPayoutAnswer::Paid { gateway_id }) => self.settle_card_withdrawal(withdrawal.id, true, &gateway_id).await,
+        let id = withdrawal.id;
+        let recorded = match gateway.payout(&payout).await {
+            Ok(GatewayPayoutAnswer::Paid { gateway_id }) => self.settle_card_withdrawal(id, true, &gateway_id).await,
             Ok(GatewayPayoutAnswer::Pending { gateway_id }) => {
                 let keep = |current: &WalletTransaction| {
                     if current.status != WalletTransactionStatus::Pending {
@@ -62,7 +63,7 @@ impl App {
                     let kept = WalletTransaction { gateway_transaction_id: Some(gateway_id.clone()), ..current.clone() };
                     Ok(WalletChange { transaction: kept, added: vec![], entries: vec![] })
                 };
-                self.change_withdrawal(withdrawal.id, &keep).await
+                self.change_withdrawal(id, &keep).await
             }
             Err(error) if error.keeps_pending() => {
                 error.log_kept_pending("withdrawal", withdrawal.id);
@@ -72,8 +73,15 @@ impl App {
                 tracing::warn!(withdrawal_id = %withdrawal.id, %error, "gateway refused the withdrawal; the money goes back to the wallet");
                 let failed = |current: &WalletTransaction| settle_withdrawal(current, false, None, Utc::now());
                 self.change_withdrawal(withdrawal.id, &failed).await?;
-                Err(AppError::FailedPrecondition(error.to_string()))
+                return Err(AppError::FailedPrecondition(error.to_string()));
             }
+        };
+        match recorded {
+            // Its callback settled it while we waited for the answer: report that.
+            Err(AppError::FailedPrecondition(_)) => {
+                self.store.wallet_transaction(id).await?.ok_or(AppError::NotFound("withdrawal"))
+            }
+            other => other,
         }
     }
 
@@ -104,9 +112,13 @@ impl App {
     pub(crate) async fn recover_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<usize, AppError> {
         let mut recovered = 0;
         for withdrawal in self.store.unsent_withdrawals(before, limit).await? {
-            let Some((gateway, card)) = self.card_payout_route(&withdrawal.user_id, withdrawal.amount).await.ok().flatten()
-            else {
-                continue;
+            let (gateway, card) = match self.card_payout_route(&withdrawal.user_id, withdrawal.amount).await {
+                Ok(Some(route)) => route,
+                outcome => {
+                    let why = outcome.err().map_or_else(|| "no card gateway for its currency".to_owned(), |e| e.to_string());
+                    tracing::error!(withdrawal_id = %withdrawal.id, why, "a pending withdrawal cannot be sent again: settle it by hand");
+                    continue;
+                }
             };
             match self.send_withdrawal(gateway.as_ref(), withdrawal, card).await {
                 Ok(sent) => recovered += usize::from(sent.gateway_transaction_id.is_some()),

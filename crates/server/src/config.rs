@@ -439,6 +439,13 @@ impl Config {
         if self.auth_jwt_secret.is_empty() && self.auth_jwt_public_key_file.is_none() {
             r.fail("AUTH_JWT_SECRET", "production needs a JWT secret (or AUTH_JWT_PUBLIC_KEY_FILE)");
         }
+        for (name, gateway) in [("GATEWAYS_STRIPE_BASE_URL", &self.stripe), ("GATEWAYS_ALLSECURE_BASE_URL", &self.allsecure)] {
+            // Plain http only to this machine (a local stand-in): credentials travel with every call.
+            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| gateway.base_url.starts_with(p));
+            if gateway.enabled && !gateway.base_url.starts_with("https://") && !local {
+                r.fail(name, "production needs https:// (plain http only to this machine)");
+            }
+        }
         if self.stripe.enabled && self.stripe.api_key.expose().contains("_test_") && !self.stripe_extras.allow_test_keys {
             r.fail(
                 "GATEWAYS_STRIPE_API_KEY",

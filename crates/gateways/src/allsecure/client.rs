@@ -17,8 +17,9 @@ use super::signature::{CONTENT_TYPE, http_date, sign};
 
 /// Pause between tries; the status lookup in between is what makes them safe.
 const RETRY_DELAY: Duration = Duration::from_millis(500);
-/// Gateway error codes that mean "try again later".
-const RETRYABLE_CODES: [i64; 2] = [1008, 1010];
+/// Gateway error codes that mean "try again later" (system error, too many
+/// requests, maintenance).
+const RETRYABLE_CODES: [i64; 3] = [1008, 1009, 1010];
 /// "Duplicate transaction ID": our id was used, the status API says how it ended.
 const DUPLICATE_CODE: i64 = 3004;
 
@@ -139,10 +140,8 @@ impl Answer {
         let uuid = self.uuid.clone()?;
         Some(match self.transaction_status.as_deref()? {
             "SUCCESS" => Outcome::Finished { uuid },
-            "REDIRECT" => match &self.redirect_url {
-                Some(url) => Outcome::Redirect { uuid, url: url.clone() },
-                None => Outcome::Pending { uuid },
-            },
+            // The status API does not repeat the page's address: an empty URL says so.
+            "REDIRECT" => Outcome::Redirect { uuid, url: self.redirect_url.clone().unwrap_or_default() },
             "ERROR" | "CANCELLED" => {
                 let (code, message) = self.first_error();
                 Outcome::Failed { uuid: Some(uuid), code, message }
@@ -203,6 +202,11 @@ impl AllSecureClient {
         &self.settings.shared_secret
     }
 
+    /// The API key is part of every URL: a gateway message that echoes it is cut.
+    fn scrub(&self, text: &str) -> String {
+        scrub(text, &self.settings.api_key)
+    }
+
     /// Sends a transaction keyed by `merchant_id`; a retry or a duplicate asks the
     /// status API first, so the transaction is made at most once.
     pub async fn transact(&self, operation: &str, merchant_id: &str, body: &Value) -> Result<Outcome, AllSecureError> {
@@ -216,8 +220,12 @@ impl AllSecureClient {
                     });
                 }
                 Reply::Answer(answer) => return answer.outcome(),
-                Reply::System { status, answer } if !retryable(status, &answer) => return Err(refusal(status, &answer)),
-                Reply::System { status, answer } => format!("HTTP {status}: {}", answer.first_error().1),
+                // After a try that may have reached the gateway, only the status API
+                // can say it failed: a refusal now must not undo money it may have moved.
+                Reply::System { status, answer } if !retryable(status, &answer) && retries == 0 => {
+                    return Err(refusal(status, &answer, &self.settings.api_key));
+                }
+                Reply::System { status, answer } => format!("HTTP {status}: {}", self.scrub(&answer.first_error().1)),
                 Reply::Silent(error) => error,
             };
             // The attempt may have been made: ask before trying again.
@@ -249,7 +257,7 @@ impl AllSecureClient {
                 Err(AllSecureError::Unreachable(format!("status API: HTTP {status}")))
             }
             Reply::System { status, answer } if status == StatusCode::NOT_FOUND => Ok(answer.status()),
-            Reply::System { status, answer } => Err(refusal(status, &answer)),
+            Reply::System { status, answer } => Err(refusal(status, &answer, &self.settings.api_key)),
             Reply::Silent(error) => Err(AllSecureError::Unreachable(error)),
         }
     }
@@ -278,20 +286,32 @@ impl AllSecureClient {
             Err(error) => return Reply::Silent(if error.is_timeout() { "timed out".into() } else { "connection failed".into() }),
         };
         let status = response.status();
-        let answer = match response.bytes().await {
-            Ok(bytes) => serde_json::from_slice::<Answer>(&bytes).unwrap_or_default(),
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
             Err(_) => return Reply::Silent("the answer was cut off".into()),
         };
-        if status.is_success() { Reply::Answer(answer) } else { Reply::System { status, answer } }
+        match serde_json::from_slice::<Answer>(&bytes) {
+            Ok(answer) if status.is_success() => Reply::Answer(answer),
+            // An answer we cannot read says nothing about the transaction.
+            Err(_) if status.is_success() => Reply::Silent("the answer could not be read".into()),
+            parsed => Reply::System { status, answer: parsed.unwrap_or_default() },
+        }
     }
 }
 
 fn retryable(status: StatusCode, answer: &Answer) -> bool {
-    status.is_server_error() || answer.error_code.is_some_and(|code| RETRYABLE_CODES.contains(&code))
+    status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || answer.error_code.is_some_and(|code| RETRYABLE_CODES.contains(&code))
 }
 
-fn refusal(status: StatusCode, answer: &Answer) -> AllSecureError {
+fn scrub(text: &str, api_key: &str) -> String {
+    if api_key.is_empty() { text.to_owned() } else { text.replace(api_key, "***") }
+}
+
+fn refusal(status: StatusCode, answer: &Answer, api_key: &str) -> AllSecureError {
     let (code, message) = answer.first_error();
+    let message = scrub(&message, api_key);
     let text = format!("HTTP {status}, code {}: {message}", code.map_or_else(|| "-".to_owned(), |c| c.to_string()));
     // 1001–1004 are authentication, API key and signature errors.
     if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN || code.is_some_and(|c| (1001..=1004).contains(&c)) {
@@ -331,7 +351,10 @@ mod tests {
         let found = answer(r#"{"success":true,"uuid":"u3","transactionStatus":"SUCCESS"}"#);
         assert_eq!(found.status(), Some(Outcome::Finished { uuid: "u3".into() }));
         assert!(retryable(StatusCode::OK, &answer(r#"{"success":false,"errorCode":1008}"#)));
-        assert!(matches!(refusal(StatusCode::UNAUTHORIZED, &Answer::default()), AllSecureError::Credentials(_)));
+        assert!(matches!(refusal(StatusCode::UNAUTHORIZED, &Answer::default(), "k"), AllSecureError::Credentials(_)));
+        let echo = answer(r#"{"success":false,"errorMessage":"no route /transaction/key-123/debit","errorCode":1000}"#);
+        assert!(!refusal(StatusCode::NOT_FOUND, &echo, "key-123").to_string().contains("key-123"), "the key is cut");
+        assert!(retryable(StatusCode::TOO_MANY_REQUESTS, &Answer::default()));
     }
 
     #[test]

@@ -118,6 +118,13 @@ impl PaymentGateway for AllSecureGateway {
             "withRegister": checkout.keep_card,
         });
         let outcome = self.client.transact("debit", &id, &body).await?;
+        if matches!(&outcome, Outcome::Redirect { url, .. } if url.is_empty()) {
+            // Found by the status API after a lost answer: sending the buyer anywhere
+            // but the payment page would show success without a payment.
+            return Err(GatewayError::Unavailable(format!(
+                "AllSecure made debit {id} but its payment page is no longer known; its callback will settle it"
+            )));
+        }
         let checkout_url = match &outcome {
             Outcome::Redirect { url, .. } => url.clone(),
             Outcome::Failed { .. } => page(&checkout.cancel_url),

@@ -171,13 +171,22 @@ async fn a_debit_made_before_a_503_is_found_by_status_and_never_made_twice(db: D
     let (app, fake) = spawn_with_allsecure(db).await;
     let buyer = token("kupac-4", &[Role::User]);
     fake.fail_after_processing("debit", 503, 1);
-    let created = app.create_checkout(&buyer, allsecure_checkout("kupac-4", "1200")).await.expect("found by status");
-    let debits: Vec<_> =
-        fake.transactions().into_iter().filter(|t| t["merchantTransactionId"] == created.payment_id.as_str()).collect();
-    assert_eq!(debits.len(), 1, "one debit for our id");
+    let mut request = allsecure_checkout("kupac-4", "1200");
+    request.idempotency_key = "order-4".into();
+    let lost = app.create_checkout(&buyer, request.clone()).await.expect_err("the page's address was lost with the answer");
+    assert_eq!(lost.code(), tonic::Code::Unavailable, "{}", lost.message());
+    let listed = proto::GetUserPaymentsRequest { user_id: "kupac-4".into(), ..Default::default() };
+    let payment =
+        app.payments().get_user_payments(authed(listed, &buyer)).await.expect("payments").into_inner().payments.remove(0);
+    assert_eq!(payment.checkout_url, "", "no success page without a payment");
     let asked = fake.requests().into_iter().filter(|r| r.uri.contains("/getByMerchantTransactionId/")).count();
     assert!(asked >= 1, "the status API was asked before anything else");
     assert_eq!(fake.requests().into_iter().filter(|r| r.uri.ends_with("/debit")).count(), 1, "no second debit sent");
+    let again = app.create_checkout(&buyer, request).await.expect_err("a retry finds the same debit");
+    assert_eq!(again.code(), tonic::Code::Unavailable);
+    let debits: Vec<_> = fake.transactions().into_iter().filter(|t| t["merchantTransactionId"] == payment.id.as_str()).collect();
+    assert_eq!(debits.len(), 1, "one debit for our id: the retry's was a 3004 duplicate");
+    let created = proto::CreateCheckoutSessionResponse { payment_id: payment.id.clone(), ..Default::default() };
     let (status, _) = deliver(&app, fake.callback(debits[0]["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
     assert_eq!(status, 200);
     assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
