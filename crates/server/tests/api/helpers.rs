@@ -38,9 +38,37 @@ fn postgres_admin_url() -> String {
     std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Test databases are named `vondi_test_{unix seconds}_{uuid}`: a leftover of a
+/// crashed run is recognised by its age.
+const TEST_DATABASE_PREFIX: &str = "vondi_test_";
+/// Leftovers older than this are dropped when a test run starts.
+const LEFTOVER_AGE_S: i64 = 3600;
+/// PostgreSQL tests running at once: each service holds up to 10 connections, and
+/// the server allows 100 for everything on the machine.
+static POSTGRES_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+static LEFTOVERS_DROPPED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Drops the test databases a crashed run left behind (once per test process).
+async fn drop_leftovers(connection: &mut sqlx::AnyConnection) {
+    let rows = sqlx::query("SELECT datname::text AS datname FROM pg_database WHERE datname LIKE 'vondi_test_%'")
+        .fetch_all(&mut *connection)
+        .await;
+    let now = chrono::Utc::now().timestamp();
+    for row in rows.unwrap_or_default() {
+        let name: String = row.try_get("datname").unwrap_or_default();
+        let created =
+            name.strip_prefix(TEST_DATABASE_PREFIX).and_then(|rest| rest.split('_').next()).and_then(|t| t.parse::<i64>().ok());
+        // Names without a timestamp come from older runs: they are leftovers too.
+        if created.is_none_or(|created| now - created > LEFTOVER_AGE_S) {
+            let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+            let _ = sqlx::Executor::execute(&mut *connection, sqlx::AssertSqlSafe(sql)).await;
+        }
+    }
+}
+
 /// A fresh, empty database URL.
 pub async fn fresh_database(db: Db) -> String {
-    let name = format!("vondi_test_{}", uuid::Uuid::new_v4().simple());
+    let name = format!("{TEST_DATABASE_PREFIX}{}_{}", chrono::Utc::now().timestamp(), uuid::Uuid::new_v4().simple());
     match db {
         Db::Sqlite => {
             let dir = std::env::temp_dir().join("vondipayment-tests");
@@ -53,6 +81,7 @@ pub async fn fresh_database(db: Db) -> String {
             let mut connection = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin)
                 .await
                 .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is needed for the tests (set TEST_DATABASE_URL): {e}"));
+            LEFTOVERS_DROPPED.get_or_init(|| drop_leftovers(&mut connection)).await;
             sqlx::Executor::execute(&mut connection, sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .await
                 .expect("create database");
@@ -74,6 +103,8 @@ pub async fn drop_database(url: &str) {
 }
 
 pub struct TestApp {
+    /// Held while the test runs on PostgreSQL (see `POSTGRES_SLOTS`).
+    _slot: Option<tokio::sync::SemaphorePermit<'static>>,
     pub running: Option<server::Running>,
     pub addr: SocketAddr,
     pub metrics_addr: SocketAddr,
@@ -109,6 +140,10 @@ pub async fn spawn_app(db: Db) -> TestApp {
 }
 
 pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
+    let slot = match db {
+        Db::Postgres => Some(POSTGRES_SLOTS.acquire().await.expect("the semaphore is never closed")),
+        Db::Sqlite => None,
+    };
     let db_url = fresh_database(db).await;
     let data_dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
     let config = test_config(&db_url, &data_dir, extra);
@@ -123,7 +158,7 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
     let metrics_addr = SocketAddr::from(([127, 0, 0, 1], running.metrics_addr.port()));
     let channel = Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("gRPC connects");
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("http client");
-    TestApp { running: Some(running), addr, metrics_addr, db_url, http, channel, data_dir }
+    TestApp { _slot: slot, running: Some(running), addr, metrics_addr, db_url, http, channel, data_dir }
 }
 
 pub fn token(sub: &str, roles: &[Role]) -> String {
@@ -269,7 +304,8 @@ impl TestApp {
             .env("VONDIPAYMENT_DATA_DIR", &self.data_dir)
             .output()
             .expect("check-ledger runs");
-        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+        let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.success(), report)
     }
 
     pub fn assert_ledger_ok(&self) {
@@ -284,6 +320,22 @@ impl TestApp {
             running.shutdown().await;
         }
         drop_database(&self.db_url).await;
+    }
+}
+
+/// A test that failed before `stop` still drops its PostgreSQL database.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if self.running.is_none() || !self.db_url.starts_with("postgres") {
+            return;
+        }
+        let url = self.db_url.clone();
+        // The test's runtime is going away: a thread with its own does the work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(drop_database(&url));
+        });
+        let _ = dropped.join();
     }
 }
 
