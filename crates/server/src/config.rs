@@ -84,6 +84,9 @@ pub struct Config {
     pub db_max_idle_connections: u32,
     pub db_connection_max_lifetime: Duration,
     pub db_migration_path: String,
+    /// Where both ports listen: this machine only in development, where the mock
+    /// page marks payments paid without a login.
+    pub server_host: String,
     pub grpc_port: u16,
     pub metrics_port: u16,
     pub read_timeout: Duration,
@@ -269,6 +272,7 @@ impl Config {
             db_max_idle_connections: r.parse("DB_MAX_IDLE_CONNECTIONS", 10, "a number"),
             db_connection_max_lifetime: r.duration("DB_CONNECTION_MAX_LIFETIME", Duration::from_secs(3600)),
             db_migration_path: r.string("DB_MIGRATION_PATH", "migrations"),
+            server_host: r.string("SERVER_HOST", if development { "127.0.0.1" } else { "0.0.0.0" }),
             grpc_port,
             metrics_port,
             read_timeout: r.duration("SERVER_READ_TIMEOUT", Duration::from_secs(30)),
@@ -531,6 +535,7 @@ mod tests {
         assert_eq!(config.gateways_default, "mock");
         assert_eq!(config.escrow_release_interval, Duration::from_secs(3600));
         assert_eq!(config.auth_skip_methods, vec!["/payment.v1.PaymentService/HealthCheck"]);
+        assert_eq!(config.server_host, "127.0.0.1", "development listens on this machine only");
     }
 
     #[test]
@@ -566,6 +571,7 @@ mod tests {
             ("GATEWAYS_STRIPE_WEBHOOK_SECRET", "whsec_abc"),
         ];
         let started = config(&production).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(started.server_host, "0.0.0.0");
         assert_eq!((started.gateways_default.as_str(), started.gateway_names()), ("stripe", vec!["stripe"]));
         assert_eq!(started.stripe_extras.api_version, "2023-08-16");
         assert!(!format!("{started:?}").contains("sk_live_abc"));

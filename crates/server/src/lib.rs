@@ -58,7 +58,20 @@ pub async fn connect_store(config: &Config) -> Result<SqlStore, BoxError> {
         max_lifetime: config.db_connection_max_lifetime,
         acquire_timeout: std::time::Duration::from_secs(10),
     };
-    Ok(SqlStore::connect(&options).await?)
+    SqlStore::connect(&options)
+        .await
+        .map_err(|e| format!("cannot open the database at {}: {e}", database_location(config.db_url.expose())).into())
+}
+
+/// Host and port (or file) of a database URL, without its credentials: for an
+/// operator's error message.
+fn database_location(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "an unreadable URL".to_owned() };
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    match scheme {
+        "sqlite" => rest.split('?').next().unwrap_or(rest).to_owned(),
+        _ => rest.split(['/', '?']).next().unwrap_or(rest).to_owned(),
+    }
 }
 
 /// The application on its store and gateways, as the service and the CLI use it.
@@ -87,10 +100,10 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     if config.env == Environment::Development {
         store::migrate_up(&store).await?;
     }
-    let api_listener = TcpListener::bind(("0.0.0.0", config.grpc_port))
+    let api_listener = TcpListener::bind((config.server_host.as_str(), config.grpc_port))
         .await
         .map_err(|e| format!("cannot bind API port {}: {e}", config.grpc_port))?;
-    let metrics_listener = TcpListener::bind(("0.0.0.0", config.metrics_port))
+    let metrics_listener = TcpListener::bind((config.server_host.as_str(), config.metrics_port))
         .await
         .map_err(|e| format!("cannot bind metrics port {}: {e}", config.metrics_port))?;
     let api_addr = api_listener.local_addr()?;
@@ -196,4 +209,17 @@ fn build_gateways(config: &Config, public_url: &str) -> Result<(Vec<Served>, Con
         None => ConnectGateways::new(connect),
     };
     Ok((gateways, connect))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::database_location;
+
+    #[test]
+    fn a_database_is_named_by_host_and_port_never_by_its_password() {
+        assert_eq!(database_location("postgres://app:s3cret@db.internal:5433/payments?sslmode=require"), "db.internal:5433");
+        assert_eq!(database_location("postgres://127.0.0.1:5432/postgres"), "127.0.0.1:5432");
+        assert_eq!(database_location("sqlite://./data/payments.db?mode=rwc"), "./data/payments.db");
+        assert!(!database_location("postgres://u:p%40ss@h:1/d").contains("p%40ss"));
+    }
 }

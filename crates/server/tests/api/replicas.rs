@@ -73,8 +73,8 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
                     ("AUTH_JWT_SECRET", JWT_SECRET),
                     ("BALANCE_PENDING_DAYS", "0"),
                     ("LOG_LEVEL", "info"),
-                    // Each scheduler runs (its first tick at start); the releases below
-                    // come from the API calls, so their counts add up to the total.
+                    // Each scheduler ticks once at start, then not for an hour: the
+                    // releases below come from the API calls (see the count check).
                     ("ESCROW_RELEASE_INTERVAL", "1h"),
                 ],
             )
@@ -106,7 +106,13 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
     }
     let errors: Vec<String> =
         replicas.iter().flat_map(|r| r.log.lock().expect("log").clone()).filter(|l| l.contains("\"ERROR\"")).take(3).collect();
-    assert_eq!(released_total, HOLDS as i32, "released_count summed over every call; errors: {errors:?}");
+    // Each replica's scheduler ticks once at start; on a loaded machine that tick
+    // can come after the holds expired and release some itself. The API counts are
+    // then fewer, never more; the metrics and the tables below count every release.
+    assert!(
+        released_total > 0 && released_total <= HOLDS as i32,
+        "released_count summed over every call: {released_total}; errors: {errors:?}"
+    );
 
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&app.db_url).await.expect("pool");
     let count = |sql: &'static str| {
