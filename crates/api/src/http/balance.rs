@@ -4,6 +4,7 @@
 use app::wallet::DepositInput;
 use app::{App, AppError, Principal};
 use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use serde::Deserialize;
@@ -81,12 +82,20 @@ pub async fn balance(State(app): State<App>, Caller(caller): Caller) -> Result<J
     Ok(Json(serde_json::json!({ "balances": balances })))
 }
 
+/// A body or query axum could not read (bad JSON, wrong content type, a field of
+/// the wrong type) gets the same JSON error envelope as every other error.
+fn malformed(field: &'static str, reason: String) -> HttpError {
+    let reason: String = reason.chars().take(200).collect();
+    HttpError(AppError::from(domain::FieldError::new(field, format!("cannot be read: {reason}"))))
+}
+
 /// `{"transactions": [...], "total": n}`, newest first.
 pub async fn transactions(
     State(app): State<App>,
     Caller(caller): Caller,
-    Query(query): Query<PageQuery>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
+    let Query(query) = query.map_err(|r| malformed("query", r.body_text()))?;
     let page = app::ports::Page::parse(query.limit, query.offset).map_err(AppError::from)?;
     let (transactions, total) = app.wallet_transactions(&caller, &caller.subject, page).await?;
     let transactions: Vec<_> = transactions.into_iter().map(transaction_json).collect();
@@ -97,8 +106,9 @@ pub async fn transactions(
 pub async fn deposit(
     State(app): State<App>,
     Caller(caller): Caller,
-    Json(body): Json<DepositBody>,
+    body: Result<Json<DepositBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
+    let Json(body) = body.map_err(|r| malformed("body", r.body_text()))?;
     let input = DepositInput {
         user_id: caller.subject.clone(),
         amount: body.amount,
@@ -120,8 +130,9 @@ pub async fn deposit(
 pub async fn withdraw(
     State(app): State<App>,
     Caller(caller): Caller,
-    Json(body): Json<WithdrawBody>,
+    body: Result<Json<WithdrawBody>, JsonRejection>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
+    let Json(body) = body.map_err(|r| malformed("body", r.body_text()))?;
     let transaction =
         app.withdraw(&caller, &caller.subject, &body.amount, &body.currency, &body.description, &body.idempotency_key).await?;
     Ok(Json(serde_json::json!({ "transaction": transaction_json(transaction) })))

@@ -207,6 +207,20 @@ async fn the_json_api_speaks_for_the_token_holder_and_names_bad_fields(db: Db) {
         let error: serde_json::Value = response.json().await.expect("json");
         assert!(error["error"]["message"].as_str().unwrap_or_default().starts_with(field), "{error}");
     }
+    // Bodies and queries axum cannot read get the same envelope, naming what was wrong.
+    let malformed = [
+        (app.http.post(app.url("/api/v1/balance/withdraw")).header("content-type", "application/json").body("{not json"), "body"),
+        (app.http.post(app.url("/api/v1/balance/withdraw")).body(r#"{"amount":"1.00","currency":"USD"}"#), "body"),
+        (app.http.post(app.url("/api/v1/balance/deposit")).json(&serde_json::json!({"amount": 5})), "body"),
+        (app.http.get(app.url("/api/v1/balance/transactions?limit=many")), "query"),
+    ];
+    for (request, field) in malformed {
+        let response = request.header("authorization", &bearer).send().await.expect("answered");
+        assert_eq!(response.status().as_u16(), 400);
+        let error: serde_json::Value = response.json().await.expect("a JSON envelope");
+        assert_eq!(error["error"]["code"], "INVALID_ARGUMENT", "{error}");
+        assert!(error["error"]["message"].as_str().unwrap_or_default().starts_with(field), "{error}");
+    }
     let over = app
         .http
         .post(app.url("/api/v1/balance/withdraw"))
