@@ -7,14 +7,14 @@
 use std::sync::Arc;
 
 use app::marketplace_ports::{AccountLink, ConnectGateway, GatewayBalance};
-use app::ports::GatewayError;
+use app::ports::{GatewayError, GatewayPayout, GatewayPayoutAnswer};
 use domain::accounts::ConnectedAccount;
 use domain::payment::Payment;
 use domain::payouts::Payout;
 use domain::transfers::{Transfer, TransferReversal};
 use serde_json::json;
 
-use super::{AllSecureClient, DESCRIPTION_MAX, Outcome};
+use super::{AllSecureClient, DESCRIPTION_MAX, Outcome, pay_to_card};
 
 /// Our ids of accounts that live with AllSecure.
 const ACCOUNT_PREFIX: &str = "acct_as_";
@@ -67,21 +67,15 @@ impl ConnectGateway for AllSecureConnectGateway {
 
     async fn create_payout(&self, payout: &Payout, account: &ConnectedAccount) -> Result<String, GatewayError> {
         let card = account.payout_card.as_deref().ok_or_else(|| GatewayError::Refused(no_card(account)))?;
-        let id = payout.id.to_string();
-        let body = json!({
-            "merchantTransactionId": id,
-            "referenceUuid": card,
-            "amount": payout.amount.to_decimal_string(),
-            "currency": payout.amount.currency().code(),
-            "callbackUrl": self.callback_url,
-            "description": payout.description.chars().take(DESCRIPTION_MAX).collect::<String>(),
-        });
-        match self.client.transact("payout", &id, &body).await? {
-            Outcome::Finished { uuid } | Outcome::Pending { uuid } | Outcome::Redirect { uuid, .. } => Ok(uuid),
-            Outcome::Failed { code, message, .. } => Err(GatewayError::Refused(format!(
-                "AllSecure refused the payout (code {}): {message}; check that payouts are enabled for this AllSecure contract",
-                code.unwrap_or_default()
-            ))),
+        let to_card = GatewayPayout {
+            id: payout.id,
+            amount: payout.amount,
+            card_reference: card.to_owned(),
+            description: payout.description.clone(),
+        };
+        // Paid at once or later, the payout event settles our record.
+        match pay_to_card(&self.client, &self.callback_url, &to_card).await? {
+            GatewayPayoutAnswer::Paid { gateway_id } | GatewayPayoutAnswer::Pending { gateway_id } => Ok(gateway_id),
         }
     }
 

@@ -64,6 +64,34 @@ fn callback_url(public_url: &str) -> String {
     format!("{}/webhooks/allsecure", public_url.trim_end_matches('/'))
 }
 
+/// A payout to a card AllSecure keeps (a top-up's debit made `withRegister`, or a
+/// vendor's `register`), keyed by our record's id; wallet withdrawals and vendor
+/// payouts both go this way. A refusal names the contract: AllSecure enables
+/// payouts per merchant contract.
+async fn pay_to_card(
+    client: &AllSecureClient,
+    callback_url: &str,
+    payout: &GatewayPayout,
+) -> Result<GatewayPayoutAnswer, GatewayError> {
+    let id = payout.id.to_string();
+    let body = json!({
+        "merchantTransactionId": id,
+        "referenceUuid": payout.card_reference,
+        "amount": payout.amount.to_decimal_string(),
+        "currency": payout.amount.currency().code(),
+        "callbackUrl": callback_url,
+        "description": payout.description.chars().take(DESCRIPTION_MAX).collect::<String>(),
+    });
+    match client.transact("payout", &id, &body).await? {
+        Outcome::Finished { uuid } => Ok(GatewayPayoutAnswer::Paid { gateway_id: uuid }),
+        Outcome::Pending { uuid } | Outcome::Redirect { uuid, .. } => Ok(GatewayPayoutAnswer::Pending { gateway_id: uuid }),
+        Outcome::Failed { code, message, .. } => Err(GatewayError::Refused(format!(
+            "AllSecure refused the payout (code {}): {message}; check that payouts are enabled for this AllSecure contract",
+            code.unwrap_or_default()
+        ))),
+    }
+}
+
 /// The event AllSecure would send for a transaction its answer already settled.
 fn settled_event(payment_id: uuid::Uuid, outcome: &Outcome, checkout: &GatewayCheckout) -> Option<GatewayEvent> {
     let (uuid, result, payment_outcome, reason) = match outcome {
@@ -179,26 +207,9 @@ impl PaymentGateway for AllSecureGateway {
         true
     }
 
-    /// A payout to the card of an earlier debit made `withRegister`. A refusal names
-    /// the contract: AllSecure enables payouts per merchant contract.
+    /// A wallet withdrawal, to the card of an earlier top-up.
     async fn payout(&self, payout: &GatewayPayout) -> Result<GatewayPayoutAnswer, GatewayError> {
-        let id = payout.id.to_string();
-        let body = json!({
-            "merchantTransactionId": id,
-            "referenceUuid": payout.card_reference,
-            "amount": payout.amount.to_decimal_string(),
-            "currency": payout.amount.currency().code(),
-            "callbackUrl": self.callback_url,
-            "description": payout.description.chars().take(DESCRIPTION_MAX).collect::<String>(),
-        });
-        match self.client.transact("payout", &id, &body).await? {
-            Outcome::Finished { uuid } => Ok(GatewayPayoutAnswer::Paid { gateway_id: uuid }),
-            Outcome::Pending { uuid } | Outcome::Redirect { uuid, .. } => Ok(GatewayPayoutAnswer::Pending { gateway_id: uuid }),
-            Outcome::Failed { code, message, .. } => Err(GatewayError::Refused(format!(
-                "AllSecure refused the payout (code {}): {message}; check that payouts are enabled for this AllSecure contract",
-                code.unwrap_or_default()
-            ))),
-        }
+        pay_to_card(&self.client, &self.callback_url, payout).await
     }
 
     /// Callbacks are always verified, whatever `SIGNATURE_ENABLED` says of requests:
