@@ -3,6 +3,7 @@
 //! proto or JSON.
 
 pub mod auth;
+pub mod codec;
 mod convert;
 mod deadline;
 pub mod error;
@@ -15,10 +16,10 @@ use app::App;
 use axum::Router;
 use axum::routing::{get, post};
 
-pub use auth::{Authenticator, VerificationKey, mint_hs256};
+pub use auth::{Authenticator, Jwks, JwksLocation, JwksSettings, NewToken, TokenRules, VerificationKey, mint, mint_hs256};
 
 /// Every route of port 30051: the payment.v1 services, reflection, grpc.health,
-/// webhooks and the mock pages.
+/// webhooks, the mock pages and the JSON API.
 pub fn router(
     app: App,
     authenticator: Authenticator,
@@ -60,11 +61,9 @@ pub fn router(
     .into_axum_router()
     .layer(axum::middleware::from_fn_with_state(authenticator.clone(), auth::require_principal));
 
-    let json = Router::new()
-        .route("/api/v1/balance", get(http::balance::balance))
-        .route("/api/v1/balance/transactions", get(http::balance::transactions))
-        .route("/api/v1/balance/deposit", post(http::balance::deposit))
-        .route("/api/v1/balance/withdraw", post(http::balance::withdraw))
+    let json = http::json_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| router.route(path, route))
         .with_state(http::balance::JsonState { app: app.clone(), auth: authenticator });
 
     let web = Router::new()

@@ -7,7 +7,7 @@ use domain::payment::parse_uuid;
 use domain::validation::RedirectUrl;
 use uuid::Uuid;
 
-use crate::auth::{Principal, Role};
+use crate::auth::{Principal, Role, visible};
 use crate::marketplace_ports::{AccountLink, OnboardingOutcome};
 use crate::ports::Page;
 use crate::{App, AppError};
@@ -30,10 +30,22 @@ impl App {
         Ok(account)
     }
 
+    /// Admins and services read every account; a merchant only its own, and
+    /// another's is not found.
     pub async fn account(&self, principal: &Principal, account_id: &str) -> Result<ConnectedAccount, AppError> {
-        let account = self.load_account("account_id", account_id).await?;
-        principal.ensure_reads_account(&account)?;
-        Ok(account)
+        self.visible_account(principal, "account_id", account_id).await
+    }
+
+    /// An account by a client-supplied id named `field`, if the caller may see it.
+    pub(crate) async fn visible_account(
+        &self,
+        principal: &Principal,
+        field: &'static str,
+        account_id: &str,
+    ) -> Result<ConnectedAccount, AppError> {
+        let id = parse_uuid(field, account_id)?;
+        principal.ensure_merchant()?;
+        visible(self.store.account(id).await?, "connected account", |a| principal.sees_account(a))
     }
 
     /// An existing account, by a client-supplied id named `field`.
@@ -104,12 +116,37 @@ impl App {
         Ok(outcome)
     }
 
-    /// Admins and services read every account; merchants the ones linked to them.
-    pub(crate) async fn ensure_reads_account_id(&self, principal: &Principal, account_id: Uuid) -> Result<(), AppError> {
+    /// Whether the caller may see the account: admins and services every one,
+    /// merchants the ones linked to them.
+    pub(crate) async fn sees_account_id(&self, principal: &Principal, account_id: Uuid) -> Result<bool, AppError> {
         if principal.is_privileged() {
-            return Ok(());
+            return Ok(true);
         }
-        let account = self.store.account(account_id).await?.ok_or(AppError::NotFound("connected account"))?;
-        principal.ensure_reads_account(&account)
+        Ok(self.store.account(account_id).await?.is_some_and(|account| principal.sees_account(&account)))
+    }
+
+    /// `object` when the caller may see the account it belongs to (`None`: the
+    /// platform's own, for admins and services); otherwise not found, like one absent.
+    pub(crate) async fn visible_by_account<T>(
+        &self,
+        principal: &Principal,
+        object: Option<T>,
+        what: &'static str,
+        account_of: impl FnOnce(&T) -> Option<Uuid>,
+    ) -> Result<T, AppError> {
+        let seen = match object.as_ref().map(account_of) {
+            Some(Some(account_id)) => self.sees_account_id(principal, account_id).await?,
+            Some(None) => principal.is_privileged(),
+            None => false,
+        };
+        visible(object, what, |_| seen)
+    }
+
+    /// The account a listing names, when the caller may see it; without one, the
+    /// listing covers every account and needs the service role.
+    pub(crate) async fn ensure_lists_account(&self, principal: &Principal, account_id: Option<Uuid>) -> Result<(), AppError> {
+        let Some(id) = account_id else { return principal.ensure_service() };
+        principal.ensure_merchant()?;
+        if self.sees_account_id(principal, id).await? { Ok(()) } else { Err(AppError::NotFound("connected account")) }
     }
 }

@@ -2,7 +2,6 @@
 
 use chrono::{DateTime, Utc};
 use domain::accounts::ConnectedAccount;
-use domain::payment::parse_uuid;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -12,6 +11,9 @@ use crate::{App, AppError};
 
 /// How many due transfers one scheduler run matures.
 pub const MATURE_BATCH_MAX: i64 = 500;
+
+/// At most one on-demand snapshot per account in this time.
+pub const ON_DEMAND_SNAPSHOT_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
 /// Snapshots of `account` built from its ledger lines; ids are assigned here even
 /// when they are not stored.
@@ -39,7 +41,10 @@ fn snapshots(
 }
 
 impl App {
-    /// One snapshot per currency; `force_refresh` also stores them as on-demand.
+    /// One snapshot per currency, read from the ledger. `force_refresh` also asks the
+    /// gateway and stores them as on-demand, at most once per account per
+    /// `ON_DEMAND_SNAPSHOT_EVERY`: a refresh within that time answers the last one
+    /// (each call would otherwise write rows and call the gateway).
     pub async fn balance(
         &self,
         principal: &Principal,
@@ -47,11 +52,19 @@ impl App {
         force_refresh: bool,
     ) -> Result<Vec<BalanceSnapshot>, AppError> {
         let account = self.account(principal, account_id).await?;
+        let now = Utc::now();
+        let since = now - ON_DEMAND_SNAPSHOT_EVERY;
+        if force_refresh {
+            let recent = self.store.recent_on_demand_snapshots(account.id, since).await?;
+            if !recent.is_empty() {
+                return Ok(recent);
+            }
+        }
         let lines = self.store.balance_lines(account.id).await?;
-        let mut current = snapshots(&account, lines, SnapshotType::OnDemand, Utc::now());
+        let mut current = snapshots(&account, lines, SnapshotType::OnDemand, now);
         if force_refresh {
             self.compare_with_gateway(&account, &mut current).await?;
-            self.store.insert_snapshots(&current).await?;
+            return Ok(self.store.insert_on_demand_snapshots(account.id, &current, since).await?);
         }
         Ok(current)
     }
@@ -93,9 +106,7 @@ impl App {
         {
             return Err(domain::FieldError::new("from_date", "must not be after to_date").into());
         }
-        let id = parse_uuid("account_id", account_id)?;
-        let account = self.store.account(id).await?.ok_or(AppError::NotFound("connected account"))?;
-        principal.ensure_reads_account(&account)?;
+        let account = self.account(principal, account_id).await?;
         Ok(self.store.snapshots(account.id, from, to, page).await?)
     }
 

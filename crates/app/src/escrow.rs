@@ -8,7 +8,7 @@ use domain::transfers::{Transfer, TransferStatus, fee_entry};
 use domain::{FieldError, accounts::AccountStatus};
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::auth::{Principal, visible};
 use crate::escrow_ports::{ReleaseContext, ReleasePlan};
 use crate::marketplace_ports::{Guarded, PaymentSplit};
 use crate::ports::Page;
@@ -69,16 +69,14 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
 impl App {
     pub async fn escrow(&self, principal: &Principal, escrow_id: &str) -> Result<EscrowHold, AppError> {
         let id = parse_uuid("escrow_id", escrow_id)?;
-        let hold = self.store.escrow(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
-        self.ensure_reads_hold(principal, &hold).await?;
-        Ok(hold)
+        principal.ensure_any_role()?;
+        self.visible_hold(principal, self.store.escrow(id).await?).await
     }
 
     pub async fn escrow_by_payment(&self, principal: &Principal, payment_id: &str) -> Result<EscrowHold, AppError> {
         let id = parse_uuid("payment_id", payment_id)?;
-        let hold = self.store.escrow_by_payment(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
-        self.ensure_reads_hold(principal, &hold).await?;
-        Ok(hold)
+        principal.ensure_any_role()?;
+        self.visible_hold(principal, self.store.escrow_by_payment(id).await?).await
     }
 
     pub async fn escrows(
@@ -151,9 +149,7 @@ impl App {
 
     pub async fn cancel_escrow(&self, principal: &Principal, escrow_id: &str, reason: &str) -> Result<EscrowHold, AppError> {
         let id = parse_uuid("escrow_id", escrow_id)?;
-        if reason.chars().count() > CANCELLATION_REASON_LEN_MAX {
-            return Err(FieldError::new("reason", format!("must be at most {CANCELLATION_REASON_LEN_MAX} characters")).into());
-        }
+        let reason = &domain::validation::parse_free_text("reason", reason, CANCELLATION_REASON_LEN_MAX)?;
         principal.ensure_service()?;
         self.store.escrow(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
         match self.store.cancel_escrow(id, reason, Utc::now()).await? {
@@ -164,15 +160,11 @@ impl App {
     }
 
     /// Admins and services; the buyer of the payment; the merchant it is held for.
-    async fn ensure_reads_hold(&self, principal: &Principal, hold: &EscrowHold) -> Result<(), AppError> {
-        if principal.is_privileged() {
-            return Ok(());
-        }
-        if let Some(payment) = self.store.payment(hold.payment_id).await?
-            && payment.user_id == principal.subject
-        {
-            return Ok(());
-        }
-        self.ensure_reads_account_id(principal, hold.merchant_id).await
+    /// Anybody else is told it is not found.
+    async fn visible_hold(&self, principal: &Principal, hold: Option<EscrowHold>) -> Result<EscrowHold, AppError> {
+        let Some(hold) = hold else { return Err(AppError::NotFound("escrow hold")) };
+        let buyer = self.store.payment(hold.payment_id).await?.is_some_and(|p| principal.sees_user(&p.user_id));
+        let seen = buyer || self.sees_account_id(principal, hold.merchant_id).await?;
+        visible(Some(hold), "escrow hold", |_| seen)
     }
 }

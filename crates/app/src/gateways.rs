@@ -29,7 +29,10 @@ impl Gateways {
         let name = if name.is_empty() { self.default.as_str() } else { name };
         self.by_name.get(name).cloned().ok_or_else(|| {
             let known: Vec<&str> = self.by_name.keys().map(String::as_str).collect();
-            FieldError::new(field, format!("'{name}' is not a configured gateway (configured: {})", known.join(", ")))
+            FieldError::new(
+                field,
+                format!("{} is not a configured gateway (configured: {})", domain::validation::quote(name), known.join(", ")),
+            )
         })
     }
 

@@ -236,6 +236,18 @@ impl SnapshotType {
 pub trait BalanceStore: Send + Sync + 'static {
     async fn balance_lines(&self, account: Uuid) -> Result<Vec<BalanceLine>, StoreError>;
     async fn insert_snapshots(&self, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError>;
+    /// The newest on-demand snapshots of `account` taken at or after `since` (one
+    /// per currency), or none.
+    async fn recent_on_demand_snapshots(&self, account: Uuid, since: DateTime<Utc>) -> Result<Vec<BalanceSnapshot>, StoreError>;
+    /// Stores on-demand `snapshots` of `account` unless a concurrent caller stored
+    /// some at or after `since` first (the account's row is locked meanwhile).
+    /// Returns the snapshots that are stored: these, or the other caller's.
+    async fn insert_on_demand_snapshots(
+        &self,
+        account: Uuid,
+        snapshots: &[BalanceSnapshot],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<BalanceSnapshot>, StoreError>;
     async fn snapshots(
         &self,
         account: Uuid,

@@ -3,7 +3,7 @@
 use domain::FieldError;
 use domain::payment::{Payment, parse_uuid};
 
-use crate::auth::Principal;
+use crate::auth::{Principal, visible};
 use crate::ports::Page;
 use crate::{App, AppError};
 
@@ -27,15 +27,12 @@ impl Page {
 impl App {
     pub async fn payment(&self, principal: &Principal, payment_id: &str) -> Result<Payment, AppError> {
         let id = parse_uuid("payment_id", payment_id)?;
-        let payment = self.store.payment(id).await?.ok_or(AppError::NotFound("payment"))?;
-        principal.ensure_acts_for(&payment.user_id)?;
-        Ok(payment)
+        principal.ensure_user()?;
+        visible(self.store.payment(id).await?, "payment", |p| principal.sees_user(&p.user_id))
     }
 
     pub async fn user_payments(&self, principal: &Principal, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), AppError> {
-        if user_id.is_empty() {
-            return Err(FieldError::new("user_id", "is required").into());
-        }
+        domain::payment::parse_client_id("user_id", user_id)?;
         principal.ensure_acts_for(user_id)?;
         Ok(self.store.user_payments(user_id, page).await?)
     }

@@ -153,9 +153,9 @@ impl App {
 
     pub async fn payout(&self, principal: &Principal, payout_id: &str) -> Result<Payout, AppError> {
         let id = parse_uuid("payout_id", payout_id)?;
-        let payout = self.store.payout(id).await?.ok_or(AppError::NotFound("payout"))?;
-        self.ensure_reads_account_id(principal, payout.connected_account_id).await?;
-        Ok(payout)
+        principal.ensure_merchant()?;
+        let payout = self.store.payout(id).await?;
+        self.visible_by_account(principal, payout, "payout", |p| Some(p.connected_account_id)).await
     }
 
     pub async fn payouts(
@@ -166,10 +166,7 @@ impl App {
         page: Page,
     ) -> Result<(Vec<Payout>, i64), AppError> {
         let account = parse_optional_uuid("connected_account_id", account_id)?;
-        match account {
-            Some(id) => self.ensure_reads_account_id(principal, id).await?,
-            None => principal.ensure_service()?,
-        }
+        self.ensure_lists_account(principal, account).await?;
         Ok(self.store.payouts(account, status, page).await?)
     }
 

@@ -2,15 +2,15 @@
 //! from where the payment's money is.
 
 use chrono::Utc;
+use domain::Money;
 use domain::escrow::EscrowStatus;
 use domain::payment::{PaymentStatus, PaymentType, parse_uuid};
 use domain::refunds::{REASON_LEN_MAX, Refund, RefundStatus, refund_entry, refund_failed_entry};
 use domain::validation::IdempotencyKey;
 use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransactionStatus};
-use domain::{FieldError, Money};
 use uuid::Uuid;
 
-use crate::auth::Principal;
+use crate::auth::{Principal, visible};
 use crate::escrow_ports::{RefundContext, RefundPlan};
 use crate::marketplace_ports::Guarded;
 use crate::{App, AppError, idempotency};
@@ -27,14 +27,13 @@ impl App {
         idempotency_key: &str,
     ) -> Result<Refund, AppError> {
         let id = parse_uuid("payment_id", payment_id)?;
-        if reason.chars().count() > REASON_LEN_MAX {
-            return Err(FieldError::new("reason", format!("must be at most {REASON_LEN_MAX} characters")).into());
-        }
+        let reason = &domain::validation::parse_free_text("reason", reason, REASON_LEN_MAX)?;
         let key = IdempotencyKey::parse_optional("idempotency_key", idempotency_key)?;
+        // Before the payment is loaded: its existence and currency are not for everyone.
+        principal.ensure_service()?;
         let payment = self.store.payment(id).await?.ok_or(AppError::NotFound("payment"))?;
         let requested =
             if amount.is_empty() { None } else { Some(Money::parse_positive("amount", amount, payment.amount.currency())?) };
-        principal.ensure_service()?;
         let fields = vec![id.to_string(), requested.map(|m| m.minor().to_string()).unwrap_or_default(), reason.to_owned()];
         let claim = idempotency::claim(principal, key.as_ref(), METHOD, &fields);
         let refund_id = Uuid::now_v7();
@@ -157,8 +156,10 @@ impl App {
 
     pub async fn refund(&self, principal: &Principal, refund_id: &str) -> Result<Refund, AppError> {
         let id = parse_uuid("refund_id", refund_id)?;
-        let refund = self.store.refund(id).await?.ok_or(AppError::NotFound("refund"))?;
-        self.payment(principal, &refund.payment_id.to_string()).await?;
+        principal.ensure_user()?;
+        let Some(refund) = self.store.refund(id).await? else { return Err(AppError::NotFound("refund")) };
+        let payment = self.store.payment(refund.payment_id).await?;
+        visible(payment, "refund", |p| principal.sees_user(&p.user_id))?;
         Ok(refund)
     }
 

@@ -24,10 +24,13 @@ impl App {
         Ok(rule)
     }
 
+    /// A merchant reads the rules of its accounts; platform-wide rules and other
+    /// accounts' are not found for it.
     pub async fn split_rule(&self, principal: &Principal, rule_id: &str) -> Result<SplitRule, AppError> {
-        let rule = self.load_split_rule(rule_id).await?;
-        self.ensure_reads_rules(principal, rule.connected_account_id).await?;
-        Ok(rule)
+        let id = parse_uuid("rule_id", rule_id)?;
+        principal.ensure_merchant()?;
+        let rule = self.store.split_rule(id).await?;
+        self.visible_by_account(principal, rule, "split rule", |r| r.connected_account_id).await
     }
 
     pub async fn split_rules(
@@ -37,7 +40,7 @@ impl App {
         page: Page,
     ) -> Result<(Vec<SplitRule>, i64), AppError> {
         let account = parse_optional_uuid("connected_account_id", account_id)?;
-        self.ensure_reads_rules(principal, account).await?;
+        self.ensure_lists_account(principal, account).await?;
         Ok(self.store.split_rules(account, page).await?)
     }
 
@@ -47,9 +50,10 @@ impl App {
         rule_id: &str,
         update: SplitRuleUpdate,
     ) -> Result<SplitRule, AppError> {
-        let rule = self.load_split_rule(rule_id).await?;
-        let updated = rule.update(update, Utc::now())?;
+        let id = parse_uuid("rule_id", rule_id)?;
         principal.ensure_service()?;
+        let rule = self.store.split_rule(id).await?.ok_or(AppError::NotFound("split rule"))?;
+        let updated = rule.update(update, Utc::now())?;
         if !self.store.update_split_rule(&updated).await? {
             return Err(AppError::NotFound("split rule"));
         }
@@ -69,34 +73,13 @@ impl App {
         amount: &str,
         currency: &str,
     ) -> Result<FeeQuote, AppError> {
-        let account = self.load_account("connected_account_id", account_id).await?;
         let amount = Money::parse_request(amount, currency)?;
-        principal.ensure_reads_account(&account)?;
+        let account = self.visible_account(principal, "connected_account_id", account_id).await?;
         self.fee_for(&account, amount).await
     }
 
     pub(crate) async fn fee_for(&self, account: &ConnectedAccount, amount: Money) -> Result<FeeQuote, AppError> {
         let rules = self.store.fee_rules(account.id).await?;
         Ok(calculate_fee(&rules, Some(account.id), amount))
-    }
-
-    async fn load_split_rule(&self, rule_id: &str) -> Result<SplitRule, AppError> {
-        let id = parse_uuid("rule_id", rule_id)?;
-        self.store.split_rule(id).await?.ok_or(AppError::NotFound("split rule"))
-    }
-
-    /// Platform-wide rules are for admins and services; an account's rules also for
-    /// its merchant.
-    async fn ensure_reads_rules(&self, principal: &Principal, account: Option<Uuid>) -> Result<(), AppError> {
-        if principal.is_privileged() {
-            return Ok(());
-        }
-        match account {
-            Some(id) => {
-                let account = self.store.account(id).await?.ok_or(AppError::NotFound("connected account"))?;
-                principal.ensure_reads_account(&account)
-            }
-            None => principal.ensure_service(),
-        }
     }
 }

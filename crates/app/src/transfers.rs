@@ -33,10 +33,7 @@ pub struct TransferInput {
 }
 
 pub(crate) fn parse_description(text: &str) -> Result<String, FieldError> {
-    if text.chars().count() > DESCRIPTION_LEN_MAX {
-        return Err(FieldError::new("description", format!("must be at most {DESCRIPTION_LEN_MAX} characters")));
-    }
-    Ok(text.to_owned())
+    domain::validation::parse_free_text("description", text, DESCRIPTION_LEN_MAX)
 }
 
 /// A reversal of `amount` (not more than what remains), its transfer and entry.
@@ -233,17 +230,14 @@ impl App {
 
     pub async fn transfer(&self, principal: &Principal, transfer_id: &str) -> Result<Transfer, AppError> {
         let id = parse_uuid("transfer_id", transfer_id)?;
-        let transfer = self.store.transfer(id).await?.ok_or(AppError::NotFound("transfer"))?;
-        self.ensure_reads_account_id(principal, transfer.connected_account_id).await?;
-        Ok(transfer)
+        principal.ensure_merchant()?;
+        let transfer = self.store.transfer(id).await?;
+        self.visible_by_account(principal, transfer, "transfer", |t| Some(t.connected_account_id)).await
     }
 
     pub async fn transfers(&self, principal: &Principal, account_id: &str, page: Page) -> Result<(Vec<Transfer>, i64), AppError> {
         let account = parse_optional_uuid("connected_account_id", account_id)?;
-        match account {
-            Some(id) => self.ensure_reads_account_id(principal, id).await?,
-            None => principal.ensure_service()?,
-        }
+        self.ensure_lists_account(principal, account).await?;
         Ok(self.store.transfers(account, page).await?)
     }
 
@@ -258,10 +252,10 @@ impl App {
         let id = parse_uuid("transfer_id", transfer_id)?;
         let description = parse_description(description)?;
         let key = IdempotencyKey::parse_optional("idempotency_key", idempotency_key)?;
+        principal.ensure_service()?;
         let existing = self.store.transfer(id).await?.ok_or(AppError::NotFound("transfer"))?;
         let requested =
             if amount.is_empty() { None } else { Some(Money::parse_positive("amount", amount, existing.amount.currency())?) };
-        principal.ensure_service()?;
         let fields = vec![id.to_string(), requested.map(|m| m.minor().to_string()).unwrap_or_default(), description.clone()];
         let claim = idempotency::claim(principal, key.as_ref(), REVERSE_METHOD, &fields);
         let reversal_id = Uuid::now_v7();

@@ -176,5 +176,5 @@ pub(crate) fn settle_withdrawal(
 }
 
 fn require_user(user_id: &str) -> Result<(), FieldError> {
-    if user_id.is_empty() { Err(FieldError::new("user_id", "is required")) } else { Ok(()) }
+    domain::payment::parse_client_id("user_id", user_id).map(drop)
 }

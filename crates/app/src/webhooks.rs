@@ -4,6 +4,7 @@
 use chrono::Utc;
 use domain::FieldError;
 use domain::payment::{Payment, PaymentOutcome, PaymentStatus, PaymentType};
+use domain::validation::{IDENTIFIER_LEN_MAX, parse_identifier};
 use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransactionStatus};
 use uuid::Uuid;
 
@@ -19,6 +20,8 @@ const CHARGED_OTHER_AMOUNT: &str = "the gateway charged";
 
 /// Largest webhook body accepted; a real event is a few kilobytes.
 pub const WEBHOOK_BODY_BYTES_MAX: usize = 64 * 1024;
+/// Event types are short dotted names (`checkout.session.completed`).
+const EVENT_TYPE_LEN_MAX: usize = 100;
 
 /// What happened to an event, for the caller's response.
 #[derive(Debug, Clone)]
@@ -77,9 +80,8 @@ impl App {
     ) -> Result<WebhookReceipt, AppError> {
         principal.ensure_service()?;
         let gateway = self.gateways.resolve("gateway_name", gateway_name)?;
-        if event_id.is_empty() || event_id.len() > 255 {
-            return Err(FieldError::new("event_id", "is required, at most 255 characters").into());
-        }
+        parse_identifier("event_id", event_id, IDENTIFIER_LEN_MAX)?;
+        parse_identifier("event_type", event_type, EVENT_TYPE_LEN_MAX)?;
         if object.len() > WEBHOOK_BODY_BYTES_MAX {
             return Err(FieldError::new("event_payload", format!("is larger than {WEBHOOK_BODY_BYTES_MAX} bytes")).into());
         }
@@ -121,12 +123,7 @@ impl App {
 
     /// The payment behind a mock checkout page; only sessions of mock-served gateways.
     pub async fn mock_payment(&self, session_id: &str) -> Result<Payment, AppError> {
-        if session_id.is_empty() {
-            return Err(FieldError::new("session_id", "is required").into());
-        }
-        if session_id.len() > 255 {
-            return Err(FieldError::new("session_id", "must be at most 255 characters").into());
-        }
+        parse_identifier("session_id", session_id, IDENTIFIER_LEN_MAX)?;
         for name in self.mock_gateway_names.iter() {
             if let Some(payment) = self.store.payment_by_session(name, session_id).await? {
                 return Ok(payment);
@@ -141,6 +138,9 @@ impl App {
         event: GatewayEvent,
         payload: String,
     ) -> Result<WebhookReceipt, AppError> {
+        // A signed payload is still input: ids we store must be storable.
+        parse_identifier("event_id", &event.event_id, IDENTIFIER_LEN_MAX)?;
+        parse_identifier("event_type", &event.event_type, EVENT_TYPE_LEN_MAX)?;
         if !matches!(event.effect, EventEffect::Checkout { .. } | EventEffect::Ignored) {
             return self.apply_object_event(gateway_name, event, payload).await;
         }

@@ -181,7 +181,7 @@ fn parse_country(text: &str) -> Result<String, FieldError> {
         return Err(FieldError::new("country", "is required (ISO 3166-1 alpha-2, like RS)"));
     }
     if text.len() != 2 || !text.chars().all(|c| c.is_ascii_uppercase()) || isocountry::CountryCode::for_alpha2(text).is_err() {
-        return Err(FieldError::new("country", format!("'{text}' is not an ISO 3166-1 alpha-2 code")));
+        return Err(FieldError::new("country", format!("{} is not an ISO 3166-1 alpha-2 code", crate::validation::quote(text))));
     }
     Ok(text.to_owned())
 }

@@ -120,12 +120,7 @@ impl SplitRule {
     /// The checks across fields, shared by create and update so a rule can never be
     /// stored in a shape that create would refuse.
     fn validate(&self) -> Result<(), FieldError> {
-        if self.name.trim().is_empty() {
-            return Err(FieldError::new("name", "is required"));
-        }
-        if self.name.chars().count() > RULE_NAME_LEN_MAX || self.name.chars().any(char::is_control) {
-            return Err(FieldError::new("name", format!("must be at most {RULE_NAME_LEN_MAX} printable characters")));
-        }
+        crate::validation::parse_identifier("name", &self.name, RULE_NAME_LEN_MAX)?;
         check_decimal("value", self.value, self.currency.filter(|_| self.rule_type == SplitRuleType::Fixed))?;
         match self.rule_type {
             SplitRuleType::Percentage if self.value > Decimal::ONE_HUNDRED => {
@@ -186,8 +181,7 @@ pub fn parse_decimal(field: &'static str, text: &str) -> Result<Decimal, FieldEr
     if text.is_empty() {
         return Err(FieldError::new(field, "is required"));
     }
-    let shown: String = text.chars().take(32).collect();
-    let invalid = |why: &str| FieldError::new(field, format!("'{shown}' {why}"));
+    let invalid = |why: &str| FieldError::new(field, format!("{} {why}", crate::validation::quote(text)));
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if whole.is_empty() || !all_digits(whole) || !all_digits(fraction) || (text.contains('.') && fraction.is_empty()) {

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::error::FieldError;
+use crate::validation::quote;
 
 /// Largest number of digits accepted in a wire amount, so that parsing can never
 /// overflow i64 before the checked arithmetic even starts.
@@ -24,8 +25,8 @@ impl Currency {
         }
         let currency = iso_currency::Currency::from_code(code)
             .filter(|_| code.chars().all(|c| c.is_ascii_uppercase()))
-            .ok_or_else(|| FieldError::new(field, format!("'{code}' is not an ISO 4217 currency code")))?;
-        let exponent = currency.exponent().ok_or_else(|| FieldError::new(field, format!("'{code}' has no minor unit")))?;
+            .ok_or_else(|| FieldError::new(field, format!("{} is not an ISO 4217 currency code", quote(code))))?;
+        let exponent = currency.exponent().ok_or_else(|| FieldError::new(field, format!("{} has no minor unit", quote(code))))?;
         Ok(Self { code: currency, exponent: u32::from(exponent) })
     }
 
@@ -65,7 +66,7 @@ impl Money {
     /// Parses a wire amount ("100.50"): plain digits, an optional point, at most as
     /// many fraction digits as the currency has. No sign, exponent or spaces.
     pub fn parse(field: &'static str, text: &str, currency: Currency) -> Result<Self, FieldError> {
-        let invalid = |why: &str| FieldError::new(field, format!("'{}' {why}", truncate(text)));
+        let invalid = |why: &str| FieldError::new(field, format!("{} {why}", quote(text)));
         if text.is_empty() {
             return Err(FieldError::new(field, "is required"));
         }
@@ -164,16 +165,6 @@ pub enum MoneyError {
     Overflow,
     #[error("currency mismatch: {left} and {right}")]
     CurrencyMismatch { left: &'static str, right: &'static str },
-}
-
-/// Keeps error messages short when a client sends a megabyte of digits.
-fn truncate(text: &str) -> String {
-    const SHOWN_CHARS_MAX: usize = 32;
-    if text.chars().count() <= SHOWN_CHARS_MAX {
-        text.to_owned()
-    } else {
-        format!("{}…", text.chars().take(SHOWN_CHARS_MAX).collect::<String>())
-    }
 }
 
 #[cfg(test)]

@@ -205,14 +205,9 @@ impl CheckoutRequest {
     }
 }
 
-fn parse_client_id(field: &'static str, text: &str) -> Result<String, FieldError> {
-    if text.trim().is_empty() {
-        return Err(FieldError::new(field, "is required"));
-    }
-    if text.len() > CLIENT_ID_LEN_MAX || text.chars().any(char::is_control) {
-        return Err(FieldError::new(field, format!("must be at most {CLIENT_ID_LEN_MAX} printable characters")));
-    }
-    Ok(text.to_owned())
+/// A user id of the platform's: the token's `sub` for a user acting for themself.
+pub fn parse_client_id(field: &'static str, text: &str) -> Result<String, FieldError> {
+    crate::validation::parse_identifier(field, text, CLIENT_ID_LEN_MAX)
 }
 
 /// An id that must be a UUID when given.

@@ -92,6 +92,10 @@ pub struct Config {
     pub read_timeout: Duration,
     pub write_timeout: Duration,
     pub idle_timeout: Duration,
+    /// HTTP/2 pings: a peer that does not answer one within this long is dropped.
+    pub keepalive_interval: Duration,
+    /// Open connections per port; past it, new ones wait to be accepted.
+    pub max_connections: usize,
     pub shutdown_timeout: Duration,
     /// Where browsers reach this service (mock pages); default `http://localhost:{grpc_port}`.
     pub public_url: Option<String>,
@@ -110,6 +114,19 @@ pub struct Config {
     pub auth_skip_methods: Vec<String>,
     pub auth_jwt_secret: Secret,
     pub auth_jwt_public_key_file: Option<PathBuf>,
+    /// Clock skew allowed on a token's `exp`, `nbf` and `iat`.
+    pub auth_leeway: Duration,
+    /// The longest a token may be valid (`exp - iat`).
+    pub auth_max_token_lifetime: Duration,
+    /// When set, tokens must carry this `iss`.
+    pub auth_issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    pub auth_audience: Option<String>,
+    /// An identity provider's key set (URL, `file://` or path), instead of a secret or key file.
+    pub auth_jwks_url: Option<String>,
+    pub auth_jwks_refresh_interval: Duration,
+    /// A token with an unknown `kid` reads the set again at most this often.
+    pub auth_jwks_min_refetch_interval: Duration,
     pub fixtures_enabled: bool,
     pub fixtures_path: String,
     pub escrow_release_interval: Duration,
@@ -278,6 +295,8 @@ impl Config {
             read_timeout: r.duration("SERVER_READ_TIMEOUT", Duration::from_secs(30)),
             write_timeout: r.duration("SERVER_WRITE_TIMEOUT", Duration::from_secs(30)),
             idle_timeout: r.duration("SERVER_IDLE_TIMEOUT", Duration::from_secs(120)),
+            keepalive_interval: r.duration("SERVER_KEEPALIVE_INTERVAL", Duration::from_secs(30)),
+            max_connections: r.parse("SERVER_MAX_CONNECTIONS", 4096, "a positive number of connections"),
             shutdown_timeout: r.duration("SERVER_SHUTDOWN_TIMEOUT", Duration::from_secs(30)),
             public_url: r.raw("SERVER_PUBLIC_URL").map(|u| u.trim().trim_end_matches('/').to_owned()),
             gateways_default: r.string("GATEWAYS_DEFAULT", default_gateway(gateways_use_mock, &stripe, &allsecure)),
@@ -308,6 +327,13 @@ impl Config {
             auth_skip_methods: r.list("AUTH_SKIP_METHODS", "/payment.v1.PaymentService/HealthCheck"),
             auth_jwt_secret: r.secret("AUTH_JWT_SECRET"),
             auth_jwt_public_key_file: r.raw("AUTH_JWT_PUBLIC_KEY_FILE").map(PathBuf::from),
+            auth_leeway: r.duration("AUTH_LEEWAY", Duration::from_secs(30)),
+            auth_max_token_lifetime: r.duration("AUTH_MAX_TOKEN_LIFETIME", Duration::from_secs(24 * 3600)),
+            auth_issuer: r.raw("AUTH_ISSUER").map(|v| v.trim().to_owned()),
+            auth_audience: r.raw("AUTH_AUDIENCE").map(|v| v.trim().to_owned()),
+            auth_jwks_url: r.raw("AUTH_JWKS_URL").map(|v| v.trim().to_owned()),
+            auth_jwks_refresh_interval: r.duration("AUTH_JWKS_REFRESH_INTERVAL", Duration::from_secs(600)),
+            auth_jwks_min_refetch_interval: r.duration("AUTH_JWKS_MIN_REFETCH_INTERVAL", Duration::from_secs(30)),
             fixtures_enabled: r.bool("FIXTURES_ENABLED", false),
             fixtures_path: r.string("FIXTURES_PATH", "fixtures"),
             escrow_release_interval: r.duration("ESCROW_RELEASE_INTERVAL", Duration::from_secs(3600)),
@@ -324,6 +350,18 @@ impl Config {
         };
         if config.db_max_connections == 0 {
             r.fail("DB_MAX_CONNECTIONS", "must be at least 1");
+        }
+        if config.max_connections == 0 {
+            r.fail("SERVER_MAX_CONNECTIONS", "must be at least 1");
+        }
+        for (name, value) in [
+            ("SERVER_READ_TIMEOUT", config.read_timeout),
+            ("SERVER_IDLE_TIMEOUT", config.idle_timeout),
+            ("SERVER_KEEPALIVE_INTERVAL", config.keepalive_interval),
+        ] {
+            if value < Duration::from_millis(100) {
+                r.fail(name, "must be at least 100ms");
+            }
         }
         if config.escrow_release_interval < Duration::from_millis(100) {
             r.fail("ESCROW_RELEASE_INTERVAL", "must be at least 100ms");
@@ -352,6 +390,7 @@ impl Config {
         {
             r.fail("AUTH_JWT_PUBLIC_KEY_FILE", format!("{} is not a readable file", path.display()));
         }
+        config.check_tokens(&mut r);
         for method in &config.auth_skip_methods {
             if !method.starts_with('/') {
                 r.fail(
@@ -365,6 +404,32 @@ impl Config {
             config.check_production(&mut r);
         }
         if r.errors.is_empty() { Ok(config) } else { Err(ConfigError(r.errors)) }
+    }
+
+    fn check_tokens(&self, r: &mut Reader<'_>) {
+        if self.auth_leeway > Duration::from_secs(300) {
+            r.fail("AUTH_LEEWAY", "must be at most 5m (clock skew, not a grace period)");
+        }
+        if self.auth_max_token_lifetime < Duration::from_secs(60) {
+            r.fail("AUTH_MAX_TOKEN_LIFETIME", "must be at least 1m");
+        }
+        if self.auth_jwks_refresh_interval < Duration::from_secs(1) {
+            r.fail("AUTH_JWKS_REFRESH_INTERVAL", "must be at least 1s");
+        }
+        let Some(url) = &self.auth_jwks_url else { return };
+        if self.auth_jwt_public_key_file.is_some() {
+            r.fail("AUTH_JWKS_URL", "set either it or VONDIPAYMENT_AUTH_JWT_PUBLIC_KEY_FILE, not both");
+        }
+        match api::JwksLocation::parse(url) {
+            Err(message) => r.fail("AUTH_JWKS_URL", message),
+            Ok(api::JwksLocation::File(path)) if !path.is_file() => {
+                r.fail("AUTH_JWKS_URL", format!("{} is not a readable file", path.display()));
+            }
+            Ok(api::JwksLocation::Url(url)) if self.env == Environment::Production && !secure_url(&url) => {
+                r.fail("AUTH_JWKS_URL", "production needs https:// (plain http only to this machine)");
+            }
+            Ok(_) => {}
+        }
     }
 
     fn check_gateways(&self, r: &mut Reader<'_>) {
@@ -440,13 +505,11 @@ impl Config {
         if self.auth_test_mode {
             r.fail("AUTH_TEST_MODE", "production refuses test mode");
         }
-        if self.auth_jwt_secret.is_empty() && self.auth_jwt_public_key_file.is_none() {
-            r.fail("AUTH_JWT_SECRET", "production needs a JWT secret (or AUTH_JWT_PUBLIC_KEY_FILE)");
+        if self.auth_jwt_secret.is_empty() && self.auth_jwt_public_key_file.is_none() && self.auth_jwks_url.is_none() {
+            r.fail("AUTH_JWT_SECRET", "production needs a JWT secret (or AUTH_JWT_PUBLIC_KEY_FILE or AUTH_JWKS_URL)");
         }
         for (name, gateway) in [("GATEWAYS_STRIPE_BASE_URL", &self.stripe), ("GATEWAYS_ALLSECURE_BASE_URL", &self.allsecure)] {
-            // Plain http only to this machine (a local stand-in): credentials travel with every call.
-            let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| gateway.base_url.starts_with(p));
-            if gateway.enabled && !gateway.base_url.starts_with("https://") && !local {
+            if gateway.enabled && !secure_url(&gateway.base_url) {
                 r.fail(name, "production needs https:// (plain http only to this machine)");
             }
         }
@@ -476,6 +539,12 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.db_url.expose().starts_with("sqlite:")
     }
+}
+
+/// https, or plain http only to this machine (a local stand-in): credentials and
+/// keys travel over it.
+fn secure_url(url: &str) -> bool {
+    url.starts_with("https://") || ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| url.starts_with(p))
 }
 
 /// The mock in development; otherwise the first enabled real gateway.
@@ -542,6 +611,8 @@ mod tests {
     fn wrong_values_name_their_variable() {
         assert!(errors(&[("SERVER_GRPC_PORT", "70000")]).contains("VONDIPAYMENT_SERVER_GRPC_PORT"));
         assert!(errors(&[("SERVER_READ_TIMEOUT", "soon")]).contains("VONDIPAYMENT_SERVER_READ_TIMEOUT"));
+        assert!(errors(&[("SERVER_MAX_CONNECTIONS", "0")]).contains("VONDIPAYMENT_SERVER_MAX_CONNECTIONS"));
+        assert!(errors(&[("SERVER_IDLE_TIMEOUT", "0s")]).contains("VONDIPAYMENT_SERVER_IDLE_TIMEOUT"));
         assert!(errors(&[("AUTH_ENABLED", "maybe")]).contains("VONDIPAYMENT_AUTH_ENABLED"));
         assert!(errors(&[("DB_URL", "mysql://x")]).contains("VONDIPAYMENT_DB_URL"));
         assert!(errors(&[("GATEWAYS_DEFAULT", "paypal")]).contains("VONDIPAYMENT_GATEWAYS_DEFAULT"));
@@ -616,6 +687,33 @@ mod tests {
         let without_secret: Vec<_> =
             allsecure.iter().copied().filter(|(k, _)| *k != "GATEWAYS_ALLSECURE_SHARED_SECRET").collect();
         assert!(errors(&without_secret).contains("VONDIPAYMENT_GATEWAYS_ALLSECURE_SHARED_SECRET"));
+    }
+
+    #[test]
+    fn token_rules_have_strict_defaults_and_named_errors() {
+        let defaults = config(&[]).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            (defaults.auth_leeway, defaults.auth_max_token_lifetime),
+            (Duration::from_secs(30), Duration::from_secs(86_400))
+        );
+        assert_eq!((defaults.auth_issuer, defaults.auth_audience, defaults.auth_jwks_url), (None, None, None));
+        assert!(errors(&[("AUTH_LEEWAY", "1h")]).contains("VONDIPAYMENT_AUTH_LEEWAY"));
+        assert!(errors(&[("AUTH_MAX_TOKEN_LIFETIME", "10s")]).contains("VONDIPAYMENT_AUTH_MAX_TOKEN_LIFETIME"));
+        assert!(errors(&[("AUTH_JWKS_URL", "ftp://id.example/keys")]).contains("VONDIPAYMENT_AUTH_JWKS_URL"));
+        assert!(errors(&[("AUTH_JWKS_URL", "/no/such/jwks.json")]).contains("not a readable file"));
+        let both = errors(&[("AUTH_JWKS_URL", "https://id.example/jwks"), ("AUTH_JWT_PUBLIC_KEY_FILE", "Cargo.toml")]);
+        assert!(both.contains("not both"), "{both}");
+
+        let production = [
+            ("ENV", "production"),
+            ("GATEWAYS_USE_MOCK", "false"),
+            ("GATEWAYS_STRIPE_ENABLED", "true"),
+            ("GATEWAYS_STRIPE_API_KEY", "sk_live_abc"),
+            ("GATEWAYS_STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+        ];
+        let with_jwks = |url: &'static str| production.iter().copied().chain([("AUTH_JWKS_URL", url)]).collect::<Vec<_>>();
+        assert!(config(&with_jwks("https://id.example/.well-known/jwks.json")).is_ok(), "a JWKS replaces the secret");
+        assert!(errors(&with_jwks("http://id.example/jwks")).contains("VONDIPAYMENT_AUTH_JWKS_URL"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! with graceful shutdown. `main.rs` is only the command line around this.
 
 pub mod config;
+mod connections;
+pub mod demo;
 mod scheduler;
 pub mod secrets;
 pub mod telemetry;
@@ -65,7 +67,7 @@ pub async fn connect_store(config: &Config) -> Result<SqlStore, BoxError> {
 
 /// Host and port (or file) of a database URL, without its credentials: for an
 /// operator's error message.
-fn database_location(url: &str) -> String {
+pub(crate) fn database_location(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return "an unreadable URL".to_owned() };
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     match scheme {
@@ -111,25 +113,30 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", api_addr.port()));
 
     let app = assemble(&config, store.clone(), &public_url)?;
-    let authenticator = api::Authenticator::new(secrets::verification_key(&config)?, config.auth_skip_methods.clone());
+    let authenticator = api::Authenticator::new(
+        secrets::verification_key(&config).await?,
+        secrets::token_rules(&config),
+        config.auth_skip_methods.clone(),
+    );
     let router = api::router(app.clone(), authenticator, config.write_timeout)?;
     let metrics = telemetry::metrics_router();
     app::metrics::register_all();
 
     let (stop, stopped) = watch::channel(false);
     let drain = config.shutdown_timeout;
+    let limits = connections::Limits {
+        read_timeout: config.read_timeout,
+        idle_timeout: config.idle_timeout,
+        keepalive_interval: config.keepalive_interval,
+        max_connections: config.max_connections,
+    };
     let jobs = scheduler::spawn(app, &config, stopped.clone());
     let task = tokio::spawn(async move {
-        let api = axum::serve(api_listener, router).with_graceful_shutdown(wait_for(stopped.clone()));
-        let metrics = axum::serve(metrics_listener, metrics).with_graceful_shutdown(wait_for(stopped.clone()));
-        let both = async { tokio::join!(api.into_future(), metrics.into_future()) };
+        let api = connections::serve(api_listener, router, limits, stopped.clone());
+        let metrics = connections::serve(metrics_listener, metrics, limits, stopped.clone());
         let mut stopped = stopped;
         tokio::select! {
-            (api, metrics) = both => {
-                if let Err(error) = api.and(metrics) {
-                    tracing::error!(%error, "server stopped with an error");
-                }
-            }
+            ((), ()) = async { tokio::join!(api, metrics) } => {}
             // Graceful drain is bounded: past the shutdown timeout, in-flight
             // requests are dropped (their transactions roll back).
             () = async { let _ = stopped.wait_for(|s| *s).await; tokio::time::sleep(drain).await } => {

@@ -1,13 +1,23 @@
-//! `vondipayment`: serve (default), migrate, check-ledger, token.
+//! `vondipayment`: serve (default), migrate, check-ledger, release-expired, token, demo.
 
 use std::process::ExitCode;
 
 use app::Role;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use server::config::Config;
 
 #[derive(Parser)]
-#[command(name = "vondipayment", about = "Payment service for marketplaces", version)]
+#[command(
+    name = "vondipayment",
+    version,
+    about = "Payment service for marketplaces: gRPC and HTTP on one port, a double-entry ledger",
+    long_about = "Payment service for marketplaces: gRPC and HTTP on one port, a double-entry ledger.\n\n\
+        Without a command it runs the service. Every setting is a VONDIPAYMENT_* environment \
+        variable (see docs/configuration.md); with none set it runs in development on \
+        ./data/payments.db (SQLite) with the mock gateway.",
+    after_help = "First payment: start the service with `cargo run`, then run `cargo run -q -- demo` in a second terminal."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -17,7 +27,10 @@ struct Cli {
 enum Command {
     /// Run the service and its scheduler (the default).
     Serve,
-    /// Apply, revert or list database migrations.
+    /// Apply, revert or list database migrations (on VONDIPAYMENT_DB_URL).
+    #[command(long_about = "Apply, revert or list the database migrations embedded in the binary, on the \
+            database of VONDIPAYMENT_DB_URL (default ./data/payments.db). In development the \
+            service also applies them when it starts; in production run `migrate up` first.")]
     Migrate {
         #[command(subcommand)]
         action: MigrateAction,
@@ -30,24 +43,38 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
-    /// Mint a development JWT signed with the configured (or generated) secret.
-    Token {
-        #[arg(long)]
-        sub: String,
-        /// user, merchant, admin or service; repeat for several.
-        #[arg(long = "role", default_value = "user")]
-        roles: Vec<String>,
-        /// Lifetime, like 1h or 30m.
-        #[arg(long, default_value = "24h")]
-        ttl: String,
+    /// Mint a JWT the service accepts, for development and tests.
+    #[command(
+        long_about = "Mint a JWT the service accepts, for development and tests.\n\n\
+            By default it is HS256, signed with VONDIPAYMENT_AUTH_JWT_SECRET or, in development, \
+            the secret generated in the data directory. When the service checks tokens with a \
+            public key (VONDIPAYMENT_AUTH_JWT_PUBLIC_KEY_FILE or VONDIPAYMENT_AUTH_JWKS_URL), give \
+            the matching private key with --private-key. The token carries VONDIPAYMENT_AUTH_ISSUER \
+            and VONDIPAYMENT_AUTH_AUDIENCE when they are set.",
+        after_help = "Examples:\n  vondipayment token --sub user-1 --role user\n  \
+            vondipayment token --sub backend --role service --ttl 1h --private-key jwt-private.pem --kid key-1"
+    )]
+    Token(TokenArgs),
+    /// Pay a first checkout on a running service, step by step.
+    #[command(long_about = "Walk through a first payment on a running service and print each step: mint a \
+            token, create a checkout session over gRPC, pay it on the mock gateway's page as a \
+            browser would, read the payment back (it must be SUCCEEDED), and check the ledger of \
+            the configured database. Run it with the service's settings (the same directory, \
+            or the same VONDIPAYMENT_* variables); it exits 1 when a step fails.")]
+    Demo {
+        /// Where the service listens (gRPC and HTTP).
+        #[arg(long, value_name = "URL", default_value = "http://localhost:30051")]
+        url: String,
     },
 }
 
 #[derive(Subcommand)]
 enum MigrateAction {
+    /// Apply every pending migration.
     Up,
     /// Revert the newest applied migration.
     Down,
+    /// List every migration as applied or pending.
     Status,
 }
 
@@ -67,7 +94,8 @@ async fn main() -> ExitCode {
         Command::Migrate { action } => migrate(config, action).await,
         Command::CheckLedger => return check_ledger(config).await,
         Command::ReleaseExpired { limit } => release_expired(config, limit).await,
-        Command::Token { sub, roles, ttl } => token(&config, &sub, &roles, &ttl),
+        Command::Token(args) => token(&config, &args),
+        Command::Demo { url } => server::demo::run(&config, &url).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,14 +196,64 @@ async fn check_ledger(config: Config) -> ExitCode {
     }
 }
 
-fn token(config: &Config, sub: &str, roles: &[String], ttl: &str) -> Result<(), server::BoxError> {
-    let roles = roles
+#[derive(Args)]
+struct TokenArgs {
+    /// The user id the token speaks for (its `sub`).
+    #[arg(long, value_name = "ID")]
+    sub: String,
+    /// user, merchant, admin or service; repeat for several.
+    #[arg(long = "role", value_name = "ROLE", default_value = "user")]
+    roles: Vec<String>,
+    /// Lifetime, like 1h or 30m; at most VONDIPAYMENT_AUTH_MAX_TOKEN_LIFETIME.
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    ttl: String,
+    /// PEM private key to sign with: RSA gives RS256, P-256 gives ES256.
+    #[arg(long, value_name = "FILE")]
+    private_key: Option<std::path::PathBuf>,
+    /// The key's id in the service's JWKS (the token header's `kid`).
+    #[arg(long)]
+    kid: Option<String>,
+}
+
+fn token(config: &Config, args: &TokenArgs) -> Result<(), server::BoxError> {
+    let roles = args
+        .roles
         .iter()
         .map(|r| Role::parse(r).ok_or_else(|| format!("--role '{r}' is not one of user, merchant, admin, service")))
         .collect::<Result<Vec<_>, _>>()?;
-    let ttl = humantime::parse_duration(ttl).map_err(|e| format!("--ttl: {e}"))?;
+    let ttl = humantime::parse_duration(&args.ttl).map_err(|e| format!("--ttl: {e}"))?;
+    if ttl > config.auth_max_token_lifetime {
+        return Err(format!(
+            "--ttl {}: longer than VONDIPAYMENT_AUTH_MAX_TOKEN_LIFETIME ({}), the service would refuse the token",
+            args.ttl,
+            humantime::format_duration(config.auth_max_token_lifetime)
+        )
+        .into());
+    }
     let ttl = chrono::Duration::from_std(ttl).map_err(|e| format!("--ttl: {e}"))?;
-    let secret = server::secrets::hs256_secret(config)?;
-    println!("{}", api::mint_hs256(&secret, sub, &roles, ttl)?);
+    let public_keys = server::secrets::verifies_public_keys(config);
+    let (algorithm, key) = match (&args.private_key, public_keys) {
+        (Some(path), _) => server::secrets::signing_key(path)?,
+        (None, Some(variable)) => {
+            return Err(format!(
+                "the service checks tokens with a public key ({variable}), so it would refuse an HS256 token: \
+                 give the matching private key with --private-key FILE (and --kid ID for a JWKS)"
+            )
+            .into());
+        }
+        (None, None) => (Algorithm::HS256, EncodingKey::from_secret(&server::secrets::hs256_secret(config)?)),
+    };
+    if args.private_key.is_some() && public_keys.is_none() {
+        eprintln!("note: the service checks HS256 tokens with its secret; it will refuse this {algorithm:?} token");
+    }
+    let new = api::NewToken {
+        subject: &args.sub,
+        roles: &roles,
+        ttl,
+        issuer: config.auth_issuer.as_deref(),
+        audience: config.auth_audience.as_deref(),
+        key_id: args.kid.as_deref(),
+    };
+    println!("{}", api::mint(&new, algorithm, &key)?);
     Ok(())
 }

@@ -1,11 +1,12 @@
-//! The JWT verification key: the configured secret or public key, or in development
-//! a generated secret kept in the data directory so the `token` command and the
-//! running service agree on it.
+//! The JWT verification key: an identity provider's JWKS, the configured public key
+//! or secret, or in development a generated secret kept in the data directory so the
+//! `token` command and the running service agree on it.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use api::VerificationKey;
+use api::{JwksLocation, JwksSettings, TokenRules, VerificationKey};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use rand::RngCore;
 
 use crate::BoxError;
@@ -13,18 +14,59 @@ use crate::config::{Config, Environment};
 
 const DEV_SECRET_FILE: &str = "dev-jwt-secret";
 
-pub fn verification_key(config: &Config) -> Result<Option<VerificationKey>, BoxError> {
+pub async fn verification_key(config: &Config) -> Result<Option<VerificationKey>, BoxError> {
     if !config.auth_enabled {
         tracing::warn!("auth is disabled: every caller acts as a service (development only)");
         return Ok(None);
     }
+    if let Some(url) = &config.auth_jwks_url {
+        let settings = JwksSettings {
+            location: JwksLocation::parse(url).map_err(|e| format!("VONDIPAYMENT_AUTH_JWKS_URL: {e}"))?,
+            refresh_interval: config.auth_jwks_refresh_interval,
+            min_refetch_interval: config.auth_jwks_min_refetch_interval,
+        };
+        let jwks = api::Jwks::load(settings).await.map_err(|e| format!("VONDIPAYMENT_AUTH_JWKS_URL: {e}"))?;
+        return Ok(Some(VerificationKey::Jwks(Arc::new(jwks))));
+    }
     if let Some(path) = &config.auth_jwt_public_key_file {
         let pem = std::fs::read(path)?;
-        let key =
-            jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| format!("VONDIPAYMENT_AUTH_JWT_PUBLIC_KEY_FILE: {e}"))?;
-        return Ok(Some(VerificationKey::Rs256(Arc::new(key))));
+        let key = VerificationKey::rs256_pem(&pem).map_err(|e| format!("VONDIPAYMENT_AUTH_JWT_PUBLIC_KEY_FILE: {e}"))?;
+        return Ok(Some(key));
     }
-    Ok(Some(VerificationKey::Hs256(Arc::new(hs256_secret(config)?))))
+    Ok(Some(VerificationKey::hs256(&hs256_secret(config)?)))
+}
+
+/// What a token must say besides its signature.
+pub fn token_rules(config: &Config) -> TokenRules {
+    TokenRules {
+        leeway: config.auth_leeway,
+        max_lifetime: config.auth_max_token_lifetime,
+        issuer: config.auth_issuer.clone(),
+        audience: config.auth_audience.clone(),
+    }
+}
+
+/// Tokens the service checks with a public key are signed elsewhere: the `token`
+/// command then needs the private key, and an HS256 token would be refused.
+pub fn verifies_public_keys(config: &Config) -> Option<&'static str> {
+    if config.auth_jwks_url.is_some() {
+        Some("VONDIPAYMENT_AUTH_JWKS_URL")
+    } else if config.auth_jwt_public_key_file.is_some() {
+        Some("VONDIPAYMENT_AUTH_JWT_PUBLIC_KEY_FILE")
+    } else {
+        None
+    }
+}
+
+/// A private key for the `token` command: RS256 for RSA, ES256 for P-256.
+pub fn signing_key(path: &std::path::Path) -> Result<(Algorithm, EncodingKey), BoxError> {
+    let pem = std::fs::read(path).map_err(|e| format!("--private-key {}: {e}", path.display()))?;
+    if let Ok(key) = EncodingKey::from_rsa_pem(&pem) {
+        return Ok((Algorithm::RS256, key));
+    }
+    let key = EncodingKey::from_ec_pem(&pem)
+        .map_err(|_| format!("--private-key {}: not an RSA or P-256 private key in PEM", path.display()))?;
+    Ok((Algorithm::ES256, key))
 }
 
 /// The HS256 secret: configured, or (development only) generated once and kept.

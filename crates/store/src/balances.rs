@@ -6,6 +6,7 @@ use app::StoreError;
 use app::marketplace_ports::{BalanceLine, BalanceSnapshot, BalanceStore, GatewayFigures, SnapshotType};
 use app::ports::Page;
 use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
@@ -79,26 +80,35 @@ impl BalanceStore for SqlStore {
 
     async fn insert_snapshots(&self, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        for s in snapshots {
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            )))
-            .bind(s.id.to_string())
-            .bind(s.connected_account_id.to_string())
-            .bind(&s.currency)
-            .bind(s.available_minor)
-            .bind(s.pending_minor)
-            .bind(s.instant_available_minor)
-            .bind(serde_json::to_string(&s.source_types).map_err(corrupt)?)
-            .bind(s.snapshot_type.as_str())
-            .bind(micros(s.created_at))
-            .bind(s.gateway.map(|g| g.available_minor))
-            .bind(s.gateway.map(|g| g.pending_minor))
-            .execute(&mut *tx)
+        insert(&mut tx, snapshots).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn recent_on_demand_snapshots(&self, account: Uuid, since: DateTime<Utc>) -> Result<Vec<BalanceSnapshot>, StoreError> {
+        let mut connection = self.pool().acquire().await.map_err(db)?;
+        recent_on_demand(&mut connection, account, since).await
+    }
+
+    async fn insert_on_demand_snapshots(
+        &self,
+        account: Uuid,
+        snapshots: &[BalanceSnapshot],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<BalanceSnapshot>, StoreError> {
+        let mut tx = self.begin().await?;
+        // Concurrent refreshes of one account queue here; the first one's rows win.
+        sqlx::query(AssertSqlSafe(format!("SELECT id FROM connected_accounts WHERE id = $1{}", self.dialect().for_update())))
+            .bind(account.to_string())
+            .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
+        let stored = recent_on_demand(&mut tx, account, since).await?;
+        if !stored.is_empty() {
+            return Ok(stored);
         }
-        tx.commit().await.map_err(db)
+        insert(&mut tx, snapshots).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(snapshots.to_vec())
     }
 
     async fn snapshots(
@@ -147,4 +157,47 @@ impl BalanceStore for SqlStore {
         .map_err(db)?;
         rows.iter().map(|row| uuid(&get::<String>(row, "owner")?)).collect()
     }
+}
+
+async fn insert(connection: &mut AnyConnection, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError> {
+    for s in snapshots {
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        )))
+        .bind(s.id.to_string())
+        .bind(s.connected_account_id.to_string())
+        .bind(&s.currency)
+        .bind(s.available_minor)
+        .bind(s.pending_minor)
+        .bind(s.instant_available_minor)
+        .bind(serde_json::to_string(&s.source_types).map_err(corrupt)?)
+        .bind(s.snapshot_type.as_str())
+        .bind(micros(s.created_at))
+        .bind(s.gateway.map(|g| g.available_minor))
+        .bind(s.gateway.map(|g| g.pending_minor))
+        .execute(&mut *connection)
+        .await
+        .map_err(db)?;
+    }
+    Ok(())
+}
+
+/// One on-demand refresh writes all its currencies with the same `created_at`.
+async fn recent_on_demand(
+    connection: &mut AnyConnection,
+    account: Uuid,
+    since: DateTime<Utc>,
+) -> Result<Vec<BalanceSnapshot>, StoreError> {
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM balance_snapshots WHERE connected_account_id = $1 AND snapshot_type = 'on_demand' \
+         AND created_at = (SELECT MAX(created_at) FROM balance_snapshots \
+         WHERE connected_account_id = $2 AND snapshot_type = 'on_demand' AND created_at >= $3) ORDER BY currency"
+    )))
+    .bind(account.to_string())
+    .bind(account.to_string())
+    .bind(micros(since))
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(db)?;
+    rows.iter().map(snapshot).collect()
 }

@@ -8,8 +8,85 @@ const BINARY: &str = env!("CARGO_BIN_EXE_vondipayment");
 on_both_databases!(
     check_ledger_exits_1_when_an_invariant_is_broken,
     migrations_go_down_and_up_again,
-    release_expired_releases_due_holds_for_cron
+    release_expired_releases_due_holds_for_cron,
+    the_demo_pays_a_first_checkout_on_a_running_service
 );
+
+/// `demo` against a running service, with the service's secret and database: five
+/// numbered steps, exit 0, and its payment succeeded in that database.
+async fn the_demo_pays_a_first_checkout_on_a_running_service(db: Db) {
+    let app = spawn_app(db).await;
+    let mut demo = Command::new(BINARY);
+    demo.args(["demo", "--url", &app.url("")])
+        .env_clear()
+        .env("VONDIPAYMENT_DB_URL", &app.db_url)
+        .env("VONDIPAYMENT_AUTH_JWT_SECRET", crate::helpers::JWT_SECRET)
+        .env("VONDIPAYMENT_DATA_DIR", &app.data_dir)
+        .env("VONDIPAYMENT_LOG_LEVEL", "error");
+    // Off the runtime's threads: the service in this process answers the demo.
+    let output = tokio::task::spawn_blocking(move || demo.output().expect("demo runs")).await.expect("joined");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    for step in ["1. token", "2. checkout", "3. pay", "4. verify", "5. ledger"] {
+        assert!(stdout.contains(step), "{step} missing in:\n{stdout}");
+    }
+    assert!(
+        stdout.contains("PAYMENT_STATUS_SUCCEEDED") && stdout.contains("303 redirect to https://shop.example/ok"),
+        "{stdout}"
+    );
+    let payment_id = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("done: payment "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no payment id in:\n{stdout}"));
+    assert_eq!(app.stored_payment_status(payment_id).await.as_deref(), Some("succeeded"));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+#[test]
+fn the_demo_says_how_to_start_the_service_when_nothing_listens() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
+    let output = Command::new(BINARY)
+        .current_dir(std::env::temp_dir())
+        .env_clear()
+        .args(["demo", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is it running? start it with `cargo run`"), "{stderr}");
+    assert!(output.stdout.is_empty(), "no step ran");
+}
+
+#[test]
+fn every_command_explains_itself_with_help() {
+    let cases: [(&[&str], &[&str]); 4] = [
+        (&["--help"], &["Usage: vondipayment [COMMAND]", "migrate", "check-ledger", "token", "demo", "VONDIPAYMENT_"]),
+        (
+            &["migrate", "--help"],
+            &[
+                "Usage: vondipayment migrate <COMMAND>",
+                "Apply every pending migration",
+                "Revert the newest",
+                "applied or pending",
+            ],
+        ),
+        (
+            &["token", "--help"],
+            &["Usage: vondipayment token", "--sub <ID>", "--role <ROLE>", "merchant", "--ttl <DURATION>", "[default: 24h]"],
+        ),
+        (&["demo", "--help"], &["Usage: vondipayment demo", "--url <URL>", "[default: http://localhost:30051]"]),
+    ];
+    for (args, expected) in cases {
+        let output = Command::new(BINARY).env_clear().args(args).output().expect("runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        for text in expected {
+            assert!(stdout.contains(text), "{args:?}: {text:?} missing in:\n{stdout}");
+        }
+    }
+}
 
 async fn release_expired_releases_due_holds_for_cron(db: Db) {
     let app = crate::marketplace::spawn_marketplace(db).await;

@@ -264,25 +264,20 @@ async fn refunds_wait_for_transferred_money_and_pending_work_is_recovered(db: Db
         partial.id
     ))
     .await;
-    let mut recovered = false;
-    for _ in 0..100 {
-        let refund = app
-            .refunds()
-            .get_refund(authed(proto::GetRefundRequest { refund_id: partial.id.clone() }, &admin))
-            .await
-            .expect("refund");
-        let transfer =
-            app.transfers().get_transfer(authed(proto::GetTransferRequest { transfer_id: transfer.id.clone() }, &admin)).await;
-        let (refund, transfer) = (refund.into_inner().refund.expect("r"), transfer.expect("t").into_inner().transfer.expect("t"));
-        if refund.status == i32::from(proto::RefundStatus::Succeeded) && transfer.status == i32::from(proto::TransferStatus::Paid)
-        {
-            assert!(refund.gateway_refund_id.starts_with("re_") && transfer.paid_at.is_some());
-            recovered = true;
-            break;
+    let (refund, transfer) = crate::helpers::eventually("the recovery job to settle the transfer and the refund", || {
+        let (app, admin, refund_id, transfer_id) = (&app, &admin, partial.id.clone(), transfer.id.clone());
+        async move {
+            let refund = app.refunds().get_refund(authed(proto::GetRefundRequest { refund_id }, admin)).await.expect("refund");
+            let transfer = app.transfers().get_transfer(authed(proto::GetTransferRequest { transfer_id }, admin)).await;
+            let (refund, transfer) =
+                (refund.into_inner().refund.expect("r"), transfer.expect("t").into_inner().transfer.expect("t"));
+            (refund.status == i32::from(proto::RefundStatus::Succeeded)
+                && transfer.status == i32::from(proto::TransferStatus::Paid))
+            .then_some((refund, transfer))
         }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(recovered, "the recovery job settled the pending transfer and refund");
+    })
+    .await;
+    assert!(refund.gateway_refund_id.starts_with("re_") && transfer.paid_at.is_some());
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -161,6 +161,22 @@ pub async fn spawn_app_with(db: Db, extra: &[(&str, &str)]) -> TestApp {
     TestApp { _slot: slot, running: Some(running), addr, metrics_addr, db_url, http, channel, data_dir }
 }
 
+/// Polls `check` until it returns `Some`, for at most a minute (a loaded machine is slow).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub fn token(sub: &str, roles: &[Role]) -> String {
     api::mint_hs256(JWT_SECRET.as_bytes(), sub, roles, chrono::Duration::hours(1)).expect("token")
 }
@@ -287,6 +303,18 @@ impl TestApp {
             .expect("balance");
         pool.close().await;
         row.map_or(0, |r| r.get::<i64, _>("balance"))
+    }
+
+    /// The stored status of a payment (`succeeded`, …), read from the database itself.
+    pub async fn stored_payment_status(&self, payment_id: &str) -> Option<String> {
+        let pool = self.pool().await;
+        let row = sqlx::query("SELECT status FROM payments WHERE id = $1")
+            .bind(payment_id)
+            .fetch_optional(&pool)
+            .await
+            .expect("payment status");
+        pool.close().await;
+        row.map(|r| r.get::<String, _>("status"))
     }
 
     pub async fn execute(&self, sql: &str) {

@@ -4,16 +4,21 @@
 
 mod helpers;
 
+mod access;
 mod allsecure;
 mod auth;
 mod bad_input;
 mod checkout;
 mod command_line;
+mod connections;
 mod escrow;
+mod hostile_input;
 mod idempotency;
+mod jwks;
 mod marketplace;
 mod marketplace_rules;
 mod observability;
+mod openapi;
 mod replicas;
 mod stripe;
 mod stripe_connect;

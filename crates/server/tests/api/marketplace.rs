@@ -68,21 +68,12 @@ pub async fn available_usd(app: &TestApp, account: &str) -> String {
 
 /// Polls until the mock gateway has moved the payout to `status`.
 pub async fn wait_for_payout(app: &TestApp, payout_id: &str, status: proto::PayoutStatus) -> proto::Payout {
-    for _ in 0..100 {
-        let payout = app
-            .payouts()
-            .get_payout(authed(GetPayoutRequest { payout_id: payout_id.into() }, &admin()))
-            .await
-            .expect("payout")
-            .into_inner()
-            .payout
-            .expect("payout");
-        if payout.status == i32::from(status) {
-            return payout;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("payout {payout_id} never became {status:?}");
+    crate::helpers::eventually(&format!("payout {payout_id} to become {status:?}"), || async {
+        let request = authed(GetPayoutRequest { payout_id: payout_id.into() }, &admin());
+        let payout = app.payouts().get_payout(request).await.expect("payout").into_inner().payout.expect("payout");
+        (payout.status == i32::from(status)).then_some(payout)
+    })
+    .await
 }
 
 async fn a_vendor_is_onboarded_paid_and_paid_out_with_the_fee_kept_by_the_platform(db: Db) {

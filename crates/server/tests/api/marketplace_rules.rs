@@ -14,6 +14,7 @@ on_both_databases!(
     merchants_read_only_their_own_accounts_and_write_nothing,
     split_rules_are_created_updated_and_deleted_and_the_highest_priority_applies,
     pending_funds_mature_on_schedule_and_leave_a_history,
+    a_forced_refresh_stores_at_most_one_snapshot_a_minute,
 );
 
 fn split(name: &str, account: &str, rule_type: proto::SplitRuleType, value: &str, priority: i32) -> CreateSplitRuleRequest {
@@ -174,8 +175,8 @@ async fn merchants_read_only_their_own_accounts_and_write_nothing(db: Db) {
 
     let get = |id: &str, token: &str| authed(GetConnectedAccountRequest { account_id: id.into() }, token);
     app.accounts().get_connected_account(get(&mine, &merchant)).await.expect("own account");
-    let denied = app.accounts().get_connected_account(get(&theirs, &merchant)).await.expect_err("another's account");
-    assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    let hidden = app.accounts().get_connected_account(get(&theirs, &merchant)).await.expect_err("another's account");
+    assert_eq!(hidden.code(), tonic::Code::NotFound);
     let denied = app.accounts().get_connected_account(get(&mine, &user)).await.expect_err("user role");
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
 
@@ -200,10 +201,7 @@ async fn merchants_read_only_their_own_accounts_and_write_nothing(db: Db) {
     let balance = GetBalanceRequest { account_id: mine.clone(), force_refresh: false };
     app.balances().get_balance(authed(balance, &merchant)).await.expect("own balance");
     let balance = GetBalanceRequest { account_id: theirs.clone(), force_refresh: false };
-    assert_eq!(
-        app.balances().get_balance(authed(balance, &merchant)).await.expect_err("theirs").code(),
-        tonic::Code::PermissionDenied
-    );
+    assert_eq!(app.balances().get_balance(authed(balance, &merchant)).await.expect_err("theirs").code(), tonic::Code::NotFound);
 
     let before = app.row_counts().await;
     let writes = [
@@ -295,25 +293,32 @@ async fn pending_funds_mature_on_schedule_and_leave_a_history(db: Db) {
 
     // Two days pass.
     app.execute("UPDATE transfers SET available_on = 0").await;
-    for _ in 0..100 {
-        if available_usd(&app, &account).await == "80.00" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert_eq!(available_usd(&app, &account).await, "80.00");
+    crate::helpers::eventually("the matured balance", || async {
+        (available_usd(&app, &account).await == "80.00").then_some(())
+    })
+    .await;
 
-    // Let a scheduled run record the matured balance; then the scheduler keeps adding
-    // snapshots, and a fixed end keeps the totals comparable.
-    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
-    let cutoff = prost_types::Timestamp { seconds: chrono::Utc::now().timestamp(), nanos: 0 };
-    let history = |from: i64, limit| GetBalanceHistoryRequest {
+    // Wait for a scheduled run to record the matured balance; the scheduler keeps
+    // adding snapshots, so a fixed end keeps the totals comparable.
+    let history = |from: i64, to: i64, limit| GetBalanceHistoryRequest {
         account_id: account.clone(),
         from_date: Some(prost_types::Timestamp { seconds: from, nanos: 0 }),
-        to_date: Some(cutoff),
+        to_date: Some(prost_types::Timestamp { seconds: to, nanos: 0 }),
         limit,
         offset: 0,
     };
+    let cutoff = crate::helpers::eventually("a scheduled snapshot of the matured balance", || async {
+        let now = chrono::Utc::now().timestamp();
+        let all = app.balances().get_balance_history(authed(history(0, now, 100), &admin)).await.expect("history");
+        let recorded = all
+            .into_inner()
+            .snapshots
+            .iter()
+            .any(|s| s.snapshot_type == i32::from(proto::BalanceSnapshotType::Scheduled) && s.available_amount == "80.00");
+        recorded.then_some(now)
+    })
+    .await;
+    let history = |from: i64, limit| history(from, cutoff, limit);
     let all = app.balances().get_balance_history(authed(history(0, 100), &admin)).await.expect("history").into_inner();
     assert!(all.total >= 2, "an on-demand and at least one scheduled snapshot");
     assert!(
@@ -327,6 +332,41 @@ async fn pending_funds_mature_on_schedule_and_leave_a_history(db: Db) {
     future.to_date = None;
     let future = app.balances().get_balance_history(authed(future, &admin)).await.expect("empty").into_inner();
     assert_eq!(future.total, 0);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_forced_refresh_stores_at_most_one_snapshot_a_minute(db: Db) {
+    let app = spawn_marketplace(db).await;
+    let admin = admin();
+    let account = app.onboarded_account(&admin, "merchant-1").await;
+    let payment_id = paid_order(&app, &account, "30.00").await;
+    app.transfers().create_transfer(authed(transfer_request(&account, "30.00", &payment_id), &admin)).await.expect("transfer");
+    let merchant = token("merchant-1", &[Role::Merchant]);
+    let refresh = |caller: &str| authed(GetBalanceRequest { account_id: account.clone(), force_refresh: true }, caller);
+    let on_demand = || async {
+        let history = GetBalanceHistoryRequest { account_id: account.clone(), limit: 100, ..Default::default() };
+        let history = app.balances().get_balance_history(authed(history, &admin)).await.expect("history").into_inner();
+        let on_demand = history.snapshots.iter().filter(|s| s.snapshot_type == i32::from(proto::BalanceSnapshotType::OnDemand));
+        on_demand.map(|s| s.id.clone()).collect::<Vec<_>>()
+    };
+
+    let first = app.balances().get_balance(refresh(&merchant)).await.expect("refresh").into_inner().balances;
+    let second = app.balances().get_balance(refresh(&merchant)).await.expect("again").into_inner().balances;
+    let by_admin = app.balances().get_balance(refresh(&admin)).await.expect("by the admin").into_inner().balances;
+    assert_eq!(on_demand().await, vec![first[0].id.clone()], "one row for three refreshes within a minute");
+    assert_eq!(
+        (second[0].id.as_str(), by_admin[0].id.as_str()),
+        (first[0].id.as_str(), first[0].id.as_str()),
+        "the last is reused"
+    );
+    assert_eq!(second[0].available_amount, "30.00");
+
+    // A minute later, a refresh stores a new snapshot.
+    app.execute("UPDATE balance_snapshots SET created_at = created_at - 61000000").await;
+    let later = app.balances().get_balance(refresh(&merchant)).await.expect("later").into_inner().balances;
+    assert_ne!(later[0].id, first[0].id);
+    assert_eq!(on_demand().await.len(), 2);
     app.assert_ledger_ok();
     app.stop().await;
 }

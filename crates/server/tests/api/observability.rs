@@ -114,8 +114,9 @@ async fn made_up_grpc_methods_do_not_become_metric_labels() {
 async fn skipped_methods_run_without_a_token_as_an_anonymous_caller() {
     let app = crate::helpers::spawn_app_with(Db::Sqlite, &[("AUTH_SKIP_METHODS", "/payment.v1.PaymentService/GetPayment")]).await;
     let request = api::proto::GetPaymentRequest { payment_id: uuid::Uuid::new_v4().to_string() };
-    let answer = app.payments().get_payment(request).await.expect_err("no such payment");
-    assert_eq!(answer.code(), tonic::Code::NotFound, "passed auth: {}", answer.message());
+    let answer = app.payments().get_payment(request).await.expect_err("an anonymous caller has no role");
+    // Past auth, the use case refuses a caller without a role before loading anything.
+    assert_eq!(answer.code(), tonic::Code::PermissionDenied, "passed auth: {}", answer.message());
     let health = app.payments().health_check(HealthCheckRequest {}).await.expect("HealthCheck stays open");
     assert_eq!(health.into_inner().status, "SERVING");
     let transfers = api::proto::transfer_service_client::TransferServiceClient::new(app.channel.clone())

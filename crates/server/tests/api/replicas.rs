@@ -149,14 +149,11 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
             )
         })
         .collect();
-    for _ in 0..200 {
-        if releases_in_metrics(&replicas).await >= SCHEDULED_HOLDS as f64 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    // A few more ticks: nothing may be released twice.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    crate::helpers::eventually("the schedulers to release every hold", || async {
+        (releases_in_metrics(&replicas).await >= SCHEDULED_HOLDS as f64).then_some(())
+    })
+    .await;
+    // Nothing released twice: the counters agree, and so do the transfer rows below.
     assert_eq!(releases_in_metrics(&replicas).await, SCHEDULED_HOLDS as f64, "each hold released once by the schedulers");
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&app.db_url).await.expect("pool");
     let transfers: i64 = sqlx::query("SELECT COUNT(*) AS n FROM transfers").fetch_one(&pool).await.expect("count").get("n");

@@ -5,11 +5,9 @@ use api::proto::{self, CreateRefundRequest, GetRefundRequest};
 use app::Role;
 use tonic::Code;
 
-use crate::helpers::{Db, authed, checkout_request, token};
+use crate::helpers::{Db, authed, checkout_request, eventually, token};
 use crate::on_both_databases;
-use crate::stripe_support::{
-    CONNECT_SECRET, PLATFORM_SECRET, calls, deliver, eventually, field, paid_stripe_payment, spawn_with_stripe,
-};
+use crate::stripe_support::{CONNECT_SECRET, PLATFORM_SECRET, calls, deliver, field, paid_stripe_payment, spawn_with_stripe};
 
 on_both_databases!(
     a_stripe_checkout_is_paid_by_its_signed_event_and_refunded,

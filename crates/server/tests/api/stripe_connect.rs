@@ -280,12 +280,12 @@ async fn transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_s
     let reversed = transfer_when(&app, &admin, &paid.id, |t| t.reversed_amount == "5.00").await;
     assert_eq!(reversed.status, i32::from(proto::TransferStatus::PartiallyReversed));
     let fake_view = fake.clone();
-    crate::stripe_support::eventually("the recovery job to reverse at Stripe", || {
+    crate::helpers::eventually("the recovery job to reverse at Stripe", || {
         let made = fake_view.objects("transfer_reversal").len() == 1;
         async move { made.then_some(()) }
     })
     .await;
-    crate::stripe_support::eventually("the reversal to settle", || {
+    crate::helpers::eventually("the reversal to settle", || {
         let mut transfers = app.transfers();
         let request = authed(reverse(&paid.id, "5.00", "rev-b"), &admin);
         async move {
@@ -329,7 +329,7 @@ async fn transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_s
     let early = app.payouts().cancel_payout(authed(cancel.clone(), &admin)).await.expect_err("Stripe may have it");
     assert_eq!(early.code(), tonic::Code::FailedPrecondition, "{}", early.message());
     let payouts = app.payouts();
-    crate::stripe_support::eventually("recovery to send the payout", || {
+    crate::helpers::eventually("recovery to send the payout", || {
         let mut payouts = payouts.clone();
         let request = authed(GetPayoutRequest { payout_id: waiting.id.clone() }, &admin);
         async move {

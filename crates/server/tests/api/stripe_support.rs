@@ -1,12 +1,10 @@
 //! The service wired to an in-process fake of Stripe, and what the Stripe tests share.
 
-use std::time::Duration;
-
 use api::proto;
 use app::Role;
 use fake_stripe::{FakeStripe, RecordedRequest};
 
-use crate::helpers::{Db, TestApp, checkout_request, spawn_app_with, token};
+use crate::helpers::{Db, TestApp, checkout_request, eventually, spawn_app_with, token};
 
 pub const API_KEY: &str = "sk_test_fake_0123456789";
 pub const PLATFORM_SECRET: &str = "whsec_platform_test";
@@ -43,22 +41,6 @@ pub fn calls(fake: &FakeStripe, method: &str, path: &str) -> Vec<RecordedRequest
 pub async fn deliver(app: &TestApp, body: &[u8], secret: &str) -> (u16, serde_json::Value) {
     let now = chrono::Utc::now().timestamp();
     app.post_webhook("stripe", body, Some(&fake_stripe::sign(secret, body, now))).await
-}
-
-/// Polls `check` until it returns `Some`, for at most a minute (a loaded machine is slow).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// A checkout through Stripe paid by its signed event; returns the payment id.

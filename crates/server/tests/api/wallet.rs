@@ -56,14 +56,11 @@ impl TestApp {
     }
 
     async fn wait_for_settled_withdrawals(&self, user: &str) -> Vec<proto::WalletTransaction> {
-        for _ in 0..100 {
+        crate::helpers::eventually(&format!("withdrawals of {user} to settle"), || async {
             let history = self.history(user).await;
-            if history.iter().all(|t| t.status != i32::from(proto::WalletTransactionStatus::Pending)) {
-                return history;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("withdrawals of {user} stayed pending");
+            history.iter().all(|t| t.status != i32::from(proto::WalletTransactionStatus::Pending)).then_some(history)
+        })
+        .await
     }
 }
 

@@ -1,5 +1,9 @@
 //! JWT authentication as an axum middleware in front of the gRPC services: it
 //! verifies the bearer token and puts the `Principal` in the request's extensions.
+//! `tokens` holds the claim rules and minting, `jwks` an identity provider's keys.
+
+mod jwks;
+mod tokens;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,40 +12,45 @@ use app::{Principal, Role};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use serde::{Deserialize, Serialize};
+use jsonwebtoken::{Algorithm, DecodingKey};
 
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Claims {
-    pub sub: String,
-    #[serde(default)]
-    pub roles: Vec<String>,
-    pub exp: i64,
-    #[serde(default)]
-    pub iat: i64,
-}
+pub use jwks::{Jwks, JwksLocation, JwksSettings};
+pub use tokens::{Claims, NewToken, TokenRules, mint, mint_hs256};
 
 /// The key tokens are checked with.
 #[derive(Clone)]
 pub enum VerificationKey {
-    Hs256(Arc<Vec<u8>>),
-    Rs256(Arc<DecodingKey>),
+    /// One key: the HS256 secret, or the RS256 public key of a PEM file.
+    Fixed { algorithm: Algorithm, key: Arc<DecodingKey> },
+    /// An identity provider's published keys, chosen by the token's `kid`.
+    Jwks(Arc<Jwks>),
+}
+
+impl VerificationKey {
+    pub fn hs256(secret: &[u8]) -> Self {
+        Self::Fixed { algorithm: Algorithm::HS256, key: Arc::new(DecodingKey::from_secret(secret)) }
+    }
+
+    pub fn rs256_pem(pem: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
+        Ok(Self::Fixed { algorithm: Algorithm::RS256, key: Arc::new(DecodingKey::from_rsa_pem(pem)?) })
+    }
 }
 
 #[derive(Clone)]
 pub struct Authenticator {
     /// `None`: auth disabled (development only), every caller acts as a service.
     key: Option<VerificationKey>,
+    rules: Arc<TokenRules>,
     skip_methods: Arc<HashSet<String>>,
 }
 
 impl Authenticator {
-    pub fn new(key: Option<VerificationKey>, skip_methods: impl IntoIterator<Item = String>) -> Self {
-        Self { key, skip_methods: Arc::new(skip_methods.into_iter().collect()) }
+    pub fn new(key: Option<VerificationKey>, rules: TokenRules, skip_methods: impl IntoIterator<Item = String>) -> Self {
+        Self { key, rules: Arc::new(rules), skip_methods: Arc::new(skip_methods.into_iter().collect()) }
     }
 
     /// Verifies `Bearer <token>` and maps its claims to a principal.
-    pub fn principal(&self, authorization: Option<&str>) -> Result<Principal, String> {
+    pub async fn principal(&self, authorization: Option<&str>) -> Result<Principal, String> {
         let Some(key) = &self.key else {
             return Ok(Principal { subject: "anonymous".into(), roles: vec![Role::Service] });
         };
@@ -50,14 +59,16 @@ impl Authenticator {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or("missing authorization: Bearer <JWT>")?;
-        let (algorithm, decoding_key) = match key {
-            VerificationKey::Hs256(secret) => (Algorithm::HS256, DecodingKey::from_secret(secret)),
-            VerificationKey::Rs256(key) => (Algorithm::RS256, (**key).clone()),
+        let claims = match key {
+            VerificationKey::Fixed { algorithm, key } => self.rules.verify(token, *algorithm, key)?,
+            VerificationKey::Jwks(jwks) => {
+                let header = jsonwebtoken::decode_header(token).map_err(|e| tokens::describe(&e))?;
+                let kid = header.kid.ok_or("invalid token: its header names no key (kid)")?;
+                let (algorithm, key) =
+                    jwks.key(&kid).await.ok_or("invalid token: signed with a key the service does not know (kid)")?;
+                self.rules.verify(token, algorithm, &key)?
+            }
         };
-        let mut validation = Validation::new(algorithm);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        let claims =
-            jsonwebtoken::decode::<Claims>(token, &decoding_key, &validation).map_err(|e| format!("invalid token: {e}"))?.claims;
         if claims.sub.is_empty() {
             return Err("invalid token: empty sub".into());
         }
@@ -72,23 +83,6 @@ impl Authenticator {
     fn skips(&self, path: &str) -> bool {
         self.skip_methods.contains(path)
     }
-}
-
-/// Signs a development token (the `token` command and tests).
-pub fn mint_hs256(
-    secret: &[u8],
-    subject: &str,
-    roles: &[Role],
-    ttl: chrono::Duration,
-) -> Result<String, jsonwebtoken::errors::Error> {
-    let now = chrono::Utc::now();
-    let claims = Claims {
-        sub: subject.to_owned(),
-        roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
-        exp: (now + ttl).timestamp(),
-        iat: now.timestamp(),
-    };
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret))
 }
 
 /// Open whatever `AUTH_SKIP_METHODS` says (SPEC §4).
@@ -106,7 +100,7 @@ pub async fn require_principal(State(auth): State<Authenticator>, mut request: R
         request.extensions_mut().insert(Principal { subject: String::new(), roles: Vec::new() });
     } else {
         let header = request.headers().get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match auth.principal(header) {
+        match auth.principal(header).await {
             Ok(principal) => {
                 request.extensions_mut().insert(principal);
             }
