@@ -127,8 +127,9 @@ pub struct Config {
     pub auth_jwks_refresh_interval: Duration,
     /// A token with an unknown `kid` reads the set again at most this often.
     pub auth_jwks_min_refetch_interval: Duration,
+    /// Demo data loaded at start (development, on the mock gateway alone).
     pub fixtures_enabled: bool,
-    pub fixtures_path: String,
+    pub fixtures_path: PathBuf,
     pub escrow_release_interval: Duration,
     pub balance_pending_days: u32,
     /// How often pending funds are matured and scheduled snapshots recorded.
@@ -335,7 +336,7 @@ impl Config {
             auth_jwks_refresh_interval: r.duration("AUTH_JWKS_REFRESH_INTERVAL", Duration::from_secs(600)),
             auth_jwks_min_refetch_interval: r.duration("AUTH_JWKS_MIN_REFETCH_INTERVAL", Duration::from_secs(30)),
             fixtures_enabled: r.bool("FIXTURES_ENABLED", false),
-            fixtures_path: r.string("FIXTURES_PATH", "fixtures"),
+            fixtures_path: PathBuf::from(r.string("FIXTURES_PATH", "fixtures/demo.json")),
             escrow_release_interval: r.duration("ESCROW_RELEASE_INTERVAL", Duration::from_secs(3600)),
             balance_pending_days: r.parse("BALANCE_PENDING_DAYS", 2, "a number of days (0 or more)"),
             balance_refresh_interval: r.duration("BALANCE_REFRESH_INTERVAL", Duration::from_secs(3600)),
@@ -400,6 +401,9 @@ impl Config {
             }
         }
         config.check_gateways(&mut r);
+        if config.fixtures_enabled {
+            config.check_fixtures(&mut r);
+        }
         if env == Environment::Production {
             config.check_production(&mut r);
         }
@@ -445,6 +449,23 @@ impl Config {
         }
         if self.allsecure.enabled {
             self.check_allsecure(r);
+        }
+    }
+
+    /// Demo vendors and payments are made on the mock: a real gateway would onboard
+    /// real accounts and take real money for them.
+    fn check_fixtures(&self, r: &mut Reader<'_>) {
+        if self.env == Environment::Production {
+            r.fail("FIXTURES_ENABLED", "production refuses demo data");
+        }
+        if !self.gateways_use_mock || self.stripe.enabled || self.allsecure.enabled {
+            r.fail(
+                "FIXTURES_ENABLED",
+                "demo data is made on the mock gateway alone: set VONDIPAYMENT_GATEWAYS_USE_MOCK=true and leave Stripe and AllSecure off",
+            );
+        }
+        if !self.fixtures_path.is_file() {
+            r.fail("FIXTURES_PATH", format!("{} is not a readable file", self.fixtures_path.display()));
         }
     }
 
@@ -621,6 +642,20 @@ mod tests {
             errors(&[("GATEWAYS_STRIPE_ENABLED", "true"), ("GATEWAYS_STRIPE_SUPPORTED_CURRENCIES", "USD,XYZ")])
                 .contains("VONDIPAYMENT_GATEWAYS_STRIPE_SUPPORTED_CURRENCIES")
         );
+    }
+
+    #[test]
+    fn fixtures_need_development_the_mock_alone_and_a_file() {
+        let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/demo.json");
+        let enabled = [("FIXTURES_ENABLED", "true"), ("FIXTURES_PATH", shipped)];
+        assert!(config(&enabled).is_ok_and(|c| c.fixtures_enabled));
+        assert_eq!(config(&[]).map(|c| c.fixtures_path).ok(), Some(PathBuf::from("fixtures/demo.json")));
+        let production = errors(&[enabled[0], enabled[1], ("ENV", "production"), ("AUTH_JWT_SECRET", "a-production-secret")]);
+        assert!(production.contains("VONDIPAYMENT_FIXTURES_ENABLED: production refuses demo data"), "{production}");
+        let without_mock = errors(&[enabled[0], enabled[1], ("GATEWAYS_USE_MOCK", "false")]);
+        assert!(without_mock.contains("VONDIPAYMENT_FIXTURES_ENABLED: demo data is made on the mock gateway alone"));
+        let missing = errors(&[("FIXTURES_ENABLED", "true"), ("FIXTURES_PATH", "/no/such/demo.json")]);
+        assert!(missing.contains("VONDIPAYMENT_FIXTURES_PATH: /no/such/demo.json is not a readable file"), "{missing}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod config;
 mod connections;
 pub mod demo;
+pub mod fixtures;
 mod scheduler;
 pub mod secrets;
 pub mod telemetry;
@@ -113,6 +114,9 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", api_addr.port()));
 
     let app = assemble(&config, store.clone(), &public_url)?;
+    if config.fixtures_enabled {
+        fixtures::load(&app, &fixtures::Fixtures::read(&config.fixtures_path)?).await?;
+    }
     let authenticator = api::Authenticator::new(
         secrets::verification_key(&config).await?,
         secrets::token_rules(&config),

@@ -12,6 +12,7 @@ mod checkout;
 mod command_line;
 mod connections;
 mod escrow;
+mod fixtures;
 mod hostile_input;
 mod idempotency;
 mod jwks;
