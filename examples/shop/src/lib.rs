@@ -23,6 +23,9 @@ pub use error::ShopError;
 /// A started shop: where it listens, and how to stop it.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where buyers open it: the host the gateway sends them back to, so their
+    /// cookie (and their orders) come along.
+    pub public_url: String,
     stop: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -42,7 +45,13 @@ pub async fn start(config: Config) -> Result<Running, ShopError> {
     let listener = tokio::net::TcpListener::bind(&where_).await.map_err(|e| ShopError::Bind(where_.clone(), e))?;
     let addr = listener.local_addr().map_err(|e| ShopError::Bind(where_, e))?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", addr.port()));
-    let shop = pages::Shop { catalogue, orders: orders::Orders::default(), service, csrf: csrf::Csrf::random(), public_url };
+    let shop = pages::Shop {
+        catalogue,
+        orders: orders::Orders::default(),
+        service,
+        csrf: csrf::Csrf::random(),
+        public_url: public_url.clone(),
+    };
     let router = pages::router(Arc::new(shop));
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -54,5 +63,5 @@ pub async fn start(config: Config) -> Result<Running, ShopError> {
         }
     });
     tracing::info!(%addr, service = config.service_url, "example shop listening");
-    Ok(Running { addr, stop, task })
+    Ok(Running { addr, public_url, stop, task })
 }

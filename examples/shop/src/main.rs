@@ -18,7 +18,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Example shop at http://{} (Ctrl-C stops it)", running.addr);
+    println!("Example shop at {} (Ctrl-C stops it)", running.public_url);
     let _ = tokio::signal::ctrl_c().await;
     running.shutdown().await;
     ExitCode::SUCCESS

@@ -1,6 +1,6 @@
 //! The shop in front of the real service (in-process, with the demo data), driven
 //! over HTTP as a browser would: buy → pay on the mock page → paid → delivered → the
-//! vendor has a transfer; an operator's partial refund; forms without their CSRF
+//! vendor has a transfer; an operator's partial refund, then the rest; forms without their CSRF
 //! token change nothing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -219,6 +219,10 @@ async fn a_buyer_pays_gets_the_goods_and_the_vendor_is_paid_an_operator_refunds_
     assert_eq!(world.hold_status(&coffee.id).await, i32::from(proto::EscrowStatus::Cancelled));
     let (_, page) = world.get(&other).await;
     assert!(page.contains("id=\"refunded\">10.00 EUR<"), "{page}");
+    let (status, _) = world.post(&format!("/operator/orders/{other_id}/refund"), &refund_form("")).await;
+    assert_eq!(status, 303, "an empty amount refunds the rest");
+    let coffee = world.payment_of("28.50").await;
+    assert_eq!((coffee.refunded_amount.as_str(), coffee.status), ("28.50", i32::from(proto::PaymentStatus::Refunded)));
 
     let (_, orders) = world.get("/orders").await;
     assert!(orders.contains("Programming in Rust (print)") && orders.contains("Single-origin beans, 1 kg"), "{orders}");
