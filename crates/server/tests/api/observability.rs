@@ -126,3 +126,36 @@ async fn skipped_methods_run_without_a_token_as_an_anonymous_caller() {
     assert_eq!(transfers.code(), tonic::Code::Unauthenticated);
     app.stop().await;
 }
+
+/// What `promtool check metrics` asks of a scrape: every family has HELP text, and
+/// no series name is exported both bare and with labels.
+#[tokio::test]
+async fn every_metric_has_help_and_no_family_mixes_bare_and_labelled_series() {
+    let app = spawn_app(Db::Sqlite).await;
+    let buyer = token("user-1", &[Role::User]);
+    let created = app.create_checkout(&buyer, checkout_request("user-1", "10", "USD")).await.expect("checkout");
+    let body = completed_event("evt_help", &created.session_id);
+    app.post_webhook("mock", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
+    let scrape = app.metrics().await;
+    assert!(scrape.contains("payment_checkout_sessions_total{"), "the labelled series exist: {scrape}");
+
+    let named = |prefix: &str| -> std::collections::BTreeSet<String> {
+        scrape.lines().filter_map(|l| l.strip_prefix(prefix)?.split(' ').next().map(str::to_owned)).collect()
+    };
+    let (typed, helped) = (named("# TYPE "), named("# HELP "));
+    assert!(!typed.is_empty());
+    let without_help: Vec<_> = typed.difference(&helped).collect();
+    assert!(without_help.is_empty(), "no HELP for {without_help:?}");
+
+    let mut bare = std::collections::BTreeSet::new();
+    let mut labelled = std::collections::BTreeSet::new();
+    for line in scrape.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        match line.split_once('{') {
+            Some((name, _)) if !name.contains(' ') => labelled.insert(name.to_owned()),
+            _ => bare.insert(line.split(' ').next().unwrap_or_default().to_owned()),
+        };
+    }
+    let mixed: Vec<_> = bare.intersection(&labelled).collect();
+    assert!(mixed.is_empty(), "bare beside labelled series: {mixed:?}");
+    app.stop().await;
+}
