@@ -35,6 +35,16 @@ pub fn known_methods(descriptor_sets: &[&[u8]]) -> Result<KnownMethods, prost::D
     Ok(Arc::new(methods))
 }
 
+/// The HELP text of this layer's metrics (the recorder keeps it for every scrape).
+pub fn describe_metrics() {
+    metrics::describe_counter!(REQUESTS_TOTAL, "Requests answered, by gRPC method or HTTP route and by status code.");
+    metrics::describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from a request's arrival to its response headers, by method or route and status code."
+    );
+}
+
 pub async fn observe(State(known): State<KnownMethods>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = request

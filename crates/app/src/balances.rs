@@ -28,6 +28,7 @@ fn snapshots(
         .map(|line| BalanceSnapshot {
             id: Uuid::now_v7(),
             connected_account_id: account.id,
+            gateway_account_id: account.gateway_account_id.clone(),
             currency: line.currency,
             available_minor: line.available_minor,
             pending_minor: line.pending_minor,

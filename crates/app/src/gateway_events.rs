@@ -69,7 +69,7 @@ impl App {
             return Ok(WebhookReceipt::duplicate(None));
         }
         crate::metrics::webhook_event(gateway_name, if applied { "applied" } else { "skipped" });
-        tracing::info!(gateway = gateway_name, event_id = %event.event_id, event_type = %event.event_type, message, "webhook event");
+        tracing::info!(gateway = gateway_name, event_id = %event.event_id, event_type = %event.event_type, outcome = %message, "webhook event");
         Ok(WebhookReceipt { duplicate: false, applied, payment: None, message })
     }
 

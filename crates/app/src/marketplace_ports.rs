@@ -186,6 +186,8 @@ pub struct BalanceLine {
 pub struct BalanceSnapshot {
     pub id: Uuid,
     pub connected_account_id: Uuid,
+    /// The account's gateway id (`acct_…`) when the snapshot was taken.
+    pub gateway_account_id: String,
     pub currency: String,
     pub available_minor: i64,
     pub pending_minor: i64,

@@ -1,5 +1,10 @@
-//! Metric names of SPEC §5. Registered at start so a scrape shows every series at 0
-//! before the first event.
+//! Metric names of SPEC §5, each described (Prometheus HELP) at start. A counter
+//! whose labels are a closed set is registered at 0 for each value, so a scrape
+//! shows it before the first event; a counter labelled by gateway appears with its
+//! first event. No counter ever exports a bare series beside labelled ones.
+
+use domain::payouts::PayoutStatus;
+use domain::transfers::TransferStatus;
 
 pub const CHECKOUT_SESSIONS_TOTAL: &str = "payment_checkout_sessions_total";
 pub const WEBHOOK_EVENTS_TOTAL: &str = "payment_webhook_events_total";
@@ -10,17 +15,40 @@ pub const PAYOUTS_TOTAL: &str = "payouts_total";
 /// Places where the gateway's figures and our ledger disagree (balances, reversals).
 pub const GATEWAY_MISMATCHES_TOTAL: &str = "gateway_mismatches_total";
 
+/// The `trigger` values of escrow releases.
+const RELEASE_TRIGGERS: [&str; 2] = ["manual", "expired"];
+/// The `kind` values of gateway mismatches.
+const MISMATCH_KINDS: [&str; 2] = ["balance", "late_success"];
+
 pub fn register_all() {
-    for name in [
+    metrics::describe_counter!(
         CHECKOUT_SESSIONS_TOTAL,
+        "Checkout sessions answered, by gateway and outcome (created, replayed)."
+    );
+    metrics::describe_counter!(
         WEBHOOK_EVENTS_TOTAL,
-        ESCROW_HOLDS_TOTAL,
-        ESCROW_RELEASES_TOTAL,
-        TRANSFERS_TOTAL,
-        PAYOUTS_TOTAL,
+        "Gateway events received, by gateway and result (applied, skipped, duplicate, rejected)."
+    );
+    metrics::describe_counter!(ESCROW_HOLDS_TOTAL, "Escrow holds created by succeeded payments.");
+    metrics::describe_counter!(ESCROW_RELEASES_TOTAL, "Escrow holds released, by trigger (manual, expired).");
+    metrics::describe_counter!(TRANSFERS_TOTAL, "Transfers to vendors recorded or settled, by status.");
+    metrics::describe_counter!(PAYOUTS_TOTAL, "Vendor payouts recorded or settled, by status.");
+    metrics::describe_counter!(
         GATEWAY_MISMATCHES_TOTAL,
-    ] {
-        metrics::counter!(name).absolute(0);
+        "Disagreements between a gateway and our ledger that a person must look at, by kind."
+    );
+    metrics::counter!(ESCROW_HOLDS_TOTAL).absolute(0);
+    for trigger in RELEASE_TRIGGERS {
+        metrics::counter!(ESCROW_RELEASES_TOTAL, "trigger" => trigger).absolute(0);
+    }
+    for status in TransferStatus::ALL {
+        metrics::counter!(TRANSFERS_TOTAL, "status" => status.as_str()).absolute(0);
+    }
+    for status in PayoutStatus::ALL {
+        metrics::counter!(PAYOUTS_TOTAL, "status" => status.as_str()).absolute(0);
+    }
+    for kind in MISMATCH_KINDS {
+        metrics::counter!(GATEWAY_MISMATCHES_TOTAL, "kind" => kind).absolute(0);
     }
 }
 

@@ -85,6 +85,7 @@ impl App {
         let payout = Payout {
             id: Uuid::now_v7(),
             connected_account_id: account.id,
+            gateway_account_id: account.gateway_account_id.clone(),
             amount,
             fee,
             method,

@@ -177,13 +177,16 @@ impl App {
             }
             EventOutcome::Skipped { payment, reason } => {
                 crate::metrics::webhook_event(gateway_name, "skipped");
-                if payment.is_some() && reason.starts_with(CHARGED_OTHER_AMOUNT) {
-                    tracing::warn!(gateway = gateway_name, event_id = %event.event_id, reason, "gateway charged another amount: no money moved");
-                }
                 WebhookReceipt { duplicate: false, applied: false, payment, message: reason }
             }
         };
-        tracing::info!(gateway = gateway_name, event_id = %event.event_id, event_type = %event.event_type, message = %receipt.message, "webhook event");
+        // One line per event. Its outcome is not named `message`: that key is the line's own.
+        let (gateway, event_id, event_type, outcome) = (gateway_name, &event.event_id, &event.event_type, &receipt.message);
+        if !receipt.applied && receipt.payment.is_some() && outcome.starts_with(CHARGED_OTHER_AMOUNT) {
+            tracing::warn!(gateway, %event_id, %event_type, %outcome, "webhook event: the gateway charged another amount, no money moved");
+        } else {
+            tracing::info!(gateway, %event_id, %event_type, %outcome, "webhook event");
+        }
         Ok(receipt)
     }
 }

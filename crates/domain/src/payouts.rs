@@ -38,6 +38,8 @@ impl PayoutStatus {
 pub struct Payout {
     pub id: uuid::Uuid,
     pub connected_account_id: uuid::Uuid,
+    /// The gateway account (`acct_…`) the payout is sent from.
+    pub gateway_account_id: String,
     pub amount: Money,
     pub fee: Money,
     pub method: PayoutMethod,
@@ -212,6 +214,7 @@ mod tests {
         Payout {
             id: uuid::Uuid::nil(),
             connected_account_id: uuid::Uuid::nil(),
+            gateway_account_id: String::new(),
             amount: usd(1000),
             fee: usd(fee),
             method: PayoutMethod::Instant,

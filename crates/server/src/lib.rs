@@ -123,7 +123,9 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
         config.auth_skip_methods.clone(),
     );
     let router = api::router(app.clone(), authenticator, config.write_timeout)?;
+    // The recorder exists once the metrics router does; descriptions go to it.
     let metrics = telemetry::metrics_router();
+    api::observe::describe_metrics();
     app::metrics::register_all();
 
     let (stop, stopped) = watch::channel(false);

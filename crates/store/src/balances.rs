@@ -15,12 +15,13 @@ use crate::rows::{corrupt, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, connected_account_id, currency, available_amount, pending_amount, instant_available_amount, \
-    source_types, snapshot_type, created_at, gateway_available_amount, gateway_pending_amount";
+    source_types, snapshot_type, created_at, gateway_available_amount, gateway_pending_amount, gateway_account_id";
 
 fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
     Ok(BalanceSnapshot {
         id: uuid(&get::<String>(row, "id")?)?,
         connected_account_id: uuid(&get::<String>(row, "connected_account_id")?)?,
+        gateway_account_id: get::<Option<String>>(row, "gateway_account_id")?.unwrap_or_default(),
         currency: get(row, "currency")?,
         available_minor: get(row, "available_amount")?,
         pending_minor: get(row, "pending_amount")?,
@@ -162,7 +163,7 @@ impl BalanceStore for SqlStore {
 async fn insert(connection: &mut AnyConnection, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError> {
     for s in snapshots {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         )))
         .bind(s.id.to_string())
         .bind(s.connected_account_id.to_string())
@@ -175,6 +176,7 @@ async fn insert(connection: &mut AnyConnection, snapshots: &[BalanceSnapshot]) -
         .bind(micros(s.created_at))
         .bind(s.gateway.map(|g| g.available_minor))
         .bind(s.gateway.map(|g| g.pending_minor))
+        .bind(&s.gateway_account_id)
         .execute(&mut *connection)
         .await
         .map_err(db)?;

@@ -17,7 +17,7 @@ use crate::{SqlStore, db, idempotency};
 
 const COLUMNS: &str = "id, connected_account_id, amount, fee_amount, currency, method, status, destination_type, destination_id, \
     arrival_date, failure_code, failure_message, description, statement_descriptor, gateway_payout_id, idempotency_key, metadata, \
-    paid_at, failed_at, canceled_at, created_at, updated_at";
+    paid_at, failed_at, canceled_at, created_at, updated_at, gateway_account_id";
 
 fn payout(row: &AnyRow) -> Result<Payout, StoreError> {
     let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
@@ -25,6 +25,7 @@ fn payout(row: &AnyRow) -> Result<Payout, StoreError> {
     Ok(Payout {
         id: uuid(&get::<String>(row, "id")?)?,
         connected_account_id: uuid(&get::<String>(row, "connected_account_id")?)?,
+        gateway_account_id: get::<Option<String>>(row, "gateway_account_id")?.unwrap_or_default(),
         amount: Money::from_minor(get(row, "amount")?, currency),
         fee: Money::from_minor(get(row, "fee_amount")?, currency),
         method: PayoutMethod::from_str_opt(&get::<String>(row, "method")?).ok_or_else(|| corrupt("payout method"))?,
@@ -61,7 +62,7 @@ impl PayoutStore for SqlStore {
             return Ok(existing.into_guarded());
         }
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO payouts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+            "INSERT INTO payouts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
         )))
         .bind(p.id.to_string())
         .bind(p.connected_account_id.to_string())
@@ -85,6 +86,7 @@ impl PayoutStore for SqlStore {
         .bind(p.canceled_at.map(micros))
         .bind(micros(p.created_at))
         .bind(micros(p.updated_at))
+        .bind(&p.gateway_account_id)
         .execute(&mut *tx)
         .await
         .map_err(db)?;

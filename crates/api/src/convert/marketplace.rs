@@ -83,6 +83,7 @@ pub fn transfer(transfer: Transfer) -> proto::Transfer {
         reversed_amount: Money::from_minor(transfer.reversed_minor, currency).to_decimal_string(),
         description: transfer.description,
         source_transaction: transfer.source_transaction.unwrap_or_default(),
+        stripe_transfer_id: transfer.gateway_transfer_id.clone().unwrap_or_default(),
         gateway_transfer_id: transfer.gateway_transfer_id.unwrap_or_default(),
         idempotency_key: transfer.idempotency_key.unwrap_or_default(),
         metadata: transfer.metadata.into_iter().collect(),
@@ -121,6 +122,10 @@ pub fn snapshot(snapshot: BalanceSnapshot, stored: bool) -> proto::BalanceSnapsh
         available_amount: amount(snapshot.available_minor),
         pending_amount: amount(snapshot.pending_minor),
         instant_available_amount: amount(snapshot.instant_available_minor),
+        stripe_account_id: snapshot.gateway_account_id,
+        available_currency: snapshot.currency.clone(),
+        pending_currency: snapshot.currency.clone(),
+        instant_available_currency: snapshot.currency.clone(),
         currency: snapshot.currency,
         source_types: snapshot.source_types,
         snapshot_type: snapshot_type(snapshot.snapshot_type),
@@ -154,6 +159,8 @@ pub fn payout(payout: Payout) -> proto::Payout {
         canceled_at: payout.canceled_at.map(timestamp),
         created_at: Some(timestamp(payout.created_at)),
         updated_at: Some(timestamp(payout.updated_at)),
+        stripe_account_id: payout.gateway_account_id,
+        stripe_payout_id: payout.gateway_payout_id.clone().unwrap_or_default(),
         gateway_payout_id: payout.gateway_payout_id.unwrap_or_default(),
     }
 }

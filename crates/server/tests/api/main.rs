@@ -20,6 +20,7 @@ mod marketplace;
 mod marketplace_rules;
 mod observability;
 mod openapi;
+mod original_fields;
 mod replicas;
 mod stripe;
 mod stripe_connect;

@@ -5,7 +5,12 @@ use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 
-use crate::helpers::{Db, MOCK_WEBHOOK_SECRET, checkout_request, completed_event, now, sign, spawn_app, token};
+use api::proto::payment_service_client::PaymentServiceClient;
+
+use crate::helpers::{
+    Db, JWT_SECRET, MOCK_WEBHOOK_SECRET, authed, checkout_request, completed_event, eventually, now, sign, spawn_app,
+    start_process, token,
+};
 
 /// The value of the first series of `name` whose labels contain all of `labels`.
 fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
@@ -125,4 +130,142 @@ async fn skipped_methods_run_without_a_token_as_an_anonymous_caller() {
         .expect_err("not skipped");
     assert_eq!(transfers.code(), tonic::Code::Unauthenticated);
     app.stop().await;
+}
+
+/// What `promtool check metrics` asks of a scrape: every family has HELP text, and
+/// no series name is exported both bare and with labels.
+#[tokio::test]
+async fn every_metric_has_help_and_no_family_mixes_bare_and_labelled_series() {
+    let app = spawn_app(Db::Sqlite).await;
+    let buyer = token("user-1", &[Role::User]);
+    let created = app.create_checkout(&buyer, checkout_request("user-1", "10", "USD")).await.expect("checkout");
+    let body = completed_event("evt_help", &created.session_id);
+    app.post_webhook("mock", &body, Some(&sign(MOCK_WEBHOOK_SECRET, &body, now()))).await;
+    let scrape = app.metrics().await;
+    assert!(scrape.contains("payment_checkout_sessions_total{"), "the labelled series exist: {scrape}");
+
+    let named = |prefix: &str| -> std::collections::BTreeSet<String> {
+        scrape.lines().filter_map(|l| l.strip_prefix(prefix)?.split(' ').next().map(str::to_owned)).collect()
+    };
+    let (typed, helped) = (named("# TYPE "), named("# HELP "));
+    assert!(!typed.is_empty());
+    let without_help: Vec<_> = typed.difference(&helped).collect();
+    assert!(without_help.is_empty(), "no HELP for {without_help:?}");
+
+    let mut bare = std::collections::BTreeSet::new();
+    let mut labelled = std::collections::BTreeSet::new();
+    for line in scrape.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        match line.split_once('{') {
+            Some((name, _)) if !name.contains(' ') => labelled.insert(name.to_owned()),
+            _ => bare.insert(line.split(' ').next().unwrap_or_default().to_owned()),
+        };
+    }
+    let mixed: Vec<_> = bare.intersection(&labelled).collect();
+    assert!(mixed.is_empty(), "bare beside labelled series: {mixed:?}");
+    app.stop().await;
+}
+
+/// A JSON value whose objects, at any depth, repeat no key (serde_json alone keeps
+/// the last of two).
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(self)
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("key {key:?} appears twice")));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(self)
+    }
+}
+
+/// The real binary's JSON log: every line is one object with unique keys, a webhook's
+/// outcome has its own key, and a charge of another amount than the payment's is a
+/// warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_log_lines_have_unique_keys_and_a_wrong_amount_is_a_warning() {
+    let dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
+    let process = start_process(&dir, &[("AUTH_JWT_SECRET", JWT_SECRET), ("GATEWAYS_MOCK_WEBHOOK_SECRET", MOCK_WEBHOOK_SECRET)]);
+    let payments = PaymentServiceClient::new(process.channel().await);
+    let buyer = token("user-1", &[Role::User]);
+    let session = || {
+        let (mut payments, request) = (payments.clone(), authed(checkout_request("user-1", "10.00", "USD"), &buyer));
+        async move { payments.create_checkout_session(request).await.expect("checkout").into_inner().session_id }
+    };
+    let (paid, overcharged) = (session().await, session().await);
+    gateways::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let webhook = |body: Vec<u8>| {
+        http.post(format!("http://127.0.0.1:{}/webhooks/mock", process.port))
+            .header("Stripe-Signature", sign(MOCK_WEBHOOK_SECRET, &body, now()))
+            .body(body)
+            .send()
+    };
+    webhook(completed_event("evt_log_paid", &paid)).await.expect("webhook");
+    let wrong_amount = serde_json::json!({
+        "id": "evt_log_wrong", "type": "checkout.session.completed",
+        "data": {"object": {"id": overcharged, "payment_intent": "pi_log", "amount_total": 999, "currency": "usd"}}
+    });
+    webhook(wrong_amount.to_string().into_bytes()).await.expect("webhook");
+
+    let lines_with = |needle: &'static str| {
+        let log = process.log.clone();
+        move || {
+            let lines: Vec<String> = log.lock().expect("log").iter().filter(|l| l.contains(needle)).cloned().collect();
+            std::future::ready((!lines.is_empty()).then_some(lines))
+        }
+    };
+    let paid_line = eventually("the paid event's log line", lines_with("evt_log_paid")).await;
+    let wrong_line = eventually("the wrong amount's log line", lines_with("evt_log_wrong")).await;
+    let (_, log, _) = process.terminate();
+
+    for line in &log {
+        serde_json::from_str::<UniqueKeys>(line).unwrap_or_else(|e| panic!("{e} in the log line {line}"));
+    }
+    let parse = |lines: &[String]| -> Vec<serde_json::Value> {
+        lines.iter().map(|l| serde_json::from_str(l).expect("JSON log line")).collect()
+    };
+    let paid_line = parse(&paid_line);
+    assert!(paid_line.iter().all(|l| l["level"] == "INFO"), "{paid_line:?}");
+    assert!(paid_line.iter().any(|l| l["fields"]["outcome"].as_str().is_some_and(|o| o.contains("succeeded"))), "{paid_line:?}");
+    let wrong_line = parse(&wrong_line);
+    assert_eq!(wrong_line.len(), 1, "one line per event: {wrong_line:?}");
+    assert_eq!(wrong_line[0]["level"], "WARN", "{wrong_line:?}");
+    assert!(wrong_line[0]["fields"]["outcome"].as_str().is_some_and(|o| o.contains("999 usd")), "{wrong_line:?}");
 }
