@@ -130,6 +130,17 @@ async fn the_home_page_and_probes_share_the_port_with_grpc() {
         .await
         .expect("answer");
     assert_eq!(invented.headers().get("grpc-status").and_then(|v| v.to_str().ok()), Some("12"));
+    // Back from another site's checkout without the Strict cookie: a same-site hop first, then the login.
+    let returning = web.get("/en/balance/deposit/success?session_id=cs_mock_x").await;
+    assert_eq!(returning.status, 200);
+    let follow = returning.body.split("data-follow href=\"").nth(1).unwrap_or_default().split('"').next().unwrap_or_default();
+    assert_eq!(follow, "/en/balance/deposit/success?session_id=cs%5Fmock%5Fx&#38;back=1", "a link to itself, flagged");
+    let still_anonymous = web.get("/en/balance/deposit/success?session_id=cs_mock_x&back=1").await;
+    assert_eq!(still_anonymous.status, 303);
+    assert!(still_anonymous.location().starts_with("/login?lang=en&next="), "{}", still_anonymous.location());
+    let onboarding = web.get("/connect/mock/onboarding?account_id=x&link_id=y").await;
+    assert_eq!(onboarding.status, 400);
+    assert_page(&onboarding, "a bad onboarding link");
     let nowhere = web.get("/no/such/page").await;
     assert_eq!(nowhere.status, 404);
     assert!(nowhere.headers.contains_key(CONTENT_SECURITY_POLICY));
