@@ -16,7 +16,10 @@ pub async fn guard(State(pages): State<Pages>, mut request: Request, next: Next)
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
+    // Only on pages: a cacheable asset or a probe must not carry a cookie.
+    let html = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/html"));
     if existing.is_none()
+        && html
         && let Ok(value) = HeaderValue::from_str(&cookies.set(cookies.csrf, &token))
     {
         headers.append(header::SET_COOKIE, value);

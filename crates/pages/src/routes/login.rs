@@ -93,9 +93,10 @@ fn language(code: &str) -> Locale {
     Locale::parse(code).unwrap_or(Locale::En)
 }
 
-/// Only a path of this site: never another origin (`//host`, `/\host`).
+/// Only a path of this site: never another origin (`//host`, `/\host`, or a tab
+/// a browser drops to make `//host`).
 fn safe_next(next: &str, locale: Locale) -> String {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control);
     if local { next.to_owned() } else { format!("/{}/balance", locale.code()) }
 }
 
@@ -172,7 +173,7 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(safe_next("/sr/balance?page=2", Locale::Sr), "/sr/balance?page=2");
-        for foreign in ["https://evil.example/", "//evil.example", "/\\evil.example", ""] {
+        for foreign in ["https://evil.example/", "//evil.example", "/\\evil.example", "/\t/evil.example", ""] {
             assert_eq!(safe_next(foreign, Locale::Ru), "/ru/balance", "{foreign}");
         }
     }

@@ -117,7 +117,9 @@ async fn the_home_page_and_probes_share_the_port_with_grpc() {
     }
     assert_eq!(web.get("/healthz").await.status, 200);
     assert_eq!(web.get("/readyz").await.status, 200);
-    assert_eq!(web.get("/static/app.css").await.status, 200);
+    let mut fresh = WebSession::new(&app);
+    assert_eq!(fresh.get("/static/app.css").await.status, 200);
+    assert!(fresh.set_cookies.is_empty(), "a cacheable asset carries no cookie");
     assert_eq!(web.get("/static/app.js").await.status, 200);
     // gRPC beside the pages: the health check, and an unknown method is still gRPC's UNIMPLEMENTED.
     let health = app.payments().health_check(api::proto::HealthCheckRequest {}).await.expect("gRPC still answers");
@@ -181,6 +183,8 @@ async fn every_page_in_every_language_is_translated_and_guarded() {
     let mut web = WebSession::new(&app);
     let anonymous = web.get("/en/balance").await;
     assert_eq!((anonymous.status, anonymous.location()), (303, "/login?lang=en&next=%2Fen%2Fbalance"));
+    assert!(web.set_cookies.is_empty(), "a redirect sets no cookie");
+    web.get("/login").await;
     let csrf_cookie = web.set_cookies.iter().find(|c| c.starts_with("vp_csrf=")).cloned().unwrap_or_default();
     assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Strict"), "{csrf_cookie}");
     web.sign_in_as("user-1").await;
