@@ -4,6 +4,7 @@
 //! A screenshot of each page is saved under `$CARGO_TARGET_TMPDIR/screenshots/`.
 //! SQLite only, one browser at a time.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -50,6 +51,8 @@ impl Browser {
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let driver = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
+            // Its own process group, which the Chromium it starts joins: see `Drop`.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -123,17 +126,20 @@ impl Browser {
         eventually("the wallet after sign-in", || async { (self.path().await == "/en/balance").then_some(()) }).await;
     }
 
-    async fn quit(mut self) {
+    /// Ends the WebDriver session (Chromium quits); `Drop` does the rest.
+    async fn quit(self) {
         let _ = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
 impl Drop for Browser {
+    /// Also after a failed assertion: chromedriver and its Chromium are killed by
+    /// their process group, so no browser outlives its test.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.driver.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
 
