@@ -56,7 +56,7 @@ pub async fn run(config: &Config, url: &str) -> Result<(), BoxError> {
     println!("              checkout page: {}", created.checkout_url);
 
     let redirect = pay_on_mock_page(&created.checkout_url).await?;
-    println!("3. pay       pressed \"Simulate successful payment\" on that page: 303 redirect to {redirect}");
+    println!("3. pay       pressed \"Pay\" on that page: 303 redirect to {redirect}");
 
     let request = GetPaymentRequest { payment_id: created.payment_id.clone() };
     let payment = payments
