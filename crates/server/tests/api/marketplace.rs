@@ -258,7 +258,9 @@ async fn transfers_and_reversals_never_exceed_what_is_left(db: Db) {
 }
 
 async fn payouts_can_be_canceled_while_pending_and_failed_ones_return_their_money(db: Db) {
-    let app = spawn_app_with(db, &[("BALANCE_PENDING_DAYS", "0"), ("GATEWAYS_MOCK_PAYOUT_STEP", "300ms")]).await;
+    // Each payout state lasts at least one step: long enough for the cancel and the
+    // ledger reads below to land in it on a loaded machine.
+    let app = spawn_app_with(db, &[("BALANCE_PENDING_DAYS", "0"), ("GATEWAYS_MOCK_PAYOUT_STEP", "3s")]).await;
     let admin = admin();
     let account = app.onboarded_account(&admin, "merchant-4").await;
     let payment_id = paid_order(&app, &account, "200.00").await;
