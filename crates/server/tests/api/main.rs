@@ -15,6 +15,7 @@ mod escrow;
 mod hostile_input;
 mod idempotency;
 mod jwks;
+mod loadgen;
 mod marketplace;
 mod marketplace_rules;
 mod observability;
