@@ -72,7 +72,9 @@ async fn main() -> Result<(), BoxError> {
     }
     let service = replicas.first().ok_or("no --url")?.clone();
     let bounds = Bounds { concurrency: usize::from(args.concurrency), duration: args.duration, count: args.count };
-    let run = std::process::id();
+    // Names this run's keys and vendors apart from earlier runs on the same database
+    // (a process id can come back).
+    let run: u32 = rand::random();
     match args.scenario {
         Scenario::Checkout => {
             let workers = workers(&replicas, bounds.concurrency).await?;
