@@ -5,7 +5,7 @@ use chrono::Utc;
 use std::collections::BTreeMap;
 
 use domain::ledger::{JournalEntry, LedgerAccount, LedgerViolation};
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::db;
@@ -17,6 +17,10 @@ use crate::rows::{flag, micros};
 /// overlapping accounts always lock them in the same order and cannot deadlock. An
 /// account that may not go negative and would: `InsufficientFunds`, and the caller's
 /// transaction must roll back.
+///
+/// Round trips are what a write costs under load (issue 11): an account is created
+/// only when its update finds no row, and the entries and postings go in one
+/// statement each.
 pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry]) -> Result<(), StoreError> {
     let now = micros(Utc::now());
     let mut net: BTreeMap<String, (&LedgerAccount, i64)> = BTreeMap::new();
@@ -27,54 +31,91 @@ pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[Journ
         }
     }
     for (code, (account, delta)) in &net {
-        sqlx::query(
-            "INSERT INTO ledger_accounts (id, kind, owner, currency, balance, may_go_negative, created_at) \
-             VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(code)
-        .bind(account.kind.as_str())
-        .bind(account.owner.as_deref())
-        .bind(account.currency)
-        .bind(flag(account.kind.may_go_negative()))
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-        let moved = sqlx::query(
-            "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0)",
-        )
-        .bind(*delta)
-        .bind(code)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-        if moved != 1 {
-            return Err(StoreError::InsufficientFunds { account: code.clone() });
+        if !move_balance(tx, code, *delta).await? {
+            // No row yet, or not enough on it: create it if missing (a concurrent
+            // creator makes this wait for its commit), then try once more.
+            create_account(tx, code, account, now).await?;
+            if !move_balance(tx, code, *delta).await? {
+                return Err(StoreError::InsufficientFunds { account: code.clone() });
+            }
         }
     }
+    let mut journal = Vec::with_capacity(entries.len());
+    let mut postings = Vec::new();
     for entry in entries {
         let entry_id = Uuid::now_v7().to_string();
-        sqlx::query("INSERT INTO journal_entries (id, kind, object_id, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(&entry_id)
-            .bind(entry.kind().as_str())
-            .bind(entry.object_id())
-            .bind(now)
-            .execute(&mut **tx)
-            .await
-            .map_err(db)?;
         for posting in entry.postings_in_lock_order() {
-            sqlx::query("INSERT INTO postings (id, entry_id, account_id, amount, currency) VALUES ($1, $2, $3, $4, $5)")
+            postings.push((entry_id.clone(), posting));
+        }
+        journal.push((entry_id, entry));
+    }
+    for rows in journal.chunks(ROWS_PER_INSERT) {
+        let sql = multi_row_insert("journal_entries (id, kind, object_id, created_at)", 4, rows.len());
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (entry_id, entry) in rows {
+            query = query.bind(entry_id.as_str()).bind(entry.kind().as_str()).bind(entry.object_id()).bind(now);
+        }
+        query.execute(&mut **tx).await.map_err(db)?;
+    }
+    for rows in postings.chunks(ROWS_PER_INSERT) {
+        let sql = multi_row_insert("postings (id, entry_id, account_id, amount, currency)", 5, rows.len());
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (entry_id, posting) in rows {
+            query = query
                 .bind(Uuid::now_v7().to_string())
-                .bind(&entry_id)
+                .bind(entry_id.as_str())
                 .bind(posting.account.code())
                 .bind(posting.amount)
-                .bind(posting.account.currency)
-                .execute(&mut **tx)
-                .await
-                .map_err(db)?;
+                .bind(posting.account.currency);
         }
+        query.execute(&mut **tx).await.map_err(db)?;
     }
+    Ok(())
+}
+
+/// Rows per multi-row INSERT: far below SQLite's 32,766 bound parameters.
+const ROWS_PER_INSERT: usize = 200;
+
+/// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values.
+fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=columns).map(|column| format!("${}", row * columns + column)).collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    format!("INSERT INTO {table} VALUES {}", tuples.join(", "))
+}
+
+/// Adds `delta` to the balance unless that would take a non-negative account
+/// below zero; false when no row moved (missing account, or not enough on it).
+async fn move_balance(tx: &mut Transaction<'_, Any>, code: &str, delta: i64) -> Result<bool, StoreError> {
+    let moved = sqlx::query(
+        "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0)",
+    )
+    .bind(delta)
+    .bind(code)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+async fn create_account(tx: &mut Transaction<'_, Any>, code: &str, account: &LedgerAccount, now: i64) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO ledger_accounts (id, kind, owner, currency, balance, may_go_negative, created_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(code)
+    .bind(account.kind.as_str())
+    .bind(account.owner.as_deref())
+    .bind(account.currency)
+    .bind(flag(account.kind.may_go_negative()))
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(db)?;
     Ok(())
 }
 

@@ -77,7 +77,12 @@ impl SqlStore {
             .ok_or_else(|| StoreError::Database("database URL must start with postgres:// or sqlite:".into()))?;
         let pool_options = AnyPoolOptions::new().max_lifetime(options.max_lifetime).acquire_timeout(options.acquire_timeout);
         let pool = match dialect {
-            Dialect::Postgres => pool_options.max_connections(options.max_connections).connect(&options.url).await,
+            // No ping before each checkout: it is a round trip per transaction, and
+            // sqlx still pings every connection as it comes back to the pool, closing
+            // a broken one there.
+            Dialect::Postgres => {
+                pool_options.max_connections(options.max_connections).test_before_acquire(false).connect(&options.url).await
+            }
             // One connection serialises writers: SQLite allows one at a time anyway,
             // and this way a transaction never fails with SQLITE_BUSY mid-way.
             Dialect::Sqlite => {

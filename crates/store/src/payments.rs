@@ -129,25 +129,23 @@ impl PaymentStore for SqlStore {
         };
         let outcome = match (&payment, payment.as_ref().map(decide)) {
             (Some(current), Some(Decision::Apply(settlement))) => {
-                let updated = sqlx::query(
+                let sql = format!(
                     "UPDATE payments SET status = $1, gateway_payment_intent_id = COALESCE($2, gateway_payment_intent_id), \
-                     failure_reason = $3, paid_at = COALESCE($4, paid_at), updated_at = $5 WHERE id = $6 AND status = $7",
-                )
-                .bind(settlement.status.as_str())
-                .bind(settlement.payment_intent_id.as_deref())
-                .bind(settlement.failure_reason.as_deref())
-                .bind(settlement.paid_at.map(micros))
-                .bind(micros(Utc::now()))
-                .bind(current.id.to_string())
-                .bind(current.status.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?
-                .rows_affected();
-                if updated != 1 {
-                    return Err(StoreError::Database(format!("payment {} changed under a row lock", current.id)));
-                }
-                ledger::post_entries(&mut tx, &settlement.entries).await?;
+                     failure_reason = $3, paid_at = COALESCE($4, paid_at), updated_at = $5 WHERE id = $6 AND status = $7 \
+                     RETURNING {PAYMENT_COLUMNS}"
+                );
+                let updated = sqlx::query(AssertSqlSafe(sql))
+                    .bind(settlement.status.as_str())
+                    .bind(settlement.payment_intent_id.as_deref())
+                    .bind(settlement.failure_reason.as_deref())
+                    .bind(settlement.paid_at.map(micros))
+                    .bind(micros(Utc::now()))
+                    .bind(current.id.to_string())
+                    .bind(current.status.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?
+                    .ok_or_else(|| StoreError::Database(format!("payment {} changed under a row lock", current.id)))?;
                 if let Some(hold) = &settlement.escrow_hold {
                     crate::escrow::insert_hold(&mut tx, hold).await?;
                 }
@@ -155,9 +153,9 @@ impl PaymentStore for SqlStore {
                     crate::wallet::insert_wallet_transaction(&mut tx, deposit).await?;
                 }
                 finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
-                let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
-                let row = sqlx::query(AssertSqlSafe(sql)).bind(current.id.to_string()).fetch_one(&mut *tx).await.map_err(db)?;
-                EventOutcome::Applied(rows::payment(&row)?)
+                // Last, so the balance rows stay locked for the shortest time.
+                ledger::post_entries(&mut tx, &settlement.entries).await?;
+                EventOutcome::Applied(rows::payment(&updated)?)
             }
             (Some(current), Some(Decision::Skip(reason))) => {
                 finish_webhook_log(&mut tx, log.id, Some(current.id), Some(&reason)).await?;

@@ -144,11 +144,15 @@ pub(crate) async fn insert_split(tx: &mut Transaction<'_, Any>, split: &PaymentS
     Ok(())
 }
 
-async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer) -> Result<(), StoreError> {
-    sqlx::query(
+/// Writes the transfer's changing columns; with `pending_only`, only while the stored
+/// transfer is still pending (a settlement that lost a race changes nothing).
+/// Returns whether it was written.
+async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pending_only: bool) -> Result<bool, StoreError> {
+    let guard = if pending_only { " AND status = 'pending'" } else { "" };
+    let written = sqlx::query(AssertSqlSafe(format!(
         "UPDATE transfers SET status = $1, reversed_amount = $2, gateway_transfer_id = $3, matured_at = $4, paid_at = $5, \
-         updated_at = $6 WHERE id = $7",
-    )
+         updated_at = $6 WHERE id = $7{guard}"
+    )))
     .bind(transfer.status.as_str())
     .bind(transfer.reversed_minor)
     .bind(transfer.gateway_transfer_id.as_deref())
@@ -158,8 +162,9 @@ async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer) -> 
     .bind(transfer.id.to_string())
     .execute(&mut **tx)
     .await
-    .map_err(db)?;
-    Ok(())
+    .map_err(db)?
+    .rows_affected();
+    Ok(written == 1)
 }
 
 impl SqlStore {
@@ -211,16 +216,9 @@ impl TransferStore for SqlStore {
 
     async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let claimed = sqlx::query("UPDATE transfers SET status = status WHERE id = $1 AND status = 'pending'")
-            .bind(transfer.id.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?
-            .rows_affected();
-        if claimed != 1 {
+        if !update_transfer(&mut tx, transfer, true).await? {
             return Ok(false);
         }
-        update_transfer(&mut tx, transfer).await?;
         ledger::post_entries(&mut tx, entries).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
@@ -285,7 +283,7 @@ impl TransferStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        update_transfer(&mut tx, &plan.transfer).await?;
+        update_transfer(&mut tx, &plan.transfer, false).await?;
         if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
@@ -320,7 +318,7 @@ impl TransferStore for SqlStore {
         }
         if let Some(undo) = undo {
             let (restored, entry) = undo(&current).map_err(StoreError::Corrupt)?;
-            update_transfer(&mut tx, &restored).await?;
+            update_transfer(&mut tx, &restored, false).await?;
             ledger::post_entries(&mut tx, std::slice::from_ref(&entry)).await?;
         }
         tx.commit().await.map_err(db)?;
@@ -355,7 +353,7 @@ impl TransferStore for SqlStore {
             }
             due.matured_at = Some(now);
             due.updated_at = now;
-            update_transfer(&mut tx, &due).await?;
+            update_transfer(&mut tx, &due, false).await?;
             tx.commit().await.map_err(db)?;
             matured += 1;
         }

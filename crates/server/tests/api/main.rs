@@ -17,6 +17,7 @@ mod fixtures;
 mod hostile_input;
 mod idempotency;
 mod jwks;
+mod loadgen;
 mod marketplace;
 mod marketplace_rules;
 mod observability;
