@@ -33,17 +33,21 @@ impl From<AppError> for HttpError {
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let status = to_status(self.0);
-        let http_status = match status.code() {
-            tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
-            tonic::Code::NotFound => StatusCode::NOT_FOUND,
-            tonic::Code::FailedPrecondition | tonic::Code::AlreadyExists => StatusCode::CONFLICT,
-            tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-            tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
-            tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
         let body = serde_json::json!({"error": {"code": code_name(status.code()), "message": status.message()}});
-        (http_status, axum::Json(body)).into_response()
+        (http_status(status.code()), axum::Json(body)).into_response()
+    }
+}
+
+/// The HTTP status of a gRPC code: the JSON API and the pages answer alike.
+pub fn http_status(code: tonic::Code) -> StatusCode {
+    match code {
+        tonic::Code::InvalidArgument => StatusCode::BAD_REQUEST,
+        tonic::Code::NotFound => StatusCode::NOT_FOUND,
+        tonic::Code::FailedPrecondition | tonic::Code::AlreadyExists => StatusCode::CONFLICT,
+        tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+        tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -14,16 +14,17 @@ pub mod proto;
 
 use app::App;
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::post;
 
 pub use auth::{Authenticator, Jwks, JwksLocation, JwksSettings, NewToken, TokenRules, VerificationKey, mint, mint_hs256};
 
 /// Every route of port 30051: the payment.v1 services, reflection, grpc.health,
-/// webhooks, the mock pages and the JSON API.
+/// webhooks, the JSON API and `pages` (the HTML pages, built by the `pages` crate).
 pub fn router(
     app: App,
     authenticator: Authenticator,
     request_timeout: std::time::Duration,
+    pages: Router,
 ) -> Result<Router, Box<dyn std::error::Error + Send + Sync>> {
     use proto::*;
     // Both reflection versions: grpcurl speaks v1, many other clients (Postman,
@@ -66,17 +67,14 @@ pub fn router(
         .fold(Router::new(), |router, (path, route)| router.route(path, route))
         .with_state(http::balance::JsonState { app: app.clone(), auth: authenticator });
 
-    let web = Router::new()
-        .route("/webhooks/{gateway}", post(http::webhooks::receive))
-        .route("/payment/mock", get(http::mock_pages::checkout_page))
-        .route("/payment/mock/complete", post(http::mock_pages::complete))
-        .route("/connect/mock/onboarding", get(http::onboarding::onboard))
-        .with_state(app);
+    let web = Router::new().route("/webhooks/{gateway}", post(http::webhooks::receive)).with_state(app);
 
     let known = observe::known_methods(&[proto::FILE_DESCRIPTOR_SET, tonic_health::pb::FILE_DESCRIPTOR_SET])?;
     Ok(grpc
         .merge(web)
         .merge(json)
+        .merge(pages)
+        .fallback(http::not_found)
         .layer(axum::middleware::from_fn_with_state(request_timeout, deadline::deadline))
         .layer(axum::middleware::from_fn_with_state(known, observe::observe)))
 }

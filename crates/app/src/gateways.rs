@@ -24,6 +24,10 @@ impl Gateways {
         &self.default
     }
 
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
+    }
+
     /// Empty means the default gateway.
     pub fn resolve(&self, field: &'static str, name: &str) -> Result<Arc<dyn PaymentGateway>, FieldError> {
         let name = if name.is_empty() { self.default.as_str() } else { name };

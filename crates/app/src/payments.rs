@@ -2,6 +2,7 @@
 
 use domain::FieldError;
 use domain::payment::{Payment, parse_uuid};
+use domain::validation::{IDENTIFIER_LEN_MAX, parse_identifier};
 
 use crate::auth::{Principal, visible};
 use crate::ports::Page;
@@ -35,6 +36,26 @@ impl App {
         domain::payment::parse_client_id("user_id", user_id)?;
         principal.ensure_acts_for(user_id)?;
         Ok(self.store.user_payments(user_id, page).await?)
+    }
+
+    /// The caller's payment behind a gateway session: the page a gateway's
+    /// checkout returns to knows only the session id.
+    pub async fn payment_by_session(&self, principal: &Principal, session_id: &str) -> Result<Payment, AppError> {
+        parse_identifier("session_id", session_id, IDENTIFIER_LEN_MAX)?;
+        principal.ensure_user()?;
+        for name in self.gateways.names() {
+            if let Some(payment) = self.store.payment_by_session(name, session_id).await? {
+                return visible(Some(payment), "payment", |p| principal.sees_user(&p.user_id));
+            }
+        }
+        Err(AppError::NotFound("payment"))
+    }
+
+    /// The configured gateways' names, the default first (a deposit form's choice).
+    pub fn gateway_names(&self) -> Vec<String> {
+        let default = self.gateways.default_name();
+        let others = self.gateways.names().filter(|name| *name != default);
+        std::iter::once(default).chain(others).map(str::to_owned).collect()
     }
 
     /// "SERVING" when the database answers.

@@ -28,6 +28,15 @@ pub struct WalletTransaction {
 }
 
 impl WalletTransaction {
+    /// What this row did to the wallet's balance, in minor units: a withdrawal
+    /// debits at once whatever becomes of it (its failure is a reversal row).
+    pub fn balance_change(&self) -> i64 {
+        match self.kind {
+            WalletTransactionKind::Deposit | WalletTransactionKind::WithdrawalReversal => self.amount.minor(),
+            WalletTransactionKind::Withdrawal | WalletTransactionKind::Payment => -self.amount.minor(),
+        }
+    }
+
     fn wallet(&self) -> LedgerAccount {
         LedgerAccount::owned(AccountKind::Wallet, self.user_id.clone(), self.amount.currency())
     }

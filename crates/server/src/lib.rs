@@ -122,7 +122,8 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
         secrets::token_rules(&config),
         config.auth_skip_methods.clone(),
     );
-    let router = api::router(app.clone(), authenticator, config.write_timeout)?;
+    let pages = pages::router(app.clone(), authenticator.clone(), page_settings(&config, &public_url)?);
+    let router = api::router(app.clone(), authenticator, config.write_timeout, pages)?;
     let metrics = telemetry::metrics_router();
     app::metrics::register_all();
 
@@ -152,6 +153,24 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     });
     tracing::info!(%api_addr, %metrics_addr, public_url, "payment service listening");
     Ok(Running { api_addr, metrics_addr, stop, task, store })
+}
+
+/// The pages' settings: Secure cookies in production; "sign in as" only in
+/// development, when the service checks tokens with its own HS256 secret.
+fn page_settings(config: &Config, public_url: &str) -> Result<pages::Settings, BoxError> {
+    let dev = config.env == Environment::Development && config.auth_enabled && secrets::verifies_public_keys(config).is_none();
+    let dev_signer = if dev {
+        let longest = chrono::Duration::from_std(config.auth_max_token_lifetime).unwrap_or(chrono::Duration::hours(1));
+        Some(pages::DevSigner {
+            secret: secrets::hs256_secret(config)?,
+            issuer: config.auth_issuer.clone(),
+            audience: config.auth_audience.clone(),
+            ttl: longest.min(chrono::Duration::hours(1)),
+        })
+    } else {
+        None
+    };
+    Ok(pages::Settings { public_url: public_url.to_owned(), secure_cookies: config.env == Environment::Production, dev_signer })
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

@@ -27,8 +27,8 @@ async fn a_checkout_is_paid_on_the_mock_page_and_its_capture_is_in_the_ledger(db
     let page = app.http.get(&created.checkout_url).send().await.expect("page");
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.expect("html");
-    assert!(html.contains("100.50 USD"), "{html}");
-    assert!(html.contains("Simulate successful payment") && html.contains("Simulate failed payment"));
+    assert!(html.contains("$100.50"), "{html}");
+    assert!(html.contains("value=\"success\"") && html.contains("value=\"failure\""), "{html}");
 
     let (status, location) = app.complete_on_mock_page(&created.session_id, "success").await;
     assert_eq!(status, 303);
