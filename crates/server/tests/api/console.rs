@@ -1,0 +1,181 @@
+//! The operator console over real HTTP: who may read and act, and that its
+//! refund and escrow release change the ledger exactly as the gRPC API does.
+
+use std::collections::BTreeMap;
+
+use api::proto::{CreateRefundRequest, ReleaseEscrowHoldRequest};
+use sqlx::Row;
+
+use crate::helpers::{Db, TestApp, authed, eventually};
+use crate::marketplace::{admin, paid_order, spawn_marketplace};
+use crate::on_both_databases;
+use crate::pages::{WebSession, hidden};
+
+on_both_databases!(a_refund_and_a_release_through_the_console_change_the_ledger_as_through_grpc);
+
+/// Signs in through development's "sign in as" with one role.
+async fn sign_in(web: &mut WebSession<'_>, user: &str, role: &str) {
+    let login = web.get("/login").await;
+    let csrf = hidden(&login.body, "csrf");
+    let signed = web.post("/login/dev", &[("csrf", &csrf), ("user_id", user), (role, "on"), ("next", "/en/admin")]).await;
+    assert_eq!((signed.status, signed.location()), (303, "/en/admin"), "{}", signed.body);
+}
+
+/// Every ledger account with money on it; the vendor's account id is named
+/// `vendor` so two services' ledgers compare.
+async fn ledger(app: &TestApp, vendor: &str) -> BTreeMap<String, i64> {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&app.db_url).await.expect("pool");
+    let rows = sqlx::query("SELECT id, balance FROM ledger_accounts WHERE balance <> 0").fetch_all(&pool).await.expect("ledger");
+    pool.close().await;
+    rows.iter().map(|r| (r.get::<String, _>("id").replace(vendor, "vendor"), r.get::<i64, _>("balance"))).collect()
+}
+
+/// A vendor, an escrowed order of 100.00 and a plain one of 50.00.
+async fn orders(app: &TestApp) -> (String, String, String) {
+    let account = app.onboarded_account(&admin(), "merchant-1").await;
+    let escrowed = app.paid_escrowed_order(&account, "100.00").await;
+    let plain = paid_order(app, &account, "50.00").await;
+    (account, escrowed, plain)
+}
+
+/// HTML's escaping of an API message, as the page shows it.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;").replace('"', "&#34;").replace('\'', "&#39;").replace('<', "&#60;").replace('>', "&#62;")
+}
+
+async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through_grpc(db: Db) {
+    let (console, grpc) = (spawn_marketplace(db).await, spawn_marketplace(db).await);
+    let (vendor, escrowed, plain) = orders(&console).await;
+    let (twin_vendor, twin_escrowed, twin_plain) = orders(&grpc).await;
+    let mut web = WebSession::new(&console);
+    sign_in(&mut web, "ops", "role_admin").await;
+
+    let list = web.get("/en/admin?status=succeeded&user=buyer-1").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert!(list.body.contains(&escrowed) && list.body.contains(&plain));
+    let none = web.get("/sr/admin?status=refunded").await;
+    assert!(!none.body.contains(&plain) && none.body.contains("Pronađeno: 0"), "{}", none.body);
+    let bad = web.get("/en/admin?from=31.01.2026").await;
+    assert_eq!(bad.status, 400);
+    assert!(bad.body.contains("id=\"from-error\"") && bad.body.contains("YYYY-MM-DD"), "{}", bad.body);
+
+    let page = web.get(&format!("/en/admin/payments/{plain}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("platform_cash:USD") && page.body.contains("checkout.session.completed"), "{}", page.body);
+    let csrf = hidden(&page.body, "csrf");
+    let key = hidden(&page.body, "idempotency_key");
+    let refund_path = format!("/en/admin/payments/{plain}/refund");
+
+    // A form without its token changes nothing.
+    let before = ledger(&console, &vendor).await;
+    let forged = web.post(&refund_path, &[("amount", "30.00"), ("reason", "forged"), ("idempotency_key", &key)]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(ledger(&console, &vendor).await, before);
+
+    let refunded =
+        web.post(&refund_path, &[("csrf", &csrf), ("amount", "30.00"), ("reason", "damaged"), ("idempotency_key", &key)]).await;
+    assert_eq!(
+        (refunded.status, refunded.location()),
+        (303, format!("/en/admin/payments/{plain}?notice=refunded").as_str()),
+        "{}",
+        refunded.body
+    );
+    let twin = CreateRefundRequest {
+        payment_id: twin_plain.clone(),
+        amount: "30.00".into(),
+        reason: "damaged".into(),
+        idempotency_key: "k-1".into(),
+    };
+    grpc.refunds().create_refund(authed(twin, &admin())).await.expect("gRPC refund");
+
+    // More than the rest: the API's own message, beside the amount.
+    let over = CreateRefundRequest {
+        payment_id: twin_plain.clone(),
+        amount: "20.01".into(),
+        reason: String::new(),
+        idempotency_key: String::new(),
+    };
+    let message = grpc.refunds().create_refund(authed(over, &admin())).await.expect_err("over the rest").message().to_owned();
+    let shown = web.post(&refund_path, &[("csrf", &csrf), ("amount", "20.01"), ("idempotency_key", "k-over")]).await;
+    assert_eq!(shown.status, 400);
+    assert!(shown.body.contains("id=\"amount-error\"") && shown.body.contains(&escaped(&message)), "{message}: {}", shown.body);
+
+    let hold = console.hold_of(&escrowed).await;
+    let detail = web.get(&format!("/en/admin/payments/{escrowed}")).await;
+    assert!(detail.body.contains(&format!("name=\"escrow_id\" value=\"{}\"", hold.id)), "{}", detail.body);
+    let release_path = format!("/en/admin/payments/{escrowed}/release");
+    let released = web.post(&release_path, &[("csrf", &csrf), ("escrow_id", &hold.id)]).await;
+    assert_eq!((released.status, released.location()), (303, format!("/en/admin/payments/{escrowed}?notice=released").as_str()));
+    let twin_hold = grpc.hold_of(&twin_escrowed).await;
+    grpc.escrow()
+        .release_escrow_hold(authed(ReleaseEscrowHoldRequest { escrow_id: twin_hold.id }, &admin()))
+        .await
+        .expect("gRPC release");
+    let again = web.post(&release_path, &[("csrf", &csrf), ("escrow_id", &hold.id)]).await;
+    assert_eq!(again.status, 400);
+    assert!(again.body.contains("id=\"escrow-error\""), "{}", again.body);
+
+    let payment = console.get_payment(&admin(), &plain).await.expect("payment");
+    assert_eq!(payment.refunded_amount, "30.00");
+    let same = eventually("the same ledger on both services", || async {
+        let (mine, theirs) = (ledger(&console, &vendor).await, ledger(&grpc, &twin_vendor).await);
+        (mine == theirs).then_some(mine)
+    })
+    .await;
+    assert!(same.keys().any(|account| account.contains("vendor")), "{same:?}");
+    let after = web.get(&format!("/en/admin/payments/{escrowed}?notice=released")).await;
+    assert!(after.body.contains("escrow_release") && !after.body.contains("id=\"release-submit\""), "{}", after.body);
+    console.assert_ledger_ok();
+    grpc.assert_ledger_ok();
+    console.stop().await;
+    grpc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
+    let app = spawn_marketplace(Db::Sqlite).await;
+    let (vendor, escrowed, plain) = orders(&app).await;
+    let path = format!("/ru/admin/payments/{plain}");
+
+    let mut nobody = WebSession::new(&app);
+    let away = nobody.get(&path).await;
+    assert_eq!(away.status, 303);
+    assert!(away.location().starts_with("/login?lang=ru"), "{}", away.location());
+    let mut user = WebSession::new(&app);
+    sign_in(&mut user, "buyer-1", "role_user").await;
+    assert_eq!(user.get("/en/admin").await.status, 403);
+    assert_eq!(user.get(&path).await.status, 403);
+
+    let mut service = WebSession::new(&app);
+    sign_in(&mut service, "backend", "role_service").await;
+    let page = service.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("platform_cash:USD") && !page.body.contains("id=\"refund-submit\""), "{}", page.body);
+    let csrf = hidden(&page.body, "csrf");
+    let before = ledger(&app, &vendor).await;
+    let refused =
+        service.post(&format!("{path}/refund"), &[("csrf", &csrf), ("amount", "1.00"), ("idempotency_key", "k-s")]).await;
+    assert_eq!(refused.status, 403);
+    assert!(refused.body.contains("Ваша роль"), "{}", refused.body);
+    assert_eq!(ledger(&app, &vendor).await, before);
+    assert_eq!(app.get_payment(&admin(), &plain).await.expect("payment").refunded_amount, "0.00");
+
+    let mut ops = WebSession::new(&app);
+    sign_in(&mut ops, "ops", "role_admin").await;
+    let hold = app.hold_of(&escrowed).await;
+    let page = ops.get(&format!("/en/admin/payments/{escrowed}")).await;
+    let cancel = [("csrf", hidden(&page.body, "csrf")), ("escrow_id", hold.id.clone()), ("reason", "buyer left".into())];
+    let cancelled = ops
+        .post(&format!("/en/admin/payments/{escrowed}/cancel"), &cancel.iter().map(|(k, v)| (*k, v.as_str())).collect::<Vec<_>>())
+        .await;
+    assert_eq!(cancelled.location(), format!("/en/admin/payments/{escrowed}?notice=cancelled"), "{}", cancelled.body);
+    let shown = ops.get(cancelled.location()).await;
+    assert!(
+        shown.body.contains("The escrow was cancelled.") && shown.body.contains("id=\"escrow-status\">Cancelled"),
+        "{}",
+        shown.body
+    );
+    app.assert_ledger_ok();
+    app.stop().await;
+}
