@@ -32,7 +32,7 @@ async fn ledger(app: &TestApp, vendor: &str) -> BTreeMap<String, i64> {
 }
 
 /// A vendor, an escrowed order of 100.00 and a plain one of 50.00.
-async fn orders(app: &TestApp) -> (String, String, String) {
+pub async fn orders(app: &TestApp) -> (String, String, String) {
     let account = app.onboarded_account(&admin(), "merchant-1").await;
     let escrowed = app.paid_escrowed_order(&account, "100.00").await;
     let plain = paid_order(app, &account, "50.00").await;
