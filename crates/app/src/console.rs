@@ -1,5 +1,6 @@
 //! What the operator console reads: payments by any filter, a payment's ledger
-//! entries and its gateway events. Admins and services only.
+//! entries and its gateway events, the webhook log and the ledger's invariants.
+//! Admins and services only.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
@@ -69,6 +70,17 @@ impl App {
         let id = parse_uuid("payment_id", payment_id)?;
         principal.ensure_service()?;
         Ok(self.store.payment_webhooks(id).await?)
+    }
+
+    pub async fn webhook_log(&self, principal: &Principal, page: Page) -> Result<(Vec<WebhookEvent>, i64), AppError> {
+        principal.ensure_service()?;
+        Ok(self.store.webhook_log(page).await?)
+    }
+
+    /// The `check-ledger` command's invariants, for the console.
+    pub async fn ledger_violations(&self, principal: &Principal) -> Result<Vec<domain::ledger::LedgerViolation>, AppError> {
+        principal.ensure_service()?;
+        self.check_ledger().await
     }
 }
 

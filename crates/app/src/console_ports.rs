@@ -56,4 +56,7 @@ pub trait ConsoleStore: Send + Sync + 'static {
 
     /// The events logged for the payment, oldest first.
     async fn payment_webhooks(&self, payment_id: Uuid) -> Result<Vec<WebhookEvent>, StoreError>;
+
+    /// Every logged event, newest first, with the total count.
+    async fn webhook_log(&self, page: Page) -> Result<(Vec<WebhookEvent>, i64), StoreError>;
 }

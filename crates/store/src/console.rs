@@ -6,6 +6,7 @@ use app::console_ports::{ConsoleStore, LedgerLine, PaymentFilter, WebhookEvent};
 use app::ports::Page;
 use domain::payment::Payment;
 use domain::{Currency, Money};
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
@@ -20,6 +21,8 @@ const PAYMENT_FILTER: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR use
 const PAYMENT_OBJECTS: &str = "e.object_id = $1 OR e.object_id IN (SELECT id FROM refunds WHERE payment_id = $1) \
     OR e.object_id IN (SELECT id FROM escrow_holds WHERE payment_id = $1) \
     OR e.object_id IN (SELECT id FROM transfers WHERE payment_id = $1)";
+
+const WEBHOOK_COLUMNS: &str = "gateway_name, event_id, event_type, signature_valid, processed, error, payment_id, received_at";
 
 fn ledger_line(row: &AnyRow) -> Result<LedgerLine, StoreError> {
     let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
@@ -70,19 +73,23 @@ impl ConsoleStore for SqlStore {
              FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE {PAYMENT_OBJECTS} \
              ORDER BY e.created_at, e.id, p.amount"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(payment_id.to_string()).fetch_all(self.pool()).await.map_err(db)?;
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(payment_id.to_string()).fetch_all(self.pool()).await.map_err(db)?;
         rows.iter().map(ledger_line).collect()
     }
 
     async fn payment_webhooks(&self, payment_id: Uuid) -> Result<Vec<WebhookEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT gateway_name, event_id, event_type, signature_valid, processed, error, payment_id, received_at \
-             FROM webhook_logs WHERE payment_id = $1 ORDER BY received_at, id",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {WEBHOOK_COLUMNS} FROM webhook_logs WHERE payment_id = $1 ORDER BY received_at, id"
+        )))
         .bind(payment_id.to_string())
         .fetch_all(self.pool())
         .await
         .map_err(db)?;
         rows.iter().map(webhook_event).collect()
+    }
+
+    async fn webhook_log(&self, page: Page) -> Result<(Vec<WebhookEvent>, i64), StoreError> {
+        paged(self.pool(), "webhook_logs", WEBHOOK_COLUMNS, "1 = 1", "received_at DESC, id DESC", 0, |q| q, page, webhook_event)
+            .await
     }
 }

@@ -229,6 +229,8 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
     assert_eq!(events.first().map(|e| (e.event_id.as_str(), e.processed)), Some(("evt_1", true)), "{events:?}");
     assert!(events.iter().all(|e| e.payment_id == Some(payment.id) && e.event_id != "evt_3"));
     assert_eq!(store.payment_ledger(uuid::Uuid::new_v4()).await.expect("none"), vec![]);
+    let (log, total) = store.webhook_log(Page { limit: 2, offset: 0 }).await.expect("webhook log");
+    assert_eq!((log.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), total), (vec!["evt_3", "evt_2"], 3), "newest first");
 }
 
 async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {

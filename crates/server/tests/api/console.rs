@@ -124,6 +124,15 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     })
     .await;
     assert!(same.keys().any(|account| account.contains("vendor")), "{same:?}");
+    let log = web.get("/ru/admin/webhooks").await;
+    assert_eq!(log.status, 200);
+    assert!(
+        log.body.contains("checkout.session.completed") && log.body.contains(&format!("/ru/admin/payments/{plain}")),
+        "{}",
+        log.body
+    );
+    let check = web.get("/sr/admin/ledger").await;
+    assert!(check.body.contains("id=\"ledger-ok\""), "{}", check.body);
     let after = web.get(&format!("/en/admin/payments/{escrowed}?notice=released")).await;
     assert!(after.body.contains("escrow_release") && !after.body.contains("id=\"release-submit\""), "{}", after.body);
     console.assert_ledger_ok();
@@ -145,7 +154,9 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
     let mut user = WebSession::new(&app);
     sign_in(&mut user, "buyer-1", "role_user").await;
     assert_eq!(user.get("/en/admin").await.status, 403);
-    assert_eq!(user.get(&path).await.status, 403);
+    for page in [path.as_str(), "/en/admin/webhooks", "/en/admin/ledger"] {
+        assert_eq!(user.get(page).await.status, 403, "{page}");
+    }
 
     let mut service = WebSession::new(&app);
     sign_in(&mut service, "backend", "role_service").await;
@@ -160,6 +171,11 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
     assert!(refused.body.contains("Ваша роль"), "{}", refused.body);
     assert_eq!(ledger(&app, &vendor).await, before);
     assert_eq!(app.get_payment(&admin(), &plain).await.expect("payment").refunded_amount, "0.00");
+    // A broken ledger is shown, not hidden.
+    app.execute("UPDATE ledger_accounts SET balance = balance + 1 WHERE id = 'platform_cash:USD'").await;
+    let broken = service.get("/en/admin/ledger").await;
+    assert!(broken.body.contains("id=\"ledger-broken\"") && broken.body.contains("platform_cash:USD"), "{}", broken.body);
+    app.execute("UPDATE ledger_accounts SET balance = balance - 1 WHERE id = 'platform_cash:USD'").await;
 
     let mut ops = WebSession::new(&app);
     sign_in(&mut ops, "ops", "role_admin").await;

@@ -50,4 +50,10 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.escrow.holding", "Holding"),
     ("console.escrow.released", "Released"),
     ("console.escrow.cancelled", "Cancelled"),
+    ("console.webhooks", "Webhook log"),
+    ("console.ledger_check", "Ledger check"),
+    ("console.ledger_result", "Result"),
+    ("console.ledger_ok", "The ledger is sound: every invariant holds."),
+    ("console.ledger_broken", "Broken invariants"),
+    ("console.ledger_hint", "The same checks as the check-ledger command, run when this page opens."),
 ];

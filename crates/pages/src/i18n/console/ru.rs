@@ -50,4 +50,10 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.escrow.holding", "Удерживается"),
     ("console.escrow.released", "Переведён"),
     ("console.escrow.cancelled", "Отменён"),
+    ("console.webhooks", "Журнал вебхуков"),
+    ("console.ledger_check", "Проверка книги"),
+    ("console.ledger_result", "Результат"),
+    ("console.ledger_ok", "Книга в порядке: все инварианты соблюдены."),
+    ("console.ledger_broken", "Нарушенные инварианты"),
+    ("console.ledger_hint", "Те же проверки, что и команда check-ledger, выполняются при открытии страницы."),
 ];

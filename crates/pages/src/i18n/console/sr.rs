@@ -50,4 +50,10 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.escrow.holding", "Zadržano"),
     ("console.escrow.released", "Isplaćeno"),
     ("console.escrow.cancelled", "Otkazano"),
+    ("console.webhooks", "Dnevnik webhook događaja"),
+    ("console.ledger_check", "Provera knjige"),
+    ("console.ledger_result", "Rezultat"),
+    ("console.ledger_ok", "Knjiga je ispravna: sve invarijante važe."),
+    ("console.ledger_broken", "Narušene invarijante"),
+    ("console.ledger_hint", "Iste provere kao komanda check-ledger, pokrenute pri otvaranju ove stranice."),
 ];

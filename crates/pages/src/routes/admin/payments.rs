@@ -12,6 +12,7 @@ use domain::escrow::EscrowStatus;
 use domain::payment::{Payment, PaymentStatus};
 use serde::Deserialize;
 
+use super::log::{Event, event};
 use super::{ObjectPath, Operator};
 use crate::Pages;
 use crate::forms::{FieldErrors, new_key};
@@ -21,7 +22,7 @@ use crate::money;
 use crate::routes::InLocale;
 use crate::session::{CsrfForm, WithCsrf};
 
-const PAGE_SIZE: i32 = 20;
+pub(super) const PAGE_SIZE: i32 = 20;
 const STATUSES: [&str; 6] = ["pending", "processing", "succeeded", "failed", "cancelled", "refunded"];
 /// What an action asks the detail page to say (`?notice=`), and its text.
 const NOTICES: [(&str, &str); 3] =
@@ -170,14 +171,6 @@ pub struct RefundRow {
     pub reason: String,
 }
 
-pub struct Event {
-    pub date: String,
-    pub gateway: String,
-    pub kind: String,
-    pub id: String,
-    pub outcome: String,
-}
-
 #[derive(Template)]
 #[template(path = "admin/payment.html")]
 struct DetailPage {
@@ -278,18 +271,7 @@ async fn render(
                 credit: l.amount.minor() > 0,
             })
             .collect(),
-        events: events
-            .iter()
-            .map(|e| Event {
-                date: locale.date(e.received_at),
-                gateway: e.gateway_name.clone(),
-                kind: e.event_type.clone(),
-                id: e.event_id.clone(),
-                outcome: e.error.clone().unwrap_or_else(|| {
-                    locale.t(if e.processed { "console.processed" } else { "console.not_processed" }).to_owned()
-                }),
-            })
-            .collect(),
+        events: events.iter().map(|e| event(e, locale)).collect(),
         row: row(&payment, locale),
     };
     layout::render_with(status, &page)
