@@ -76,12 +76,15 @@ pub fn router(app: App, auth: Authenticator, settings: Settings) -> Router {
 
 /// The operator console's routes (`routes::admin`).
 fn console() -> Router<Pages> {
-    use routes::admin::{self, log, payments};
+    use routes::admin::{self, log, payments, splits};
     Router::new()
         .route("/admin", get(admin::entry))
         .route("/{locale}/admin", get(payments::list))
         .route("/{locale}/admin/webhooks", get(log::webhooks))
         .route("/{locale}/admin/ledger", get(log::ledger))
+        .route("/{locale}/admin/splits", get(splits::list).post(splits::create))
+        .route("/{locale}/admin/splits/{id}", get(splits::edit).post(splits::update))
+        .route("/{locale}/admin/splits/{id}/delete", post(splits::delete))
         .route("/{locale}/admin/payments/{id}", get(payments::detail))
         .route("/{locale}/admin/payments/{id}/refund", post(payments::refund))
         .route("/{locale}/admin/payments/{id}/release", post(payments::release))

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use api::proto::{CreateRefundRequest, ReleaseEscrowHoldRequest};
+use api::proto::{CalculateFeeRequest, CreateRefundRequest, ReleaseEscrowHoldRequest};
 use sqlx::Row;
 
 use crate::helpers::{Db, TestApp, authed, eventually};
@@ -192,6 +192,64 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
         "{}",
         shown.body
     );
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_rules_are_created_edited_and_deleted_and_the_fee_calculator_agrees_with_grpc() {
+    let app = spawn_marketplace(Db::Sqlite).await;
+    let vendor = app.onboarded_account(&admin(), "merchant-1").await;
+    let mut ops = WebSession::new(&app);
+    sign_in(&mut ops, "ops", "role_admin").await;
+    let page = ops.get("/en/admin/splits").await;
+    assert_eq!(page.status, 200);
+    let csrf = hidden(&page.body, "csrf");
+    let rule = [
+        ("csrf", csrf.as_str()),
+        ("account", vendor.as_str()),
+        ("kind", "percentage"),
+        ("name", "Ten"),
+        ("value", "10"),
+        ("priority", "1"),
+    ];
+    let bad: Vec<_> = rule.iter().map(|&(k, v)| if k == "value" { (k, "abc") } else { (k, v) }).collect();
+    let refused = ops.post("/en/admin/splits", &bad).await;
+    assert_eq!(refused.status, 400);
+    assert!(refused.body.contains("id=\"rule-value-error\""), "{}", refused.body);
+    let created = ops.post("/en/admin/splits", &rule).await;
+    assert_eq!((created.status, created.location()), (303, "/en/admin/splits"), "{}", created.body);
+
+    let fee_path = format!("/en/admin/splits?account={vendor}&amount=100.00&currency=USD");
+    let quote = ops.get(&fee_path).await;
+    let grpc = CalculateFeeRequest { connected_account_id: vendor.clone(), amount: "100.00".into(), currency: "USD".into() };
+    let grpc = app.splits().calculate_fee(authed(grpc, &admin())).await.expect("fee").into_inner();
+    assert_eq!(grpc.total_fee, "10.00");
+    assert!(
+        quote.body.contains("<dd class=\"fee\">$10.00</dd>") && quote.body.contains("$90.00") && quote.body.contains("Ten"),
+        "{}",
+        quote.body
+    );
+
+    let id =
+        quote.body.split("/en/admin/splits/").nth(1).and_then(|rest| rest.split('"').next()).expect("a rule link").to_owned();
+    let edit = ops.get(&format!("/en/admin/splits/{id}")).await;
+    assert!(edit.body.contains("value=\"10\""), "{}", edit.body);
+    let five = [("csrf", csrf.as_str()), ("name", "Five"), ("value", "5"), ("priority", "1"), ("active", "on")];
+    assert_eq!(ops.post(&format!("/en/admin/splits/{id}"), &five).await.status, 303);
+    assert!(ops.get(&fee_path).await.body.contains("<dd class=\"fee\">$5.00</dd>"));
+
+    let mut service = WebSession::new(&app);
+    sign_in(&mut service, "backend", "role_service").await;
+    let read = service.get("/en/admin/splits").await;
+    assert!(read.body.contains("Five") && !read.body.contains("id=\"rule-create\""), "{}", read.body);
+    let service_csrf = hidden(&read.body, "csrf");
+    assert_eq!(service.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", service_csrf.as_str())]).await.status, 403);
+    assert!(ops.get("/en/admin/splits").await.body.contains("Five"), "the service deleted nothing");
+
+    assert_eq!(ops.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", csrf.as_str())]).await.status, 303);
+    assert!(!ops.get("/en/admin/splits").await.body.contains("Five"));
+    assert!(ops.get(&fee_path).await.body.contains("<dd class=\"fee\">$0.00</dd>"));
     app.assert_ledger_ok();
     app.stop().await;
 }

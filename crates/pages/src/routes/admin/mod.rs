@@ -5,6 +5,7 @@
 
 pub mod log;
 pub mod payments;
+pub mod splits;
 
 use app::{Principal, Role};
 use axum::extract::{FromRequestParts, Path};
