@@ -124,6 +124,12 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     })
     .await;
     assert!(same.keys().any(|account| account.contains("vendor")), "{same:?}");
+    let accounts = web.get("/en/admin/accounts").await;
+    assert!(accounts.body.contains(&format!("/en/admin/accounts/{vendor}")), "{}", accounts.body);
+    let account = web.get(&format!("/sr/admin/accounts/{vendor}")).await;
+    assert_eq!(account.status, 200);
+    let transfer = format!("/sr/admin/payments/{escrowed}");
+    assert!(account.body.contains(&transfer) && account.body.contains("<polyline"), "{}", account.body);
     let log = web.get("/ru/admin/webhooks").await;
     assert_eq!(log.status, 200);
     assert!(
@@ -154,7 +160,7 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
     let mut user = WebSession::new(&app);
     sign_in(&mut user, "buyer-1", "role_user").await;
     assert_eq!(user.get("/en/admin").await.status, 403);
-    for page in [path.as_str(), "/en/admin/webhooks", "/en/admin/ledger"] {
+    for page in [path.as_str(), "/en/admin/webhooks", "/en/admin/ledger", "/en/admin/accounts", "/en/admin/splits"] {
         assert_eq!(user.get(page).await.status, 403, "{page}");
     }
 

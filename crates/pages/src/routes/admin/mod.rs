@@ -3,6 +3,7 @@
 //! Actions go through the same use cases as the gRPC API, with the session's
 //! principal.
 
+pub mod accounts;
 pub mod log;
 pub mod payments;
 pub mod splits;
