@@ -240,6 +240,8 @@ async fn an_operator_refunds_part_of_a_payment_and_releases_an_escrow_in_a_real_
 
     browser.open(&format!("/sr/admin/payments/{escrowed}")).await;
     browser.click("#release-submit").await;
+    // The notice is only on the page after the release: the status is read there.
+    assert_eq!(browser.text("[role=status]").await, "Eskrou je isplaćen prodavcu.");
     assert_eq!(browser.text("#escrow-status").await, "Isplaćeno");
     browser.screenshot("console-released-sr").await;
     assert_eq!(app.get_payment(&token("ops", &[Role::Admin]), &plain).await.expect("payment").refunded_amount, "20.00");
