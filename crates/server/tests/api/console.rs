@@ -185,6 +185,16 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
 
     let mut ops = WebSession::new(&app);
     sign_in(&mut ops, "ops", "role_admin").await;
+    for locale in ["en", "sr", "ru"] {
+        let lists = ["admin", "admin/accounts", "admin/splits", "admin/webhooks", "admin/ledger"].map(str::to_owned);
+        let objects =
+            [format!("admin/payments/{plain}"), format!("admin/payments/{escrowed}"), format!("admin/accounts/{vendor}")];
+        for page in lists.iter().chain(&objects) {
+            let shown = ops.get(&format!("/{locale}/{page}")).await;
+            assert_eq!(shown.status, 200, "/{locale}/{page}");
+            assert!(!shown.body.contains(pages::i18n::MISSING), "/{locale}/{page} has an untranslated text: {}", shown.body);
+        }
+    }
     let hold = app.hold_of(&escrowed).await;
     let page = ops.get(&format!("/en/admin/payments/{escrowed}")).await;
     let cancel = [("csrf", hidden(&page.body, "csrf")), ("escrow_id", hold.id.clone()), ("reason", "buyer left".into())];
