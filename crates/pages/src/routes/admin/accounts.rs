@@ -8,10 +8,8 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 use domain::{Currency, Money};
-use serde::Deserialize;
 
-use super::payments::PAGE_SIZE;
-use super::{ObjectPath, Operator};
+use super::{ObjectPath, Operator, PAGE_SIZE, PageQuery, Paging};
 use crate::Pages;
 use crate::chart::{Chart, line_chart};
 use crate::i18n::Locale;
@@ -21,12 +19,6 @@ use crate::routes::InLocale;
 
 /// Snapshots the chart is drawn from: the latest ones.
 const CHART_SNAPSHOTS: i32 = 50;
-
-#[derive(Deserialize, Default)]
-pub struct PageQuery {
-    #[serde(default)]
-    page: Option<u32>,
-}
 
 pub struct AccountRow {
     pub id: String,
@@ -67,10 +59,9 @@ pub async fn list(
     operator: Operator,
 ) -> Response {
     let (app, me) = (&pages.app, &operator.principal);
-    let number = query.page.unwrap_or(1).max(1);
-    let offset = i32::try_from(number - 1).unwrap_or(0).saturating_mul(PAGE_SIZE);
+    let paging = Paging::of(query.page);
     let wanted = async {
-        let (accounts, total) = app.accounts(me, None, Page::parse(PAGE_SIZE, offset)?).await?;
+        let (accounts, total) = app.accounts(me, None, paging.page()?).await?;
         let mut rows = Vec::with_capacity(accounts.len());
         for account in &accounts {
             let id = account.id.to_string();
@@ -88,13 +79,13 @@ pub async fn list(
         Ok(found) => found,
         Err(error) => return layout::app_error(locale, error),
     };
-    let shown = i64::from(offset) + i64::try_from(rows.len()).unwrap_or(0);
+    let (newer, older) = paging.links(rows.len(), total);
     let page = AccountsPage {
         layout: Layout::at(locale, "console.accounts", &operator.csrf, Some(&me.subject), "/admin/accounts"),
         rows,
         total,
-        newer: (number > 1).then(|| number - 1),
-        older: (shown < total).then(|| number + 1),
+        newer,
+        older,
     };
     layout::render(&page)
 }

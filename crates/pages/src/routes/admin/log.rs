@@ -2,14 +2,11 @@
 //! time; `/{locale}/admin/ledger`: the `check-ledger` invariants, run now.
 
 use app::console_ports::WebhookEvent;
-use app::ports::Page;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use serde::Deserialize;
 
-use super::Operator;
-use super::payments::PAGE_SIZE;
+use super::{Operator, PageQuery, Paging};
 use crate::Pages;
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
@@ -37,12 +34,6 @@ pub fn event(e: &WebhookEvent, locale: Locale) -> Event {
     }
 }
 
-#[derive(Deserialize, Default)]
-pub struct PageQuery {
-    #[serde(default)]
-    page: Option<u32>,
-}
-
 #[derive(Template)]
 #[template(path = "admin/webhooks.html")]
 struct WebhooksPage {
@@ -59,9 +50,8 @@ pub async fn webhooks(
     Query(query): Query<PageQuery>,
     operator: Operator,
 ) -> Response {
-    let number = query.page.unwrap_or(1).max(1);
-    let offset = i32::try_from(number - 1).unwrap_or(0).saturating_mul(PAGE_SIZE);
-    let found = match Page::parse(PAGE_SIZE, offset) {
+    let paging = Paging::of(query.page);
+    let found = match paging.page() {
         Ok(page) => pages.app.webhook_log(&operator.principal, page).await,
         Err(error) => Err(error.into()),
     };
@@ -69,13 +59,13 @@ pub async fn webhooks(
         Ok(found) => found,
         Err(error) => return layout::app_error(locale, error),
     };
-    let shown = i64::from(offset) + i64::try_from(events.len()).unwrap_or(0);
+    let (newer, older) = paging.links(events.len(), total);
     let page = WebhooksPage {
         layout: Layout::at(locale, "console.webhooks", &operator.csrf, Some(&operator.principal.subject), "/admin/webhooks"),
         events: events.iter().map(|e| event(e, locale)).collect(),
         total,
-        newer: (number > 1).then(|| number - 1),
-        older: (shown < total).then(|| number + 1),
+        newer,
+        older,
     };
     layout::render(&page)
 }

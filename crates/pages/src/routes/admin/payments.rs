@@ -3,7 +3,6 @@
 //! hold, refunds and gateway events, and the admin's refund, release and cancel.
 
 use app::console_ports::PaymentFilter;
-use app::ports::Page;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -13,7 +12,7 @@ use domain::payment::{Payment, PaymentStatus};
 use serde::Deserialize;
 
 use super::log::{Event, event};
-use super::{ObjectPath, Operator};
+use super::{ObjectPath, Operator, Paging};
 use crate::Pages;
 use crate::forms::{FieldErrors, new_key};
 use crate::i18n::Locale;
@@ -22,7 +21,6 @@ use crate::money;
 use crate::routes::InLocale;
 use crate::session::{CsrfForm, WithCsrf};
 
-pub(super) const PAGE_SIZE: i32 = 20;
 const STATUSES: [&str; 6] = ["pending", "processing", "succeeded", "failed", "cancelled", "refunded"];
 /// What an action asks the detail page to say (`?notice=`), and its text.
 const NOTICES: [(&str, &str); 3] =
@@ -95,11 +93,10 @@ pub async fn list(
     Query(query): Query<ListQuery>,
     operator: Operator,
 ) -> Response {
-    let number = query.page.unwrap_or(1).max(1);
-    let offset = i32::try_from(number - 1).unwrap_or(0).saturating_mul(PAGE_SIZE);
+    let paging = Paging::of(query.page);
     let wanted = async {
         let filter = PaymentFilter::parse(&query.status, &query.user, &query.gateway, &query.from, &query.until)?;
-        pages.app.filtered_payments(&operator.principal, &filter, Page::parse(PAGE_SIZE, offset)?).await
+        pages.app.filtered_payments(&operator.principal, &filter, paging.page()?).await
     };
     let (found, errors) = match wanted.await {
         Ok(found) => (found, FieldErrors::default()),
@@ -109,15 +106,15 @@ pub async fn list(
         Err(error) => return layout::app_error(locale, error),
     };
     let (payments, total) = found;
-    let shown = i64::from(offset) + i64::try_from(payments.len()).unwrap_or(0);
+    let (newer, older) = paging.links(payments.len(), total);
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = ListPage {
         layout: Layout::at(locale, "console.payments", &operator.csrf, Some(&operator.principal.subject), "/admin"),
         statuses: STATUSES.iter().map(|s| (*s, status_text(locale, s), *s == query.status)).collect(),
         rows: payments.iter().map(|p| row(p, locale)).collect(),
         filters: query.filters(),
-        newer: (number > 1).then(|| number - 1),
-        older: (shown < total).then(|| number + 1),
+        newer,
+        older,
         inputs: vec![
             ("user", "console.user", "text", query.user),
             ("gateway", "console.gateway", "text", query.gateway),

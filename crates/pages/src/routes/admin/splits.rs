@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use domain::fees::{SplitRule, SplitRuleInput, SplitRuleType, SplitRuleUpdate};
 use serde::Deserialize;
 
-use super::payments::PAGE_SIZE;
-use super::{ObjectPath, Operator};
+use super::{ObjectPath, Operator, PAGE_SIZE};
 use crate::Pages;
 use crate::forms::FieldErrors;
 use crate::i18n::Locale;
