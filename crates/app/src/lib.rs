@@ -6,6 +6,8 @@ mod accounts;
 pub mod auth;
 mod balances;
 pub(crate) mod checkout;
+mod console;
+pub mod console_ports;
 pub mod error;
 mod escrow;
 pub mod escrow_ports;

@@ -96,6 +96,7 @@ pub trait Store:
     + crate::escrow_ports::EscrowStore
     + crate::escrow_ports::RefundStore
     + crate::wallet_ports::WalletStore
+    + crate::console_ports::ConsoleStore
 {
 }
 

@@ -35,10 +35,15 @@ pub fn balance_chart(current: Money, newest_first: &[WalletTransaction], locale:
         balances.push(running);
     }
     balances.reverse();
+    Some(line_chart(current.currency(), &balances, locale))
+}
+
+/// A line through `balances` (minor units, oldest first), from zero or below.
+pub fn line_chart(currency: domain::Currency, balances: &[i128], locale: Locale) -> Chart {
     let high = balances.iter().copied().max().unwrap_or(0).max(0);
     let low = balances.iter().copied().min().unwrap_or(0).min(0);
     let span = (high - low).max(1);
-    let steps = i128::try_from(balances.len() - 1).unwrap_or(1).max(1);
+    let steps = i128::try_from(balances.len().saturating_sub(1)).unwrap_or(1).max(1);
     let points = balances
         .iter()
         .enumerate()
@@ -49,8 +54,8 @@ pub fn balance_chart(current: Money, newest_first: &[WalletTransaction], locale:
         })
         .collect::<Vec<_>>()
         .join(" ");
-    let amount = |minor: i128| money::format(Money::from_minor(i64::try_from(minor).unwrap_or(0), current.currency()), locale);
-    Some(Chart { currency: current.currency().code(), points, high: amount(high), low: amount(low) })
+    let amount = |minor: i128| money::format(Money::from_minor(i64::try_from(minor).unwrap_or(0), currency), locale);
+    Chart { currency: currency.code(), points, high: amount(high), low: amount(low) }
 }
 
 #[cfg(test)]

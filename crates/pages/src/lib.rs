@@ -66,9 +66,29 @@ pub fn router(app: App, auth: Authenticator, settings: Settings) -> Router {
         .route("/{locale}/balance/deposit", get(routes::deposit::page).post(routes::deposit::submit))
         .route("/{locale}/balance/deposit/success", get(routes::deposit::success))
         .route("/{locale}/balance/withdraw", get(routes::withdraw::page).post(routes::withdraw::submit))
+        .merge(console())
         .route("/payment/mock", get(routes::gateway::checkout_page))
         .route("/payment/mock/complete", post(routes::gateway::complete))
         .route("/connect/mock/onboarding", get(routes::gateway::onboard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
+}
+
+/// The operator console's routes (`routes::admin`).
+fn console() -> Router<Pages> {
+    use routes::admin::{self, accounts, log, payments, splits};
+    Router::new()
+        .route("/admin", get(admin::entry))
+        .route("/{locale}/admin", get(payments::list))
+        .route("/{locale}/admin/webhooks", get(log::webhooks))
+        .route("/{locale}/admin/ledger", get(log::ledger))
+        .route("/{locale}/admin/accounts", get(accounts::list))
+        .route("/{locale}/admin/accounts/{id}", get(accounts::detail))
+        .route("/{locale}/admin/splits", get(splits::list).post(splits::create))
+        .route("/{locale}/admin/splits/{id}", get(splits::edit).post(splits::update))
+        .route("/{locale}/admin/splits/{id}/delete", post(splits::delete))
+        .route("/{locale}/admin/payments/{id}", get(payments::detail))
+        .route("/{locale}/admin/payments/{id}/refund", post(payments::refund))
+        .route("/{locale}/admin/payments/{id}/release", post(payments::release))
+        .route("/{locale}/admin/payments/{id}/cancel", post(payments::cancel))
 }

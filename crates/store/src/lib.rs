@@ -4,6 +4,7 @@
 
 mod accounts;
 mod balances;
+mod console;
 mod escrow;
 mod idempotency;
 mod ledger;

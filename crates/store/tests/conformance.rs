@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use app::StoreError;
+use app::console_ports::{ConsoleStore, PaymentFilter};
 use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, Settlement, WebhookLog};
 use chrono::Utc;
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
@@ -33,6 +34,7 @@ on_both_databases!(
     an_idempotency_key_points_at_its_first_payment,
     a_checkout_session_is_attached_only_once,
     user_payments_are_newest_first,
+    the_console_filters_payments_by_every_field,
     an_event_is_applied_once_with_its_ledger_entry,
     an_entry_that_would_overdraw_rolls_back_everything,
     a_job_slot_is_claimed_once,
@@ -161,6 +163,35 @@ async fn user_payments_are_newest_first(store: SqlStore) {
     assert_eq!(page.iter().map(|p| p.id).collect::<Vec<_>>(), vec![ids[1], ids[0]]);
 }
 
+async fn the_console_filters_payments_by_every_field(store: SqlStore) {
+    let (first, second, other) = (new_payment("user-1", "1"), new_payment("user-1", "2"), new_payment("user-2", "3"));
+    for payment in [&first, &second, &other] {
+        store.create_payment(payment, None).await.expect("insert");
+    }
+    let ids = |filter: PaymentFilter| {
+        let store = store.clone();
+        async move {
+            let (found, total) = store.filtered_payments(&filter, Page { limit: 10, offset: 0 }).await.expect("list");
+            assert_eq!(usize::try_from(total).ok(), Some(found.len()));
+            found.into_iter().map(|p| p.id).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(ids(PaymentFilter::default()).await, vec![other.id, second.id, first.id], "newest first");
+    let user = PaymentFilter { user_id: Some("user-1".into()), ..PaymentFilter::default() };
+    assert_eq!(ids(user.clone()).await, vec![second.id, first.id]);
+    let pending = PaymentFilter { status: Some(PaymentStatus::Pending), gateway_name: Some("mock".into()), ..user.clone() };
+    assert_eq!(ids(pending).await, vec![second.id, first.id]);
+    assert_eq!(ids(PaymentFilter { status: Some(PaymentStatus::Succeeded), ..user.clone() }).await, Vec::<uuid::Uuid>::new());
+    assert_eq!(ids(PaymentFilter { gateway_name: Some("stripe".into()), ..user.clone() }).await, Vec::<uuid::Uuid>::new());
+    let later = second.created_at + chrono::Duration::microseconds(1);
+    assert_eq!(
+        ids(PaymentFilter { from: Some(second.created_at), until: Some(later), ..PaymentFilter::default() }).await,
+        vec![second.id]
+    );
+    let (page, total) = store.filtered_payments(&PaymentFilter::default(), Page { limit: 1, offset: 1 }).await.expect("page");
+    assert_eq!((page.iter().map(|p| p.id).collect::<Vec<_>>(), total), (vec![second.id], 3));
+}
+
 async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
     let payment = new_payment("user-1", "5");
     store.create_payment(&payment, None).await.expect("insert");
@@ -188,6 +219,18 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
     assert!(matches!(skipped, EventOutcome::Skipped { reason, .. } if reason == "not today"));
     let unknown = store.apply_payment_event(&log("evt_3"), Some("cs_none"), None, &decide).await.expect("unknown session");
     assert!(matches!(unknown, EventOutcome::Skipped { payment: None, .. }));
+
+    // The console reads the payment's entry and its events, not the unknown one.
+    let lines = store.payment_ledger(payment.id).await.expect("ledger lines");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.iter().map(|l| l.amount.minor()).sum::<i64>(), 0);
+    assert!(lines.iter().all(|l| l.object_id == payment.id.to_string() && l.entry_kind == "capture"), "{lines:?}");
+    let events = store.payment_webhooks(payment.id).await.expect("events");
+    assert_eq!(events.first().map(|e| (e.event_id.as_str(), e.processed)), Some(("evt_1", true)), "{events:?}");
+    assert!(events.iter().all(|e| e.payment_id == Some(payment.id) && e.event_id != "evt_3"));
+    assert_eq!(store.payment_ledger(uuid::Uuid::new_v4()).await.expect("none"), vec![]);
+    let (log, total) = store.webhook_log(Page { limit: 2, offset: 0 }).await.expect("webhook log");
+    assert_eq!((log.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), total), (vec!["evt_3", "evt_2"], 3), "newest first");
 }
 
 async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {

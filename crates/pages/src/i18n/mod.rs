@@ -2,6 +2,7 @@
 //! tables, one per language, checked against each other by a test, so a page can
 //! never show a key another language lacks.
 
+mod console;
 mod en;
 mod ru;
 mod sr;
@@ -71,17 +72,19 @@ impl Locale {
         at.format(pattern).to_string()
     }
 
-    fn table(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Locale::En => en::TABLE,
-            Locale::Sr => sr::TABLE,
-            Locale::Ru => ru::TABLE,
-        }
+    /// The pages' texts, then the operator console's.
+    fn table(self) -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+        let (pages, console) = match self {
+            Locale::En => (en::TABLE, console::en::TABLE),
+            Locale::Sr => (sr::TABLE, console::sr::TABLE),
+            Locale::Ru => (ru::TABLE, console::ru::TABLE),
+        };
+        pages.iter().chain(console)
     }
 
     /// The text of `key` in this language.
     pub fn t(self, key: &str) -> &'static str {
-        self.table().iter().find(|(k, _)| *k == key).map_or(MISSING, |(_, text)| text)
+        self.table().find(|(k, _)| *k == key).map_or(MISSING, |(_, text)| text)
     }
 }
 
@@ -92,7 +95,7 @@ mod tests {
     use super::*;
 
     fn keys(locale: Locale) -> BTreeSet<&'static str> {
-        locale.table().iter().map(|(k, _)| *k).collect()
+        locale.table().map(|(k, _)| *k).collect()
     }
 
     #[test]
@@ -100,8 +103,8 @@ mod tests {
         let english = keys(Locale::En);
         for locale in Locale::ALL {
             assert_eq!(keys(locale), english, "{} differs from English", locale.code());
-            assert_eq!(locale.table().len(), english.len(), "{} repeats a key", locale.code());
-            assert!(locale.table().iter().all(|(_, text)| !text.trim().is_empty()), "{} has an empty text", locale.code());
+            assert_eq!(locale.table().count(), english.len(), "{} repeats a key", locale.code());
+            assert!(locale.table().all(|(_, text)| !text.trim().is_empty()), "{} has an empty text", locale.code());
         }
     }
 

@@ -1,5 +1,6 @@
 //! The page handlers, one module per area.
 
+pub mod admin;
 pub mod deposit;
 pub mod gateway;
 pub mod home;

@@ -1,6 +1,7 @@
 //! The wallet in a real headless Chromium, driven over WebDriver (fantoccini and
 //! Debian's chromedriver): sign in, a deposit paid on the mock gateway's page,
-//! a declined one, a withdrawal refused for funds, a form without its CSRF token.
+//! a declined one, a withdrawal refused for funds, a form without its CSRF token;
+//! the operator console refunding part of a payment and releasing an escrow.
 //! A screenshot of each page is saved under `$CARGO_TARGET_TMPDIR/screenshots/`.
 //! SQLite only, one browser at a time.
 
@@ -219,5 +220,38 @@ async fn a_form_without_its_csrf_token_is_refused_in_a_real_browser() {
     assert_eq!(app.row_counts().await, before);
     assert_eq!(app.ledger_balance("wallet:keeper:USD").await, 1000);
     browser.quit().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_refunds_part_of_a_payment_and_releases_an_escrow_in_a_real_browser() {
+    let _one = ONE_BROWSER.lock().await;
+    let app = crate::marketplace::spawn_marketplace(Db::Sqlite).await;
+    let (_, escrowed, plain) = crate::console::orders(&app).await;
+    let browser = Browser::start(&app).await;
+    browser.open("/en/admin").await;
+    browser.fill("#token", &token("ops", &[Role::Admin])).await;
+    browser.click("form[action='/login'] button[type=submit]").await;
+    eventually("the console after sign-in", || async { (browser.path().await == "/en/admin").then_some(()) }).await;
+    browser.screenshot("console-payments").await;
+
+    browser.click(&format!("a[href='/en/admin/payments/{plain}']")).await;
+    browser.fill("#amount", "20.00").await;
+    browser.fill("#reason", "damaged").await;
+    browser.screenshot("console-payment").await;
+    browser.click("#refund-submit").await;
+    assert_eq!(browser.text("[role=status]").await, "The refund was made.");
+    assert_eq!(browser.text(".refunded").await, "$20.00");
+    browser.screenshot("console-refunded").await;
+
+    browser.open(&format!("/sr/admin/payments/{escrowed}")).await;
+    browser.click("#release-submit").await;
+    // The notice is only on the page after the release: the status is read there.
+    assert_eq!(browser.text("[role=status]").await, "Eskrou je isplaćen prodavcu.");
+    assert_eq!(browser.text("#escrow-status").await, "Isplaćeno");
+    browser.screenshot("console-released-sr").await;
+    assert_eq!(app.get_payment(&token("ops", &[Role::Admin]), &plain).await.expect("payment").refunded_amount, "20.00");
+    browser.quit().await;
+    app.assert_ledger_ok();
     app.stop().await;
 }

@@ -12,6 +12,7 @@ mod browser;
 mod checkout;
 mod command_line;
 mod connections;
+mod console;
 mod escrow;
 mod fixtures;
 mod hostile_input;

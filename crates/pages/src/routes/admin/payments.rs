@@ -1,0 +1,343 @@
+//! `/{locale}/admin` (payments, filtered and paged) and
+//! `/{locale}/admin/payments/{id}`: the payment with its ledger entries, escrow
+//! hold, refunds and gateway events, and the admin's refund, release and cancel.
+
+use app::console_ports::PaymentFilter;
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use domain::escrow::EscrowStatus;
+use domain::payment::{Payment, PaymentStatus};
+use serde::Deserialize;
+
+use super::log::{Event, event};
+use super::{ObjectPath, Operator, Paging};
+use crate::Pages;
+use crate::forms::{FieldErrors, new_key};
+use crate::i18n::Locale;
+use crate::layout::{self, Layout};
+use crate::money;
+use crate::routes::InLocale;
+use crate::session::{CsrfForm, WithCsrf};
+
+const STATUSES: [&str; 6] = ["pending", "processing", "succeeded", "failed", "cancelled", "refunded"];
+/// What an action asks the detail page to say (`?notice=`), and its text.
+const NOTICES: [(&str, &str); 3] =
+    [("refunded", "console.refunded"), ("released", "console.released"), ("cancelled", "console.escrow_cancelled")];
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    gateway: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    page: Option<u32>,
+}
+
+impl ListQuery {
+    /// The filters as a query string, for the pager's links.
+    fn filters(&self) -> String {
+        let pairs = [
+            ("status", &self.status),
+            ("user", &self.user),
+            ("gateway", &self.gateway),
+            ("from", &self.from),
+            ("until", &self.until),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| {
+                format!("&{name}={}", percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC))
+            })
+            .collect()
+    }
+}
+
+pub struct Row {
+    pub id: String,
+    pub date: String,
+    pub user: String,
+    pub gateway: String,
+    pub status: &'static str,
+    pub status_text: &'static str,
+    pub amount: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/payments.html")]
+struct ListPage {
+    layout: Layout,
+    /// Each text filter: name, label key, input type, value.
+    inputs: Vec<(&'static str, &'static str, &'static str, String)>,
+    statuses: Vec<(&'static str, &'static str, bool)>,
+    errors: FieldErrors,
+    rows: Vec<Row>,
+    total: i64,
+    filters: String,
+    newer: Option<u32>,
+    older: Option<u32>,
+}
+
+pub async fn list(
+    State(pages): State<Pages>,
+    InLocale(locale): InLocale,
+    Query(query): Query<ListQuery>,
+    operator: Operator,
+) -> Response {
+    let paging = Paging::of(query.page);
+    let wanted = async {
+        let filter = PaymentFilter::parse(&query.status, &query.user, &query.gateway, &query.from, &query.until)?;
+        pages.app.filtered_payments(&operator.principal, &filter, paging.page()?).await
+    };
+    let (found, errors) = match wanted.await {
+        Ok(found) => (found, FieldErrors::default()),
+        Err(error @ app::AppError::InvalidArgument(_)) => {
+            ((Vec::new(), 0), FieldErrors::from_app(error, "form", &[("user_id", "user")]))
+        }
+        Err(error) => return layout::app_error(locale, error),
+    };
+    let (payments, total) = found;
+    let (newer, older) = paging.links(payments.len(), total);
+    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let page = ListPage {
+        layout: Layout::at(locale, "console.payments", &operator.csrf, Some(&operator.principal.subject), "/admin"),
+        statuses: STATUSES.iter().map(|s| (*s, status_text(locale, s), *s == query.status)).collect(),
+        rows: payments.iter().map(|p| row(p, locale)).collect(),
+        filters: query.filters(),
+        newer,
+        older,
+        inputs: vec![
+            ("user", "console.user", "text", query.user),
+            ("gateway", "console.gateway", "text", query.gateway),
+            ("from", "console.from", "date", query.from),
+            ("until", "console.until", "date", query.until),
+        ],
+        errors,
+        total,
+    };
+    layout::render_with(status, &page)
+}
+
+fn status_text(locale: Locale, status: &str) -> &'static str {
+    locale.t(&format!("console.status.{status}"))
+}
+
+fn row(payment: &Payment, locale: Locale) -> Row {
+    Row {
+        id: payment.id.to_string(),
+        date: locale.date(payment.created_at),
+        user: payment.user_id.clone(),
+        gateway: payment.gateway_name.clone(),
+        status: payment.status.as_str(),
+        status_text: status_text(locale, payment.status.as_str()),
+        amount: money::format(payment.amount, locale),
+    }
+}
+
+pub struct Line {
+    pub date: String,
+    pub kind: String,
+    pub object: String,
+    pub account: String,
+    pub amount: String,
+    pub credit: bool,
+}
+
+pub struct Hold {
+    pub id: String,
+    pub status: &'static str,
+    pub status_text: &'static str,
+    pub amount: String,
+    pub until: String,
+    pub holding: bool,
+}
+
+pub struct RefundRow {
+    pub date: String,
+    pub amount: String,
+    pub status: String,
+    pub reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/payment.html")]
+struct DetailPage {
+    layout: Layout,
+    acts: bool,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
+    id: String,
+    row: Row,
+    refunded: String,
+    refundable: bool,
+    refund_key: String,
+    hold: Option<Hold>,
+    refunds: Vec<RefundRow>,
+    lines: Vec<Line>,
+    events: Vec<Event>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct DetailQuery {
+    #[serde(default)]
+    notice: String,
+}
+
+pub async fn detail(
+    State(pages): State<Pages>,
+    ObjectPath { locale, id }: ObjectPath,
+    Query(query): Query<DetailQuery>,
+    operator: Operator,
+) -> Response {
+    let notice = NOTICES.into_iter().find(|(name, _)| *name == query.notice).map(|(_, key)| key);
+    render(&pages, locale, &operator, &id, notice, FieldErrors::default()).await
+}
+
+async fn render(
+    pages: &Pages,
+    locale: Locale,
+    operator: &Operator,
+    id: &str,
+    notice: Option<&'static str>,
+    errors: FieldErrors,
+) -> Response {
+    let (app, me) = (&pages.app, &operator.principal);
+    let wanted = async {
+        let payment = app.payment(me, id).await?;
+        let hold = match app.escrow_by_payment(me, id).await {
+            Ok(hold) => Some(hold),
+            Err(app::AppError::NotFound(_)) => None,
+            Err(error) => return Err(error),
+        };
+        Ok((
+            payment,
+            hold,
+            app.payment_refunds(me, id).await?,
+            app.payment_ledger(me, id).await?,
+            app.payment_webhooks(me, id).await?,
+        ))
+    };
+    let (payment, hold, refunds, lines, events) = match wanted.await {
+        Ok(found) => found,
+        Err(error) => return layout::app_error(locale, error),
+    };
+    let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let page = DetailPage {
+        layout: Layout::at(locale, "console.payment", &operator.csrf, Some(&me.subject), &format!("/admin/payments/{id}")),
+        acts: operator.acts,
+        notice,
+        errors,
+        id: payment.id.to_string(),
+        refunded: money::format(domain::Money::from_minor(payment.refunded_minor, payment.amount.currency()), locale),
+        refundable: payment.status == PaymentStatus::Succeeded && payment.refunded_minor < payment.amount.minor(),
+        refund_key: new_key(),
+        hold: hold.map(|h| Hold {
+            id: h.id.to_string(),
+            status: h.status.as_str(),
+            status_text: locale.t(&format!("console.escrow.{}", h.status.as_str())),
+            amount: money::format(h.amount, locale),
+            until: locale.date(h.hold_until),
+            holding: h.status == EscrowStatus::Holding,
+        }),
+        refunds: refunds
+            .iter()
+            .map(|r| RefundRow {
+                date: locale.date(r.created_at),
+                amount: money::format(r.amount, locale),
+                status: r.status.as_str().to_owned(),
+                reason: r.reason.clone(),
+            })
+            .collect(),
+        lines: lines
+            .iter()
+            .map(|l| Line {
+                date: locale.date(l.created_at),
+                kind: l.entry_kind.clone(),
+                object: l.object_id.clone(),
+                account: l.account.clone(),
+                amount: money::format(l.amount, locale),
+                credit: l.amount.minor() > 0,
+            })
+            .collect(),
+        events: events.iter().map(|e| event(e, locale)).collect(),
+        row: row(&payment, locale),
+    };
+    layout::render_with(status, &page)
+}
+
+#[derive(Deserialize, Default)]
+pub struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default)]
+    escrow_id: String,
+}
+
+impl WithCsrf for ActionForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// What an action form asks for.
+#[derive(Clone, Copy)]
+enum Action {
+    Refund,
+    Release,
+    Cancel,
+}
+
+pub async fn refund(state: State<Pages>, path: ObjectPath, operator: Operator, form: CsrfForm<ActionForm>) -> Response {
+    act(state, path, operator, form, Action::Refund).await
+}
+
+pub async fn release(state: State<Pages>, path: ObjectPath, operator: Operator, form: CsrfForm<ActionForm>) -> Response {
+    act(state, path, operator, form, Action::Release).await
+}
+
+pub async fn cancel(state: State<Pages>, path: ObjectPath, operator: Operator, form: CsrfForm<ActionForm>) -> Response {
+    act(state, path, operator, form, Action::Cancel).await
+}
+
+async fn act(
+    State(pages): State<Pages>,
+    ObjectPath { locale, id }: ObjectPath,
+    operator: Operator,
+    CsrfForm(form): CsrfForm<ActionForm>,
+    action: Action,
+) -> Response {
+    if let Some(refused) = operator.refusal(locale) {
+        return refused;
+    }
+    let (app, me) = (&pages.app, &operator.principal);
+    let amount = form.amount.trim().replace(',', ".");
+    let done = match action {
+        Action::Refund => {
+            app.create_refund(me, &id, &amount, form.reason.trim(), &form.idempotency_key).await.map(|_| "refunded")
+        }
+        Action::Release => app.release_escrow(me, &form.escrow_id).await.map(|_| "released"),
+        Action::Cancel => app.cancel_escrow(me, &form.escrow_id, form.reason.trim()).await.map(|_| "cancelled"),
+    };
+    match done {
+        Ok(notice) => Redirect::to(&format!("/{}/admin/payments/{id}?notice={notice}", locale.code())).into_response(),
+        Err(error) => {
+            let field = if matches!(action, Action::Refund) { "amount" } else { "escrow" };
+            render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, field, &[("escrow_id", "escrow")])).await
+        }
+    }
+}
