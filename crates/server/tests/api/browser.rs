@@ -80,8 +80,9 @@ impl Browser {
         self.client.goto(&format!("{}{path}", self.base)).await.expect("page opens");
     }
 
+    /// Read again when the element went stale: the live refresh may replace it.
     async fn text(&self, css: &str) -> String {
-        self.element(css).await.text().await.expect("text")
+        eventually(&format!("the text of {css}"), || async { self.element(css).await.text().await.ok() }).await
     }
 
     /// Waits for `css` (a page may still be loading after a click).
@@ -98,8 +99,14 @@ impl Browser {
         self.element(css).await.send_keys(text).await.expect("typing");
     }
 
+    /// Every click here submits a form or follows a link: wait until the next page
+    /// has replaced this one (the old root goes stale), so that what is read next
+    /// is never the old page's element of the same id.
     async fn click(&self, css: &str) {
+        let old_page = self.client.find(Locator::Css("html")).await.expect("the page's root");
         self.element(css).await.click().await.expect("click");
+        eventually(&format!("the page after clicking {css}"), || async { old_page.tag_name().await.is_err().then_some(()) })
+            .await;
     }
 
     async fn path(&self) -> String {
