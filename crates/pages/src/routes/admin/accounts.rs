@@ -93,7 +93,9 @@ pub async fn list(
 pub struct Movement {
     pub date: String,
     pub amount: String,
-    pub status: String,
+    /// The status code, a CSS class of its badge.
+    pub status: &'static str,
+    pub status_text: &'static str,
     pub link: Option<String>,
 }
 
@@ -159,7 +161,8 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
                     .map(|t| Movement {
                         date: locale.date(t.created_at),
                         amount: money::format(t.amount, locale),
-                        status: t.status.as_str().to_owned(),
+                        status: t.status.as_str(),
+                        status_text: locale.t(&format!("console.transfer.{}", t.status.as_str())),
                         link: t.payment_id.map(|p| format!("/{code}/admin/payments/{p}")),
                     })
                     .collect(),
@@ -172,7 +175,8 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
                     .map(|p| Movement {
                         date: locale.date(p.created_at),
                         amount: money::format(p.amount, locale),
-                        status: p.status.as_str().to_owned(),
+                        status: p.status.as_str(),
+                        status_text: locale.t(&format!("console.payout.{}", p.status.as_str())),
                         link: None,
                     })
                     .collect(),
@@ -180,4 +184,25 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
         ],
     };
     layout::render(&page)
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::payouts::PayoutStatus;
+    use domain::transfers::TransferStatus;
+
+    use crate::i18n::{Locale, MISSING};
+
+    #[test]
+    fn every_transfer_and_payout_status_is_translated() {
+        for locale in Locale::ALL {
+            let keys = TransferStatus::ALL
+                .iter()
+                .map(|s| format!("console.transfer.{}", s.as_str()))
+                .chain(PayoutStatus::ALL.iter().map(|s| format!("console.payout.{}", s.as_str())));
+            for key in keys {
+                assert_ne!(locale.t(&key), MISSING, "{key} in {}", locale.code());
+            }
+        }
+    }
 }
