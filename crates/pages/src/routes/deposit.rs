@@ -4,13 +4,13 @@
 
 use app::wallet::DepositInput;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::payment::PaymentStatus;
 use serde::Deserialize;
 
-use super::InLocale;
+use super::{InLocale, PageParams};
 use crate::Pages;
 use crate::forms::{CURRENCIES, FieldErrors, new_key, options};
 use crate::i18n::Locale;
@@ -65,7 +65,7 @@ struct DepositPage {
 pub async fn page(
     State(pages): State<Pages>,
     InLocale(locale): InLocale,
-    Query(query): Query<DepositQuery>,
+    PageParams(query): PageParams<DepositQuery>,
     session: SignedIn,
 ) -> Response {
     let form = DepositForm { preset: PRESETS[1].into(), currency: CURRENCIES[0].into(), ..DepositForm::default() };
@@ -149,7 +149,7 @@ struct SuccessPage {
 pub async fn success(
     State(pages): State<Pages>,
     InLocale(locale): InLocale,
-    Query(query): Query<SuccessQuery>,
+    PageParams(query): PageParams<SuccessQuery>,
     visitor: Visitor,
     uri: axum::http::Uri,
 ) -> Response {

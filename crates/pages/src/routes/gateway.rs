@@ -4,9 +4,10 @@
 //! CSRF token: the session id in the URL is what a buyer holds. The routes and
 //! form fields are the ones the `demo` command and the tests use.
 
+use crate::routes::PageParams;
 use app::marketplace_ports::OnboardingOutcome;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::FieldError;
@@ -59,7 +60,11 @@ fn language(lang: &str, headers: &HeaderMap) -> Locale {
         .unwrap_or_else(|| Locale::from_accept_language(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok())))
 }
 
-pub async fn checkout_page(State(pages): State<Pages>, Query(query): Query<CheckoutQuery>, headers: HeaderMap) -> Response {
+pub async fn checkout_page(
+    State(pages): State<Pages>,
+    PageParams(query): PageParams<CheckoutQuery>,
+    headers: HeaderMap,
+) -> Response {
     let locale = language(&query.lang, &headers);
     let payment = match pages.app.mock_payment(&query.session_id).await {
         Ok(payment) => payment,
@@ -119,7 +124,7 @@ pub async fn complete(State(pages): State<Pages>, headers: HeaderMap, form: axum
 
 /// Completes KYC and redirects to the return URL; an expired or used link goes
 /// to the refresh URL instead; a link that is not one is an HTML error page.
-pub async fn onboard(State(pages): State<Pages>, Query(query): Query<OnboardingQuery>, headers: HeaderMap) -> Response {
+pub async fn onboard(State(pages): State<Pages>, PageParams(query): PageParams<OnboardingQuery>, headers: HeaderMap) -> Response {
     match pages.app.complete_mock_onboarding(&query.account_id, &query.link_id).await {
         Ok(OnboardingOutcome::Completed { return_url }) => Redirect::to(&return_url).into_response(),
         Ok(OnboardingOutcome::Expired { refresh_url }) => Redirect::to(&refresh_url).into_response(),

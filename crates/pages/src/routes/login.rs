@@ -1,9 +1,10 @@
 //! Sign-in with the JWT the platform issued (verified like the API's bearer
 //! tokens), "sign in as" in development, and sign-out.
 
+use crate::routes::PageParams;
 use app::Role;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -110,7 +111,7 @@ fn login_page(pages: &Pages, visitor: &Visitor, locale: Locale, next: &str, erro
     layout::render_with(status, &page)
 }
 
-pub async fn page(State(pages): State<Pages>, visitor: Visitor, Query(query): Query<LoginQuery>) -> Response {
+pub async fn page(State(pages): State<Pages>, visitor: Visitor, PageParams(query): PageParams<LoginQuery>) -> Response {
     login_page(&pages, &visitor, language(&query.lang), &query.next, None)
 }
 

@@ -8,7 +8,7 @@ pub mod login;
 pub mod wallet;
 pub mod withdraw;
 
-use axum::extract::{FromRequestParts, Path};
+use axum::extract::{FromRequestParts, Path, Query};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::Response;
@@ -25,5 +25,21 @@ impl<S: Send + Sync> FromRequestParts<S> for InLocale {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let code = Path::<String>::from_request_parts(parts, state).await.map(|Path(code)| code).unwrap_or_default();
         Locale::parse(&code).map(InLocale).ok_or_else(|| layout::error_page(Locale::En, StatusCode::NOT_FOUND, "error.not_found"))
+    }
+}
+
+/// The `?…` parameters of a page. One that cannot be read (`?page=abc`) is an HTML
+/// 400 in the path's language, not axum's plain-text rejection.
+pub struct PageParams<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for PageParams<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let locale = parts.uri.path().split('/').nth(1).and_then(Locale::parse).unwrap_or(Locale::En);
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(params)| PageParams(params))
+            .map_err(|_| layout::error_page(locale, StatusCode::BAD_REQUEST, "error.bad_request"))
     }
 }

@@ -3,12 +3,12 @@
 
 use app::ports::Page;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use domain::wallet::WalletTransaction;
 use serde::Deserialize;
 
-use super::InLocale;
+use super::{InLocale, PageParams};
 use crate::Pages;
 use crate::chart::{Chart, balance_chart};
 use crate::i18n::Locale;
@@ -55,7 +55,7 @@ struct BalancePage {
 pub async fn page(
     State(pages): State<Pages>,
     InLocale(locale): InLocale,
-    Query(query): Query<HistoryQuery>,
+    PageParams(query): PageParams<HistoryQuery>,
     session: SignedIn,
 ) -> Response {
     let (app, me) = (&pages.app, &session.principal);

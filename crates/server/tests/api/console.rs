@@ -185,6 +185,9 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
 
     let mut ops = WebSession::new(&app);
     sign_in(&mut ops, "ops", "role_admin").await;
+    let unpaid = app.onboarded_account(&admin(), "merchant-unpaid").await;
+    let never_paid = ops.get(&format!("/en/admin/accounts/{unpaid}")).await;
+    assert!(never_paid.body.contains("No money yet"), "a vendor never paid: {}", never_paid.body);
     for locale in ["en", "sr", "ru"] {
         let lists = ["admin", "admin/accounts", "admin/splits", "admin/webhooks", "admin/ledger"].map(str::to_owned);
         let objects =

@@ -216,6 +216,12 @@ async fn every_page_in_every_language_is_translated_and_guarded() {
     let unknown = web.get("/de/balance").await;
     assert_eq!(unknown.status, 404);
     assert_page(&unknown, "/de/balance");
+    for (path, lang) in [("/en/balance?page=abc", "en"), ("/sr/balance?page=-1", "sr-Latn")] {
+        let unreadable = web.get(path).await;
+        assert_eq!(unreadable.status, 400, "{path}: {}", unreadable.body);
+        assert_page(&unreadable, path);
+        assert!(unreadable.body.contains(&format!("<html lang=\"{lang}\"")), "{path}: {}", unreadable.body);
+    }
     app.stop().await;
 }
 

@@ -105,4 +105,5 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Paid"),
     ("console.payout.failed", "Failed"),
     ("console.payout.canceled", "Cancelled"),
+    ("console.no_balance", "No money yet"),
 ];

@@ -105,4 +105,5 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Выплачена"),
     ("console.payout.failed", "Не удалась"),
     ("console.payout.canceled", "Отменена"),
+    ("console.no_balance", "Пока без денег"),
 ];

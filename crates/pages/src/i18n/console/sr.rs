@@ -105,4 +105,5 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Isplaćena"),
     ("console.payout.failed", "Neuspešna"),
     ("console.payout.canceled", "Otkazana"),
+    ("console.no_balance", "Još bez novca"),
 ];

@@ -5,7 +5,7 @@
 use app::marketplace_ports::BalanceSnapshot;
 use app::ports::Page;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use domain::{Currency, Money};
 
@@ -15,7 +15,7 @@ use crate::chart::{Chart, line_chart};
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
 use crate::money;
-use crate::routes::InLocale;
+use crate::routes::{InLocale, PageParams};
 
 /// Snapshots the chart is drawn from: the latest ones.
 const CHART_SNAPSHOTS: i32 = 50;
@@ -39,8 +39,9 @@ struct AccountsPage {
 }
 
 /// `available (pending)` per currency, e.g. `$90.00 (+$0.00)`.
+/// A vendor that was never paid has no balance in any currency: say so, not an empty cell.
 fn balances(snapshots: &[BalanceSnapshot], locale: Locale) -> String {
-    snapshots
+    let known: Vec<String> = snapshots
         .iter()
         .filter_map(|s| {
             let currency = Currency::parse("currency", &s.currency).ok()?;
@@ -48,14 +49,14 @@ fn balances(snapshots: &[BalanceSnapshot], locale: Locale) -> String {
                 (Money::from_minor(s.available_minor, currency), Money::from_minor(s.pending_minor, currency));
             Some(format!("{} (+{})", money::format(available, locale), money::format(pending, locale)))
         })
-        .collect::<Vec<_>>()
-        .join(" · ")
+        .collect();
+    if known.is_empty() { locale.t("console.no_balance").to_owned() } else { known.join(" · ") }
 }
 
 pub async fn list(
     State(pages): State<Pages>,
     InLocale(locale): InLocale,
-    Query(query): Query<PageQuery>,
+    PageParams(query): PageParams<PageQuery>,
     operator: Operator,
 ) -> Response {
     let (app, me) = (&pages.app, &operator.principal);

@@ -3,14 +3,14 @@
 
 use app::console_ports::WebhookEvent;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 
 use super::{Operator, PageQuery, Paging};
 use crate::Pages;
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
-use crate::routes::InLocale;
+use crate::routes::{InLocale, PageParams};
 
 pub struct Event {
     pub date: String,
@@ -47,7 +47,7 @@ struct WebhooksPage {
 pub async fn webhooks(
     State(pages): State<Pages>,
     InLocale(locale): InLocale,
-    Query(query): Query<PageQuery>,
+    PageParams(query): PageParams<PageQuery>,
     operator: Operator,
 ) -> Response {
     let paging = Paging::of(query.page);

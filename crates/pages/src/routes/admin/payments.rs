@@ -4,7 +4,7 @@
 
 use app::console_ports::PaymentFilter;
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::escrow::EscrowStatus;
@@ -18,7 +18,7 @@ use crate::forms::{FieldErrors, new_key};
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
 use crate::money;
-use crate::routes::InLocale;
+use crate::routes::{InLocale, PageParams};
 use crate::session::{CsrfForm, WithCsrf};
 
 const STATUSES: [&str; 6] = ["pending", "processing", "succeeded", "failed", "cancelled", "refunded"];
@@ -90,7 +90,7 @@ struct ListPage {
 pub async fn list(
     State(pages): State<Pages>,
     InLocale(locale): InLocale,
-    Query(query): Query<ListQuery>,
+    PageParams(query): PageParams<ListQuery>,
     operator: Operator,
 ) -> Response {
     let paging = Paging::of(query.page);
@@ -195,7 +195,7 @@ pub struct DetailQuery {
 pub async fn detail(
     State(pages): State<Pages>,
     ObjectPath { locale, id }: ObjectPath,
-    Query(query): Query<DetailQuery>,
+    PageParams(query): PageParams<DetailQuery>,
     operator: Operator,
 ) -> Response {
     let notice = NOTICES.into_iter().find(|(name, _)| *name == query.notice).map(|(_, key)| key);

@@ -2,7 +2,7 @@
 //! fee calculator; each through the gRPC SplitService's use case.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use domain::fees::{SplitRule, SplitRuleInput, SplitRuleType, SplitRuleUpdate};
@@ -14,7 +14,7 @@ use crate::forms::FieldErrors;
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
 use crate::money;
-use crate::routes::InLocale;
+use crate::routes::{InLocale, PageParams};
 use crate::session::{CsrfForm, WithCsrf};
 
 /// The rule form's fields, as typed.
@@ -142,7 +142,7 @@ const RENAMES: [(&str, &str); 3] = [("connected_account_id", "account"), ("min_a
 pub async fn list(
     State(pages): State<Pages>,
     InLocale(locale): InLocale,
-    Query(fee): Query<FeeQuery>,
+    PageParams(fee): PageParams<FeeQuery>,
     operator: Operator,
 ) -> Response {
     render_list(&pages, locale, &operator, RuleForm::default(), FieldErrors::default(), fee).await
