@@ -9,6 +9,7 @@ pub mod ledger;
 pub mod money;
 pub mod payment;
 pub mod payouts;
+pub mod reconciliation;
 pub mod refunds;
 pub mod transfers;
 pub mod validation;
