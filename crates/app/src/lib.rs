@@ -19,6 +19,8 @@ pub mod metrics;
 mod payments;
 pub mod payouts;
 pub mod ports;
+mod reconciliation;
+pub mod reconciliation_ports;
 mod refunds;
 mod splits;
 pub mod transfers;

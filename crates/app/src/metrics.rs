@@ -14,6 +14,9 @@ pub const TRANSFERS_TOTAL: &str = "transfers_total";
 pub const PAYOUTS_TOTAL: &str = "payouts_total";
 /// Places where the gateway's figures and our ledger disagree (balances, reversals).
 pub const GATEWAY_MISMATCHES_TOTAL: &str = "gateway_mismatches_total";
+/// Lines of the newest reconciliation run that did not match, per gateway and kind.
+pub const RECONCILIATION_MISMATCHES: &str = "reconciliation_mismatches";
+pub const RECONCILIATION_LAST_RUN: &str = "reconciliation_last_run_timestamp_seconds";
 
 /// The `trigger` values of escrow releases.
 const RELEASE_TRIGGERS: [&str; 2] = ["manual", "expired"];
@@ -36,6 +39,14 @@ pub fn register_all() {
     metrics::describe_counter!(
         GATEWAY_MISMATCHES_TOTAL,
         "Disagreements between a gateway and our ledger that a person must look at, by kind."
+    );
+    metrics::describe_gauge!(
+        RECONCILIATION_MISMATCHES,
+        "Lines of the newest reconciliation run of a gateway that did not match, by kind (missing_at_gateway, missing_in_ledger, amount_mismatch, currency_mismatch, status_mismatch)."
+    );
+    metrics::describe_gauge!(
+        RECONCILIATION_LAST_RUN,
+        "When the newest reconciliation run of a gateway finished, in seconds since the epoch."
     );
     metrics::counter!(ESCROW_HOLDS_TOTAL).absolute(0);
     for trigger in RELEASE_TRIGGERS {
@@ -78,4 +89,14 @@ pub(crate) fn escrow_release(trigger: &'static str) {
 
 pub(crate) fn gateway_mismatch(kind: &'static str) {
     metrics::counter!(GATEWAY_MISMATCHES_TOTAL, "kind" => kind).increment(1);
+}
+
+/// The gauges of a gateway's newest run: every mismatch kind, zeros included, so
+/// an alert on a kind clears when the next run finds none.
+pub(crate) fn reconciliation(run: &crate::reconciliation_ports::ReconciliationRun) {
+    for (outcome, count) in run.counts.iter().filter(|(outcome, _)| outcome.is_mismatch()) {
+        let labels = [("gateway", run.gateway_name.clone()), ("kind", outcome.as_str().to_owned())];
+        metrics::gauge!(RECONCILIATION_MISMATCHES, &labels).set(*count as f64);
+    }
+    metrics::gauge!(RECONCILIATION_LAST_RUN, "gateway" => run.gateway_name.clone()).set(run.finished_at.timestamp() as f64);
 }

@@ -97,6 +97,7 @@ pub trait Store:
     + crate::escrow_ports::RefundStore
     + crate::wallet_ports::WalletStore
     + crate::console_ports::ConsoleStore
+    + crate::reconciliation_ports::ReconciliationStore
 {
 }
 
@@ -367,4 +368,17 @@ pub trait PaymentGateway: Send + Sync + 'static {
 
     /// Interprets an event that a trusted caller already verified.
     fn parse_event(&self, event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError>;
+
+    /// Whether transfers, reversals and payouts of this connected account went
+    /// through this gateway, so that its reconciliation covers them.
+    fn reconciles_account(&self, gateway_account_id: &str) -> bool;
+
+    /// The gateway's own records of the window's money movements, for reconciliation:
+    /// what it lists for the window, and what it answers about each of `ours` (our
+    /// records that went through it) that the list does not cover.
+    async fn reconciliation_report(
+        &self,
+        window: &crate::reconciliation_ports::Window,
+        ours: &[crate::reconciliation_ports::OurRecord],
+    ) -> Result<Vec<domain::reconciliation::Record>, GatewayError>;
 }

@@ -5,8 +5,10 @@ use app::ports::{
     GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookDelivery,
     WebhookError,
 };
+use app::reconciliation_ports::{OurRecord, Window};
 use chrono::{DateTime, Utc};
 use domain::payment::Payment;
+use domain::reconciliation::{ObjectKind, Record};
 use domain::refunds::RefundStatus;
 
 use crate::{events, signature};
@@ -76,4 +78,30 @@ impl PaymentGateway for MockGateway {
     fn parse_event(&self, event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
         events::parse_object(event_id, event_type, object)
     }
+
+    fn reconciles_account(&self, gateway_account_id: &str) -> bool {
+        gateway_account_id.starts_with("acct_mock_")
+    }
+
+    /// The mock keeps no books: its records are the ids it derives from ours. A record
+    /// of ours with another gateway id is one the mock never made.
+    async fn reconciliation_report(&self, _window: &Window, ours: &[OurRecord]) -> Result<Vec<Record>, GatewayError> {
+        Ok(ours.iter().map(|our| &our.record).filter(|record| made_by_mock(record)).cloned().collect())
+    }
+}
+
+/// Whether the mock gave this record its gateway id (see `create_checkout`, `refund`
+/// and `MockConnectGateway`).
+fn made_by_mock(record: &Record) -> bool {
+    let Some(id) = record.our_id.as_deref().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+        return false;
+    };
+    let prefix = match record.kind {
+        ObjectKind::Payment => "pi_",
+        ObjectKind::Refund => "re_mock_",
+        ObjectKind::Transfer => "tr_mock_",
+        ObjectKind::Reversal => "trr_mock_",
+        ObjectKind::Payout => "po_mock_",
+    };
+    record.gateway_id.as_deref() == Some(format!("{prefix}{}", id.simple()).as_str())
 }

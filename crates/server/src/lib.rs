@@ -5,6 +5,7 @@ pub mod config;
 mod connections;
 pub mod demo;
 pub mod fixtures;
+pub mod reconcile;
 mod scheduler;
 pub mod secrets;
 pub mod telemetry;

@@ -1,4 +1,4 @@
-//! `vondipayment`: serve (default), migrate, check-ledger, release-expired, token, demo.
+//! `vondipayment`: serve (default), migrate, check-ledger, reconcile, release-expired, token, demo.
 
 use std::process::ExitCode;
 
@@ -37,6 +37,20 @@ enum Command {
     },
     /// Prove the ledger invariants; exit 1 on a violation.
     CheckLedger,
+    /// Compare the ledger with what the gateways report; exit 1 on a mismatch.
+    #[command(long_about = "Compare what the ledger says with what each configured gateway reports \
+            (Stripe's balance transactions, transfers and payouts; AllSecure's status of each \
+            transaction; the mock's own records) over a window, store the run (the console \
+            shows it), print a summary per gateway and every line that does not match. Exits 1 \
+            when a line does not match, 2 when a gateway or the database cannot be read.")]
+    Reconcile {
+        /// Only this gateway (repeat for several); all configured ones by default.
+        #[arg(long, value_name = "NAME")]
+        gateway: Vec<String>,
+        /// Records since: a duration back from now (24h, 7d) or an RFC 3339 time.
+        #[arg(long, value_name = "WHEN", default_value = "24h")]
+        since: String,
+    },
     /// Release escrow holds whose time is up (for cron); safe beside running replicas.
     ReleaseExpired {
         /// How many holds at most.
@@ -93,6 +107,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate { action } => migrate(config, action).await,
         Command::CheckLedger => return check_ledger(config).await,
+        Command::Reconcile { gateway, since } => return reconcile(config, &gateway, &since).await,
         Command::ReleaseExpired { limit } => release_expired(config, limit).await,
         Command::Token(args) => token(&config, &args),
         Command::Demo { url } => server::demo::run(&config, &url).await,
@@ -187,6 +202,28 @@ async fn check_ledger(config: Config) -> ExitCode {
                 println!("violation: {violation}");
             }
             println!("ledger broken: {} violation(s)", violations.len());
+            ExitCode::from(1)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn reconcile(config: Config, gateways: &[String], since: &str) -> ExitCode {
+    let outcome = async {
+        let since = server::reconcile::parse_since(since, chrono::Utc::now())?;
+        let (app, store) = server::build_app(&config).await?;
+        let mismatches = server::reconcile::run(&app, gateways, since).await;
+        store.close().await;
+        mismatches
+    }
+    .await;
+    match outcome {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(mismatches) => {
+            println!("reconciliation found {mismatches} line(s) that do not match");
             ExitCode::from(1)
         }
         Err(error) => {

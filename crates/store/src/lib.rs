@@ -10,6 +10,7 @@ mod idempotency;
 mod ledger;
 mod payments;
 mod payouts;
+mod reconciliation;
 mod refunds;
 mod rows;
 mod schema;

@@ -77,6 +77,15 @@ pub enum Outcome {
     },
 }
 
+/// A transaction as the status API reports it, with its amount (a decimal string)
+/// and currency when it has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booked {
+    pub outcome: Outcome,
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AllSecureError {
     #[error("AllSecure could not be reached: {0}")]
@@ -98,6 +107,8 @@ struct Answer {
     return_type: Option<String>,
     redirect_url: Option<String>,
     transaction_status: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
     #[serde(default)]
     errors: Vec<ErrorEntry>,
     error_message: Option<String>,
@@ -249,14 +260,26 @@ impl AllSecureClient {
 
     /// The transaction made with our `merchant_id`, if the gateway has one.
     pub async fn status(&self, merchant_id: &str) -> Result<Option<Outcome>, AllSecureError> {
+        Ok(self.status_answer(merchant_id).await?.and_then(|answer| answer.status()))
+    }
+
+    /// The transaction made with our `merchant_id` and the amount the status API
+    /// reports for it (a debit, refund or payout has one), for reconciliation.
+    pub async fn booked(&self, merchant_id: &str) -> Result<Option<Booked>, AllSecureError> {
+        let Some(answer) = self.status_answer(merchant_id).await? else { return Ok(None) };
+        let Some(outcome) = answer.status() else { return Ok(None) };
+        Ok(Some(Booked { outcome, amount: answer.amount.clone(), currency: answer.currency.clone() }))
+    }
+
+    async fn status_answer(&self, merchant_id: &str) -> Result<Option<Answer>, AllSecureError> {
         let path = format!("/status/{}/getByMerchantTransactionId/{merchant_id}", self.settings.api_key);
         match self.call(Method::GET, &path, None).await {
-            Reply::Answer(answer) if answer.success => Ok(answer.status()),
+            Reply::Answer(answer) if answer.success => Ok(Some(answer)),
             Reply::Answer(_) => Ok(None),
             Reply::System { status, answer } if retryable(status, &answer) => {
                 Err(AllSecureError::Unreachable(format!("status API: HTTP {status}")))
             }
-            Reply::System { status, answer } if status == StatusCode::NOT_FOUND => Ok(answer.status()),
+            Reply::System { status, answer } if status == StatusCode::NOT_FOUND => Ok(Some(answer)),
             Reply::System { status, answer } => Err(refusal(status, &answer, &self.settings.api_key)),
             Reply::Silent(error) => Err(AllSecureError::Unreachable(error)),
         }

@@ -17,7 +17,11 @@ use serde_json::json;
 use super::{AllSecureClient, DESCRIPTION_MAX, Outcome, pay_to_card};
 
 /// Our ids of accounts that live with AllSecure.
-const ACCOUNT_PREFIX: &str = "acct_as_";
+pub(crate) const ACCOUNT_PREFIX: &str = "acct_as_";
+/// Transfers and reversals are book entries of ours: AllSecure moves no money for
+/// them, and their ids are derived from our records'.
+pub(crate) const TRANSFER_PREFIX: &str = "tr_as_";
+pub(crate) const REVERSAL_PREFIX: &str = "trr_as_";
 
 pub struct AllSecureConnectGateway {
     client: Arc<AllSecureClient>,
@@ -58,11 +62,11 @@ impl ConnectGateway for AllSecureConnectGateway {
     }
 
     async fn create_transfer(&self, transfer: &Transfer, _source: Option<&Payment>) -> Result<String, GatewayError> {
-        Ok(format!("tr_as_{}", transfer.id.simple()))
+        Ok(format!("{TRANSFER_PREFIX}{}", transfer.id.simple()))
     }
 
     async fn reverse_transfer(&self, _transfer: &Transfer, reversal: &TransferReversal) -> Result<String, GatewayError> {
-        Ok(format!("trr_as_{}", reversal.id.simple()))
+        Ok(format!("{REVERSAL_PREFIX}{}", reversal.id.simple()))
     }
 
     async fn create_payout(&self, payout: &Payout, account: &ConnectedAccount) -> Result<String, GatewayError> {

@@ -6,6 +6,7 @@
 mod callbacks;
 mod client;
 mod connect;
+mod reconcile;
 pub mod signature;
 
 use std::sync::Arc;
@@ -14,12 +15,14 @@ use app::ports::{
     GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayPayout, GatewayPayoutAnswer, GatewayRefund,
     GatewaySession, PaymentGateway, WebhookDelivery, WebhookError,
 };
+use app::reconciliation_ports::{OurRecord, Window};
 use chrono::{DateTime, Utc};
 use domain::payment::Payment;
+use domain::reconciliation::Record;
 use domain::refunds::{Refund, RefundStatus};
 use serde_json::json;
 
-pub use client::{AllSecureClient, AllSecureError, AllSecureSettings, Outcome};
+pub use client::{AllSecureClient, AllSecureError, AllSecureSettings, Booked, Outcome};
 pub use connect::AllSecureConnectGateway;
 
 /// The placeholder our clients put in their redirect URLs; AllSecure does not
@@ -227,6 +230,14 @@ impl PaymentGateway for AllSecureGateway {
 
     fn parse_event(&self, _event_id: &str, _event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
         callbacks::parse(object)
+    }
+
+    fn reconciles_account(&self, gateway_account_id: &str) -> bool {
+        gateway_account_id.starts_with(connect::ACCOUNT_PREFIX)
+    }
+
+    async fn reconciliation_report(&self, _window: &Window, ours: &[OurRecord]) -> Result<Vec<Record>, GatewayError> {
+        reconcile::report(&self.client, ours).await
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod client;
 mod connect;
+mod reconcile;
 
 use std::sync::Arc;
 
@@ -13,8 +14,10 @@ use app::ports::{
     GatewayCheckout, GatewayError, GatewayEvent, GatewayLimits, GatewayRefund, GatewaySession, PaymentGateway, WebhookDelivery,
     WebhookError,
 };
+use app::reconciliation_ports::{OurRecord, Window};
 use chrono::{DateTime, Utc};
 use domain::payment::Payment;
+use domain::reconciliation::Record;
 use domain::refunds::{Refund, RefundStatus};
 use serde_json::Value;
 
@@ -188,6 +191,16 @@ impl PaymentGateway for StripeGateway {
 
     fn parse_event(&self, event_id: &str, event_type: &str, object: &[u8]) -> Result<GatewayEvent, WebhookError> {
         events::parse_object(event_id, event_type, object)
+    }
+
+    /// Stripe's account ids are `acct_` and letters and digits; the mock's and
+    /// AllSecure's have a second underscore (`acct_mock_…`, `acct_as_…`).
+    fn reconciles_account(&self, gateway_account_id: &str) -> bool {
+        gateway_account_id.strip_prefix("acct_").is_some_and(|rest| !rest.is_empty() && !rest.contains('_'))
+    }
+
+    async fn reconciliation_report(&self, window: &Window, ours: &[OurRecord]) -> Result<Vec<Record>, GatewayError> {
+        reconcile::report(&self.client, window, ours).await
     }
 }
 

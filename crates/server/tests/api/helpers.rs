@@ -283,6 +283,8 @@ impl TestApp {
             "escrow_holds",
             "refunds",
             "wallet_transactions",
+            "reconciliation_runs",
+            "reconciliation_lines",
         ] {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
                 .fetch_one(&pool)

@@ -25,6 +25,7 @@ mod observability;
 mod openapi;
 mod original_fields;
 mod pages;
+mod reconcile;
 mod replicas;
 mod stripe;
 mod stripe_connect;
