@@ -146,6 +146,17 @@ impl FakeIxopay {
         self.state().find(uuid).map(state::Transaction::to_json)
     }
 
+    /// Changes a transaction's amount behind the client's back (a test of
+    /// reconciliation): the status API reports `cents` from then on. False for an
+    /// unknown uuid.
+    pub fn set_amount(&self, uuid: &str, cents: i64) -> bool {
+        let mut state = self.state();
+        let Some(transaction) = state.find_mut(uuid) else { return false };
+        transaction.cents = cents;
+        transaction.amount = amount::format(cents);
+        true
+    }
+
     /// The next `times` requests to `op` ("debit", "refund", "payout", "register", "status") answer
     /// `http_status` with a system error body (500/502/504 → 1008, 503 → 1010, 429 → 1009,
     /// else 1000) and store nothing. Checked after credentials, API key and signature.

@@ -189,6 +189,21 @@ impl FakeStripe {
         self.state().set_refund_status(refund_id, status)
     }
 
+    /// Changes an object's `amount` behind the service's back, as a gateway-side error
+    /// or a dispute adjustment would; a test of reconciliation. `None` for unknown ids.
+    pub fn set_amount(&self, id: &str, amount: i64) -> Option<Value> {
+        let mut state = self.state();
+        let object = state.get_mut(id)?;
+        object["amount"] = serde_json::json!(amount);
+        Some(object.clone())
+    }
+
+    /// Makes the fake forget an object, as if Stripe had never made it: it is no longer
+    /// found by id, listed or counted in a balance. False for unknown ids.
+    pub fn forget(&self, id: &str) -> bool {
+        self.state().forget(id)
+    }
+
     /// A Stripe event envelope body, created now; sign it with [`sign`].
     pub fn event(&self, event_type: &str, object: Value, account: Option<&str>) -> Vec<u8> {
         self.event_at(event_type, object, account, chrono::Utc::now().timestamp())

@@ -152,6 +152,27 @@ pub(crate) const CREATE_SESSION: Endpoint = Endpoint {
 /// Endpoints whose only parameter is `expand` (retrievals, expire, cancel, balance).
 pub(crate) const EXPAND_ONLY: Endpoint = Endpoint { params: &[("expand", EXPAND)], required: &[] };
 
+/// `created[gt|gte|lt|lte]` of a list (the spec also allows a bare integer, which our
+/// service never sends).
+const CREATED_RANGE: Node =
+    Node::Map(&[("gt", NON_NEGATIVE), ("gte", NON_NEGATIVE), ("lt", NON_NEGATIVE), ("lte", NON_NEGATIVE)]);
+
+/// `GET /v1/balance_transactions` query.
+pub(crate) const LIST_BALANCE_TRANSACTIONS: Endpoint = Endpoint {
+    params: &[
+        ("created", CREATED_RANGE),
+        ("currency", CURRENCY),
+        ("ending_before", TEXT),
+        ("expand", EXPAND),
+        ("limit", Node::Leaf(Kind::Int(1, 100))),
+        ("payout", TEXT),
+        ("source", TEXT),
+        ("starting_after", TEXT),
+        ("type", TEXT),
+    ],
+    required: &[],
+};
+
 /// `GET /v1/payment_intents/{intent}` query.
 pub(crate) const GET_PAYMENT_INTENT: Endpoint =
     Endpoint { params: &[("client_secret", TEXT), ("expand", EXPAND)], required: &[] };

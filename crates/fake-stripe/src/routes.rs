@@ -13,10 +13,13 @@ pub(crate) enum Route {
     CreateAccount,
     CreateAccountLink,
     CreateTransfer,
+    GetTransfer(String),
     CreateReversal(String),
     CreatePayout,
+    GetPayout(String),
     CancelPayout(String),
     GetBalance,
+    ListBalanceTransactions,
 }
 
 impl Route {
@@ -33,10 +36,13 @@ impl Route {
             ("POST", ["v1", "accounts"]) => Route::CreateAccount,
             ("POST", ["v1", "account_links"]) => Route::CreateAccountLink,
             ("POST", ["v1", "transfers"]) => Route::CreateTransfer,
+            ("GET", ["v1", "transfers", transfer]) => Route::GetTransfer(id(transfer)),
             ("POST", ["v1", "transfers", transfer, "reversals"]) => Route::CreateReversal(id(transfer)),
             ("POST", ["v1", "payouts"]) => Route::CreatePayout,
+            ("GET", ["v1", "payouts", payout]) => Route::GetPayout(id(payout)),
             ("POST", ["v1", "payouts", payout, "cancel"]) => Route::CancelPayout(id(payout)),
             ("GET", ["v1", "balance"]) => Route::GetBalance,
+            ("GET", ["v1", "balance_transactions"]) => Route::ListBalanceTransactions,
             _ => return None,
         };
         // An empty id segment (`/v1/refunds/`) is not a route in Stripe either.
@@ -45,6 +51,8 @@ impl Route {
             | Route::ExpireSession(s)
             | Route::GetPaymentIntent(s)
             | Route::GetRefund(s)
+            | Route::GetTransfer(s)
+            | Route::GetPayout(s)
             | Route::CreateReversal(s)
             | Route::CancelPayout(s)
                 if s.is_empty() =>
@@ -66,9 +74,14 @@ impl Route {
             Route::CreateTransfer => &params::CREATE_TRANSFER,
             Route::CreateReversal(_) => &params::CREATE_REVERSAL,
             Route::CreatePayout => &params::CREATE_PAYOUT,
-            Route::GetSession(_) | Route::ExpireSession(_) | Route::GetRefund(_) | Route::CancelPayout(_) | Route::GetBalance => {
-                &params::EXPAND_ONLY
-            }
+            Route::ListBalanceTransactions => &params::LIST_BALANCE_TRANSACTIONS,
+            Route::GetSession(_)
+            | Route::ExpireSession(_)
+            | Route::GetRefund(_)
+            | Route::GetTransfer(_)
+            | Route::GetPayout(_)
+            | Route::CancelPayout(_)
+            | Route::GetBalance => &params::EXPAND_ONLY,
         }
     }
 }
@@ -84,6 +97,9 @@ mod tests {
         assert_eq!(Route::parse("GET", "/v1/refunds/re_1"), Some(Route::GetRefund("re_1".into())));
         assert_eq!(Route::parse("GET", "/v1/refunds/"), None);
         assert_eq!(Route::parse("GET", "/v1/refunds"), None);
+        assert_eq!(Route::parse("GET", "/v1/balance_transactions"), Some(Route::ListBalanceTransactions));
+        assert_eq!(Route::parse("GET", "/v1/payouts/po_1"), Some(Route::GetPayout("po_1".into())));
+        assert_eq!(Route::parse("GET", "/v1/transfers/"), None);
         assert_eq!(Route::parse("DELETE", "/v1/accounts"), None);
         assert_eq!(Route::parse("POST", "/v2/accounts"), None);
     }

@@ -79,6 +79,16 @@ impl FakeState {
         value
     }
 
+    /// Drops `id` from the index and hides the object from `all` (the list keeps its
+    /// place, so other objects' positions stay valid).
+    pub(crate) fn forget(&mut self, id: &str) -> bool {
+        let Some(i) = self.index.remove(id) else { return false };
+        if let Some(stored) = self.objects.get_mut(i) {
+            stored.value["object"] = Value::String("forgotten".into());
+        }
+        true
+    }
+
     pub(crate) fn get(&self, id: &str) -> Option<&Stored> {
         self.index.get(id).and_then(|&i| self.objects.get(i))
     }

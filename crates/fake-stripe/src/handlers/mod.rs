@@ -1,6 +1,7 @@
 //! What each endpoint does once its parameters passed: business rules and state changes.
 //! Errors from here are stored under the idempotency key, as Stripe stores them.
 
+mod balance_transactions;
 mod checkout;
 mod connect;
 mod payouts;
@@ -41,10 +42,13 @@ pub(crate) fn execute(state: &mut FakeState, route: &Route, ctx: &Ctx) -> Result
         Route::CreateAccount => state.create_account(ctx),
         Route::CreateAccountLink => state.create_account_link(ctx),
         Route::CreateTransfer => state.create_transfer(ctx),
+        Route::GetTransfer(id) => fetch(state, id, "transfer", ctx),
         Route::CreateReversal(id) => state.create_reversal(id, ctx),
         Route::CreatePayout => state.create_payout(ctx),
+        Route::GetPayout(id) => fetch(state, id, "payout", ctx),
         Route::CancelPayout(id) => state.cancel_payout(id, ctx),
         Route::GetBalance => Ok(state.balance(ctx.owner())),
+        Route::ListBalanceTransactions => state.list_balance_transactions(ctx),
     }?;
     Ok(expand(state, value, &ctx.form.list("expand"), ctx.owner()))
 }
@@ -54,7 +58,8 @@ fn fetch(state: &FakeState, id: &str, object: &str, ctx: &Ctx) -> Result<Value, 
 }
 
 /// `expand[]=payment_intent` (or `payment_intent.latest_charge`) replaces an id with the
-/// object the caller may see; ids it cannot resolve stay ids.
+/// object the caller may see; ids it cannot resolve stay ids. A list's field expands in
+/// each of its items (`data.source`).
 fn expand(state: &FakeState, mut value: Value, paths: &[String], owner: Option<&str>) -> Value {
     for path in paths {
         let fields: Vec<&str> = path.split('.').collect();
@@ -73,6 +78,11 @@ fn expand_path(state: &FakeState, mut value: Value, fields: &[&str], owner: Opti
         }
         if !rest.is_empty() && slot.is_object() {
             *slot = expand_path(state, std::mem::take(slot), rest, owner);
+        }
+        if let (false, Some(items)) = (rest.is_empty(), slot.as_array_mut()) {
+            for item in items {
+                *item = expand_path(state, std::mem::take(item), rest, owner);
+            }
         }
     }
     value

@@ -206,3 +206,59 @@ async fn a_session_is_paid_refunded_transferred_reversed_and_paid_out() {
     assert!(recorded.iter().any(|r| r.stripe_account.as_deref() == Some(account.as_str())));
     assert_eq!(KEY.len(), 23);
 }
+
+#[tokio::test]
+async fn balance_transactions_list_the_platforms_movements_newest_first_in_pages() {
+    let client = spawn().await;
+    let (_, charge) = client.paid_payment("pay").await;
+    let account = client.create_account("acct").await;
+    let transfer =
+        client.post("/v1/transfers", call("tr"), &[("amount", "3000"), ("currency", "eur"), ("destination", &account)]).await;
+    let transfer_id = transfer.body["id"].as_str().unwrap().to_string();
+    let list = "/v1/balance_transactions?limit=1&expand[]=data.source&created[gte]=0";
+    let first = client.get(list, None).await;
+    assert_eq!((first.status, first.body["has_more"].as_bool()), (200, Some(true)), "{:?}", first.body);
+    let newest = &first.body["data"][0];
+    assert_eq!((newest["type"].as_str(), newest["amount"].as_i64()), (Some("transfer"), Some(-3000)));
+    assert_eq!(newest["source"]["id"], transfer_id.as_str(), "the source is expanded");
+    let after = newest["id"].as_str().unwrap();
+    let second = client.get(&format!("{list}&starting_after={after}"), None).await;
+    assert_eq!(second.body["has_more"], false);
+    assert_eq!(second.body["data"][0]["source"]["id"], charge.as_str());
+    assert_eq!(second.body["data"][0]["amount"], 5000);
+
+    let future = client.get("/v1/balance_transactions?created[gte]=99999999999", None).await;
+    assert_eq!(future.body["data"].as_array().map(Vec::len), Some(0));
+    let unknown = client.get("/v1/balance_transactions?starting_after=txn_nope", None).await;
+    assert_eq!(unknown.status, 404);
+    let options = Call { api_key: "sk_test_wrong_secret", idempotency_key: None, ..call("") };
+    let refused = client.send(reqwest::Method::GET, "/v1/balance_transactions", options, &[]).await.unwrap();
+    assert_eq!(refused.status, 401);
+
+    assert_eq!(client.get(&format!("/v1/transfers/{transfer_id}"), None).await.body["amount"], 3000);
+    client.fake.set_amount(&transfer_id, 2999);
+    assert_eq!(client.get(&format!("/v1/transfers/{transfer_id}"), None).await.body["amount"], 2999);
+    assert!(client.fake.forget(&transfer_id));
+    assert_eq!(client.get(&format!("/v1/transfers/{transfer_id}"), None).await.status, 404);
+    let left = client.get("/v1/balance_transactions", None).await;
+    assert_eq!(left.body["data"].as_array().map(Vec::len), Some(1), "a forgotten transfer is not listed");
+}
+
+#[tokio::test]
+async fn a_payout_is_read_by_id_only_with_its_accounts_header() {
+    let client = spawn().await;
+    let (_, charge) = client.paid_payment("pay").await;
+    let account = client.create_account("acct").await;
+    let form =
+        [("amount", "3000"), ("currency", "eur"), ("destination", account.as_str()), ("source_transaction", charge.as_str())];
+    assert_eq!(client.post("/v1/transfers", call("tr"), &form).await.status, 200);
+    let options = Call { account: Some(&account), ..call("po") };
+    let payout = client.post("/v1/payouts", options, &[("amount", "1000"), ("currency", "eur")]).await;
+    let id = payout.body["id"].as_str().unwrap().to_string();
+    let found = client.get(&format!("/v1/payouts/{id}"), Some(&account)).await;
+    assert_eq!((found.status, found.body["amount"].as_i64()), (200, Some(1000)));
+    assert_eq!(client.get(&format!("/v1/payouts/{id}"), None).await.status, 404, "the platform does not see it");
+    let theirs = client.get("/v1/balance_transactions", Some(&account)).await;
+    assert_eq!(theirs.body["data"][0]["type"], "payout");
+    assert_eq!(theirs.body["data"][0]["amount"], -1000);
+}

@@ -2,11 +2,18 @@ use std::process::Command;
 
 use api::proto::{self, CreateRefundRequest, ReverseTransferRequest};
 
-use crate::helpers::{Db, TestApp, authed};
+use app::Role;
+
+use crate::allsecure::{allsecure_checkout, debit_of, spawn_with_allsecure};
+use crate::helpers::{Db, TestApp, authed, token};
 use crate::marketplace::{admin, paid_order, payout_request, spawn_marketplace, transfer_request, wait_for_payout};
 use crate::on_both_databases;
 
-on_both_databases!(a_mock_run_matches_every_record_and_one_the_mock_never_made_fails_it);
+on_both_databases!(
+    a_mock_run_matches_every_record_and_one_the_mock_never_made_fails_it,
+    stripe_is_reconciled_from_its_balance_transactions_transfers_and_payouts,
+    allsecure_is_reconciled_from_its_status_api,
+);
 
 /// The real `reconcile` command on the app's database; its exit code and output.
 pub async fn reconcile(app: &TestApp, args: &[&str], envs: &[(&str, &str)]) -> (Option<i32>, String) {
@@ -63,6 +70,85 @@ async fn a_mock_run_matches_every_record_and_one_the_mock_never_made_fails_it(db
     let (code, output) = reconcile(&app, &["--gateway", "paypal"], &[]).await;
     assert_eq!(code, Some(2), "{output}");
     assert!(output.contains("gateway") && output.contains("paypal"), "{output}");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn stripe_is_reconciled_from_its_balance_transactions_transfers_and_payouts(db: Db) {
+    use crate::stripe_support::{API_KEY, paid_stripe_payment, spawn_with_stripe, stripe_vendor, transfer_when};
+    let (app, fake) = spawn_with_stripe(db, &[]).await;
+    let admin = admin();
+    let payment = paid_stripe_payment(&app, &fake, "buyer-s", "100.00").await;
+    let (account, _) = stripe_vendor(&app, &fake, &admin, "vendor-s").await;
+    let transfer = app.transfers().create_transfer(authed(transfer_request(&account, "60.00", &payment), &admin)).await;
+    let transfer = transfer.expect("transfer").into_inner().transfer.expect("transfer");
+    let transfer = transfer_when(&app, &admin, &transfer.id, |t| t.status == i32::from(proto::TransferStatus::Paid)).await;
+    let reversal = ReverseTransferRequest { transfer_id: transfer.id.clone(), amount: "10.00".into(), ..Default::default() };
+    app.transfers().reverse_transfer(authed(reversal, &admin)).await.expect("reversal");
+    app.payouts().create_payout(authed(payout_request(&account, "20.00"), &admin)).await.expect("payout");
+    let refund = CreateRefundRequest { payment_id: payment.clone(), amount: "5.00".into(), ..Default::default() };
+    app.refunds().create_refund(authed(refund, &admin)).await.expect("refund");
+    let base_url = fake.base_url();
+    let stripe = [
+        ("GATEWAYS_STRIPE_ENABLED", "true"),
+        ("GATEWAYS_STRIPE_API_KEY", API_KEY),
+        ("GATEWAYS_STRIPE_WEBHOOK_SECRET", crate::stripe_support::PLATFORM_SECRET),
+        ("GATEWAYS_STRIPE_BASE_URL", base_url.as_str()),
+    ];
+
+    let (code, output) = reconcile(&app, &["--gateway", "stripe", "--since", "1h"], &stripe).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("stripe: run ") && output.contains("matched=5 missing_at_gateway=0 missing_in_ledger=0"), "{output}");
+    assert!(fake.requests().iter().any(|r| r.path == "/v1/balance_transactions"), "the list was read");
+
+    let intent = app.get_payment(&token("buyer-s", &[Role::User]), &payment).await.expect("payment").gateway_payment_intent_id;
+    let charge = fake.object(&intent).expect("intent")["latest_charge"].as_str().expect("charge").to_owned();
+    fake.set_amount(&charge, 9_999);
+    assert!(fake.forget(&transfer.gateway_transfer_id));
+    let (code, output) = reconcile(&app, &["--gateway", "stripe", "--since", "1h"], &stripe).await;
+    assert_eq!(code, Some(1), "{output}");
+    let differs =
+        format!("amount_mismatch payment id={payment} gateway_id={intent} ours=100.00 USD succeeded gateway=99.99 USD succeeded");
+    let missing = format!("missing_at_gateway transfer id={} gateway_id={}", transfer.id, transfer.gateway_transfer_id);
+    assert!(output.contains(&differs) && output.contains(&missing), "{output}");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn allsecure_is_reconciled_from_its_status_api(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let buyer = token("kupac-r", &[Role::User]);
+    let created = app.create_checkout(&buyer, allsecure_checkout("kupac-r", "1500")).await.expect("checkout");
+    let debit = debit_of(&fake, &created.payment_id)["uuid"].as_str().expect("uuid").to_owned();
+    let (status, _) =
+        crate::allsecure::deliver(&app, fake.callback(&debit, "OK", &crate::allsecure::now()).expect("callback")).await;
+    assert_eq!(status, 200);
+    let refund = CreateRefundRequest { payment_id: created.payment_id.clone(), amount: "400".into(), ..Default::default() };
+    app.refunds().create_refund(authed(refund, &admin())).await.expect("refund");
+    let base_url = fake.base_url();
+    let allsecure = [
+        ("GATEWAYS_ALLSECURE_ENABLED", "true"),
+        ("GATEWAYS_ALLSECURE_BASE_URL", base_url.as_str()),
+        ("GATEWAYS_ALLSECURE_API_KEY", "as-api-key"),
+        ("GATEWAYS_ALLSECURE_USERNAME", "as-user"),
+        ("GATEWAYS_ALLSECURE_PASSWORD", "as-password"),
+        ("GATEWAYS_ALLSECURE_SHARED_SECRET", "as-shared-secret"),
+    ];
+
+    let (code, output) = reconcile(&app, &["--gateway", "allsecure", "--since", "1h"], &allsecure).await;
+    assert_eq!(code, Some(0), "{output}");
+    assert!(output.contains("allsecure: run ") && output.contains("matched=2 missing_at_gateway=0"), "{output}");
+    let asked = fake.requests().into_iter().filter(|r| r.uri.contains("/getByMerchantTransactionId/")).count();
+    assert_eq!(asked, 2, "one status call per record");
+
+    assert!(fake.set_amount(&debit, 150_100));
+    let (code, output) = reconcile(&app, &["--gateway", "allsecure", "--since", "1h"], &allsecure).await;
+    assert_eq!(code, Some(1), "{output}");
+    let differs = format!(
+        "amount_mismatch payment id={} gateway_id={debit} ours=1500.00 RSD succeeded gateway=1501.00 RSD succeeded",
+        created.payment_id
+    );
+    assert!(output.contains(&differs), "{output}");
     app.assert_ledger_ok();
     app.stop().await;
 }
