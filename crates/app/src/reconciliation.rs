@@ -38,11 +38,39 @@ impl App {
         Ok((run, lines))
     }
 
+    /// The scheduled reconciliation: every configured gateway over the last two
+    /// intervals (the overlap sees a record made at an edge twice, never not at all),
+    /// once per `interval` across replicas. A gateway that fails is logged and the
+    /// others still run; returns how many lines did not match.
+    pub async fn run_reconciliation_job(&self, interval: std::time::Duration) -> Result<usize, AppError> {
+        let now = Utc::now();
+        let slot = now.timestamp_millis() / i64::try_from(interval.as_millis().max(1)).unwrap_or(i64::MAX);
+        if !self.store.claim_job_slot("reconciliation", slot).await? {
+            return Ok(0);
+        }
+        let since = now - chrono::Duration::from_std(interval * 2).unwrap_or(chrono::Duration::days(2));
+        let mut mismatches = 0;
+        for name in self.reconcilable_gateways() {
+            match self.reconcile(&name, since).await {
+                Ok((run, _)) if run.mismatches() > 0 => {
+                    tracing::error!(gateway = name, run = %run.id, mismatches = run.mismatches(), "reconciliation found lines that do not match: see the console");
+                    mismatches += run.mismatches();
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::error!(gateway = name, %error, "reconciliation could not run; it runs again next interval")
+                }
+            }
+        }
+        Ok(mismatches)
+    }
+
     /// The names `reconcile` accepts.
     pub fn reconcilable_gateways(&self) -> Vec<String> {
         self.gateways.names().map(str::to_owned).collect()
     }
 
+    /// Stored runs, newest first, with the total count.
     pub async fn reconciliation_runs(
         &self,
         principal: &Principal,
@@ -52,8 +80,14 @@ impl App {
         Ok(self.store.reconciliation_runs(page).await?)
     }
 
-    pub async fn reconciliation_run(&self, principal: &Principal, id: Uuid) -> Result<(ReconciliationRun, Vec<Line>), AppError> {
+    /// A run and its lines, mismatches first.
+    pub async fn reconciliation_run(
+        &self,
+        principal: &Principal,
+        run_id: &str,
+    ) -> Result<(ReconciliationRun, Vec<Line>), AppError> {
         principal.ensure_service()?;
+        let id = domain::payment::parse_uuid("run_id", run_id)?;
         self.store.reconciliation_run(id).await?.ok_or(AppError::NotFound("reconciliation run"))
     }
 }

@@ -140,6 +140,8 @@ pub struct Config {
     pub mock_payout_step: Duration,
     /// How often (and after how long) transfers and refunds left pending are re-sent.
     pub recovery_interval: Duration,
+    /// How often every gateway is reconciled with the ledger; `None` (the default) never.
+    pub reconcile_interval: Option<Duration>,
     /// Where the SQLite default and the generated development secret live.
     pub data_dir: PathBuf,
 }
@@ -347,6 +349,10 @@ impl Config {
             ),
             mock_payout_step: r.duration("GATEWAYS_MOCK_PAYOUT_STEP", Duration::from_secs(10)),
             recovery_interval: r.duration("RECOVERY_INTERVAL", Duration::from_secs(60)),
+            reconcile_interval: r
+                .raw("RECONCILE_INTERVAL")
+                .filter(|v| v.trim() != "off")
+                .map(|_| r.duration("RECONCILE_INTERVAL", Duration::from_secs(86_400))),
             data_dir,
         };
         if config.db_max_connections == 0 {
@@ -372,6 +378,9 @@ impl Config {
         }
         if config.recovery_interval < Duration::from_millis(100) {
             r.fail("RECOVERY_INTERVAL", "must be at least 100ms");
+        }
+        if config.reconcile_interval.is_some_and(|every| every < Duration::from_secs(1)) {
+            r.fail("RECONCILE_INTERVAL", "must be at least 1s, or off");
         }
         if config.mock_payout_step < Duration::from_millis(10) {
             r.fail("GATEWAYS_MOCK_PAYOUT_STEP", "must be at least 10ms");
@@ -642,6 +651,16 @@ mod tests {
             errors(&[("GATEWAYS_STRIPE_ENABLED", "true"), ("GATEWAYS_STRIPE_SUPPORTED_CURRENCIES", "USD,XYZ")])
                 .contains("VONDIPAYMENT_GATEWAYS_STRIPE_SUPPORTED_CURRENCIES")
         );
+    }
+
+    #[test]
+    fn reconciliation_is_off_unless_an_interval_is_given() {
+        let interval = |vars: &[(&str, &str)]| config(vars).unwrap_or_else(|e| unreachable!("{e}")).reconcile_interval;
+        assert_eq!(interval(&[]), None);
+        assert_eq!(interval(&[("RECONCILE_INTERVAL", "off")]), None);
+        assert_eq!(interval(&[("RECONCILE_INTERVAL", "24h")]), Some(Duration::from_secs(86_400)));
+        assert!(errors(&[("RECONCILE_INTERVAL", "10ms")]).contains("VONDIPAYMENT_RECONCILE_INTERVAL: must be at least 1s"));
+        assert!(errors(&[("RECONCILE_INTERVAL", "daily")]).contains("VONDIPAYMENT_RECONCILE_INTERVAL"));
     }
 
     #[test]

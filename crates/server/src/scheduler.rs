@@ -1,5 +1,5 @@
 //! Background jobs: maturing pending balances (with scheduled snapshots), releasing
-//! expired escrow holds and, when the mock gateway is on, moving mock payouts and
+//! expired escrow holds, reconciling the gateways (`RECONCILE_INTERVAL`) and, when the mock gateway is on, moving mock payouts and
 //! wallet withdrawals along. Each job runs its batch to the end
 //! before it notices a shutdown.
 
@@ -54,6 +54,15 @@ pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs 
             }
         }),
     ];
+    if let Some(interval) = config.reconcile_interval {
+        jobs.push(every(interval, stopped.clone(), "reconciliation", {
+            let app = app.clone();
+            move || {
+                let app = app.clone();
+                async move { app.run_reconciliation_job(interval).await.map(|_| ()) }
+            }
+        }));
+    }
     if config.gateways_use_mock {
         let step = config.mock_payout_step;
         jobs.push(every(step, stopped, "mock gateway", move || {

@@ -5,14 +5,17 @@ use api::proto::{self, CreateRefundRequest, ReverseTransferRequest};
 use app::Role;
 
 use crate::allsecure::{allsecure_checkout, debit_of, spawn_with_allsecure};
-use crate::helpers::{Db, TestApp, authed, token};
+use crate::console::sign_in;
+use crate::helpers::{Db, TestApp, authed, eventually, spawn_app_with, token};
 use crate::marketplace::{admin, paid_order, payout_request, spawn_marketplace, transfer_request, wait_for_payout};
 use crate::on_both_databases;
+use crate::pages::WebSession;
 
 on_both_databases!(
     a_mock_run_matches_every_record_and_one_the_mock_never_made_fails_it,
     stripe_is_reconciled_from_its_balance_transactions_transfers_and_payouts,
     allsecure_is_reconciled_from_its_status_api,
+    the_scheduled_job_and_the_command_store_runs_the_console_and_metrics_show,
 );
 
 /// The real `reconcile` command on the app's database; its exit code and output.
@@ -149,6 +152,50 @@ async fn allsecure_is_reconciled_from_its_status_api(db: Db) {
         created.payment_id
     );
     assert!(output.contains(&differs), "{output}");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn the_scheduled_job_and_the_command_store_runs_the_console_and_metrics_show(db: Db) {
+    let app =
+        spawn_app_with(db, &[("BALANCE_PENDING_DAYS", "0"), ("GATEWAYS_MOCK_PAYOUT_STEP", "50ms"), ("RECONCILE_INTERVAL", "1h")])
+            .await;
+    // The job runs when the service starts, then once an hour.
+    eventually("the scheduled run", || async { (app.row_counts().await["reconciliation_runs"] == 1).then_some(()) }).await;
+    let metrics = app.metrics().await;
+    assert!(metrics.contains("# HELP reconciliation_mismatches "), "{metrics}");
+    assert!(metrics.contains(r#"reconciliation_mismatches{gateway="mock",kind="missing_at_gateway"} 0"#), "{metrics}");
+    assert!(metrics.contains(r#"reconciliation_last_run_timestamp_seconds{gateway="mock"}"#), "{metrics}");
+    let transfer = some_of_everything(&app).await;
+    app.execute(&format!("UPDATE transfers SET gateway_transfer_id = 'tr_mock_unknown' WHERE id = '{}'", transfer.id)).await;
+    let (code, output) = reconcile(&app, &["--since", "1h"], &[]).await;
+    assert_eq!(code, Some(1), "{output}");
+    let run = output.split("mock: run ").nth(1).and_then(|rest| rest.split_whitespace().next()).expect("a run id").to_owned();
+
+    let mut user = WebSession::new(&app);
+    sign_in(&mut user, "buyer-1", "role_user").await;
+    assert_eq!(user.get("/en/admin/reconciliation").await.status, 403);
+    assert_eq!(user.get(&format!("/en/admin/reconciliation/{run}")).await.status, 403);
+    let mut service = WebSession::new(&app);
+    sign_in(&mut service, "backend", "role_service").await;
+    for (locale, missing) in [("en", "Missing at the gateway"), ("sr", "Nema ga kod gejtveja"), ("ru", "Нет в шлюзе")] {
+        let list = service.get(&format!("/{locale}/admin/reconciliation")).await;
+        assert_eq!(list.status, 200, "{}", list.body);
+        assert!(list.body.contains(&format!("/{locale}/admin/reconciliation/{run}")), "{}", list.body);
+        let shown = service.get(&format!("/{locale}/admin/reconciliation/{run}")).await;
+        assert_eq!(shown.status, 200, "{}", shown.body);
+        assert!(
+            shown.body.contains(missing) && shown.body.contains(&transfer.id) && shown.body.contains("tr_mock_unknown"),
+            "{}",
+            shown.body
+        );
+        for body in [&list.body, &shown.body] {
+            assert!(!body.contains(pages::i18n::MISSING), "/{locale}: an untranslated text: {body}");
+        }
+    }
+    let unknown = service.get(&format!("/en/admin/reconciliation/{}", uuid::Uuid::now_v7())).await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(service.get("/en/admin/reconciliation/not-a-run").await.status, 400);
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod log;
 pub mod payments;
+pub mod reconciliation;
 pub mod splits;
 
 use app::ports::Page;
