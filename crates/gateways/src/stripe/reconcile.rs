@@ -73,7 +73,10 @@ fn balance_record(transaction: &Value) -> Result<Option<Record>, GatewayError> {
     let source = transaction.get("source").filter(|s| s.is_object()).ok_or(StripeError::Unexpected("source"))?;
     // A balance transaction's amount is signed (money out is negative); objects' are not.
     let amount = transaction.get("amount").and_then(Value::as_i64).ok_or(StripeError::Unexpected("amount"))?.abs();
-    object_record(kind, source, Some(amount)).map(Some)
+    let record = object_record(kind, source, Some(amount))?;
+    // A refund that failed is listed with the `refund_failure` that gave its money
+    // back: together they moved nothing, as in our ledger.
+    Ok((record.standing != Standing::Failed).then_some(record))
 }
 
 /// A Stripe object as a record: a charge is known by its PaymentIntent, as our
@@ -140,5 +143,7 @@ mod tests {
         let record = balance_record(&refund).unwrap().unwrap();
         assert_eq!((record.amount.minor(), record.amount.currency().code(), record.standing), (300, "EUR", Standing::Pending));
         assert!(balance_record(&json!({"type": "stripe_fee", "amount": -5})).unwrap().is_none());
+        let failed = json!({"type": "refund", "amount": -300, "source": {"id": "re_2", "currency": "usd", "status": "failed"}});
+        assert!(balance_record(&failed).unwrap().is_none(), "undone by its refund_failure");
     }
 }
