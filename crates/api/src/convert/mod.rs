@@ -3,6 +3,7 @@
 
 pub mod escrow;
 pub mod marketplace;
+pub mod reconciliation;
 pub mod wallet;
 
 use chrono::{DateTime, Utc};

@@ -6,6 +6,7 @@ pub mod balances;
 pub mod escrow;
 pub mod payment;
 pub mod payouts;
+pub mod reconciliation;
 pub mod splits;
 pub mod transfers;
 pub mod wallet;

@@ -1,6 +1,7 @@
 use std::process::Command;
 
-use api::proto::{self, CreateRefundRequest, ReverseTransferRequest};
+use api::proto::reconciliation_service_client::ReconciliationServiceClient;
+use api::proto::{self, CreateRefundRequest, GetReconciliationRunRequest, ListReconciliationRunsRequest, ReverseTransferRequest};
 
 use app::Role;
 
@@ -193,6 +194,23 @@ async fn the_scheduled_job_and_the_command_store_runs_the_console_and_metrics_sh
             assert!(!body.contains(pages::i18n::MISSING), "/{locale}: an untranslated text: {body}");
         }
     }
+    let mut grpc = ReconciliationServiceClient::new(app.channel.clone());
+    let listed = grpc.list_reconciliation_runs(authed(ListReconciliationRunsRequest { limit: 10, offset: 0 }, &admin())).await;
+    let listed = listed.expect("runs").into_inner();
+    assert_eq!((listed.total, listed.runs[0].id.as_str(), listed.runs[0].missing_at_gateway), (2, run.as_str(), 1));
+    let got = grpc.get_reconciliation_run(authed(GetReconciliationRunRequest { run_id: run.clone() }, &admin())).await;
+    let first = got.expect("run").into_inner().lines.remove(0);
+    assert_eq!(first.outcome, i32::from(proto::ReconciliationOutcome::MissingAtGateway));
+    assert_eq!(
+        (first.kind, first.gateway_id.as_str()),
+        (i32::from(proto::ReconciliationObjectKind::Transfer), "tr_mock_unknown")
+    );
+    assert_eq!(first.ours.map(|o| (o.amount, o.currency)), Some(("60.00".to_owned(), "USD".to_owned())));
+    assert!(first.gateway.is_none());
+    let buyer = token("buyer-1", &[Role::User]);
+    let refused = grpc.list_reconciliation_runs(authed(ListReconciliationRunsRequest { limit: 10, offset: 0 }, &buyer)).await;
+    assert_eq!(refused.expect_err("a user").code(), tonic::Code::PermissionDenied);
+
     let unknown = service.get(&format!("/en/admin/reconciliation/{}", uuid::Uuid::now_v7())).await;
     assert_eq!(unknown.status, 404);
     assert_eq!(service.get("/en/admin/reconciliation/not-a-run").await.status, 400);
