@@ -56,6 +56,7 @@ pub fn router(
     .add_service(payout_service_server::PayoutServiceServer::new(grpc::payouts::PayoutApi::new(app.clone())))
     .add_service(split_service_server::SplitServiceServer::new(grpc::splits::SplitApi::new(app.clone())))
     .add_service(wallet_service_server::WalletServiceServer::new(grpc::wallet::WalletApi::new(app.clone())))
+    .add_service(event_service_server::EventServiceServer::new(grpc::events::EventApi::new(app.clone())))
     .add_service(reflection)
     .add_service(reflection_v1alpha)
     .add_service(health_service)

@@ -14,11 +14,15 @@ pub const TRANSFERS_TOTAL: &str = "transfers_total";
 pub const PAYOUTS_TOTAL: &str = "payouts_total";
 /// Places where the gateway's figures and our ledger disagree (balances, reversals).
 pub const GATEWAY_MISMATCHES_TOTAL: &str = "gateway_mismatches_total";
+/// Tries to send an event to a platform endpoint.
+pub const EVENT_DELIVERIES_TOTAL: &str = "event_deliveries_total";
 
 /// The `trigger` values of escrow releases.
 const RELEASE_TRIGGERS: [&str; 2] = ["manual", "expired"];
 /// The `kind` values of gateway mismatches.
 const MISMATCH_KINDS: [&str; 2] = ["balance", "late_success"];
+/// The `result` values of event deliveries.
+const DELIVERY_RESULTS: [&str; 3] = ["delivered", "retry", "dead"];
 
 pub fn register_all() {
     metrics::describe_counter!(
@@ -37,7 +41,14 @@ pub fn register_all() {
         GATEWAY_MISMATCHES_TOTAL,
         "Disagreements between a gateway and our ledger that a person must look at, by kind."
     );
+    metrics::describe_counter!(
+        EVENT_DELIVERIES_TOTAL,
+        "Tries to send an event to a platform endpoint, by result (delivered, retry, dead)."
+    );
     metrics::counter!(ESCROW_HOLDS_TOTAL).absolute(0);
+    for result in DELIVERY_RESULTS {
+        metrics::counter!(EVENT_DELIVERIES_TOTAL, "result" => result).absolute(0);
+    }
     for trigger in RELEASE_TRIGGERS {
         metrics::counter!(ESCROW_RELEASES_TOTAL, "trigger" => trigger).absolute(0);
     }
@@ -78,4 +89,14 @@ pub(crate) fn escrow_release(trigger: &'static str) {
 
 pub(crate) fn gateway_mismatch(kind: &'static str) {
     metrics::counter!(GATEWAY_MISMATCHES_TOTAL, "kind" => kind).increment(1);
+}
+
+pub(crate) fn event_delivery(result: &crate::events_ports::DeliveryResult) {
+    use crate::events_ports::DeliveryResult;
+    let result = match result {
+        DeliveryResult::Delivered { .. } => "delivered",
+        DeliveryResult::Failed { next_attempt_at: Some(_), .. } => "retry",
+        DeliveryResult::Failed { next_attempt_at: None, .. } => "dead",
+    };
+    metrics::counter!(EVENT_DELIVERIES_TOTAL, "result" => result).increment(1);
 }

@@ -97,6 +97,7 @@ pub trait Store:
     + crate::escrow_ports::RefundStore
     + crate::wallet_ports::WalletStore
     + crate::console_ports::ConsoleStore
+    + crate::events_ports::EventStore
 {
 }
 
