@@ -76,12 +76,14 @@ pub fn router(app: App, auth: Authenticator, settings: Settings) -> Router {
 
 /// The operator console's routes (`routes::admin`).
 fn console() -> Router<Pages> {
-    use routes::admin::{self, accounts, log, payments, splits};
+    use routes::admin::{self, accounts, events, log, payments, splits};
     Router::new()
         .route("/admin", get(admin::entry))
         .route("/{locale}/admin", get(payments::list))
         .route("/{locale}/admin/webhooks", get(log::webhooks))
         .route("/{locale}/admin/ledger", get(log::ledger))
+        .route("/{locale}/admin/events", get(events::list))
+        .route("/{locale}/admin/events/redeliver", post(events::redeliver))
         .route("/{locale}/admin/accounts", get(accounts::list))
         .route("/{locale}/admin/accounts/{id}", get(accounts::detail))
         .route("/{locale}/admin/splits", get(splits::list).post(splits::create))

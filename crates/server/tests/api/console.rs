@@ -14,7 +14,7 @@ use crate::pages::{WebSession, hidden};
 on_both_databases!(a_refund_and_a_release_through_the_console_change_the_ledger_as_through_grpc);
 
 /// Signs in through development's "sign in as" with one role.
-async fn sign_in(web: &mut WebSession<'_>, user: &str, role: &str) {
+pub async fn sign_in(web: &mut WebSession<'_>, user: &str, role: &str) {
     let login = web.get("/login").await;
     let csrf = hidden(&login.body, "csrf");
     let signed = web.post("/login/dev", &[("csrf", &csrf), ("user_id", user), (role, "on"), ("next", "/en/admin")]).await;
@@ -189,7 +189,8 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
     let never_paid = ops.get(&format!("/en/admin/accounts/{unpaid}")).await;
     assert!(never_paid.body.contains("No money yet"), "a vendor never paid: {}", never_paid.body);
     for locale in ["en", "sr", "ru"] {
-        let lists = ["admin", "admin/accounts", "admin/splits", "admin/webhooks", "admin/ledger"].map(str::to_owned);
+        let lists =
+            ["admin", "admin/accounts", "admin/splits", "admin/webhooks", "admin/ledger", "admin/events"].map(str::to_owned);
         let objects =
             [format!("admin/payments/{plain}"), format!("admin/payments/{escrowed}"), format!("admin/accounts/{vendor}")];
         for page in lists.iter().chain(&objects) {

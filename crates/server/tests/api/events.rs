@@ -16,12 +16,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use tonic::transport::Channel;
 
+use crate::console::sign_in;
 use crate::helpers::{
     Db, JWT_SECRET, MOCK_WEBHOOK_SECRET, TestApp, authed, checkout_request, drop_database, eventually, fresh_database,
     spawn_app_with, start_process, token,
 };
 use crate::marketplace::admin;
 use crate::on_both_databases;
+use crate::pages::{WebSession, hidden};
 
 on_both_databases!(
     a_failing_endpoint_gets_each_subscribed_event_acknowledged_once_in_order,
@@ -171,6 +173,21 @@ async fn a_failing_endpoint_gets_each_subscribed_event_acknowledged_once_in_orde
         (counts.get(&wanted[0].id) == Some(&2) && counts.get(&failed_event.id) == Some(&1)).then_some(())
     })
     .await;
+
+    // The console lists the endpoint and its deliveries; its button sends again.
+    let mut web = WebSession::new(&app);
+    sign_in(&mut web, "ops", "role_admin").await;
+    let page = web.get("/sr/admin/events").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&url) && page.body.contains("Isporučeno") && page.body.contains(&wanted[1].id), "{}", page.body);
+    let csrf = hidden(&page.body, "csrf");
+    let pressed = web
+        .post("/sr/admin/events/redeliver", &[("csrf", &csrf), ("event_id", &wanted[1].id), ("endpoint_id", &endpoint_id)])
+        .await;
+    assert_eq!((pressed.status, pressed.location()), (303, "/sr/admin/events"), "{}", pressed.body);
+    eventually("the console's redelivery", || async { (acknowledged_ids(&inbox).get(&wanted[1].id) == Some(&2)).then_some(()) })
+        .await;
+
     let unknown = RedeliverEventRequest { event_id: uuid::Uuid::now_v7().to_string(), endpoint_id: String::new() };
     let missing = events_client(&app.channel).redeliver_event(authed(unknown, &admin())).await.expect_err("unknown event");
     assert_eq!(missing.code(), tonic::Code::NotFound);
