@@ -297,3 +297,36 @@ async fn a_killed_service_loses_no_event() {
     assert!(status.success());
     drop_database(&db_url).await;
 }
+
+/// A delivery still refused when its retry window ends is dead: not tried again
+/// until someone sends it by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_refused_past_its_window_is_dead_until_sent_again() {
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.push(("EVENTS_RETRY_GIVE_UP_AFTER", "300ms"));
+    let app = spawn_app_with(Db::Sqlite, &settings).await;
+    let (url, inbox) = platform(0, false).await;
+    let (endpoint_id, secret) = create_endpoint(&app.channel, &url, &["payment.succeeded"]).await;
+    inbox.lock().expect("inbox").secret = secret;
+    app.paid_checkout("buyer-1", "10.00", "USD").await;
+    let dead = eventually("the delivery dead-lettered", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        all.into_iter().find(|d| d.status == "dead")
+    })
+    .await;
+    assert!(dead.attempts >= 2 && dead.last_status_code == 503, "{dead:?}");
+    let tries = inbox.lock().expect("inbox").requests;
+    assert_eq!(usize::try_from(dead.attempts).expect("small"), tries, "no try after the last one recorded");
+
+    inbox.lock().expect("inbox").up = true;
+    let again = RedeliverEventRequest { event_id: dead.event_id.clone(), endpoint_id: endpoint_id.clone() };
+    events_client(&app.channel).redeliver_event(authed(again, &admin())).await.expect("redeliver");
+    eventually("delivered by hand", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        all.iter().all(|d| d.status == "delivered").then_some(())
+    })
+    .await;
+    assert_eq!(acknowledged_ids(&inbox).get(&dead.event_id), Some(&1));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
