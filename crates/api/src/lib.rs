@@ -59,6 +59,7 @@ pub fn router(
     .add_service(reconciliation_service_server::ReconciliationServiceServer::new(grpc::reconciliation::ReconciliationApi::new(
         app.clone(),
     )))
+    .add_service(event_service_server::EventServiceServer::new(grpc::events::EventApi::new(app.clone())))
     .add_service(reflection)
     .add_service(reflection_v1alpha)
     .add_service(health_service)

@@ -11,11 +11,14 @@ pub mod console_ports;
 pub mod error;
 mod escrow;
 pub mod escrow_ports;
+mod events;
+pub mod events_ports;
 mod gateway_events;
 pub mod gateways;
 mod idempotency;
 pub mod marketplace_ports;
 pub mod metrics;
+pub mod outbox;
 mod payments;
 pub mod payouts;
 pub mod ports;
@@ -33,6 +36,7 @@ use std::sync::Arc;
 
 pub use auth::{Principal, Role};
 pub use error::{AppError, StoreError};
+pub use events::{DELIVERY_BATCH, EndpointUpdate, EventDelivery};
 pub use gateways::{ConnectGateways, Gateways};
 pub use payments::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 pub use webhooks::WebhookReceipt;
@@ -55,6 +59,7 @@ pub struct App {
     /// Gateways served by the built-in mock, whose hosted page may complete sessions.
     mock_gateway_names: Arc<Vec<String>>,
     settings: Settings,
+    events: EventDelivery,
 }
 
 impl App {
@@ -64,6 +69,7 @@ impl App {
         connect: ConnectGateways,
         mock_gateway_names: Vec<String>,
         settings: Settings,
+        events: EventDelivery,
     ) -> Self {
         Self {
             store,
@@ -71,6 +77,7 @@ impl App {
             connect: Arc::new(connect),
             mock_gateway_names: Arc::new(mock_gateway_names),
             settings,
+            events,
         }
     }
 }

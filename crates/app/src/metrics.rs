@@ -17,11 +17,15 @@ pub const GATEWAY_MISMATCHES_TOTAL: &str = "gateway_mismatches_total";
 /// Lines of the newest reconciliation run that did not match, per gateway and kind.
 pub const RECONCILIATION_MISMATCHES: &str = "reconciliation_mismatches";
 pub const RECONCILIATION_LAST_RUN: &str = "reconciliation_last_run_timestamp_seconds";
+/// Tries to send an event to a platform endpoint.
+pub const EVENT_DELIVERIES_TOTAL: &str = "event_deliveries_total";
 
 /// The `trigger` values of escrow releases.
 const RELEASE_TRIGGERS: [&str; 2] = ["manual", "expired"];
 /// The `kind` values of gateway mismatches.
 const MISMATCH_KINDS: [&str; 2] = ["balance", "late_success"];
+/// The `result` values of event deliveries.
+const DELIVERY_RESULTS: [&str; 3] = ["delivered", "retry", "dead"];
 
 pub fn register_all() {
     metrics::describe_counter!(
@@ -48,7 +52,14 @@ pub fn register_all() {
         RECONCILIATION_LAST_RUN,
         "When the newest reconciliation run of a gateway finished, in seconds since the epoch."
     );
+    metrics::describe_counter!(
+        EVENT_DELIVERIES_TOTAL,
+        "Tries to send an event to a platform endpoint, by result (delivered, retry, dead)."
+    );
     metrics::counter!(ESCROW_HOLDS_TOTAL).absolute(0);
+    for result in DELIVERY_RESULTS {
+        metrics::counter!(EVENT_DELIVERIES_TOTAL, "result" => result).absolute(0);
+    }
     for trigger in RELEASE_TRIGGERS {
         metrics::counter!(ESCROW_RELEASES_TOTAL, "trigger" => trigger).absolute(0);
     }
@@ -99,4 +110,14 @@ pub(crate) fn reconciliation(run: &crate::reconciliation_ports::ReconciliationRu
         metrics::gauge!(RECONCILIATION_MISMATCHES, &labels).set(*count as f64);
     }
     metrics::gauge!(RECONCILIATION_LAST_RUN, "gateway" => run.gateway_name.clone()).set(run.finished_at.timestamp() as f64);
+}
+
+pub(crate) fn event_delivery(result: &crate::events_ports::DeliveryResult) {
+    use crate::events_ports::DeliveryResult;
+    let result = match result {
+        DeliveryResult::Delivered { .. } => "delivered",
+        DeliveryResult::Failed { next_attempt_at: Some(_), .. } => "retry",
+        DeliveryResult::Failed { next_attempt_at: None, .. } => "dead",
+    };
+    metrics::counter!(EVENT_DELIVERIES_TOTAL, "result" => result).increment(1);
 }

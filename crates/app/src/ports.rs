@@ -98,6 +98,7 @@ pub trait Store:
     + crate::wallet_ports::WalletStore
     + crate::console_ports::ConsoleStore
     + crate::reconciliation_ports::ReconciliationStore
+    + crate::events_ports::EventStore
 {
 }
 

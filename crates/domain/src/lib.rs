@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod error;
 pub mod escrow;
+pub mod events;
 pub mod fees;
 pub mod ledger;
 pub mod money;

@@ -76,7 +76,7 @@ pub fn router(app: App, auth: Authenticator, settings: Settings) -> Router {
 
 /// The operator console's routes (`routes::admin`).
 fn console() -> Router<Pages> {
-    use routes::admin::{self, accounts, log, payments, reconciliation, splits};
+    use routes::admin::{self, accounts, events, log, payments, reconciliation, splits};
     Router::new()
         .route("/admin", get(admin::entry))
         .route("/{locale}/admin", get(payments::list))
@@ -84,6 +84,8 @@ fn console() -> Router<Pages> {
         .route("/{locale}/admin/ledger", get(log::ledger))
         .route("/{locale}/admin/reconciliation", get(reconciliation::list))
         .route("/{locale}/admin/reconciliation/{id}", get(reconciliation::detail))
+        .route("/{locale}/admin/events", get(events::list))
+        .route("/{locale}/admin/events/redeliver", post(events::redeliver))
         .route("/{locale}/admin/accounts", get(accounts::list))
         .route("/{locale}/admin/accounts/{id}", get(accounts::detail))
         .route("/{locale}/admin/splits", get(splits::list).post(splits::create))

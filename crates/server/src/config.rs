@@ -144,6 +144,14 @@ pub struct Config {
     pub reconcile_interval: Option<Duration>,
     /// Where the SQLite default and the generated development secret live.
     pub data_dir: PathBuf,
+    /// How often the outbox is looked at for events due to the platform's endpoints.
+    pub events_delivery_interval: Duration,
+    /// Longest wait for an endpoint's answer.
+    pub events_delivery_timeout: Duration,
+    /// The first retry's delay (it doubles up to an hour) and how long a failing
+    /// delivery is retried before it is dead-lettered.
+    pub events_retry_first_delay: Duration,
+    pub events_retry_give_up_after: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -354,6 +362,10 @@ impl Config {
                 .filter(|v| v.trim() != "off")
                 .map(|_| r.duration("RECONCILE_INTERVAL", Duration::from_secs(86_400))),
             data_dir,
+            events_delivery_interval: r.duration("EVENTS_DELIVERY_INTERVAL", Duration::from_secs(1)),
+            events_delivery_timeout: r.duration("EVENTS_DELIVERY_TIMEOUT", Duration::from_secs(10)),
+            events_retry_first_delay: r.duration("EVENTS_RETRY_FIRST_DELAY", Duration::from_secs(30)),
+            events_retry_give_up_after: r.duration("EVENTS_RETRY_GIVE_UP_AFTER", Duration::from_secs(24 * 3600)),
         };
         if config.db_max_connections == 0 {
             r.fail("DB_MAX_CONNECTIONS", "must be at least 1");
@@ -381,6 +393,15 @@ impl Config {
         }
         if config.reconcile_interval.is_some_and(|every| every < Duration::from_secs(1)) {
             r.fail("RECONCILE_INTERVAL", "must be at least 1s, or off");
+        }
+        if config.events_delivery_interval < Duration::from_millis(10) {
+            r.fail("EVENTS_DELIVERY_INTERVAL", "must be at least 10ms");
+        }
+        if config.events_delivery_timeout < Duration::from_millis(100) {
+            r.fail("EVENTS_DELIVERY_TIMEOUT", "must be at least 100ms");
+        }
+        if config.events_retry_first_delay < Duration::from_millis(10) {
+            r.fail("EVENTS_RETRY_FIRST_DELAY", "must be at least 10ms");
         }
         if config.mock_payout_step < Duration::from_millis(10) {
             r.fail("GATEWAYS_MOCK_PAYOUT_STEP", "must be at least 10ms");

@@ -87,7 +87,17 @@ fn assemble(config: &Config, store: SqlStore, public_url: &str) -> Result<App, B
         instant_payout_fee_percent: config.payout_instant_fee_percent,
     };
     let gateways = gateways.into_iter().map(|g| g.gateway).collect();
-    Ok(App::new(Arc::new(store), Gateways::new(config.gateways_default.clone(), gateways), connect, mock_names, settings))
+    let events = app::EventDelivery {
+        sender: Arc::new(gateways::event_sender::HttpEventSender::new(config.events_delivery_timeout)?),
+        retry: domain::events::RetryPolicy {
+            first_delay: config.events_retry_first_delay,
+            give_up_after: config.events_retry_give_up_after,
+            ..domain::events::RetryPolicy::DEFAULT
+        },
+        send_timeout: config.events_delivery_timeout,
+    };
+    let gateways = Gateways::new(config.gateways_default.clone(), gateways);
+    Ok(App::new(Arc::new(store), gateways, connect, mock_names, settings, events))
 }
 
 /// The application for a one-shot command (`release-expired`): no ports, no scheduler.

@@ -1,5 +1,6 @@
-//! Background jobs: maturing pending balances (with scheduled snapshots), releasing
-//! expired escrow holds, reconciling the gateways (`RECONCILE_INTERVAL`) and, when the mock gateway is on, moving mock payouts and
+//! Background jobs: maturing pending balances (with scheduled snapshots), delivering
+//! the outbox's events to the platform, releasing expired escrow holds, reconciling
+//! the gateways (`RECONCILE_INTERVAL`) and, when the mock gateway is on, moving mock payouts and
 //! wallet withdrawals along. Each job runs its batch to the end
 //! before it notices a shutdown.
 
@@ -44,6 +45,13 @@ pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs 
                     let before = Utc::now() - age;
                     app.recover_pending(before).await.map(|_| ())
                 }
+            }
+        }),
+        every(config.events_delivery_interval, stopped.clone(), "event delivery", {
+            let app = app.clone();
+            move || {
+                let app = app.clone();
+                async move { app.deliver_events().await.map(|_| ()) }
             }
         }),
         every(config.escrow_release_interval, stopped.clone(), "escrow release", {

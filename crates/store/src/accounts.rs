@@ -1,16 +1,17 @@
 //! `AccountStore`: connected accounts and onboarding links.
 
 use app::StoreError;
+use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{AccountLink, AccountStore, OnboardingOutcome};
 use app::ports::Page;
 use chrono::{DateTime, Utc};
 use domain::accounts::{AccountStatus, AccountType, BusinessType, ConnectedAccount};
-use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
+use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
 use crate::rows::{by_id, corrupt, flag, get, micros, paged, time, uuid};
-use crate::{SqlStore, db};
+use crate::{SqlStore, db, outbox};
 
 const COLUMNS: &str = "id, gateway_account_id, account_type, email, business_type, country, status, charges_enabled, \
     payouts_enabled, details_submitted, metadata, created_at, updated_at, payout_card_reference";
@@ -33,6 +34,13 @@ fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
         updated_at: time(get(row, "updated_at")?)?,
         payout_card: get(row, "payout_card_reference")?,
     })
+}
+
+/// `account.updated` with the account as the caller's transaction changed it.
+async fn emit_updated(tx: &mut Transaction<'_, Any>, id: Uuid) -> Result<(), StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM connected_accounts WHERE id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(&mut **tx).await.map_err(db)?;
+    outbox::emit(tx, Some(OutboxEvent::account(&account(&row)?))).await
 }
 
 #[async_trait::async_trait]
@@ -96,6 +104,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn apply_gateway_account(&self, updated: &ConnectedAccount, event_at: i64) -> Result<bool, StoreError> {
+        let mut tx = self.begin().await?;
         let changed = sqlx::query(
             "UPDATE connected_accounts SET status = $1, charges_enabled = $2, payouts_enabled = $3, details_submitted = $4, \
              updated_at = $5, gateway_event_at = $6 WHERE id = $7 AND gateway_event_at <= $6",
@@ -107,10 +116,14 @@ impl AccountStore for SqlStore {
         .bind(micros(updated.updated_at))
         .bind(event_at)
         .bind(updated.id.to_string())
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await
         .map_err(db)?
         .rows_affected();
+        if changed == 1 {
+            emit_updated(&mut tx, updated.id).await?;
+        }
+        tx.commit().await.map_err(db)?;
         Ok(changed == 1)
     }
 
@@ -147,6 +160,9 @@ impl AccountStore for SqlStore {
         .await
         .map_err(db)?
         .rows_affected();
+        if enabled == 1 {
+            emit_updated(&mut tx, account_id).await?;
+        }
         tx.commit().await.map_err(db)?;
         Ok((enabled == 1).then_some(account_id))
     }
@@ -206,6 +222,7 @@ impl AccountStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        emit_updated(&mut tx, account_id).await?;
         let payload = serde_json::json!({
             "id": format!("evt_{}", link_id.simple()),
             "type": "account.updated",

@@ -2,6 +2,7 @@
 
 use app::StoreError;
 use app::escrow_ports::{EscrowStore, PlanRelease, ReleaseContext, ReleasePlan};
+use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{AccountStore, Guarded, SplitStore};
 use app::ports::Page;
 use chrono::{DateTime, Utc};
@@ -15,7 +16,7 @@ use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, time, uuid};
 use crate::transfers::{insert_split, insert_transfer, post_or_refuse};
-use crate::{Dialect, SqlStore, db, rows};
+use crate::{Dialect, SqlStore, db, outbox, rows};
 
 const COLUMNS: &str = "id, payment_id, merchant_id, amount, currency, status, hold_until, released_at, cancelled_at, \
     cancellation_reason, created_at, updated_at";
@@ -57,7 +58,7 @@ pub(crate) async fn insert_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -
     .execute(&mut **tx)
     .await
     .map_err(db)?;
-    Ok(())
+    outbox::emit(tx, Some(OutboxEvent::escrow(h))).await
 }
 
 /// The hold of a payment, read in the caller's transaction.
@@ -86,6 +87,9 @@ async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool,
     .await
     .map_err(db)?
     .rows_affected();
+    if updated == 1 {
+        outbox::emit(tx, Some(OutboxEvent::escrow(h))).await?;
+    }
     Ok(updated == 1)
 }
 

@@ -2,6 +2,7 @@
 //! writes more than one row does so in one transaction, begun and committed here.
 
 use app::StoreError;
+use app::events_ports::OutboxEvent;
 use app::ports::{CreatePaymentOutcome, Decide, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, WebhookLog};
 use chrono::Utc;
 use domain::ledger::LedgerViolation;
@@ -10,7 +11,7 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, by_id, flag, micros, paged};
-use crate::{SqlStore, db, idempotency, ledger, rows};
+use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
 
 #[async_trait::async_trait]
 impl PaymentStore for SqlStore {
@@ -146,6 +147,8 @@ impl PaymentStore for SqlStore {
                     .await
                     .map_err(db)?
                     .ok_or_else(|| StoreError::Database(format!("payment {} changed under a row lock", current.id)))?;
+                let updated = rows::payment(&updated)?;
+                outbox::emit(&mut tx, OutboxEvent::payment(&updated)).await?;
                 if let Some(hold) = &settlement.escrow_hold {
                     crate::escrow::insert_hold(&mut tx, hold).await?;
                 }
@@ -155,7 +158,7 @@ impl PaymentStore for SqlStore {
                 finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
                 // Last, so the balance rows stay locked for the shortest time.
                 ledger::post_entries(&mut tx, &settlement.entries).await?;
-                EventOutcome::Applied(rows::payment(&updated)?)
+                EventOutcome::Applied(updated)
             }
             (Some(current), Some(Decision::Skip(reason))) => {
                 finish_webhook_log(&mut tx, log.id, Some(current.id), Some(&reason)).await?;

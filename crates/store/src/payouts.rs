@@ -1,6 +1,7 @@
 //! `PayoutStore`: payouts and their state changes with ledger entries.
 
 use app::StoreError;
+use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{DecidePayout, Guarded, PayoutStore};
 use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 
 use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
-use crate::{SqlStore, db, idempotency};
+use crate::{SqlStore, db, idempotency, outbox};
 
 const COLUMNS: &str = "id, connected_account_id, amount, fee_amount, currency, method, status, destination_type, destination_id, \
     arrival_date, failure_code, failure_message, description, statement_descriptor, gateway_payout_id, idempotency_key, metadata, \
@@ -155,6 +156,9 @@ impl PayoutStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        if p.status != current.status {
+            outbox::emit(&mut tx, OutboxEvent::payout(p)).await?;
+        }
         if let Some(refusal) = post_or_refuse(&mut tx, &change.entries).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));

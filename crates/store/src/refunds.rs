@@ -3,6 +3,7 @@
 
 use app::StoreError;
 use app::escrow_ports::{PlanRefund, RefundContext, RefundStore, UndoRefund};
+use app::events_ports::OutboxEvent;
 use app::marketplace_ports::Guarded;
 use app::ports::IdempotencyClaim;
 use chrono::{DateTime, Utc};
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, due, get, micros, time, uuid};
 use crate::transfers::post_or_refuse;
-use crate::{SqlStore, db, idempotency, ledger, rows};
+use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
 
 const COLUMNS: &str =
     "id, payment_id, amount, currency, status, gateway_refund_id, reason, idempotency_key, processed_at, created_at, updated_at";
@@ -84,6 +85,7 @@ impl RefundStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        outbox::emit(&mut tx, Some(OutboxEvent::refund(r))).await?;
         sqlx::query("UPDATE payments SET refunded_amount = $1, status = $2, updated_at = $3 WHERE id = $4 AND status = $5")
             .bind(plan.payment.refunded_minor)
             .bind(plan.payment.status.as_str())
@@ -93,6 +95,9 @@ impl RefundStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        if plan.payment.status != context.payment.status {
+            outbox::emit(&mut tx, OutboxEvent::payment(&plan.payment)).await?;
+        }
         if let Some(row) = &plan.wallet_row {
             crate::wallet::insert_wallet_transaction(&mut tx, row).await?;
         }
@@ -123,6 +128,7 @@ impl RefundStore for SqlStore {
         if settled != 1 {
             return Ok(false);
         }
+        outbox::emit(&mut tx, Some(OutboxEvent::refund(refund))).await?;
         if let Some(undo) = undo
             && let Some(context) = self.refund_context(&mut tx, refund.payment_id).await?
         {

@@ -1,6 +1,7 @@
 //! `TransferStore`: transfers, reversals and the maturing of pending funds.
 
 use app::StoreError;
+use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, PlanReversal, PlanTransfer, TransferStore, UndoReversal};
 use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
@@ -13,7 +14,7 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, due, get, micros, paged, time, uuid};
-use crate::{SqlStore, db, idempotency, ledger, rows};
+use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
 
 const COLUMNS: &str = "id, connected_account_id, gateway_account_id, payment_id, amount, currency, reversed_amount, status, \
     description, source_transaction, gateway_transfer_id, idempotency_key, metadata, available_on, matured_at, paid_at, \
@@ -123,7 +124,7 @@ pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer)
         .execute(&mut **tx)
         .await
         .map_err(db)?;
-    Ok(())
+    outbox::emit(tx, OutboxEvent::transfer(t)).await
 }
 
 pub(crate) async fn insert_split(tx: &mut Transaction<'_, Any>, split: &PaymentSplit) -> Result<(), StoreError> {
@@ -146,7 +147,8 @@ pub(crate) async fn insert_split(tx: &mut Transaction<'_, Any>, split: &PaymentS
 
 /// Writes the transfer's changing columns; with `pending_only`, only while the stored
 /// transfer is still pending (a settlement that lost a race changes nothing).
-/// Returns whether it was written.
+/// Returns whether it was written. A settlement (`pending_only`) is the platform's
+/// `transfer.paid` or `transfer.failed`; reversals tell their own events.
 async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pending_only: bool) -> Result<bool, StoreError> {
     let guard = if pending_only { " AND status = 'pending'" } else { "" };
     let written = sqlx::query(AssertSqlSafe(format!(
@@ -164,6 +166,9 @@ async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pen
     .await
     .map_err(db)?
     .rows_affected();
+    if written == 1 && pending_only {
+        outbox::emit(tx, OutboxEvent::transfer(transfer)).await?;
+    }
     Ok(written == 1)
 }
 
@@ -283,6 +288,7 @@ impl TransferStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        outbox::emit(&mut tx, Some(OutboxEvent::reversal(r))).await?;
         update_transfer(&mut tx, &plan.transfer, false).await?;
         if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
             tx.rollback().await.map_err(db)?;
@@ -316,6 +322,7 @@ impl TransferStore for SqlStore {
         if claimed != 1 {
             return Ok(false);
         }
+        outbox::emit(&mut tx, Some(OutboxEvent::reversal(settled))).await?;
         if let Some(undo) = undo {
             let (restored, entry) = undo(&current).map_err(StoreError::Corrupt)?;
             update_transfer(&mut tx, &restored, false).await?;

@@ -1,6 +1,7 @@
 //! `WalletStore`: wallet balances from the ledger and the wallet's history.
 
 use app::StoreError;
+use app::events_ports::OutboxEvent;
 use app::marketplace_ports::Guarded;
 use app::ports::{IdempotencyClaim, Page};
 use app::wallet_ports::{DecideWallet, WalletStore};
@@ -14,7 +15,7 @@ use uuid::Uuid;
 
 use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
-use crate::{SqlStore, db, idempotency};
+use crate::{SqlStore, db, idempotency, outbox};
 
 const COLUMNS: &str = "id, user_id, kind, amount, currency, status, description, payment_id, idempotency_key, created_at, \
     updated_at, gateway_name, gateway_transaction_id";
@@ -57,7 +58,7 @@ pub(crate) async fn insert_wallet_transaction(tx: &mut Transaction<'_, Any>, t: 
     .execute(&mut **tx)
     .await
     .map_err(db)?;
-    Ok(())
+    outbox::emit(tx, OutboxEvent::wallet(t)).await
 }
 
 #[async_trait::async_trait]
@@ -137,6 +138,9 @@ impl WalletStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        if change.transaction.status != current.status {
+            outbox::emit(&mut tx, OutboxEvent::wallet(&change.transaction)).await?;
+        }
         for added in &change.added {
             insert_wallet_transaction(&mut tx, added).await?;
         }

@@ -27,19 +27,3 @@ pub fn transaction(t: WalletTransaction) -> proto::WalletTransaction {
         updated_at: Some(timestamp(t.updated_at)),
     }
 }
-
-/// The JSON form of the browser API: the proto's field names, snake_case, enums as
-/// their lower-case names.
-pub fn transaction_json(t: WalletTransaction) -> serde_json::Value {
-    serde_json::json!({
-        "id": t.id.to_string(),
-        "kind": t.kind.as_str(),
-        "amount": t.amount.to_decimal_string(),
-        "currency": t.amount.currency().code(),
-        "status": t.status.as_str(),
-        "payment_id": t.payment_id.map(|p| p.to_string()),
-        "description": t.description,
-        "created_at": t.created_at.to_rfc3339(),
-        "updated_at": t.updated_at.to_rfc3339(),
-    })
-}

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod balances;
 pub mod escrow;
+pub mod events;
 pub mod payment;
 pub mod payouts;
 pub mod reconciliation;

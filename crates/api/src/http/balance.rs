@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 
 use crate::auth::Authenticator;
-use crate::convert::wallet::transaction_json;
 use crate::error::HttpError;
+use app::outbox::wallet_json;
 
 /// Router state of the JSON API.
 #[derive(Clone)]
@@ -98,7 +98,7 @@ pub async fn transactions(
     let Query(query) = query.map_err(|r| malformed("query", r.body_text()))?;
     let page = app::ports::Page::parse(query.limit, query.offset).map_err(AppError::from)?;
     let (transactions, total) = app.wallet_transactions(&caller, &caller.subject, page).await?;
-    let transactions: Vec<_> = transactions.into_iter().map(transaction_json).collect();
+    let transactions: Vec<_> = transactions.iter().map(wallet_json).collect();
     Ok(Json(serde_json::json!({ "transactions": transactions, "total": total })))
 }
 
@@ -135,5 +135,5 @@ pub async fn withdraw(
     let Json(body) = body.map_err(|r| malformed("body", r.body_text()))?;
     let transaction =
         app.withdraw(&caller, &caller.subject, &body.amount, &body.currency, &body.description, &body.idempotency_key).await?;
-    Ok(Json(serde_json::json!({ "transaction": transaction_json(transaction) })))
+    Ok(Json(serde_json::json!({ "transaction": wallet_json(&transaction) })))
 }

@@ -189,7 +189,8 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
     let never_paid = ops.get(&format!("/en/admin/accounts/{unpaid}")).await;
     assert!(never_paid.body.contains("No money yet"), "a vendor never paid: {}", never_paid.body);
     for locale in ["en", "sr", "ru"] {
-        let lists = ["admin", "admin/accounts", "admin/splits", "admin/webhooks", "admin/ledger"].map(str::to_owned);
+        let lists =
+            ["admin", "admin/accounts", "admin/splits", "admin/webhooks", "admin/ledger", "admin/events"].map(str::to_owned);
         let objects =
             [format!("admin/payments/{plain}"), format!("admin/payments/{escrowed}"), format!("admin/accounts/{vendor}")];
         for page in lists.iter().chain(&objects) {

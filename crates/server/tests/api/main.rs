@@ -14,6 +14,7 @@ mod command_line;
 mod connections;
 mod console;
 mod escrow;
+mod events;
 mod fixtures;
 mod hostile_input;
 mod idempotency;

@@ -1,0 +1,332 @@
+//! Events to the platform: written with each state change, POSTed signed to the
+//! subscribed endpoints, retried, redelivered by hand, and not lost by a killed
+//! service.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use api::proto::event_service_client::EventServiceClient;
+use api::proto::payment_service_client::PaymentServiceClient;
+use api::proto::{
+    self, CreateEventEndpointRequest, CreateRefundRequest, EventTypeList, ListEventDeliveriesRequest, ListEventsRequest,
+    RedeliverEventRequest, UpdateEventEndpointRequest,
+};
+use app::Role;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use tonic::transport::Channel;
+
+use crate::console::sign_in;
+use crate::helpers::{
+    Db, JWT_SECRET, MOCK_WEBHOOK_SECRET, TestApp, authed, checkout_request, drop_database, eventually, fresh_database,
+    spawn_app_with, start_process, token,
+};
+use crate::marketplace::admin;
+use crate::on_both_databases;
+use crate::pages::{WebSession, hidden};
+
+on_both_databases!(
+    a_failing_endpoint_gets_each_subscribed_event_acknowledged_once_in_order,
+    endpoints_refuse_bad_input_and_other_roles,
+);
+
+/// Fast retries, so a test sees several tries in well under a second.
+const FAST_DELIVERY: [(&str, &str); 3] =
+    [("EVENTS_DELIVERY_INTERVAL", "50ms"), ("EVENTS_RETRY_FIRST_DELAY", "50ms"), ("EVENTS_DELIVERY_TIMEOUT", "1s")];
+
+/// What the platform's endpoint saw.
+#[derive(Default)]
+struct Inbox {
+    secret: String,
+    /// Requests still to refuse with 503.
+    refuse_next: usize,
+    /// Refuse every request while false (the platform is down).
+    up: bool,
+    requests: usize,
+    bad_signatures: usize,
+    /// (event id, type, object id) of each request answered 200, in order.
+    acknowledged: Vec<(String, String, String)>,
+}
+
+type Shared = Arc<Mutex<Inbox>>;
+
+async fn receive(State(inbox): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> StatusCode {
+    let mut inbox = inbox.lock().expect("inbox");
+    inbox.requests += 1;
+    let signature = headers.get("vondi-signature").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if gateways::signature::verify(&inbox.secret, signature, &body, chrono::Utc::now()).is_err() {
+        inbox.bad_signatures += 1;
+        return StatusCode::BAD_REQUEST;
+    }
+    let event: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+    let header_id = headers.get("vondi-event-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    assert_eq!(event["id"].as_str(), Some(header_id), "the id header is the body's id");
+    assert_eq!(event["data"]["id"], event["object_id"], "the data is the object");
+    if !inbox.up || inbox.refuse_next > 0 {
+        inbox.refuse_next = inbox.refuse_next.saturating_sub(1);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let text = |field: &str| event[field].as_str().unwrap_or_default().to_owned();
+    inbox.acknowledged.push((text("id"), text("type"), text("object_id")));
+    StatusCode::OK
+}
+
+/// A local receiver; returns its URL and what it saw.
+async fn platform(refuse_next: usize, up: bool) -> (String, Shared) {
+    let inbox: Shared = Arc::new(Mutex::new(Inbox { refuse_next, up, ..Inbox::default() }));
+    let router = axum::Router::new().route("/hooks", axum::routing::post(receive)).with_state(inbox.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (url, inbox)
+}
+
+fn events_client(channel: &Channel) -> EventServiceClient<Channel> {
+    EventServiceClient::new(channel.clone())
+}
+
+fn types(list: &[&str]) -> Vec<String> {
+    list.iter().map(|t| (*t).to_owned()).collect()
+}
+
+async fn create_endpoint(channel: &Channel, url: &str, event_types: &[&str]) -> (String, String) {
+    let request = CreateEventEndpointRequest { url: url.into(), event_types: types(event_types), description: "platform".into() };
+    let created = events_client(channel).create_event_endpoint(authed(request, &admin())).await.expect("endpoint").into_inner();
+    (created.endpoint.expect("endpoint").id, created.secret)
+}
+
+async fn all_events(channel: &Channel) -> Vec<proto::Event> {
+    let request = ListEventsRequest { limit: 100, ..Default::default() };
+    events_client(channel).list_events(authed(request, &admin())).await.expect("events").into_inner().events
+}
+
+async fn deliveries(channel: &Channel, endpoint_id: &str) -> Vec<proto::EventDelivery> {
+    let request = ListEventDeliveriesRequest { endpoint_id: endpoint_id.into(), limit: 100, offset: 0 };
+    events_client(channel).list_event_deliveries(authed(request, &admin())).await.expect("deliveries").into_inner().deliveries
+}
+
+fn acknowledged_ids(inbox: &Shared) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for (id, _, _) in &inbox.lock().expect("inbox").acknowledged {
+        *counts.entry(id.clone()).or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn a_failing_endpoint_gets_each_subscribed_event_acknowledged_once_in_order(db: Db) {
+    let app = spawn_app_with(db, &FAST_DELIVERY).await;
+    let (url, inbox) = platform(3, true).await;
+    let subscribed = ["payment.succeeded", "payment.refunded", "refund.created", "refund.succeeded"];
+    let (endpoint_id, secret) = create_endpoint(&app.channel, &url, &subscribed).await;
+    assert!(secret.starts_with("whsec_") && secret.len() > 40, "{secret}");
+    inbox.lock().expect("inbox").secret = secret;
+    // A second endpoint, disabled before anything happens, gets nothing.
+    let (disabled_id, _) = create_endpoint(&app.channel, &url, &["*"]).await;
+    let disable = UpdateEventEndpointRequest { endpoint_id: disabled_id.clone(), enabled: Some(false), ..Default::default() };
+    let disabled = events_client(&app.channel).update_event_endpoint(authed(disable, &admin())).await.expect("update");
+    assert!(!disabled.into_inner().endpoint.expect("endpoint").enabled);
+
+    let mut paid = Vec::new();
+    for (buyer, amount) in [("buyer-1", "10.00"), ("buyer-2", "20.00"), ("buyer-3", "30.00")] {
+        paid.push(app.paid_checkout(buyer, amount, "USD").await);
+    }
+    let failed = app.create_checkout(&token("buyer-4", &[Role::User]), checkout_request("buyer-4", "5.00", "USD")).await;
+    app.complete_on_mock_page(&failed.expect("checkout").session_id, "failure").await;
+    let refund = CreateRefundRequest { payment_id: paid[0].clone(), reason: "returned".into(), ..Default::default() };
+    app.refunds().create_refund(authed(refund, &admin())).await.expect("refund");
+
+    let written = all_events(&app.channel).await;
+    let wanted: Vec<&proto::Event> = written.iter().filter(|e| subscribed.contains(&e.r#type.as_str())).collect();
+    assert_eq!(wanted.len(), 6, "3 payments, the refund's two events and payment.refunded: {written:?}");
+    assert!(written.iter().any(|e| e.r#type == "payment.failed"), "written, but not subscribed to");
+    eventually("every delivery acknowledged", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        (all.len() == wanted.len() && all.iter().all(|d| d.status == "delivered")).then_some(())
+    })
+    .await;
+
+    let counts = acknowledged_ids(&inbox);
+    let expected: BTreeMap<String, usize> = wanted.iter().map(|e| (e.id.clone(), 1)).collect();
+    assert_eq!(counts, expected, "each subscribed event acknowledged exactly once, nothing else");
+    {
+        let seen = inbox.lock().expect("inbox");
+        assert_eq!(seen.bad_signatures, 0, "every signature verifies");
+        assert_eq!(seen.requests, wanted.len() + 3, "three refusals, then one request per event");
+        let refunded_payment: Vec<&str> =
+            seen.acknowledged.iter().filter(|(_, _, object)| *object == paid[0]).map(|(_, t, _)| t.as_str()).collect();
+        assert_eq!(refunded_payment, ["payment.succeeded", "payment.refunded"], "one object's events in order");
+    }
+    let attempts: i32 = deliveries(&app.channel, &endpoint_id).await.iter().map(|d| d.attempts).sum();
+    assert_eq!(attempts, i32::try_from(wanted.len() + 3).expect("small"));
+    assert!(deliveries(&app.channel, &disabled_id).await.is_empty(), "a disabled endpoint gets nothing");
+
+    // By hand: the first event again, and the failed payment's to this endpoint,
+    // which is not subscribed to it.
+    let again = RedeliverEventRequest { event_id: wanted[0].id.clone(), endpoint_id: String::new() };
+    let made_due = events_client(&app.channel).redeliver_event(authed(again, &admin())).await.expect("redeliver");
+    assert_eq!(made_due.into_inner().deliveries, 1);
+    let failed_event = written.iter().find(|e| e.r#type == "payment.failed").expect("payment.failed");
+    let forced = RedeliverEventRequest { event_id: failed_event.id.clone(), endpoint_id: endpoint_id.clone() };
+    events_client(&app.channel).redeliver_event(authed(forced, &admin())).await.expect("redeliver");
+    eventually("the redeliveries", || async {
+        let counts = acknowledged_ids(&inbox);
+        (counts.get(&wanted[0].id) == Some(&2) && counts.get(&failed_event.id) == Some(&1)).then_some(())
+    })
+    .await;
+
+    // The console lists the endpoint and its deliveries; its button sends again.
+    let mut web = WebSession::new(&app);
+    sign_in(&mut web, "ops", "role_admin").await;
+    let page = web.get("/sr/admin/events").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(&url) && page.body.contains("Isporučeno") && page.body.contains(&wanted[1].id), "{}", page.body);
+    let csrf = hidden(&page.body, "csrf");
+    let pressed = web
+        .post("/sr/admin/events/redeliver", &[("csrf", &csrf), ("event_id", &wanted[1].id), ("endpoint_id", &endpoint_id)])
+        .await;
+    assert_eq!((pressed.status, pressed.location()), (303, "/sr/admin/events"), "{}", pressed.body);
+    eventually("the console's redelivery", || async { (acknowledged_ids(&inbox).get(&wanted[1].id) == Some(&2)).then_some(()) })
+        .await;
+
+    let unknown = RedeliverEventRequest { event_id: uuid::Uuid::now_v7().to_string(), endpoint_id: String::new() };
+    let missing = events_client(&app.channel).redeliver_event(authed(unknown, &admin())).await.expect_err("unknown event");
+    assert_eq!(missing.code(), tonic::Code::NotFound);
+
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn endpoints_refuse_bad_input_and_other_roles(db: Db) {
+    let app: TestApp = spawn_app_with(db, &FAST_DELIVERY).await;
+    let mut client = events_client(&app.channel);
+    let bad = |url: &str, list: &[&str]| CreateEventEndpointRequest {
+        url: url.into(),
+        event_types: types(list),
+        description: String::new(),
+    };
+    for (request, field) in [
+        (bad("ftp://platform.example", &["*"]), "url"),
+        (bad("https://platform.example", &[]), "event_types"),
+        (bad("https://platform.example", &["payment.exploded"]), "event_types"),
+    ] {
+        let refused = client.create_event_endpoint(authed(request, &admin())).await.expect_err("bad input");
+        assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+        assert!(refused.message().contains(field), "{}", refused.message());
+    }
+    let user = token("buyer-1", &[Role::User]);
+    let refused = client.create_event_endpoint(authed(bad("https://p.example", &["*"]), &user)).await.expect_err("user");
+    assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+    let listed = client.list_event_endpoints(authed(proto::ListEventEndpointsRequest::default(), &admin())).await;
+    assert_eq!(listed.expect("list").into_inner().total, 0, "refusals wrote nothing");
+
+    let (id, _) = create_endpoint(&app.channel, "https://p.example/hooks", &["*"]).await;
+    let update = UpdateEventEndpointRequest {
+        endpoint_id: id.clone(),
+        event_types: Some(EventTypeList { event_types: types(&["nope"]) }),
+        ..Default::default()
+    };
+    let refused = client.update_event_endpoint(authed(update, &admin())).await.expect_err("bad type");
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument);
+    let get = proto::GetEventEndpointRequest { endpoint_id: id.clone() };
+    let unchanged = client.get_event_endpoint(authed(get, &admin())).await.expect("get").into_inner();
+    assert_eq!(unchanged.endpoint.expect("endpoint").event_types, ["*"]);
+    let delete = proto::DeleteEventEndpointRequest { endpoint_id: id.clone() };
+    client.delete_event_endpoint(authed(delete.clone(), &admin())).await.expect("delete");
+    let gone = client.delete_event_endpoint(authed(delete, &admin())).await.expect_err("deleted");
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    app.stop().await;
+}
+
+/// A checkout paid on the mock page of a service process; returns the payment id.
+async fn paid_on_process(channel: &Channel, port: u16, buyer: &str) -> String {
+    let request = authed(checkout_request(buyer, "12.00", "USD"), &token(buyer, &[Role::User]));
+    let created = PaymentServiceClient::new(channel.clone()).create_checkout_session(request).await.expect("checkout");
+    let created = created.into_inner();
+    let form = [("session_id", created.session_id.as_str()), ("outcome", "success")];
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let page = http.post(format!("http://127.0.0.1:{port}/payment/mock/complete")).form(&form).send().await.expect("page");
+    assert_eq!(page.status().as_u16(), 303);
+    created.payment_id
+}
+
+/// Events written while the platform is down survive a SIGKILL of the service: the
+/// next process delivers every one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_service_loses_no_event() {
+    gateways::install_crypto_provider();
+    let db_url = fresh_database(Db::Postgres).await;
+    let dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
+    let data_dir = dir.join("data");
+    let envs = [
+        ("ENV", "development"),
+        ("DB_URL", db_url.as_str()),
+        ("AUTH_JWT_SECRET", JWT_SECRET),
+        ("GATEWAYS_MOCK_WEBHOOK_SECRET", MOCK_WEBHOOK_SECRET),
+        ("DATA_DIR", data_dir.to_str().expect("utf-8")),
+        // start_process waits for the info line "payment service listening".
+        ("LOG_LEVEL", "info"),
+        FAST_DELIVERY[0],
+        FAST_DELIVERY[1],
+        FAST_DELIVERY[2],
+    ];
+    let (url, inbox) = platform(0, false).await;
+    let first = start_process(&dir.join("first"), &envs);
+    let channel = first.channel().await;
+    let (_, secret) = create_endpoint(&channel, &url, &["*"]).await;
+    inbox.lock().expect("inbox").secret = secret;
+    for buyer in ["buyer-1", "buyer-2", "buyer-3"] {
+        paid_on_process(&channel, first.port, buyer).await;
+    }
+    eventually("the platform refused a try", || async { (inbox.lock().expect("inbox").requests > 0).then_some(()) }).await;
+    let mut first = first;
+    first.child.kill().expect("SIGKILL");
+    first.child.wait().expect("killed");
+
+    inbox.lock().expect("inbox").up = true;
+    let second = start_process(&dir.join("second"), &envs);
+    let channel = second.channel().await;
+    let written = all_events(&channel).await;
+    assert!(written.len() >= 3, "three payments at least: {written:?}");
+    eventually("every event delivered after the restart", || async {
+        let counts = acknowledged_ids(&inbox);
+        written.iter().all(|e| counts.contains_key(&e.id)).then_some(())
+    })
+    .await;
+    assert_eq!(inbox.lock().expect("inbox").bad_signatures, 0);
+    let (status, _, _) = second.terminate();
+    assert!(status.success());
+    drop_database(&db_url).await;
+}
+
+/// A delivery still refused when its retry window ends is dead: not tried again
+/// until someone sends it by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_refused_past_its_window_is_dead_until_sent_again() {
+    let mut settings = FAST_DELIVERY.to_vec();
+    settings.push(("EVENTS_RETRY_GIVE_UP_AFTER", "300ms"));
+    let app = spawn_app_with(Db::Sqlite, &settings).await;
+    let (url, inbox) = platform(0, false).await;
+    let (endpoint_id, secret) = create_endpoint(&app.channel, &url, &["payment.succeeded"]).await;
+    inbox.lock().expect("inbox").secret = secret;
+    app.paid_checkout("buyer-1", "10.00", "USD").await;
+    let dead = eventually("the delivery dead-lettered", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        all.into_iter().find(|d| d.status == "dead")
+    })
+    .await;
+    assert!(dead.attempts >= 2 && dead.last_status_code == 503, "{dead:?}");
+    let tries = inbox.lock().expect("inbox").requests;
+    assert_eq!(usize::try_from(dead.attempts).expect("small"), tries, "no try after the last one recorded");
+
+    inbox.lock().expect("inbox").up = true;
+    let again = RedeliverEventRequest { event_id: dead.event_id.clone(), endpoint_id: endpoint_id.clone() };
+    events_client(&app.channel).redeliver_event(authed(again, &admin())).await.expect("redeliver");
+    eventually("delivered by hand", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        all.iter().all(|d| d.status == "delivered").then_some(())
+    })
+    .await;
+    assert_eq!(acknowledged_ids(&inbox).get(&dead.event_id), Some(&1));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
