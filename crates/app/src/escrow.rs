@@ -9,7 +9,7 @@ use domain::{FieldError, accounts::AccountStatus};
 use uuid::Uuid;
 
 use crate::auth::{Principal, visible};
-use crate::escrow_ports::{ReleaseContext, ReleasePlan};
+use crate::escrow_ports::{FROZEN, ReleaseContext, ReleasePlan};
 use crate::marketplace_ports::{Guarded, PaymentSplit};
 use crate::ports::Page;
 use crate::{App, AppError};
@@ -23,6 +23,9 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
     let hold = &context.hold;
     if !hold.status.can_become(EscrowStatus::Released) {
         return Err(format!("escrow hold is {}, only a holding escrow can be released", hold.status));
+    }
+    if context.disputed {
+        return Err(FROZEN.to_owned());
     }
     let account = context.account.as_ref().ok_or_else(|| format!("merchant {} is not a connected account", hold.merchant_id))?;
     if account.status != AccountStatus::Active {

@@ -62,7 +62,16 @@ pub(crate) async fn insert_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -
 
 /// The hold of a payment, read in the caller's transaction.
 pub(crate) async fn hold_of_payment(tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE payment_id = $1")))
+    hold_of_payment_locked(tx, payment_id, "").await
+}
+
+/// The hold of a payment with a row lock (`lock` is the dialect's `FOR UPDATE`).
+pub(crate) async fn hold_of_payment_locked(
+    tx: &mut Transaction<'_, Any>,
+    payment_id: Uuid,
+    lock: &str,
+) -> Result<Option<EscrowHold>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE payment_id = $1{lock}")))
         .bind(payment_id.to_string())
         .fetch_optional(&mut **tx)
         .await
@@ -71,7 +80,7 @@ pub(crate) async fn hold_of_payment(tx: &mut Transaction<'_, Any>, payment_id: U
 }
 
 /// Moves a hold out of `holding`; false when someone else got there first.
-async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
+pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE escrow_holds SET status = $1, released_at = $2, cancelled_at = $3, cancellation_reason = $4, updated_at = $5 \
          WHERE id = $6 AND status = 'holding'",
@@ -150,7 +159,8 @@ impl SqlStore {
             .fetch_one(&mut **tx)
             .await
             .map_err(db)?;
-        let context = ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current };
+        let disputed = crate::disputes::is_disputed(tx, current.payment_id).await?;
+        let context = ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current, disputed };
         let plan = match plan(&context) {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),
@@ -212,12 +222,16 @@ impl EscrowStore for SqlStore {
         limit: i64,
         plan: PlanRelease<'_>,
     ) -> Result<Vec<ReleasePlan>, StoreError> {
-        // Only holds whose merchant can receive money: a hold refused for an inactive
-        // account would otherwise sit at the head of the queue and starve the rest.
-        let candidates = sqlx::query(
+        // Only holds whose merchant can receive money and whose payment is not
+        // disputed: a refused hold would otherwise sit at the head of the queue and
+        // starve the rest.
+        let candidates = sqlx::query(AssertSqlSafe(format!(
             "SELECT h.id FROM escrow_holds h JOIN connected_accounts a ON a.id = h.merchant_id \
-             WHERE h.status = 'holding' AND h.hold_until < $1 AND a.status = 'active' ORDER BY h.hold_until, h.id LIMIT $2",
-        )
+             WHERE h.status = 'holding' AND h.hold_until < $1 AND a.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = h.payment_id AND d.{}) \
+             ORDER BY h.hold_until, h.id LIMIT $2",
+            crate::disputes::OPEN
+        )))
         .bind(micros(now))
         .bind(limit)
         .fetch_all(self.pool())
@@ -243,6 +257,9 @@ impl EscrowStore for SqlStore {
         };
         if !current.status.can_become(EscrowStatus::Cancelled) {
             return Ok(Guarded::Refused(format!("escrow hold is {}, only a holding escrow can be cancelled", current.status)));
+        }
+        if crate::disputes::is_disputed(&mut tx, current.payment_id).await? {
+            return Ok(Guarded::Refused(app::escrow_ports::FROZEN.to_owned()));
         }
         let cancelled = current.cancelled(reason.to_owned(), now);
         if !end_hold(&mut tx, &cancelled).await? {

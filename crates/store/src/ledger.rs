@@ -160,6 +160,17 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
     for row in fetch(pool, "SELECT id, balance FROM ledger_accounts WHERE may_go_negative = 0 AND balance < 0").await? {
         violations.push(LedgerViolation::Negative { account: text(&row, "id")?, balance: number(&row, "balance")? });
     }
+    // A receivable or expense above zero: the platform recovered more than it was
+    // owed. With every balance equal to its postings, this proves each receivable
+    // was recovered at most once in total (created − recovered ≥ 0).
+    for row in fetch(
+        pool,
+        "SELECT id, balance FROM ledger_accounts WHERE kind IN ('vendor_receivable', 'platform_expenses') AND balance > 0",
+    )
+    .await?
+    {
+        violations.push(LedgerViolation::OverRecovered { account: text(&row, "id")?, balance: number(&row, "balance")? });
+    }
     for row in fetch(
         pool,
         "SELECT p.id FROM payments p WHERE p.status IN ('succeeded', 'refunded') \

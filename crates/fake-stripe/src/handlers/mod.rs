@@ -3,6 +3,7 @@
 
 mod checkout;
 mod connect;
+mod disputes;
 mod payouts;
 mod refunds;
 mod transfers;

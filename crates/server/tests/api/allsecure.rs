@@ -24,7 +24,7 @@ on_both_databases!(
     a_serbian_vendor_registers_a_card_and_is_paid_out_to_it,
 );
 
-async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
+pub(crate) async fn spawn_with_allsecure(db: Db) -> (TestApp, FakeIxopay) {
     spawn_with_allsecure_and(db, &[]).await
 }
 
@@ -52,14 +52,14 @@ async fn spawn_with_allsecure_and(db: Db, extra: &[(&str, &str)]) -> (TestApp, F
     (spawn_app_with(db, &vars).await, fake)
 }
 
-fn allsecure_checkout(user: &str, amount: &str) -> proto::CreateCheckoutSessionRequest {
+pub(crate) fn allsecure_checkout(user: &str, amount: &str) -> proto::CreateCheckoutSessionRequest {
     let mut request = checkout_request(user, amount, "RSD");
     request.gateway_name = "allsecure".into();
     request
 }
 
 /// Posts a callback as the gateway would; returns the status and the body text.
-async fn deliver(app: &TestApp, (body, headers): (Vec<u8>, Vec<(String, String)>)) -> (u16, String) {
+pub(crate) async fn deliver(app: &TestApp, (body, headers): (Vec<u8>, Vec<(String, String)>)) -> (u16, String) {
     let mut request = app.http.post(app.url("/webhooks/allsecure")).body(body);
     for (name, value) in headers {
         request = request.header(name, value);
@@ -68,12 +68,12 @@ async fn deliver(app: &TestApp, (body, headers): (Vec<u8>, Vec<(String, String)>
     (response.status().as_u16(), response.text().await.unwrap_or_default())
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     http_date(chrono::Utc::now())
 }
 
 /// The debit the fake holds for our payment.
-fn debit_of(fake: &FakeIxopay, payment_id: &str) -> serde_json::Value {
+pub(crate) fn debit_of(fake: &FakeIxopay, payment_id: &str) -> serde_json::Value {
     fake.transactions().into_iter().find(|t| t["merchantTransactionId"] == payment_id).expect("a debit at AllSecure")
 }
 

@@ -283,6 +283,7 @@ impl TestApp {
             "escrow_holds",
             "refunds",
             "wallet_transactions",
+            "disputes",
         ] {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
                 .fetch_one(&pool)

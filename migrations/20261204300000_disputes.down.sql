@@ -1,0 +1,2 @@
+DROP INDEX payments_gateway_intent;
+DROP TABLE disputes;
