@@ -27,6 +27,9 @@ pub struct ReleaseContext {
     pub rules: Vec<SplitRule>,
     /// An open dispute on the payment freezes the hold.
     pub disputed: bool,
+    /// What the merchant owes the platform in the hold's currency (≥ 0): recovered
+    /// from the release before the merchant is credited.
+    pub owed_minor: i64,
 }
 
 /// What a release writes: the released hold, the split, the vendor's transfer (none

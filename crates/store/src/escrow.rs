@@ -3,7 +3,7 @@
 use app::StoreError;
 use app::escrow_ports::{EscrowStore, PlanRelease, ReleaseContext, ReleasePlan};
 use app::marketplace_ports::{AccountStore, Guarded, SplitStore};
-use app::ports::Page;
+use app::ports::{Page, PaymentStore};
 use chrono::{DateTime, Utc};
 use domain::accounts::ConnectedAccount;
 use domain::escrow::{EscrowHold, EscrowStatus};
@@ -19,6 +19,10 @@ use crate::{Dialect, SqlStore, db, rows};
 
 const COLUMNS: &str = "id, payment_id, merchant_id, amount, currency, status, hold_until, released_at, cancelled_at, \
     cancellation_reason, created_at, updated_at";
+
+/// What a release reads before its transaction: the merchant's account, its fee
+/// rules and what it owes the platform.
+type ReleaseInputs = (Option<ConnectedAccount>, Vec<SplitRule>, i64);
 
 fn hold(row: &AnyRow) -> Result<EscrowHold, StoreError> {
     let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
@@ -140,9 +144,13 @@ impl SqlStore {
 
     /// The merchant's account and fee rules, read before the transaction: on SQLite the
     /// transaction holds the only connection.
-    async fn release_inputs(&self, id: Uuid) -> Result<Option<(Option<ConnectedAccount>, Vec<SplitRule>)>, StoreError> {
+    async fn release_inputs(&self, id: Uuid) -> Result<Option<ReleaseInputs>, StoreError> {
         let Some(snapshot) = self.escrow(id).await? else { return Ok(None) };
-        Ok(Some((self.account(snapshot.merchant_id).await?, self.fee_rules(snapshot.merchant_id).await?)))
+        let receivable = domain::transfers::receivable(snapshot.merchant_id, snapshot.amount.currency());
+        // Read outside the lock: two recoveries racing are stopped by the
+        // receivable's guard (it never goes above zero), which rolls one back.
+        let owed = -self.ledger_balance(&receivable.code()).await?.min(0);
+        Ok(Some((self.account(snapshot.merchant_id).await?, self.fee_rules(snapshot.merchant_id).await?, owed)))
     }
 
     /// Releases a locked hold inside `tx`: the plan's hold, split, transfer and entries.
@@ -150,7 +158,7 @@ impl SqlStore {
         &self,
         tx: &mut Transaction<'_, Any>,
         current: EscrowHold,
-        (account, rules): (Option<ConnectedAccount>, Vec<SplitRule>),
+        (account, rules, owed_minor): ReleaseInputs,
         plan: PlanRelease<'_>,
     ) -> Result<Guarded<ReleasePlan>, StoreError> {
         let payment_sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
@@ -160,7 +168,8 @@ impl SqlStore {
             .await
             .map_err(db)?;
         let disputed = crate::disputes::is_disputed(tx, current.payment_id).await?;
-        let context = ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current, disputed };
+        let context =
+            ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current, disputed, owed_minor };
         let plan = match plan(&context) {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),

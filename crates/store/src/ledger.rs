@@ -88,10 +88,12 @@ fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
 }
 
 /// Adds `delta` to the balance unless that would take a non-negative account
-/// below zero; false when no row moved (missing account, or not enough on it).
+/// below zero, or a receivable or expense account above zero (a debt repaid
+/// twice); false when no row moved (missing account, or not enough on it).
 async fn move_balance(tx: &mut Transaction<'_, Any>, code: &str, delta: i64) -> Result<bool, StoreError> {
     let moved = sqlx::query(
-        "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0)",
+        "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0) \
+         AND (kind NOT IN ('vendor_receivable', 'platform_expenses') OR balance + $1 <= 0)",
     )
     .bind(delta)
     .bind(code)

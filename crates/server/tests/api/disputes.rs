@@ -5,7 +5,7 @@
 use api::proto::dispute_service_client::DisputeServiceClient;
 use api::proto::{
     self, CancelEscrowHoldRequest, CreateAccountLinkRequest, CreateSplitRuleRequest, GetDisputeRequest, ListDisputesRequest,
-    ProcessWebhookEventRequest, ReleaseEscrowHoldRequest,
+    ListTransfersRequest, ProcessWebhookEventRequest, ReleaseEscrowHoldRequest,
 };
 use app::Role;
 use fake_stripe::FakeStripe;
@@ -14,7 +14,7 @@ use tonic::transport::Channel;
 
 use crate::allsecure::{allsecure_checkout, debit_of, now, spawn_with_allsecure};
 use crate::helpers::{Db, TestApp, authed, checkout_request, token};
-use crate::marketplace::{admin, spawn_marketplace};
+use crate::marketplace::{admin, paid_order, spawn_marketplace, transfer_request};
 use crate::on_both_databases;
 use crate::stripe_support::{PLATFORM_SECRET, deliver, spawn_with_stripe, stripe_vendor};
 
@@ -22,7 +22,7 @@ on_both_databases!(
     a_stripe_dispute_freezes_the_hold_until_it_is_won,
     a_lost_stripe_dispute_takes_the_amount_and_the_fee_out_of_escrow,
     an_allsecure_chargeback_freezes_the_hold_and_its_reversal_releases_it,
-    a_dispute_lost_after_release_leaves_the_vendor_owing_the_platform,
+    a_dispute_lost_after_release_is_owed_by_the_vendor_and_repaid_from_its_next_transfer,
     disputes_are_read_by_admins_and_services_only,
 );
 
@@ -224,7 +224,7 @@ async fn mock_dispute_event(app: &TestApp, event_id: &str, event_type: &str, dis
     app.payments().process_webhook_event(authed(event, &service)).await.expect("event").into_inner().success
 }
 
-async fn a_dispute_lost_after_release_leaves_the_vendor_owing_the_platform(db: Db) {
+async fn a_dispute_lost_after_release_is_owed_by_the_vendor_and_repaid_from_its_next_transfer(db: Db) {
     let app = spawn_marketplace(db).await;
     let vendor = app.onboarded_account(&admin(), "vendor-1").await;
     ten_percent(&app, &vendor).await;
@@ -249,7 +249,44 @@ async fn a_dispute_lost_after_release_leaves_the_vendor_owing_the_platform(db: D
     assert_eq!(app.ledger_balance(&receivable).await, -9_000, "the vendor owes what it was transferred");
     assert_eq!(app.ledger_balance("platform_fees:USD").await, 0, "the platform gives back its fee");
     app.assert_ledger_ok();
+
+    // A transfer the debt would swallow whole is refused and changes nothing.
+    let sale = paid_order(&app, &vendor, "60.00").await;
+    let before = app.row_counts().await;
+    let swallowed = app.transfers().create_transfer(authed(transfer_request(&vendor, "50.00", &sale), &admin())).await;
+    let swallowed = swallowed.expect_err("all of it would repay the debt");
+    assert_eq!(swallowed.code(), tonic::Code::FailedPrecondition);
+    assert!(swallowed.message().contains("owes the platform 90.00 USD"), "{}", swallowed.message());
+    assert_eq!(app.row_counts().await, before);
+
+    // The next release repays the debt first; the vendor is credited only the rest.
+    let vendor_before = credited(&app, &vendor).await;
+    let next = app.paid_escrowed_order(&vendor, "150.00").await;
+    app.execute("UPDATE escrow_holds SET hold_until = 0").await;
+    assert_eq!(app.process_expired(0).await, 1);
+    assert_eq!(app.ledger_balance(&receivable).await, 0, "recovered: 90.00 of the 135.00 due to the vendor");
+    assert_eq!(credited(&app, &vendor).await - vendor_before, 4_500);
+    let transfers = app
+        .transfers()
+        .list_transfers(authed(ListTransfersRequest { connected_account_id: vendor.clone(), limit: 1, offset: 0 }, &admin()))
+        .await
+        .expect("transfers")
+        .into_inner()
+        .transfers;
+    assert_eq!((transfers[0].payment_id.as_str(), transfers[0].amount.as_str()), (next.as_str(), "45.00"));
+
+    // Recovered once: a transfer afterwards is credited in full.
+    let later = app.transfers().create_transfer(authed(transfer_request(&vendor, "50.00", &sale), &admin())).await;
+    assert_eq!(later.expect("no debt left").into_inner().transfer.expect("transfer").amount, "50.00");
+    assert_eq!(app.ledger_balance(&receivable).await, 0);
+    app.assert_ledger_ok();
     app.stop().await;
+}
+
+/// What the vendor was credited and still has: its pending and available balances.
+async fn credited(app: &TestApp, vendor: &str) -> i64 {
+    app.ledger_balance(&format!("vendor_pending:{vendor}:USD")).await
+        + app.ledger_balance(&format!("vendor_available:{vendor}:USD")).await
 }
 
 async fn disputes_are_read_by_admins_and_services_only(db: Db) {
