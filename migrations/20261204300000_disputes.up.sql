@@ -17,5 +17,7 @@ CREATE TABLE disputes (
 CREATE UNIQUE INDEX disputes_gateway ON disputes (gateway_name, gateway_dispute_id);
 CREATE INDEX disputes_payment ON disputes (payment_id, status);
 CREATE INDEX disputes_newest ON disputes (created_at DESC, id DESC);
+-- What the vendor owed the platform when a balance snapshot was taken (≥ 0).
+ALTER TABLE balance_snapshots ADD COLUMN receivable_amount BIGINT NOT NULL DEFAULT 0;
 -- A Stripe dispute names the payment intent, not our payment.
 CREATE INDEX payments_gateway_intent ON payments (gateway_name, gateway_payment_intent_id);

@@ -14,7 +14,7 @@ use crate::pages::{WebSession, hidden};
 on_both_databases!(a_refund_and_a_release_through_the_console_change_the_ledger_as_through_grpc);
 
 /// Signs in through development's "sign in as" with one role.
-async fn sign_in(web: &mut WebSession<'_>, user: &str, role: &str) {
+pub(crate) async fn sign_in(web: &mut WebSession<'_>, user: &str, role: &str) {
     let login = web.get("/login").await;
     let csrf = hidden(&login.body, "csrf");
     let signed = web.post("/login/dev", &[("csrf", &csrf), ("user_id", user), (role, "on"), ("next", "/en/admin")]).await;

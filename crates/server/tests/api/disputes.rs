@@ -4,8 +4,8 @@
 
 use api::proto::dispute_service_client::DisputeServiceClient;
 use api::proto::{
-    self, CancelEscrowHoldRequest, CreateAccountLinkRequest, CreateSplitRuleRequest, GetDisputeRequest, ListDisputesRequest,
-    ListTransfersRequest, ProcessWebhookEventRequest, ReleaseEscrowHoldRequest,
+    self, CancelEscrowHoldRequest, CreateAccountLinkRequest, CreateSplitRuleRequest, GetBalanceRequest, GetDisputeRequest,
+    ListDisputesRequest, ListTransfersRequest, ProcessWebhookEventRequest, ReleaseEscrowHoldRequest,
 };
 use app::Role;
 use fake_stripe::FakeStripe;
@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use tonic::transport::Channel;
 
 use crate::allsecure::{allsecure_checkout, debit_of, now, spawn_with_allsecure};
+use crate::console::sign_in;
 use crate::helpers::{Db, TestApp, authed, checkout_request, token};
 use crate::marketplace::{admin, paid_order, spawn_marketplace, transfer_request};
 use crate::on_both_databases;
+use crate::pages::WebSession;
 use crate::stripe_support::{PLATFORM_SECRET, deliver, spawn_with_stripe, stripe_vendor};
 
 on_both_databases!(
@@ -249,6 +251,13 @@ async fn a_dispute_lost_after_release_is_owed_by_the_vendor_and_repaid_from_its_
     assert_eq!(app.ledger_balance(&receivable).await, -9_000, "the vendor owes what it was transferred");
     assert_eq!(app.ledger_balance("platform_fees:USD").await, 0, "the platform gives back its fee");
     app.assert_ledger_ok();
+    let balance = GetBalanceRequest { account_id: vendor.clone(), force_refresh: false };
+    let balance = app.balances().get_balance(authed(balance, &admin())).await.expect("balance").into_inner().balances;
+    assert_eq!(balance[0].receivable_amount, "90.00", "the debt is in the vendor's balance");
+    let mut web = WebSession::new(&app);
+    sign_in(&mut web, "ops", "role_admin").await;
+    let page = web.get(&format!("/en/admin/accounts/{vendor}")).await;
+    assert!(page.body.contains("owes $90.00"), "{}", page.body);
 
     // A transfer the debt would swallow whole is refused and changes nothing.
     let sale = paid_order(&app, &vendor, "60.00").await;

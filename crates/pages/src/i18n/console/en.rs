@@ -105,5 +105,6 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Paid"),
     ("console.payout.failed", "Failed"),
     ("console.payout.canceled", "Cancelled"),
+    ("console.owes", "owes"),
     ("console.no_balance", "No money yet"),
 ];

@@ -105,5 +105,6 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Выплачена"),
     ("console.payout.failed", "Не удалась"),
     ("console.payout.canceled", "Отменена"),
+    ("console.owes", "должен"),
     ("console.no_balance", "Пока без денег"),
 ];

@@ -105,5 +105,6 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Isplaćena"),
     ("console.payout.failed", "Neuspešna"),
     ("console.payout.canceled", "Otkazana"),
+    ("console.owes", "duguje"),
     ("console.no_balance", "Još bez novca"),
 ];
