@@ -321,6 +321,17 @@ async fn disputes_are_read_by_admins_and_services_only(db: Db) {
     let filtered = ListDisputesRequest { status: status(proto::DisputeStatus::Lost), limit: 10, ..Default::default() };
     let none = app.disputes().list_disputes(authed(filtered, &service)).await.expect("list").into_inner();
     assert_eq!(none.total, 0, "the status filter applies");
+    // The console lists it and shows it on its payment, in the page's language.
+    let mut web = WebSession::new(&app);
+    sign_in(&mut web, "ops", "role_admin").await;
+    let list = web.get("/sr/admin/disputes").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("Čeka odgovor") && list.body.contains(&payment_id), "{}", list.body);
+    let payment = web.get(&format!("/ru/admin/payments/{payment_id}")).await;
+    assert!(payment.body.contains("Ждёт ответа") && payment.body.contains("dp_mock_2"), "{}", payment.body);
+    let mut buyer = WebSession::new(&app);
+    sign_in(&mut buyer, "buyer-1", "role_user").await;
+    assert_eq!(buyer.get("/en/admin/disputes").await.status, 403);
     let unknown = ListDisputesRequest { status: 99, ..Default::default() };
     assert_eq!(
         app.disputes().list_disputes(authed(unknown, &service)).await.expect_err("bad").code(),

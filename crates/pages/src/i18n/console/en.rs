@@ -105,6 +105,12 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Paid"),
     ("console.payout.failed", "Failed"),
     ("console.payout.canceled", "Cancelled"),
+    ("console.disputes", "Disputes"),
+    ("console.dispute_fee", "Gateway fee"),
+    ("console.dispute.needs_response", "Needs a response"),
+    ("console.dispute.under_review", "Under review"),
+    ("console.dispute.won", "Won"),
+    ("console.dispute.lost", "Lost"),
     ("console.owes", "owes"),
     ("console.no_balance", "No money yet"),
 ];

@@ -105,6 +105,12 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Выплачена"),
     ("console.payout.failed", "Не удалась"),
     ("console.payout.canceled", "Отменена"),
+    ("console.disputes", "Споры"),
+    ("console.dispute_fee", "Комиссия шлюза"),
+    ("console.dispute.needs_response", "Ждёт ответа"),
+    ("console.dispute.under_review", "На рассмотрении"),
+    ("console.dispute.won", "Выигран"),
+    ("console.dispute.lost", "Проигран"),
     ("console.owes", "должен"),
     ("console.no_balance", "Пока без денег"),
 ];

@@ -105,6 +105,12 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.payout.paid", "Isplaćena"),
     ("console.payout.failed", "Neuspešna"),
     ("console.payout.canceled", "Otkazana"),
+    ("console.disputes", "Sporovi"),
+    ("console.dispute_fee", "Naknada kapije"),
+    ("console.dispute.needs_response", "Čeka odgovor"),
+    ("console.dispute.under_review", "U razmatranju"),
+    ("console.dispute.won", "Dobijen"),
+    ("console.dispute.lost", "Izgubljen"),
     ("console.owes", "duguje"),
     ("console.no_balance", "Još bez novca"),
 ];

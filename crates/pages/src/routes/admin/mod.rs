@@ -4,6 +4,7 @@
 //! principal.
 
 pub mod accounts;
+pub mod disputes;
 pub mod log;
 pub mod payments;
 pub mod splits;
