@@ -52,7 +52,8 @@ fn plan_dispute(context: &DisputeContext, gateway_name: &str, report: &DisputeRe
             .ok_or_else(|| format!("dispute {} is {}; the gateway says {}", existing.id, existing.status, report.status))?,
     };
     if dispute.status != DisputeStatus::Lost {
-        return Ok(DisputePlan { dispute, hold: None, entries: Vec::new() });
+        let entries = dispute.closing_entries(&[]).map_err(|e| format!("ledger entry refused: {e}"))?;
+        return Ok(DisputePlan { dispute, hold: None, entries });
     }
     let in_escrow = context.hold.as_ref().is_some_and(|h| h.status != EscrowStatus::Released);
     let whereabouts = match (in_escrow, context.payment.payment_type) {
@@ -64,9 +65,8 @@ fn plan_dispute(context: &DisputeContext, gateway_name: &str, report: &DisputeRe
             vendor_account_id: context.vendor_account_id,
         },
     };
-    let entries = dispute
-        .lost_entries_split(&lost_sources(dispute.amount, &whereabouts))
-        .map_err(|e| format!("ledger entry refused: {e}"))?;
+    let entries =
+        dispute.closing_entries(&lost_sources(dispute.amount, &whereabouts)).map_err(|e| format!("ledger entry refused: {e}"))?;
     let hold = context
         .hold
         .as_ref()

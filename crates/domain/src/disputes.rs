@@ -113,15 +113,29 @@ impl Dispute {
         })
     }
 
-    /// A lost dispute: the disputed amount leaves from `source` (where the payment's
-    /// money is), and the gateway's fee is a platform expense.
-    pub fn lost_entries(&self, source: LedgerAccount) -> Result<Vec<JournalEntry>, LedgerError> {
-        self.lost_entries_split(&[(source, self.amount)])
+    /// What a closed dispute posts: the gateway's fee as it finally reports it (won
+    /// or lost: a gateway may keep its fee either way), and for a lost one the
+    /// disputed amount, taken from `sources` (see `lost_sources`).
+    pub fn closing_entries(&self, sources: &[(LedgerAccount, Money)]) -> Result<Vec<JournalEntry>, LedgerError> {
+        let mut entries = Vec::new();
+        if self.status == DisputeStatus::Lost {
+            entries.push(self.lost_entry(sources)?);
+        }
+        if self.fee.is_positive() && !self.status.is_open() {
+            entries.push(JournalEntry::movement(
+                EntryKind::DisputeFee,
+                self.id.to_string(),
+                LedgerAccount::platform(AccountKind::PlatformExpenses, self.fee.currency()),
+                LedgerAccount::platform(AccountKind::External, self.fee.currency()),
+                self.fee,
+            )?);
+        }
+        Ok(entries)
     }
 
-    /// Like `lost_entries`, with the amount taken from several accounts (the vendor's
-    /// balances and its receivable, the platform's fee); the parts must sum to the amount.
-    pub fn lost_entries_split(&self, sources: &[(LedgerAccount, Money)]) -> Result<Vec<JournalEntry>, LedgerError> {
+    /// The disputed amount leaves for the outside world from where the payment's
+    /// money is; the parts must sum to the amount.
+    fn lost_entry(&self, sources: &[(LedgerAccount, Money)]) -> Result<JournalEntry, LedgerError> {
         let currency = self.amount.currency();
         let external = LedgerAccount::platform(AccountKind::External, currency);
         let mut postings: Vec<crate::ledger::Posting> = sources
@@ -129,18 +143,8 @@ impl Dispute {
             .filter(|(_, part)| part.minor() != 0)
             .map(|(account, part)| crate::ledger::Posting { account: account.clone(), amount: -part.minor() })
             .collect();
-        postings.push(crate::ledger::Posting { account: external.clone(), amount: self.amount.minor() });
-        let mut entries = vec![JournalEntry::new(EntryKind::DisputeLost, self.id.to_string(), postings)?];
-        if self.fee.is_positive() {
-            entries.push(JournalEntry::movement(
-                EntryKind::DisputeFee,
-                self.id.to_string(),
-                LedgerAccount::platform(AccountKind::PlatformExpenses, currency),
-                external,
-                self.fee,
-            )?);
-        }
-        Ok(entries)
+        postings.push(crate::ledger::Posting { account: external, amount: self.amount.minor() });
+        JournalEntry::new(EntryKind::DisputeLost, self.id.to_string(), postings)
     }
 }
 
@@ -234,7 +238,7 @@ mod tests {
     fn a_lost_dispute_takes_the_amount_and_the_platform_pays_the_fee() {
         let dispute = Dispute::open(uuid::Uuid::nil(), "stripe", &report(DisputeStatus::Lost), Utc::now());
         let escrow = LedgerAccount::platform(AccountKind::PlatformEscrow, dispute.amount.currency());
-        let entries = dispute.lost_entries(escrow).unwrap_or_else(|e| unreachable!("{e}"));
+        let entries = dispute.closing_entries(&[(escrow, dispute.amount)]).unwrap_or_else(|e| unreachable!("{e}"));
         let lines: Vec<Vec<(String, i64)>> =
             entries.iter().map(|e| e.postings_in_lock_order().iter().map(|p| (p.account.code(), p.amount)).collect()).collect();
         assert_eq!(
@@ -268,6 +272,15 @@ mod tests {
     fn parts_that_do_not_sum_to_the_amount_are_refused() {
         let dispute = Dispute::open(uuid::Uuid::nil(), "stripe", &report(DisputeStatus::Lost), Utc::now());
         let cash = LedgerAccount::platform(AccountKind::PlatformCash, dispute.amount.currency());
-        assert!(dispute.lost_entries_split(&[(cash, usd(9_999))]).is_err());
+        assert!(dispute.closing_entries(&[(cash, usd(9_999))]).is_err());
+    }
+
+    #[test]
+    fn a_won_dispute_posts_only_the_fee_the_gateway_kept_and_an_open_one_nothing() {
+        let won = Dispute::open(uuid::Uuid::nil(), "stripe", &report(DisputeStatus::Won), Utc::now());
+        let entries = won.closing_entries(&[]).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(entries.iter().map(|e| e.kind()).collect::<Vec<_>>(), vec![EntryKind::DisputeFee]);
+        let open = Dispute::open(uuid::Uuid::nil(), "stripe", &report(DisputeStatus::NeedsResponse), Utc::now());
+        assert_eq!(open.closing_entries(&[]), Ok(Vec::new()));
     }
 }
