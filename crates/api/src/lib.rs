@@ -48,6 +48,7 @@ pub fn router(
     )))
     .add_service(escrow_service_server::EscrowServiceServer::new(grpc::escrow::EscrowApi::new(app.clone())))
     .add_service(refund_service_server::RefundServiceServer::new(grpc::escrow::EscrowApi::new(app.clone())))
+    .add_service(dispute_service_server::DisputeServiceServer::new(grpc::disputes::DisputeApi::new(app.clone())))
     .add_service(connected_account_service_server::ConnectedAccountServiceServer::new(grpc::accounts::AccountApi::new(
         app.clone(),
     )))

@@ -33,6 +33,7 @@ fn snapshots(
             available_minor: line.available_minor,
             pending_minor: line.pending_minor,
             instant_available_minor: if account.payouts_enabled { line.available_minor } else { 0 },
+            receivable_minor: line.receivable_minor,
             source_types: line.source_types,
             gateway: None,
             snapshot_type,

@@ -50,8 +50,8 @@ pub trait ConsoleStore: Send + Sync + 'static {
     /// Newest first, with the total count.
     async fn filtered_payments(&self, filter: &PaymentFilter, page: Page) -> Result<(Vec<Payment>, i64), StoreError>;
 
-    /// The postings of every entry about the payment, its refunds, its escrow hold
-    /// and its transfers, oldest first.
+    /// The postings of every entry about the payment, its refunds, its escrow hold,
+    /// its transfers and its disputes, oldest first.
     async fn payment_ledger(&self, payment_id: Uuid) -> Result<Vec<LedgerLine>, StoreError>;
 
     /// The events logged for the payment, oldest first.

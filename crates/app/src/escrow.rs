@@ -4,12 +4,12 @@ use chrono::{Duration, Utc};
 use domain::escrow::{CANCELLATION_REASON_LEN_MAX, EscrowHold, EscrowStatus};
 use domain::fees::calculate_fee;
 use domain::payment::parse_uuid;
-use domain::transfers::{Transfer, TransferStatus, fee_entry};
-use domain::{FieldError, accounts::AccountStatus};
+use domain::transfers::{Transfer, TransferStatus, fee_entry, recovery, recovery_entry};
+use domain::{FieldError, Money, accounts::AccountStatus};
 use uuid::Uuid;
 
 use crate::auth::{Principal, visible};
-use crate::escrow_ports::{ReleaseContext, ReleasePlan};
+use crate::escrow_ports::{FROZEN, ReleaseContext, ReleasePlan};
 use crate::marketplace_ports::{Guarded, PaymentSplit};
 use crate::ports::Page;
 use crate::{App, AppError};
@@ -17,12 +17,16 @@ use crate::{App, AppError};
 pub const EXPIRED_BATCH_DEFAULT: i64 = 100;
 pub const EXPIRED_BATCH_MAX: i64 = 1000;
 
-/// The release of one hold: escrow → platform cash, the fee to the fee account, the
-/// rest to the merchant's pending balance as a transfer.
+/// The release of one hold: escrow → platform cash, the fee to the fee account, what
+/// the merchant owes the platform back to its receivable, the rest to the
+/// merchant's pending balance as a transfer.
 fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePlan, String> {
     let hold = &context.hold;
     if !hold.status.can_become(EscrowStatus::Released) {
         return Err(format!("escrow hold is {}, only a holding escrow can be released", hold.status));
+    }
+    if context.disputed {
+        return Err(FROZEN.to_owned());
     }
     let account = context.account.as_ref().ok_or_else(|| format!("merchant {} is not a connected account", hold.merchant_id))?;
     if account.status != AccountStatus::Active {
@@ -33,12 +37,15 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
     let now = Utc::now();
     let mut entries = vec![hold.release_entry().map_err(ledger)?];
     entries.extend(fee_entry(hold.payment_id, quote.fee).map_err(ledger)?);
-    let transfer = quote.transfer_amount.is_positive().then(|| Transfer {
+    let recovered = recovery(context.owed_minor, quote.transfer_amount);
+    entries.extend(recovery_entry(hold.id.to_string(), account.id, recovered).map_err(ledger)?);
+    let credited = Money::from_minor(quote.transfer_amount.minor() - recovered.minor(), hold.amount.currency());
+    let transfer = credited.is_positive().then(|| Transfer {
         id: Uuid::now_v7(),
         connected_account_id: account.id,
         gateway_account_id: account.gateway_account_id.clone(),
         payment_id: Some(hold.payment_id),
-        amount: quote.transfer_amount,
+        amount: credited,
         reversed_minor: 0,
         status: TransferStatus::Pending,
         description: format!("escrow release of payment {}", hold.payment_id),

@@ -14,6 +14,9 @@ use crate::error::StoreError;
 use crate::marketplace_ports::{Guarded, PaymentSplit};
 use crate::ports::{IdempotencyClaim, Page};
 
+/// Why a hold of a disputed payment neither releases nor cancels.
+pub const FROZEN: &str = "escrow hold is frozen: a dispute on its payment is open";
+
 /// Everything a release decides on, read under the hold's row lock.
 #[derive(Debug, Clone)]
 pub struct ReleaseContext {
@@ -22,6 +25,11 @@ pub struct ReleaseContext {
     pub account: Option<ConnectedAccount>,
     /// The merchant's fee candidates (its rules and the platform-wide ones).
     pub rules: Vec<SplitRule>,
+    /// An open dispute on the payment freezes the hold.
+    pub disputed: bool,
+    /// What the merchant owes the platform in the hold's currency (≥ 0): recovered
+    /// from the release before the merchant is credited.
+    pub owed_minor: i64,
 }
 
 /// What a release writes: the released hold, the split, the vendor's transfer (none
@@ -46,13 +54,14 @@ pub trait EscrowStore: Send + Sync + 'static {
     /// Releases up to `limit` holds expired before `now`, one transaction each. Rows
     /// are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas running at
     /// once never release a hold twice nor wait on each other. Refused holds are
-    /// logged and left holding.
+    /// logged and left holding; holds of a disputed payment are not candidates.
     async fn release_expired(
         &self,
         now: DateTime<Utc>,
         limit: i64,
         plan: PlanRelease<'_>,
     ) -> Result<Vec<ReleasePlan>, StoreError>;
+    /// Refused while a dispute on the payment is open (the hold is frozen).
     async fn cancel_escrow(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<Guarded<EscrowHold>, StoreError>;
 }
 

@@ -61,6 +61,7 @@ impl App {
             EventEffect::TransferReversed { transfer_id, gateway_transfer_id, amount_reversed } => {
                 self.apply_reversal_event(*transfer_id, gateway_transfer_id, *amount_reversed).await?
             }
+            EventEffect::Dispute(reported) => self.apply_dispute_event(gateway_name, reported).await?,
             EventEffect::Checkout { .. } | EventEffect::Ignored => (false, "event type is not handled".to_owned()),
         };
         let log = webhook_log(gateway_name, &event, payload);

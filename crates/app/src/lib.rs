@@ -8,6 +8,8 @@ mod balances;
 pub(crate) mod checkout;
 mod console;
 pub mod console_ports;
+pub mod dispute_ports;
+mod disputes;
 pub mod error;
 mod escrow;
 pub mod escrow_ports;

@@ -178,6 +178,8 @@ pub struct BalanceLine {
     pub currency: String,
     pub available_minor: i64,
     pub pending_minor: i64,
+    /// What the vendor owes the platform (≥ 0): its receivable's deficit.
+    pub receivable_minor: i64,
     /// Entry kinds that moved this currency's balance (for `source_types`).
     pub source_types: Vec<String>,
 }
@@ -192,6 +194,8 @@ pub struct BalanceSnapshot {
     pub available_minor: i64,
     pub pending_minor: i64,
     pub instant_available_minor: i64,
+    /// What the vendor owed the platform (≥ 0).
+    pub receivable_minor: i64,
     pub source_types: Vec<String>,
     /// What the gateway reported when the snapshot was taken against it.
     pub gateway: Option<GatewayFigures>,

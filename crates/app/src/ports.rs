@@ -99,6 +99,7 @@ pub trait Store:
     + crate::console_ports::ConsoleStore
     + crate::reconciliation_ports::ReconciliationStore
     + crate::events_ports::EventStore
+    + crate::dispute_ports::DisputeStore
 {
 }
 
@@ -285,6 +286,8 @@ pub enum EventEffect {
     CardRegistered { link_id: Option<Uuid>, card_reference: String, ok: bool },
     /// The gateway's running total of reversals of a transfer.
     TransferReversed { transfer_id: Option<Uuid>, gateway_transfer_id: String, amount_reversed: i64 },
+    /// A dispute (chargeback) opened, moved or closed.
+    Dispute(crate::dispute_ports::ReportedDispute),
     /// An event type we log but do not act on.
     Ignored,
 }

@@ -8,7 +8,10 @@ use domain::accounts::AccountStatus;
 use domain::fees::calculate_fee;
 use domain::ledger::LedgerError;
 use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
-use domain::transfers::{DESCRIPTION_LEN_MAX, ReversalStatus, Transfer, TransferReversal, TransferStatus, fee_entry};
+use domain::transfers::{
+    DESCRIPTION_LEN_MAX, ReversalStatus, Transfer, TransferReversal, TransferStatus, fee_entry, receivable, recovery,
+    recovery_entry,
+};
 use domain::validation::{IdempotencyKey, validate_metadata};
 use domain::{FieldError, Money};
 use uuid::Uuid;
@@ -127,6 +130,9 @@ impl App {
             updated_at: now,
         };
         let account_id = account.id;
+        // Read outside the plan's transaction: two recoveries racing are stopped by
+        // the receivable's guard (it never goes above zero).
+        let owed = -self.store.ledger_balance(&receivable(account.id, currency).code()).await?.min(0);
         let plan = |linked: Option<&LinkedPayment>| -> Result<TransferPlan, String> {
             let mut entries = Vec::new();
             let mut split = None;
@@ -169,8 +175,20 @@ impl App {
                     ));
                 }
             }
+            // The vendor's debt is repaid first; the vendor is credited the rest.
+            let recovered = recovery(owed, amount);
+            if recovered == amount {
+                return Err(format!(
+                    "the vendor owes the platform {} {}: all of this transfer would repay it, so nothing would reach the vendor",
+                    Money::from_minor(owed, currency).to_decimal_string(),
+                    currency.code()
+                ));
+            }
+            let transfer =
+                Transfer { amount: Money::from_minor(amount.minor() - recovered.minor(), currency), ..transfer.clone() };
+            entries.extend(recovery_entry(transfer.id.to_string(), account_id, recovered).map_err(ledger)?);
             entries.push(transfer.entry().map_err(ledger)?);
-            Ok(TransferPlan { transfer: transfer.clone(), split, entries })
+            Ok(TransferPlan { transfer, split, entries })
         };
         let created = match self.store.create_transfer(claim.as_ref(), payment_id, &plan).await? {
             Guarded::Done(created) => created,

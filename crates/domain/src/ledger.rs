@@ -7,24 +7,37 @@ use crate::money::{Currency, Money};
 use crate::payment::text_enum;
 
 text_enum!(
-    /// Where money sits. Only `external` (the world outside) may go below zero.
+    /// Where money sits. Only `external` (the world outside) and the two accounts that
+    /// count what the platform is out of pocket may go below zero.
     AccountKind {
         External => "external",
         PlatformCash => "platform_cash",
         PlatformEscrow => "platform_escrow",
         PlatformFees => "platform_fees",
+        // What the platform paid of its own (gateways' dispute fees): its balance is
+        // minus the total spent.
+        PlatformExpenses => "platform_expenses",
         VendorPending => "vendor_pending",
         VendorAvailable => "vendor_available",
         PayoutPending => "payout_pending",
         PayoutInTransit => "payout_in_transit",
         Wallet => "wallet",
         WithdrawalInTransit => "withdrawal_in_transit",
+        // What a vendor owes the platform (a clawback beyond its balance): minus the
+        // debt, back to zero as its next transfers repay it, never above zero.
+        VendorReceivable => "vendor_receivable",
     }
 );
 
 impl AccountKind {
     pub fn may_go_negative(self) -> bool {
-        self == AccountKind::External
+        matches!(self, AccountKind::External | AccountKind::PlatformExpenses | AccountKind::VendorReceivable)
+    }
+
+    /// Accounts that only ever count a debt or a cost: above zero would mean the
+    /// platform took back more than it was owed.
+    pub fn may_go_positive(self) -> bool {
+        !matches!(self, AccountKind::PlatformExpenses | AccountKind::VendorReceivable)
     }
 }
 
@@ -50,6 +63,10 @@ text_enum!(
         Withdrawal => "withdrawal",
         WithdrawalCompleted => "withdrawal_completed",
         WithdrawalReversal => "withdrawal_reversal",
+        DisputeLost => "dispute_lost",
+        DisputeFee => "dispute_fee",
+        // A vendor's receivable repaid from one of its transfers (object: the transfer).
+        ReceivableRecovery => "receivable_recovery",
     }
 );
 
@@ -179,6 +196,8 @@ pub enum LedgerViolation {
     BalanceDrift { account: String, balance: i64, postings_sum: i64 },
     /// An account that must not go negative is below zero.
     Negative { account: String, balance: i64 },
+    /// A receivable or expense account above zero: more was recovered than was owed.
+    OverRecovered { account: String, balance: i64 },
     /// A payment that took the buyer's money has no capture entry.
     MissingCapture { payment_id: String },
 }
@@ -194,6 +213,9 @@ impl std::fmt::Display for LedgerViolation {
                 write!(f, "account {account} balance {balance} differs from its postings' sum {postings_sum}")
             }
             Self::Negative { account, balance } => write!(f, "account {account} is negative: {balance}"),
+            Self::OverRecovered { account, balance } => {
+                write!(f, "account {account} is {balance} in the vendor's favour: recovered more than was owed")
+            }
             Self::MissingCapture { payment_id } => write!(f, "payment {payment_id} succeeded without a capture entry"),
         }
     }
@@ -262,6 +284,7 @@ mod tests {
     #[test]
     fn only_the_outside_world_may_go_negative() {
         let negative: Vec<_> = AccountKind::ALL.iter().filter(|k| k.may_go_negative()).collect();
-        assert_eq!(negative, vec![&AccountKind::External]);
+        assert_eq!(negative, vec![&AccountKind::External, &AccountKind::PlatformExpenses, &AccountKind::VendorReceivable]);
+        assert!(AccountKind::ALL.iter().all(|k| k.may_go_positive() || k.may_go_negative()));
     }
 }

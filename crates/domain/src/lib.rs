@@ -2,6 +2,7 @@
 //! ledger's rules. No IO, no async, no database types.
 
 pub mod accounts;
+pub mod disputes;
 pub mod error;
 pub mod escrow;
 pub mod events;

@@ -171,10 +171,56 @@ pub fn fee_entry(payment_id: uuid::Uuid, fee: Money) -> Result<Option<JournalEnt
     .map(Some)
 }
 
+/// The ledger account of what a vendor owes the platform, in one currency.
+pub fn receivable(vendor: uuid::Uuid, currency: crate::Currency) -> LedgerAccount {
+    LedgerAccount::owned(AccountKind::VendorReceivable, vendor.to_string(), currency)
+}
+
+/// What a vendor's debt (`owed_minor`, its receivable's deficit) takes of `amount`
+/// about to be transferred to it: all of it up to the debt. The rest is transferred.
+pub fn recovery(owed_minor: i64, amount: Money) -> Money {
+    Money::from_minor(owed_minor.clamp(0, amount.minor().max(0)), amount.currency())
+}
+
+/// The recovered part stays on the platform and repays the vendor's receivable,
+/// once per `object_id` (the transfer or the escrow hold it was taken from).
+pub fn recovery_entry(
+    object_id: impl Into<String>,
+    vendor: uuid::Uuid,
+    recovered: Money,
+) -> Result<Option<JournalEntry>, LedgerError> {
+    if !recovered.is_positive() {
+        return Ok(None);
+    }
+    JournalEntry::movement(
+        EntryKind::ReceivableRecovery,
+        object_id,
+        LedgerAccount::platform(AccountKind::PlatformCash, recovered.currency()),
+        receivable(vendor, recovered.currency()),
+        recovered,
+    )
+    .map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Currency;
+
+    #[test]
+    fn a_debt_takes_a_transfer_up_to_itself() {
+        let usd = Currency::parse("currency", "USD").unwrap();
+        assert_eq!(recovery(9_000, Money::from_minor(5_000, usd)).minor(), 5_000);
+        assert_eq!(recovery(3_000, Money::from_minor(5_000, usd)).minor(), 3_000);
+        assert_eq!(recovery(0, Money::from_minor(5_000, usd)).minor(), 0);
+        assert_eq!(recovery_entry("t", uuid::Uuid::nil(), Money::from_minor(0, usd)), Ok(None));
+        let entry = recovery_entry("t", uuid::Uuid::nil(), Money::from_minor(3_000, usd)).unwrap().unwrap();
+        let lines: Vec<_> = entry.postings_in_lock_order().iter().map(|p| (p.account.code(), p.amount)).collect();
+        assert_eq!(
+            lines,
+            vec![("platform_cash:USD".to_owned(), -3_000), (format!("vendor_receivable:{}:USD", uuid::Uuid::nil()), 3_000),]
+        );
+    }
 
     fn transfer(amount: i64, reversed: i64) -> Transfer {
         let usd = Currency::parse("currency", "USD").unwrap();

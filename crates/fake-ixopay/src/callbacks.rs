@@ -68,6 +68,40 @@ impl FakeState {
         self.transactions.push(chargeback);
         Some(signed(&self.config.shared_secret, &url, &body, date))
     }
+
+    /// The merchant won a chargeback: a CHARGEBACK-REVERSAL transaction gives its
+    /// amount back to the debit, told to the chargeback's callbackUrl with
+    /// `chargebackReversalData`. `None` unless `chargeback_uuid` is a chargeback.
+    pub(crate) fn chargeback_reversal(
+        &mut self,
+        chargeback_uuid: &str,
+        date: &str,
+        now: DateTime<Utc>,
+    ) -> Option<SignedCallback> {
+        let chargeback = self.find(chargeback_uuid).filter(|t| t.kind == TxType::Chargeback)?;
+        let url = chargeback.callback_url.clone()?;
+        let uuid = new_uuid();
+        let data = json!({
+            "originalUuid": chargeback.reference_uuid,
+            "originalMerchantTransactionId": chargeback.merchant_transaction_id,
+            "chargebackUuid": chargeback.uuid,
+            "amount": chargeback.amount,
+            "currency": chargeback.currency,
+            "reason": "Chargeback reversed (injected by fake-ixopay)",
+            "reversalDateTime": now.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
+        });
+        let reversal = Transaction {
+            uuid: uuid.clone(),
+            purchase_id: purchase_id(&uuid, now),
+            kind: TxType::ChargebackReversal,
+            chargeback: Some(data.clone()),
+            ..chargeback.clone()
+        };
+        let mut body = describe(&reversal, "OK");
+        body["chargebackReversalData"] = data;
+        self.transactions.push(reversal);
+        Some(signed(&self.config.shared_secret, &url, &body, date))
+    }
 }
 
 /// The callback JSON (a REGISTER's has no amount or currency). On ERROR both spellings appear: `code`/`message` and

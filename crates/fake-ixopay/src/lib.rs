@@ -228,4 +228,12 @@ impl FakeIxopay {
     pub fn chargeback(&self, debit_uuid: &str, date: &str) -> Option<SignedCallback> {
         self.state().chargeback(debit_uuid, date, chrono::Utc::now())
     }
+
+    /// A signed CHARGEBACK-REVERSAL callback for a chargeback (the merchant won it):
+    /// the amount is the chargeback's, `chargebackReversalData` names the chargeback
+    /// and the debit, and the debit's refundable rest is restored. `None` for a uuid
+    /// that is not a chargeback.
+    pub fn chargeback_reversal(&self, chargeback_uuid: &str, date: &str) -> Option<SignedCallback> {
+        self.state().chargeback_reversal(chargeback_uuid, date, chrono::Utc::now())
+    }
 }

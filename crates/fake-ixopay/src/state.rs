@@ -16,6 +16,8 @@ pub(crate) enum TxType {
     /// A card registered without a charge: no amount or currency.
     Register,
     Chargeback,
+    /// The merchant won the chargeback: its amount comes back.
+    ChargebackReversal,
 }
 
 impl TxType {
@@ -26,6 +28,7 @@ impl TxType {
             TxType::Payout => "PAYOUT",
             TxType::Register => "REGISTER",
             TxType::Chargeback => "CHARGEBACK",
+            TxType::ChargebackReversal => "CHARGEBACK-REVERSAL",
         }
     }
 
@@ -112,7 +115,7 @@ pub(crate) struct Transaction {
     pub(crate) callback_url: Option<String>,
     pub(crate) merchant_meta_data: Option<String>,
     pub(crate) error: Option<TxError>,
-    /// `chargebackData` of a CHARGEBACK.
+    /// `chargebackData` of a CHARGEBACK, `chargebackReversalData` of its reversal.
     pub(crate) chargeback: Option<Value>,
 }
 
@@ -218,14 +221,18 @@ impl FakeState {
         Some(kind)
     }
 
-    /// What is left to refund of a debit: refunds and chargebacks that hold money count.
+    /// What is left to refund of a debit: refunds and chargebacks that hold money
+    /// count, and a chargeback's reversal gives its amount back.
     pub(crate) fn refundable(&self, debit: &Transaction) -> i64 {
         let held: i64 = self
             .transactions
             .iter()
-            .filter(|t| matches!(t.kind, TxType::Refund | TxType::Chargeback))
             .filter(|t| t.reference_uuid.as_deref() == Some(debit.uuid.as_str()) && t.status.holds())
-            .map(|t| t.cents)
+            .map(|t| match t.kind {
+                TxType::Refund | TxType::Chargeback => t.cents,
+                TxType::ChargebackReversal => -t.cents,
+                _ => 0,
+            })
             .sum();
         debit.cents - held
     }

@@ -143,7 +143,7 @@ impl FakeStripe {
 
     /// Every stored object with this `object` field ("checkout.session", "payment_intent",
     /// "charge", "refund", "account", "account_link", "transfer", "transfer_reversal",
-    /// "payout"), whoever owns it, oldest first.
+    /// "payout", "dispute"), whoever owns it, oldest first.
     pub fn objects(&self, object: &str) -> Vec<Value> {
         self.state().all(object).map(|stored| stored.value.clone()).collect()
     }
@@ -202,6 +202,18 @@ impl FakeStripe {
     /// found by id, listed or counted in a balance. False for unknown ids.
     pub fn forget(&self, id: &str) -> bool {
         self.state().forget(id)
+    }
+
+    /// The buyer's bank disputes the charge of a succeeded payment intent: a dispute
+    /// for the whole amount, `needs_response`, with Stripe's 15.00 fee in its balance
+    /// transactions. Send it as `charge.dispute.created`. `None` for an unknown intent.
+    pub fn open_dispute(&self, payment_intent_id: &str, reason: &str) -> Option<Value> {
+        self.state().open_dispute(payment_intent_id, reason)
+    }
+
+    /// Closes an open dispute as "won" or "lost"; send it as `charge.dispute.closed`.
+    pub fn close_dispute(&self, dispute_id: &str, outcome: &str) -> Option<Value> {
+        self.state().close_dispute(dispute_id, outcome)
     }
 
     /// A Stripe event envelope body, created now; sign it with [`sign`].

@@ -2,7 +2,9 @@
 //! mean for our records: payments, refunds, accounts, payouts and transfers. The mock
 //! gateway speaks the same shape. Our ids come back in each object's metadata.
 
+use app::dispute_ports::ReportedDispute;
 use app::ports::{EventEffect, GatewayEvent, WebhookError};
+use domain::disputes::DisputeStatus;
 use domain::payment::PaymentOutcome;
 use domain::payouts::PayoutStatus;
 use domain::refunds::RefundStatus;
@@ -91,6 +93,27 @@ struct TransferObject {
     amount_reversed: i64,
     #[serde(default)]
     metadata: Metadata,
+}
+
+#[derive(Deserialize)]
+struct DisputeObject {
+    id: String,
+    amount: i64,
+    currency: String,
+    /// The disputed charge's payment intent: how we find our payment.
+    payment_intent: Option<String>,
+    reason: Option<String>,
+    status: String,
+    /// The dispute's withdrawals (and reinstatements); their fees are Stripe's
+    /// dispute fee (less any fee given back).
+    #[serde(default)]
+    balance_transactions: Vec<BalanceTransaction>,
+}
+
+#[derive(Deserialize)]
+struct BalanceTransaction {
+    #[serde(default)]
+    fee: i64,
 }
 
 /// Our ids, as we put them in the metadata of every object we create.
@@ -198,9 +221,26 @@ pub fn parse_object(event_id: &str, event_type: &str, data: &[u8]) -> Result<Gat
                 amount_reversed: transfer.amount_reversed,
             }
         }
+        "charge.dispute.created" | "charge.dispute.updated" | "charge.dispute.closed" => dispute(object("dispute", data)?),
         _ => EventEffect::Ignored,
     };
     Ok(GatewayEvent { event_id: event_id.to_owned(), event_type: event_type.to_owned(), created: None, effect })
+}
+
+/// A status we do not know (Stripe adds some) is logged, not refused: a refusal
+/// would make Stripe send it again for days.
+fn dispute(dispute: DisputeObject) -> EventEffect {
+    let Some(status) = DisputeStatus::from_stripe(&dispute.status) else { return EventEffect::Ignored };
+    EventEffect::Dispute(ReportedDispute {
+        payment_id: None,
+        gateway_transaction_id: dispute.payment_intent,
+        gateway_dispute_id: dispute.id,
+        amount_minor: dispute.amount,
+        currency: dispute.currency,
+        fee_minor: dispute.balance_transactions.iter().map(|t| t.fee).sum(),
+        reason: dispute.reason.unwrap_or_default(),
+        status,
+    })
 }
 
 /// A completed checkout of a delayed method is not money yet: the
@@ -286,6 +326,30 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(reversed.effect, EventEffect::TransferReversed { transfer_id: None, amount_reversed: 250, .. }));
+    }
+
+    #[test]
+    fn a_dispute_names_the_payment_intent_and_sums_its_fees() {
+        let body = |status: &str| {
+            format!(
+                r#"{{"id":"evt_12","type":"charge.dispute.closed","data":{{"object":{{"id":"dp_1","object":"dispute","amount":1000,"currency":"usd","charge":"ch_1","payment_intent":"pi_1","reason":"fraudulent","status":"{status}","balance_transactions":[{{"id":"txn_1","amount":-1000,"fee":1500}}]}}}}}}"#
+            )
+        };
+        let lost = parse_envelope(body("lost").as_bytes()).unwrap();
+        assert_eq!(
+            lost.effect,
+            EventEffect::Dispute(ReportedDispute {
+                payment_id: None,
+                gateway_transaction_id: Some("pi_1".into()),
+                gateway_dispute_id: "dp_1".into(),
+                amount_minor: 1000,
+                currency: "usd".into(),
+                fee_minor: 1500,
+                reason: "fraudulent".into(),
+                status: DisputeStatus::Lost,
+            })
+        );
+        assert_eq!(parse_envelope(body("prevented").as_bytes()).map(|e| e.effect), Ok(EventEffect::Ignored));
     }
 
     #[test]

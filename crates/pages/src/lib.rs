@@ -76,11 +76,12 @@ pub fn router(app: App, auth: Authenticator, settings: Settings) -> Router {
 
 /// The operator console's routes (`routes::admin`).
 fn console() -> Router<Pages> {
-    use routes::admin::{self, accounts, events, log, payments, reconciliation, splits};
+    use routes::admin::{self, accounts, disputes, events, log, payments, reconciliation, splits};
     Router::new()
         .route("/admin", get(admin::entry))
         .route("/{locale}/admin", get(payments::list))
         .route("/{locale}/admin/webhooks", get(log::webhooks))
+        .route("/{locale}/admin/disputes", get(disputes::list))
         .route("/{locale}/admin/ledger", get(log::ledger))
         .route("/{locale}/admin/reconciliation", get(reconciliation::list))
         .route("/{locale}/admin/reconciliation/{id}", get(reconciliation::detail))

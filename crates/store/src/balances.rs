@@ -15,7 +15,8 @@ use crate::rows::{corrupt, get, micros, paged, time, uuid};
 use crate::{SqlStore, db};
 
 const COLUMNS: &str = "id, connected_account_id, currency, available_amount, pending_amount, instant_available_amount, \
-    source_types, snapshot_type, created_at, gateway_available_amount, gateway_pending_amount, gateway_account_id";
+    source_types, snapshot_type, created_at, gateway_available_amount, gateway_pending_amount, gateway_account_id, \
+    receivable_amount";
 
 fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
     Ok(BalanceSnapshot {
@@ -26,6 +27,7 @@ fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
         available_minor: get(row, "available_amount")?,
         pending_minor: get(row, "pending_amount")?,
         instant_available_minor: get(row, "instant_available_amount")?,
+        receivable_minor: get(row, "receivable_amount")?,
         source_types: serde_json::from_str(&get::<String>(row, "source_types")?).map_err(corrupt)?,
         snapshot_type: SnapshotType::parse(&get::<String>(row, "snapshot_type")?).ok_or_else(|| corrupt("snapshot_type"))?,
         created_at: time(get(row, "created_at")?)?,
@@ -41,8 +43,8 @@ fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
 impl BalanceStore for SqlStore {
     async fn balance_lines(&self, account: Uuid) -> Result<Vec<BalanceLine>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kind, currency, balance FROM ledger_accounts WHERE owner = $1 AND kind IN ('vendor_available', 'vendor_pending') \
-             ORDER BY currency",
+            "SELECT kind, currency, balance FROM ledger_accounts WHERE owner = $1 \
+             AND kind IN ('vendor_available', 'vendor_pending', 'vendor_receivable') ORDER BY currency",
         )
         .bind(account.to_string())
         .fetch_all(self.pool())
@@ -55,10 +57,12 @@ impl BalanceStore for SqlStore {
                 currency,
                 available_minor: 0,
                 pending_minor: 0,
+                receivable_minor: 0,
                 source_types: Vec::new(),
             });
             match get::<String>(row, "kind")?.as_str() {
                 "vendor_available" => line.available_minor = get(row, "balance")?,
+                "vendor_receivable" => line.receivable_minor = -get::<i64>(row, "balance")?,
                 _ => line.pending_minor = get(row, "balance")?,
             }
         }
@@ -151,7 +155,8 @@ impl BalanceStore for SqlStore {
 
     async fn accounts_with_balances(&self) -> Result<Vec<Uuid>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT owner FROM ledger_accounts WHERE kind IN ('vendor_available', 'vendor_pending') ORDER BY owner",
+            "SELECT DISTINCT owner FROM ledger_accounts WHERE kind IN ('vendor_available', 'vendor_pending', 'vendor_receivable') \
+             ORDER BY owner",
         )
         .fetch_all(self.pool())
         .await
@@ -163,7 +168,7 @@ impl BalanceStore for SqlStore {
 async fn insert(connection: &mut AnyConnection, snapshots: &[BalanceSnapshot]) -> Result<(), StoreError> {
     for s in snapshots {
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO balance_snapshots ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         )))
         .bind(s.id.to_string())
         .bind(s.connected_account_id.to_string())
@@ -177,6 +182,7 @@ async fn insert(connection: &mut AnyConnection, snapshots: &[BalanceSnapshot]) -
         .bind(s.gateway.map(|g| g.available_minor))
         .bind(s.gateway.map(|g| g.pending_minor))
         .bind(&s.gateway_account_id)
+        .bind(s.receivable_minor)
         .execute(&mut *connection)
         .await
         .map_err(db)?;

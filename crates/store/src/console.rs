@@ -20,7 +20,8 @@ const PAYMENT_FILTER: &str = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR use
 /// and its transfers.
 const PAYMENT_OBJECTS: &str = "e.object_id = $1 OR e.object_id IN (SELECT id FROM refunds WHERE payment_id = $1) \
     OR e.object_id IN (SELECT id FROM escrow_holds WHERE payment_id = $1) \
-    OR e.object_id IN (SELECT id FROM transfers WHERE payment_id = $1)";
+    OR e.object_id IN (SELECT id FROM transfers WHERE payment_id = $1) \
+    OR e.object_id IN (SELECT id FROM disputes WHERE payment_id = $1)";
 
 const WEBHOOK_COLUMNS: &str = "gateway_name, event_id, event_type, signature_valid, processed, error, payment_id, received_at";
 

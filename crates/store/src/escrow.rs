@@ -4,7 +4,7 @@ use app::StoreError;
 use app::escrow_ports::{EscrowStore, PlanRelease, ReleaseContext, ReleasePlan};
 use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{AccountStore, Guarded, SplitStore};
-use app::ports::Page;
+use app::ports::{Page, PaymentStore};
 use chrono::{DateTime, Utc};
 use domain::accounts::ConnectedAccount;
 use domain::escrow::{EscrowHold, EscrowStatus};
@@ -20,6 +20,10 @@ use crate::{Dialect, SqlStore, db, outbox, rows};
 
 const COLUMNS: &str = "id, payment_id, merchant_id, amount, currency, status, hold_until, released_at, cancelled_at, \
     cancellation_reason, created_at, updated_at";
+
+/// What a release reads before its transaction: the merchant's account, its fee
+/// rules and what it owes the platform.
+type ReleaseInputs = (Option<ConnectedAccount>, Vec<SplitRule>, i64);
 
 fn hold(row: &AnyRow) -> Result<EscrowHold, StoreError> {
     let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
@@ -63,7 +67,16 @@ pub(crate) async fn insert_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -
 
 /// The hold of a payment, read in the caller's transaction.
 pub(crate) async fn hold_of_payment(tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
-    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE payment_id = $1")))
+    hold_of_payment_locked(tx, payment_id, "").await
+}
+
+/// The hold of a payment with a row lock (`lock` is the dialect's `FOR UPDATE`).
+pub(crate) async fn hold_of_payment_locked(
+    tx: &mut Transaction<'_, Any>,
+    payment_id: Uuid,
+    lock: &str,
+) -> Result<Option<EscrowHold>, StoreError> {
+    let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE payment_id = $1{lock}")))
         .bind(payment_id.to_string())
         .fetch_optional(&mut **tx)
         .await
@@ -72,7 +85,7 @@ pub(crate) async fn hold_of_payment(tx: &mut Transaction<'_, Any>, payment_id: U
 }
 
 /// Moves a hold out of `holding`; false when someone else got there first.
-async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
+pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE escrow_holds SET status = $1, released_at = $2, cancelled_at = $3, cancellation_reason = $4, updated_at = $5 \
          WHERE id = $6 AND status = 'holding'",
@@ -135,9 +148,13 @@ impl SqlStore {
 
     /// The merchant's account and fee rules, read before the transaction: on SQLite the
     /// transaction holds the only connection.
-    async fn release_inputs(&self, id: Uuid) -> Result<Option<(Option<ConnectedAccount>, Vec<SplitRule>)>, StoreError> {
+    async fn release_inputs(&self, id: Uuid) -> Result<Option<ReleaseInputs>, StoreError> {
         let Some(snapshot) = self.escrow(id).await? else { return Ok(None) };
-        Ok(Some((self.account(snapshot.merchant_id).await?, self.fee_rules(snapshot.merchant_id).await?)))
+        let receivable = domain::transfers::receivable(snapshot.merchant_id, snapshot.amount.currency());
+        // Read outside the lock: two recoveries racing are stopped by the
+        // receivable's guard (it never goes above zero), which rolls one back.
+        let owed = -self.ledger_balance(&receivable.code()).await?.min(0);
+        Ok(Some((self.account(snapshot.merchant_id).await?, self.fee_rules(snapshot.merchant_id).await?, owed)))
     }
 
     /// Releases a locked hold inside `tx`: the plan's hold, split, transfer and entries.
@@ -145,7 +162,7 @@ impl SqlStore {
         &self,
         tx: &mut Transaction<'_, Any>,
         current: EscrowHold,
-        (account, rules): (Option<ConnectedAccount>, Vec<SplitRule>),
+        (account, rules, owed_minor): ReleaseInputs,
         plan: PlanRelease<'_>,
     ) -> Result<Guarded<ReleasePlan>, StoreError> {
         let payment_sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
@@ -154,7 +171,9 @@ impl SqlStore {
             .fetch_one(&mut **tx)
             .await
             .map_err(db)?;
-        let context = ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current };
+        let disputed = crate::disputes::is_disputed(tx, current.payment_id).await?;
+        let context =
+            ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current, disputed, owed_minor };
         let plan = match plan(&context) {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),
@@ -216,12 +235,16 @@ impl EscrowStore for SqlStore {
         limit: i64,
         plan: PlanRelease<'_>,
     ) -> Result<Vec<ReleasePlan>, StoreError> {
-        // Only holds whose merchant can receive money: a hold refused for an inactive
-        // account would otherwise sit at the head of the queue and starve the rest.
-        let candidates = sqlx::query(
+        // Only holds whose merchant can receive money and whose payment is not
+        // disputed: a refused hold would otherwise sit at the head of the queue and
+        // starve the rest.
+        let candidates = sqlx::query(AssertSqlSafe(format!(
             "SELECT h.id FROM escrow_holds h JOIN connected_accounts a ON a.id = h.merchant_id \
-             WHERE h.status = 'holding' AND h.hold_until < $1 AND a.status = 'active' ORDER BY h.hold_until, h.id LIMIT $2",
-        )
+             WHERE h.status = 'holding' AND h.hold_until < $1 AND a.status = 'active' \
+             AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = h.payment_id AND d.{}) \
+             ORDER BY h.hold_until, h.id LIMIT $2",
+            crate::disputes::OPEN
+        )))
         .bind(micros(now))
         .bind(limit)
         .fetch_all(self.pool())
@@ -247,6 +270,9 @@ impl EscrowStore for SqlStore {
         };
         if !current.status.can_become(EscrowStatus::Cancelled) {
             return Ok(Guarded::Refused(format!("escrow hold is {}, only a holding escrow can be cancelled", current.status)));
+        }
+        if crate::disputes::is_disputed(&mut tx, current.payment_id).await? {
+            return Ok(Guarded::Refused(app::escrow_ports::FROZEN.to_owned()));
         }
         let cancelled = current.cancelled(reason.to_owned(), now);
         if !end_hold(&mut tx, &cancelled).await? {

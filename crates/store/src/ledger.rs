@@ -88,10 +88,12 @@ fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
 }
 
 /// Adds `delta` to the balance unless that would take a non-negative account
-/// below zero; false when no row moved (missing account, or not enough on it).
+/// below zero, or a receivable or expense account above zero (a debt repaid
+/// twice); false when no row moved (missing account, or not enough on it).
 async fn move_balance(tx: &mut Transaction<'_, Any>, code: &str, delta: i64) -> Result<bool, StoreError> {
     let moved = sqlx::query(
-        "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0)",
+        "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0) \
+         AND (kind NOT IN ('vendor_receivable', 'platform_expenses') OR balance + $1 <= 0)",
     )
     .bind(delta)
     .bind(code)
@@ -159,6 +161,17 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
     }
     for row in fetch(pool, "SELECT id, balance FROM ledger_accounts WHERE may_go_negative = 0 AND balance < 0").await? {
         violations.push(LedgerViolation::Negative { account: text(&row, "id")?, balance: number(&row, "balance")? });
+    }
+    // A receivable or expense above zero: the platform recovered more than it was
+    // owed. With every balance equal to its postings, this proves each receivable
+    // was recovered at most once in total (created − recovered ≥ 0).
+    for row in fetch(
+        pool,
+        "SELECT id, balance FROM ledger_accounts WHERE kind IN ('vendor_receivable', 'platform_expenses') AND balance > 0",
+    )
+    .await?
+    {
+        violations.push(LedgerViolation::OverRecovered { account: text(&row, "id")?, balance: number(&row, "balance")? });
     }
     for row in fetch(
         pool,

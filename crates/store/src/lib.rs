@@ -5,6 +5,7 @@
 mod accounts;
 mod balances;
 mod console;
+mod disputes;
 mod escrow;
 mod events;
 mod idempotency;

@@ -122,6 +122,7 @@ pub fn snapshot(snapshot: BalanceSnapshot, stored: bool) -> proto::BalanceSnapsh
         available_amount: amount(snapshot.available_minor),
         pending_amount: amount(snapshot.pending_minor),
         instant_available_amount: amount(snapshot.instant_available_minor),
+        receivable_amount: amount(snapshot.receivable_minor),
         stripe_account_id: snapshot.gateway_account_id,
         available_currency: snapshot.currency.clone(),
         pending_currency: snapshot.currency.clone(),

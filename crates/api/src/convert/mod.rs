@@ -1,6 +1,7 @@
 //! Domain → wire conversions. Amounts leave as decimal strings, enums as their
 //! prefixed proto values.
 
+pub mod disputes;
 pub mod escrow;
 pub mod marketplace;
 pub mod reconciliation;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod balances;
+pub mod disputes;
 pub mod escrow;
 pub mod events;
 pub mod payment;

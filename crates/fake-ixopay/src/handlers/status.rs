@@ -8,7 +8,7 @@ use super::PAYMENT_METHOD;
 use crate::dispatch::Answer;
 use crate::errors::{self, TRANSACTION_NOT_FOUND};
 use crate::routes::Lookup;
-use crate::state::{FakeState, Transaction};
+use crate::state::{FakeState, Transaction, TxType};
 
 pub(crate) fn status(state: &FakeState, api_key: &str, lookup: &Lookup) -> Answer {
     let found = match lookup {
@@ -55,7 +55,8 @@ pub(crate) fn describe(transaction: &Transaction) -> Value {
         body["errors"] = json!([entry]);
     }
     if let Some(chargeback) = &transaction.chargeback {
-        body["chargebackData"] = chargeback.clone();
+        let key = if transaction.kind == TxType::ChargebackReversal { "chargebackReversalData" } else { "chargebackData" };
+        body[key] = chargeback.clone();
     }
     body
 }

@@ -4,6 +4,7 @@
 mod balance_transactions;
 mod checkout;
 mod connect;
+mod disputes;
 mod payouts;
 mod refunds;
 mod transfers;

@@ -3,8 +3,10 @@
 //! transactionType, result) is one event, so a repeated callback applies once and
 //! a later OK after an ERROR is a new event.
 
+use app::dispute_ports::ReportedDispute;
 use app::ports::{EventEffect, GatewayEvent, WebhookError};
 use domain::Money;
+use domain::disputes::DisputeStatus;
 use domain::payment::PaymentOutcome;
 use domain::payouts::PayoutStatus;
 use domain::refunds::RefundStatus;
@@ -21,6 +23,22 @@ struct Callback {
     amount: Option<String>,
     currency: Option<String>,
     message: Option<String>,
+    chargeback_data: Option<ChargebackData>,
+    chargeback_reversal_data: Option<ChargebackData>,
+}
+
+/// What a CHARGEBACK (`chargebackData`) or CHARGEBACK-REVERSAL
+/// (`chargebackReversalData`) callback says about the disputed debit.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ChargebackData {
+    original_uuid: Option<String>,
+    original_merchant_transaction_id: Option<String>,
+    /// A reversal names the chargeback it reverses.
+    chargeback_uuid: Option<String>,
+    amount: Option<String>,
+    currency: Option<String>,
+    reason: Option<String>,
 }
 
 /// The event a callback body describes.
@@ -57,7 +75,9 @@ pub fn parse(payload: &[u8]) -> Result<GatewayEvent, WebhookError> {
             failure_message: if failed { reason() } else { None },
         },
         ("REGISTER", true) => EventEffect::CardRegistered { link_id: ours, card_reference: callback.uuid.clone(), ok },
-        // Chargebacks are logged and kept for the dispute handling; PENDING waits.
+        ("CHARGEBACK", _) if ok => chargeback(&callback, callback.chargeback_data.as_ref(), DisputeStatus::NeedsResponse),
+        ("CHARGEBACK-REVERSAL", _) if ok => chargeback(&callback, callback.chargeback_reversal_data.as_ref(), DisputeStatus::Won),
+        // PENDING waits; a chargeback's ERROR took nothing.
         _ => EventEffect::Ignored,
     };
     Ok(GatewayEvent {
@@ -65,6 +85,35 @@ pub fn parse(payload: &[u8]) -> Result<GatewayEvent, WebhookError> {
         event_type: format!("{}.{}", callback.transaction_type, callback.result),
         created: None,
         effect,
+    })
+}
+
+/// A chargeback opens a dispute (its uuid is the dispute's id); its reversal closes
+/// that dispute as won. AllSecure sends no callback for a chargeback the merchant
+/// loses: it stays open until a person decides (see docs/gateways.md).
+fn chargeback(callback: &Callback, data: Option<&ChargebackData>, status: DisputeStatus) -> EventEffect {
+    let field = |pick: fn(&ChargebackData) -> Option<&String>| data.and_then(pick).cloned();
+    let (amount, currency) = (
+        field(|d| d.amount.as_ref()).or_else(|| callback.amount.clone()),
+        field(|d| d.currency.as_ref()).or_else(|| callback.currency.clone()),
+    );
+    let (Some(amount), Some(currency)) = (amount, currency) else { return EventEffect::Ignored };
+    let original = field(|d| d.original_merchant_transaction_id.as_ref()).or_else(|| callback.merchant_transaction_id.clone());
+    let gateway_dispute_id = match status {
+        DisputeStatus::Won => field(|d| d.chargeback_uuid.as_ref()),
+        _ => Some(callback.uuid.clone()),
+    };
+    let Some(gateway_dispute_id) = gateway_dispute_id else { return EventEffect::Ignored };
+    EventEffect::Dispute(ReportedDispute {
+        payment_id: original.as_deref().and_then(|id| Uuid::try_parse(id).ok()),
+        gateway_transaction_id: field(|d| d.original_uuid.as_ref()),
+        gateway_dispute_id,
+        // An amount we cannot read is 0, which fits no payment and moves nothing.
+        amount_minor: Money::parse_request(&amount, &currency).map_or(0, |m| m.minor()),
+        currency,
+        fee_minor: 0,
+        reason: field(|d| d.reason.as_ref()).unwrap_or_default(),
+        status,
     })
 }
 
@@ -113,7 +162,18 @@ mod tests {
             EventEffect::Payout { status: PayoutStatus::Failed, .. }
         ));
         let chargeback = parse(&callback("CHARGEBACK", "OK")).unwrap();
-        assert_eq!((chargeback.event_type.as_str(), chargeback.effect), ("CHARGEBACK.OK", EventEffect::Ignored));
+        assert_eq!(chargeback.event_type, "CHARGEBACK.OK");
+        assert!(matches!(
+            chargeback.effect,
+            EventEffect::Dispute(ReportedDispute { status: DisputeStatus::NeedsResponse, amount_minor: 100_000, payment_id: Some(_), ref gateway_dispute_id, .. })
+                if gateway_dispute_id == "abc123"
+        ));
+        let reversal = br#"{"result":"OK","uuid":"rev1","merchantTransactionId":"x","transactionType":"CHARGEBACK-REVERSAL","amount":"10.00","currency":"EUR","chargebackReversalData":{"originalUuid":"d1","originalMerchantTransactionId":"0190f0e0-0000-7000-8000-000000000001","chargebackUuid":"abc123","amount":"10.00","currency":"EUR","reason":"won"}}"#;
+        assert!(matches!(
+            parse(reversal).unwrap().effect,
+            EventEffect::Dispute(ReportedDispute { status: DisputeStatus::Won, amount_minor: 1000, ref gateway_dispute_id, .. })
+                if gateway_dispute_id == "abc123"
+        ));
         assert_eq!(parse(&callback("DEBIT", "PENDING")).unwrap().effect, EventEffect::Ignored);
         assert!(matches!(
             parse(&callback("REGISTER", "OK")).unwrap().effect,

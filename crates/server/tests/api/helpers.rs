@@ -285,6 +285,7 @@ impl TestApp {
             "wallet_transactions",
             "reconciliation_runs",
             "reconciliation_lines",
+            "disputes",
         ] {
             let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
                 .fetch_one(&pool)

@@ -13,6 +13,7 @@ mod checkout;
 mod command_line;
 mod connections;
 mod console;
+mod disputes;
 mod escrow;
 mod events;
 mod fixtures;

@@ -38,7 +38,8 @@ struct AccountsPage {
     older: Option<u32>,
 }
 
-/// `available (pending)` per currency, e.g. `$90.00 (+$0.00)`.
+/// `available (pending)` per currency, e.g. `$90.00 (+$0.00)`, and what the vendor
+/// owes the platform when it owes something (`owes $90.00`).
 /// A vendor that was never paid has no balance in any currency: say so, not an empty cell.
 fn balances(snapshots: &[BalanceSnapshot], locale: Locale) -> String {
     let known: Vec<String> = snapshots
@@ -47,7 +48,13 @@ fn balances(snapshots: &[BalanceSnapshot], locale: Locale) -> String {
             let currency = Currency::parse("currency", &s.currency).ok()?;
             let (available, pending) =
                 (Money::from_minor(s.available_minor, currency), Money::from_minor(s.pending_minor, currency));
-            Some(format!("{} (+{})", money::format(available, locale), money::format(pending, locale)))
+            let line = format!("{} (+{})", money::format(available, locale), money::format(pending, locale));
+            Some(match s.receivable_minor {
+                0 => line,
+                owed => {
+                    format!("{line}, {} {}", locale.t("console.owes"), money::format(Money::from_minor(owed, currency), locale))
+                }
+            })
         })
         .collect();
     if known.is_empty() { locale.t("console.no_balance").to_owned() } else { known.join(" · ") }

@@ -4,6 +4,7 @@
 //! principal.
 
 pub mod accounts;
+pub mod disputes;
 pub mod events;
 pub mod log;
 pub mod payments;

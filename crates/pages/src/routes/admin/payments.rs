@@ -143,6 +143,9 @@ fn row(payment: &Payment, locale: Locale) -> Row {
     }
 }
 
+/// A payment has a dispute or two; more than this is not a page's business.
+const DISPUTES_SHOWN: app::ports::Page = app::ports::Page { limit: 20, offset: 0 };
+
 pub struct Line {
     pub date: String,
     pub kind: String,
@@ -182,6 +185,7 @@ struct DetailPage {
     refund_key: String,
     hold: Option<Hold>,
     refunds: Vec<RefundRow>,
+    disputes: Vec<super::disputes::DisputeRow>,
     lines: Vec<Line>,
     events: Vec<Event>,
 }
@@ -222,11 +226,12 @@ async fn render(
             payment,
             hold,
             app.payment_refunds(me, id).await?,
+            app.disputes(me, id, None, DISPUTES_SHOWN).await?.0,
             app.payment_ledger(me, id).await?,
             app.payment_webhooks(me, id).await?,
         ))
     };
-    let (payment, hold, refunds, lines, events) = match wanted.await {
+    let (payment, hold, refunds, disputes, lines, events) = match wanted.await {
         Ok(found) => found,
         Err(error) => return layout::app_error(locale, error),
     };
@@ -257,6 +262,7 @@ async fn render(
                 reason: r.reason.clone(),
             })
             .collect(),
+        disputes: disputes.iter().map(|d| super::disputes::row(d, locale)).collect(),
         lines: lines
             .iter()
             .map(|l| Line {

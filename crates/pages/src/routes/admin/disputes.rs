@@ -1,0 +1,95 @@
+//! `/{locale}/admin/disputes`: every dispute the gateways reported, newest first; a
+//! payment's own disputes are on its page (`payments::detail`), which is where each
+//! dispute row links.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use domain::disputes::Dispute;
+
+use super::{Operator, PageQuery, Paging};
+use crate::Pages;
+use crate::i18n::Locale;
+use crate::layout::{self, Layout};
+use crate::money;
+use crate::routes::{InLocale, PageParams};
+
+/// A dispute as a table row (`admin/disputes_table.html`).
+pub struct DisputeRow {
+    pub date: String,
+    pub payment: String,
+    pub gateway: String,
+    pub gateway_id: String,
+    pub status: &'static str,
+    pub status_text: &'static str,
+    pub amount: String,
+    pub fee: String,
+    pub reason: String,
+}
+
+pub fn row(dispute: &Dispute, locale: Locale) -> DisputeRow {
+    DisputeRow {
+        date: locale.date(dispute.created_at),
+        payment: dispute.payment_id.to_string(),
+        gateway: dispute.gateway_name.clone(),
+        gateway_id: dispute.gateway_dispute_id.clone(),
+        status: dispute.status.as_str(),
+        status_text: locale.t(&format!("console.dispute.{}", dispute.status.as_str())),
+        amount: money::format(dispute.amount, locale),
+        fee: money::format(dispute.fee, locale),
+        reason: dispute.reason.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/disputes.html")]
+struct DisputesPage {
+    layout: Layout,
+    disputes: Vec<DisputeRow>,
+    total: i64,
+    newer: Option<u32>,
+    older: Option<u32>,
+}
+
+pub async fn list(
+    State(pages): State<Pages>,
+    InLocale(locale): InLocale,
+    PageParams(query): PageParams<PageQuery>,
+    operator: Operator,
+) -> Response {
+    let paging = Paging::of(query.page);
+    let found = match paging.page() {
+        Ok(page) => pages.app.disputes(&operator.principal, "", None, page).await,
+        Err(error) => Err(error.into()),
+    };
+    let (disputes, total) = match found {
+        Ok(found) => found,
+        Err(error) => return layout::app_error(locale, error),
+    };
+    let (newer, older) = paging.links(disputes.len(), total);
+    let page = DisputesPage {
+        layout: Layout::at(locale, "console.disputes", &operator.csrf, Some(&operator.principal.subject), "/admin/disputes"),
+        disputes: disputes.iter().map(|d| row(d, locale)).collect(),
+        total,
+        newer,
+        older,
+    };
+    layout::render(&page)
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::disputes::DisputeStatus;
+
+    use crate::i18n::{Locale, MISSING};
+
+    #[test]
+    fn every_dispute_status_is_translated() {
+        for locale in Locale::ALL {
+            for status in DisputeStatus::ALL {
+                let key = format!("console.dispute.{}", status.as_str());
+                assert_ne!(locale.t(&key), MISSING, "{key} in {}", locale.code());
+            }
+        }
+    }
+}
