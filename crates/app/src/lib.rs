@@ -29,6 +29,7 @@ mod withdrawals;
 
 use std::sync::Arc;
 
+pub use accounts::MockOnboarding;
 pub use auth::{Principal, Role};
 pub use error::{AppError, StoreError};
 pub use gateways::{ConnectGateways, Gateways};

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use app::ports::Page;
 use app::{App, AppError, Principal, Role};
+use domain::accounts::DISPLAY_NAME_METADATA_KEY;
 use domain::accounts::{AccountInput, AccountStatus, AccountType, ConnectedAccount};
 use domain::escrow::EscrowStatus;
 use domain::fees::{SplitRuleInput, SplitRuleType};
@@ -18,8 +19,6 @@ use serde::Deserialize;
 
 /// The account metadata key that names the fixture vendor an account was made for.
 pub const FIXTURE_METADATA_KEY: &str = "fixture";
-/// The shop's name for the vendor, kept in the account's metadata.
-pub const DISPLAY_NAME_METADATA_KEY: &str = "display_name";
 /// Fixture payments' redirect URLs: fixed, since they are part of the replayed request.
 const SUCCESS_URL: &str = "https://shop.example/demo/success?session={CHECKOUT_SESSION_ID}";
 const CANCEL_URL: &str = "https://shop.example/demo/cancel";

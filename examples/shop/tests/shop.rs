@@ -116,8 +116,8 @@ impl World {
         }
     }
 
-    /// Buys `sku` and pays on the mock page; the order page's path.
-    async fn buy_and_pay(&self, sku: &str) -> String {
+    /// Buys `sku` of `vendor` and pays on the mock page; the order page's path.
+    async fn buy_and_pay(&self, sku: &str, vendor: &str) -> String {
         let key = uuid::Uuid::new_v4().to_string();
         let (status, checkout_url) =
             self.post("/orders", &[("csrf", self.csrf.as_str()), ("sku", sku), ("order_key", key.as_str())]).await;
@@ -125,6 +125,7 @@ impl World {
         let page = self.http.get(self.service_url(&path_of(&checkout_url))).send().await.expect("mock page");
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
+        assert_eq!(value_after(&html, "id=\"merchant\">").split('<').next(), Some(vendor), "the vendor's name, not an id");
         let action = value_after(&html, "action=\"");
         let session_id = value_after(&html, "name=\"session_id\" value=\"");
         let paid = self
@@ -182,7 +183,7 @@ impl World {
 async fn a_buyer_pays_gets_the_goods_and_the_vendor_is_paid_an_operator_refunds_part_of_another_order() {
     let world = start().await;
 
-    let order = world.buy_and_pay("book-rust").await;
+    let order = world.buy_and_pay("book-rust", "Libris Books").await;
     let (status, page) = world.get(&order).await;
     assert_eq!(status, 200);
     assert!(page.contains("id=\"status\">paid<") && page.contains("Mark delivered"), "{page}");
@@ -199,7 +200,7 @@ async fn a_buyer_pays_gets_the_goods_and_the_vendor_is_paid_an_operator_refunds_
     let transfer = transfers.iter().find(|t| t.payment_id == payment.id).expect("the vendor's transfer for the order");
     assert_eq!(transfer.amount, "35.91", "39.90 less the vendor's 10 % rule");
 
-    let other = world.buy_and_pay("coffee-beans").await;
+    let other = world.buy_and_pay("coffee-beans", "Kafana Roasters").await;
     let other_id = other.trim_start_matches("/orders/");
     let (_, operator) = world.get("/operator").await;
     assert!(operator.contains("Single-origin beans"), "{operator}");

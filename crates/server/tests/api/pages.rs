@@ -143,6 +143,10 @@ async fn the_home_page_and_probes_share_the_port_with_grpc() {
     let onboarding = web.get("/connect/mock/onboarding?account_id=x&link_id=y").await;
     assert_eq!(onboarding.status, 400);
     assert_page(&onboarding, "a bad onboarding link");
+    let unknown =
+        web.get(&format!("/connect/mock/onboarding?account_id={}&link_id={}", uuid::Uuid::nil(), uuid::Uuid::nil())).await;
+    assert_eq!(unknown.status, 404);
+    assert_page(&unknown, "an unknown onboarding link");
     let nowhere = web.get("/no/such/page").await;
     assert_eq!(nowhere.status, 404);
     assert!(nowhere.headers.contains_key(CONTENT_SECURITY_POLICY));
@@ -289,10 +293,23 @@ async fn a_declined_deposit_comes_back_to_the_form_with_a_message() {
     ];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let checkout = web.post("/sr/balance/deposit", &fields).await.location().to_owned();
+    // The gateway's page speaks the wallet's language, and its cancel link goes back to the wallet.
     let page = web.get(&checkout).await;
-    let back =
-        web.post("/payment/mock/complete", &[("session_id", &hidden(&page.body, "session_id")), ("outcome", "failure")]).await;
-    assert!(back.location().ends_with("/sr/balance/deposit?error=payment_failed"), "{}", back.location());
+    assert!(page.body.contains("<html lang=\"sr-Latn\">"), "{}", page.body);
+    let cancel = page.body.split("id=\"cancel\">").nth(1).unwrap_or_default().split('<').next().unwrap_or_default();
+    assert_eq!(cancel, "Otkaži i vrati se u novčanik");
+    let session_id = hidden(&page.body, "session_id");
+    let cancel_url = page.body.split("<a href=\"").find(|link| link.contains("error=payment_cancelled")).unwrap_or_default();
+    let cancelled = web.get(&cancel_url.split('"').next().unwrap_or_default().replace("&#38;", "&")).await;
+    assert!(
+        cancelled.body.contains("id=\"payment-cancelled\"") && cancelled.body.contains("Otkazali ste plaćanje"),
+        "{}",
+        cancelled.body
+    );
+    assert!(!cancelled.body.contains("id=\"payment-failed\""));
+    // Declined: the same way back, but the page says it failed.
+    let back = web.post("/payment/mock/complete", &[("session_id", &session_id), ("outcome", "failure")]).await;
+    assert!(back.location().contains("/sr/balance/deposit?error=payment_cancelled&session_id="), "{}", back.location());
     let again = web.get(back.location()).await;
     assert!(again.body.contains("id=\"payment-failed\"") && again.body.contains("Plaćanje nije prošlo"), "{}", again.body);
     assert_eq!(app.ledger_balance("wallet:buyer-8:EUR").await, 0);
