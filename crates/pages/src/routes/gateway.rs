@@ -17,10 +17,10 @@ use domain::FieldError;
 use domain::payment::{PaymentOutcome, PaymentStatus, PaymentType};
 use serde::Deserialize;
 
-use crate::Pages;
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
 use crate::money;
+use crate::{Pages, guard};
 
 /// The mock checkout page's path, which the mock gateway's session URLs point to.
 const CHECKOUT_PATH: &str = "/payment/mock";
@@ -135,7 +135,7 @@ pub async fn checkout_page(
         cancel_url: payment.redirect_url(),
         layout,
     };
-    layout::render(&page)
+    guard::sending_forms_to(layout::render(&page), &[&payment.success_url, &payment.cancel_url])
 }
 
 /// Completes the payment through the webhook path, then 303 to the success or
@@ -179,6 +179,7 @@ pub async fn onboarding_page(
     let layout = Layout::new(locale, "onboarding.title", "", None, |l| {
         format!("/connect/mock/onboarding?account_id={account_id}&link_id={link_id}&lang={}", l.code())
     });
+    let targets = [link.return_url.clone(), link.refresh_url.clone()];
     let page = OnboardingPage {
         layout,
         merchant: locale.t("checkout.platform"),
@@ -190,7 +191,7 @@ pub async fn onboarding_page(
         link_id,
         refresh_url: link.refresh_url,
     };
-    layout::render(&page)
+    guard::sending_forms_to(layout::render(&page), &[&targets[0], &targets[1]])
 }
 
 /// The onboarding page's form: completes KYC and 303 to the return URL; a link
