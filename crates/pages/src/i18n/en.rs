@@ -7,6 +7,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("nav.wallet", "Wallet"),
     ("nav.deposit", "Top up"),
     ("nav.withdraw", "Withdraw"),
+    ("nav.console", "Console"),
     ("nav.signin", "Sign in"),
     ("nav.signout", "Sign out"),
     ("nav.language", "Language"),

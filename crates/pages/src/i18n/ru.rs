@@ -7,6 +7,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("nav.wallet", "Кошелёк"),
     ("nav.deposit", "Пополнить"),
     ("nav.withdraw", "Вывести"),
+    ("nav.console", "Консоль"),
     ("nav.signin", "Войти"),
     ("nav.signout", "Выйти"),
     ("nav.language", "Язык"),

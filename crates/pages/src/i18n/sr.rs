@@ -7,6 +7,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("nav.wallet", "Novčanik"),
     ("nav.deposit", "Dopuna"),
     ("nav.withdraw", "Isplata"),
+    ("nav.console", "Konzola"),
     ("nav.signin", "Prijava"),
     ("nav.signout", "Odjava"),
     ("nav.language", "Jezik"),

@@ -96,7 +96,7 @@ async fn cancelled_or_declined(pages: &Pages, session: &SignedIn, session_id: &s
 
 fn render(pages: &Pages, locale: Locale, session: &SignedIn, form: DepositForm, notice: Notice, errors: FieldErrors) -> Response {
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let layout = Layout::at(locale, "deposit.title", &session.csrf, Some(&session.principal.subject), "/balance/deposit");
+    let layout = Layout::at(locale, "deposit.title", &session.csrf, Some(&session.principal), "/balance/deposit");
     // A refusal of a field wrote nothing: the corrected form is a new request. Any
     // other failure (the gateway did not answer) is retried with the same key, so
     // it finds the deposit already written.
@@ -176,8 +176,7 @@ pub async fn success(
 ) -> Response {
     let session = percent_encoding::utf8_percent_encode(&query.session_id, percent_encoding::NON_ALPHANUMERIC).to_string();
     let here = |l: Locale| format!("/{}/balance/deposit/success?session_id={session}", l.code());
-    let user = visitor.principal.as_ref().map(|p| p.subject.clone());
-    let layout = Layout::new(locale, "success.title", &visitor.csrf, user.as_deref(), here);
+    let layout = Layout::new(locale, "success.title", &visitor.csrf, visitor.principal.as_ref(), here);
     let Some(principal) = visitor.principal else {
         if query.back.is_empty() {
             let again = format!("{}&back=1", here(locale));

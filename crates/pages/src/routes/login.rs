@@ -102,7 +102,7 @@ fn safe_next(next: &str, locale: Locale) -> String {
 }
 
 fn login_page(pages: &Pages, visitor: &Visitor, locale: Locale, next: &str, error: Option<String>) -> Response {
-    let user = visitor.principal.as_ref().map(|p| p.subject.as_str());
+    let user = visitor.principal.as_ref();
     let next = safe_next(next, locale);
     let encoded = percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC).to_string();
     let layout = Layout::new(locale, "login.title", &visitor.csrf, user, |l| format!("/login?lang={}&next={encoded}", l.code()));

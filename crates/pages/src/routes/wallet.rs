@@ -73,7 +73,7 @@ pub async fn page(
     };
     let shown = i64::from(offset) + i64::try_from(history.len()).unwrap_or(0);
     let page = BalancePage {
-        layout: Layout::at(locale, "balance.title", &session.csrf, Some(&me.subject), "/balance"),
+        layout: Layout::at(locale, "balance.title", &session.csrf, Some(me), "/balance"),
         notice: NOTICES.into_iter().find(|(name, _)| *name == query.notice).map(|(_, key)| key),
         charts: balances.iter().filter_map(|b| balance_chart(*b, &latest, locale)).collect(),
         balances: balances.iter().map(|b| (b.currency().code(), money::format(*b, locale))).collect(),

@@ -160,12 +160,15 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
     let mut user = WebSession::new(&app);
     sign_in(&mut user, "buyer-1", "role_user").await;
     assert_eq!(user.get("/en/admin").await.status, 403);
+    assert!(!user.get("/en/balance").await.body.contains("id=\"console-link\""), "a user's header has no console link");
     for page in [path.as_str(), "/en/admin/webhooks", "/en/admin/ledger", "/en/admin/accounts", "/en/admin/splits"] {
         assert_eq!(user.get(page).await.status, 403, "{page}");
     }
 
     let mut service = WebSession::new(&app);
     sign_in(&mut service, "backend", "role_service").await;
+    let wallet = service.get("/sr").await;
+    assert!(wallet.body.contains("<a href=\"/sr/admin\" id=\"console-link\">Konzola</a>"), "{}", wallet.body);
     let page = service.get(&path).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("platform_cash:USD") && !page.body.contains("id=\"refund-submit\""), "{}", page.body);

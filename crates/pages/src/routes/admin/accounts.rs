@@ -82,7 +82,7 @@ pub async fn list(
     };
     let (newer, older) = paging.links(rows.len(), total);
     let page = AccountsPage {
-        layout: Layout::at(locale, "console.accounts", &operator.csrf, Some(&me.subject), "/admin/accounts"),
+        layout: Layout::at(locale, "console.accounts", &operator.csrf, Some(me), "/admin/accounts"),
         rows,
         total,
         newer,
@@ -147,7 +147,7 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
     };
     let code = locale.code();
     let page = AccountPage {
-        layout: Layout::at(locale, "console.account_title", &operator.csrf, Some(&me.subject), &format!("/admin/accounts/{id}")),
+        layout: Layout::at(locale, "console.account_title", &operator.csrf, Some(me), &format!("/admin/accounts/{id}")),
         id: account.id.to_string(),
         email: account.email.clone(),
         status_text: locale.t(&format!("console.account.{}", account.status.as_str())),

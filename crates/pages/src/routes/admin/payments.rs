@@ -109,7 +109,7 @@ pub async fn list(
     let (newer, older) = paging.links(payments.len(), total);
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = ListPage {
-        layout: Layout::at(locale, "console.payments", &operator.csrf, Some(&operator.principal.subject), "/admin"),
+        layout: Layout::at(locale, "console.payments", &operator.csrf, Some(&operator.principal), "/admin"),
         statuses: STATUSES.iter().map(|s| (*s, status_text(locale, s), *s == query.status)).collect(),
         rows: payments.iter().map(|p| row(p, locale)).collect(),
         filters: query.filters(),
@@ -232,7 +232,7 @@ async fn render(
     };
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = DetailPage {
-        layout: Layout::at(locale, "console.payment", &operator.csrf, Some(&me.subject), &format!("/admin/payments/{id}")),
+        layout: Layout::at(locale, "console.payment", &operator.csrf, Some(me), &format!("/admin/payments/{id}")),
         acts: operator.acts,
         notice,
         errors,

@@ -190,7 +190,7 @@ async fn render_list(
     };
     let status = if errors.any() || fee_errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = SplitsPage {
-        layout: Layout::at(locale, "console.splits", &operator.csrf, Some(&me.subject), "/admin/splits"),
+        layout: Layout::at(locale, "console.splits", &operator.csrf, Some(me), "/admin/splits"),
         acts: operator.acts,
         rows: rules.iter().map(|r| row(r, locale)).collect(),
         fields: form.fields(),
@@ -259,13 +259,7 @@ pub async fn edit(State(pages): State<Pages>, ObjectPath { locale, id }: ObjectP
 fn render_rule(locale: Locale, operator: &Operator, id: &str, form: RuleForm, errors: FieldErrors) -> Response {
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = SplitPage {
-        layout: Layout::at(
-            locale,
-            "console.split",
-            &operator.csrf,
-            Some(&operator.principal.subject),
-            &format!("/admin/splits/{id}"),
-        ),
+        layout: Layout::at(locale, "console.split", &operator.csrf, Some(&operator.principal), &format!("/admin/splits/{id}")),
         acts: operator.acts,
         id: id.to_owned(),
         fields: form.fields(),
