@@ -242,7 +242,7 @@ fn settle(
                 kind: WalletTransactionKind::Deposit,
                 amount: payment.amount,
                 status: WalletTransactionStatus::Completed,
-                description: "top-up".into(),
+                description: domain::wallet::TOP_UP_DESCRIPTION.into(),
                 payment_id: Some(payment.id),
                 idempotency_key: None,
                 gateway_name: None,

@@ -94,6 +94,10 @@ fn row(transaction: &WalletTransaction, locale: Locale) -> Row {
         status_text: locale.t(&format!("status.{}", transaction.status)),
         amount: if credit { format!("+{amount}") } else { format!("−{amount}") },
         credit,
-        description: transaction.description.clone(),
+        description: if transaction.description == domain::wallet::TOP_UP_DESCRIPTION {
+            locale.t("type.balance_deposit").to_owned()
+        } else {
+            transaction.description.clone()
+        },
     }
 }

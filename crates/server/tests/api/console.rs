@@ -140,7 +140,11 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     let check = web.get("/sr/admin/ledger").await;
     assert!(check.body.contains("id=\"ledger-ok\""), "{}", check.body);
     let after = web.get(&format!("/en/admin/payments/{escrowed}?notice=released")).await;
-    assert!(after.body.contains("escrow_release") && !after.body.contains("id=\"release-submit\""), "{}", after.body);
+    assert!(
+        after.body.contains("<td>Escrow released <small>") && !after.body.contains("id=\"release-submit\""),
+        "{}",
+        after.body
+    );
     console.assert_ledger_ok();
     grpc.assert_ledger_ok();
     console.stop().await;

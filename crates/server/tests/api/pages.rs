@@ -268,6 +268,8 @@ async fn a_deposit_through_the_pages_credits_the_wallet_once(db: Db) {
     let balance = web.get("/en/balance").await;
     assert!(balance.body.contains("$25.50") && balance.body.contains("Top-up") && balance.body.contains("badge completed"));
     assert!(balance.body.contains("<polyline points="), "the chart is drawn");
+    let serbian = web.get("/sr/balance").await;
+    assert!(serbian.body.contains("Dopuna novčanika") && !serbian.body.contains("top-up"), "{}", serbian.body);
     assert_eq!(app.ledger_balance("wallet:buyer-7:USD").await, 2550);
     // A finished checkout is gone; an unknown one was never there.
     let finished = web.get(&checkout).await;

@@ -145,7 +145,7 @@ fn row(payment: &Payment, locale: Locale) -> Row {
 
 pub struct Line {
     pub date: String,
-    pub kind: String,
+    pub kind: &'static str,
     pub object: String,
     pub account: String,
     pub amount: String,
@@ -164,7 +164,8 @@ pub struct Hold {
 pub struct RefundRow {
     pub date: String,
     pub amount: String,
-    pub status: String,
+    pub status: &'static str,
+    pub status_text: &'static str,
     pub reason: String,
 }
 
@@ -253,7 +254,8 @@ async fn render(
             .map(|r| RefundRow {
                 date: locale.date(r.created_at),
                 amount: money::format(r.amount, locale),
-                status: r.status.as_str().to_owned(),
+                status: r.status.as_str(),
+                status_text: locale.t(&format!("console.refund.{}", r.status.as_str())),
                 reason: r.reason.clone(),
             })
             .collect(),
@@ -261,7 +263,7 @@ async fn render(
             .iter()
             .map(|l| Line {
                 date: locale.date(l.created_at),
-                kind: l.entry_kind.clone(),
+                kind: locale.t(&format!("console.entry.{}", l.entry_kind)),
                 object: l.object_id.clone(),
                 account: l.account.clone(),
                 amount: money::format(l.amount, locale),
@@ -339,5 +341,20 @@ async fn act(
             let field = if matches!(action, Action::Refund) { "amount" } else { "escrow" };
             render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, field, &[("escrow_id", "escrow")])).await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::ledger::EntryKind;
+    use domain::refunds::RefundStatus;
+
+    #[test]
+    fn every_refund_status_and_ledger_entry_kind_is_translated() {
+        let keys = RefundStatus::ALL
+            .iter()
+            .map(|s| format!("console.refund.{}", s.as_str()))
+            .chain(EntryKind::ALL.iter().map(|k| format!("console.entry.{}", k.as_str())));
+        crate::i18n::assert_translated(&keys.collect::<Vec<_>>());
     }
 }
