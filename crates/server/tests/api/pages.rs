@@ -407,6 +407,16 @@ async fn a_token_signs_in_only_when_it_verifies() {
     let refused = web.post("/login", &[("csrf", &csrf), ("lang", "ru"), ("token", &forged)]).await;
     assert_eq!(refused.status, 401);
     assert!(refused.body.contains("id=\"token-error\""), "{}", refused.body);
+    assert!(refused.body.contains("подпись неверна") && !refused.body.contains("invalid token"), "{}", refused.body);
+    assert!(web.cookie("vp_session").is_none());
+    let secret = crate::helpers::JWT_SECRET.as_bytes();
+    let expired = api::mint_hs256(secret, "user-2", &[app::Role::User], chrono::Duration::hours(-1)).unwrap();
+    let late = web.post("/login", &[("csrf", &csrf), ("lang", "sr"), ("token", &expired)]).await;
+    assert!(late.body.contains("istekao je") && !late.body.contains("(exp)"), "{}", late.body);
+    let roleless = crate::helpers::token("user-2", &[]);
+    let idle = web.post("/login", &[("csrf", &csrf), ("lang", "en"), ("token", &roleless)]).await;
+    assert_eq!(idle.status, 401);
+    assert!(idle.body.contains("grants no role"), "{}", idle.body);
     assert!(web.cookie("vp_session").is_none());
     let good = crate::helpers::token("user-2", &[app::Role::User]);
     let signed = web.post("/login", &[("csrf", &csrf), ("lang", "ru"), ("next", "/ru/balance"), ("token", &good)]).await;
