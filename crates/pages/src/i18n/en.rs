@@ -68,6 +68,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("pager.label", "Pages of the history"),
     ("pager.newer", "Newer"),
     ("pager.older", "Older"),
+    ("pager.past_end", "This page is past the end of the list."),
     ("deposit.title", "Top up your wallet"),
     ("deposit.preset", "Amount"),
     ("deposit.other", "Or another amount"),

@@ -68,6 +68,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("pager.label", "Страницы истории"),
     ("pager.newer", "Новее"),
     ("pager.older", "Старше"),
+    ("pager.past_end", "Эта страница за концом списка."),
     ("deposit.title", "Пополнение кошелька"),
     ("deposit.preset", "Сумма"),
     ("deposit.other", "Или другая сумма"),

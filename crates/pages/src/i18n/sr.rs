@@ -68,6 +68,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("pager.label", "Stranice istorije"),
     ("pager.newer", "Novije"),
     ("pager.older", "Starije"),
+    ("pager.past_end", "Ova stranica je iza kraja liste."),
     ("deposit.title", "Dopunite novčanik"),
     ("deposit.preset", "Iznos"),
     ("deposit.other", "Ili drugi iznos"),

@@ -268,6 +268,10 @@ async fn a_deposit_through_the_pages_credits_the_wallet_once(db: Db) {
     let balance = web.get("/en/balance").await;
     assert!(balance.body.contains("$25.50") && balance.body.contains("Top-up") && balance.body.contains("badge completed"));
     assert!(balance.body.contains("<polyline points="), "the chart is drawn");
+    // Past the end: said so, with a link back to the last page with rows, and no "older" link.
+    let beyond = web.get("/en/balance?page=99").await;
+    assert!(beyond.body.contains("id=\"past-end\"") && beyond.body.contains("href=\"/en/balance?page=1\""), "{}", beyond.body);
+    assert!(!beyond.body.contains("page=98") && !beyond.body.contains("rel=\"next\""), "{}", beyond.body);
     let serbian = web.get("/sr/balance").await;
     assert!(serbian.body.contains("Dopuna novčanika") && !serbian.body.contains("top-up"), "{}", serbian.body);
     assert_eq!(app.ledger_balance("wallet:buyer-7:USD").await, 2550);
