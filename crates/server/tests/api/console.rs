@@ -54,6 +54,10 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     let list = web.get("/en/admin?status=succeeded&user=buyer-1").await;
     assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body.contains(&escrowed) && list.body.contains(&plain));
+    // The gateway filter is a choice of the service's gateways, not a free text.
+    let by_gateway = web.get("/en/admin?gateway=mock").await;
+    assert!(by_gateway.body.contains("<select id=\"gateway\" name=\"gateway\">"), "{}", by_gateway.body);
+    assert!(by_gateway.body.contains("<option selected>mock</option>") && by_gateway.body.contains(&plain));
     let none = web.get("/sr/admin?status=refunded").await;
     assert!(!none.body.contains(&plain) && none.body.contains("Pronađeno: 0"), "{}", none.body);
     let bad = web.get("/en/admin?from=31.01.2026").await;

@@ -79,6 +79,8 @@ struct ListPage {
     /// Each text filter: name, label key, input type, value.
     inputs: Vec<(&'static str, &'static str, &'static str, String)>,
     statuses: Vec<(&'static str, &'static str, bool)>,
+    /// The gateways this service knows, and whether each is the chosen filter.
+    gateways: Vec<(String, bool)>,
     errors: FieldErrors,
     rows: Vec<Row>,
     total: i64,
@@ -111,13 +113,13 @@ pub async fn list(
     let page = ListPage {
         layout: Layout::at(locale, "console.payments", &operator.csrf, Some(&operator.principal), "/admin"),
         statuses: STATUSES.iter().map(|s| (*s, status_text(locale, s), *s == query.status)).collect(),
+        gateways: crate::forms::options(pages.app.gateway_names(), &query.gateway),
         rows: payments.iter().map(|p| row(p, locale)).collect(),
         filters: query.filters(),
         newer,
         older,
         inputs: vec![
             ("user", "console.user", "text", query.user),
-            ("gateway", "console.gateway", "text", query.gateway),
             ("from", "console.from", "date", query.from),
             ("until", "console.until", "date", query.until),
         ],
