@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use api::proto::{CalculateFeeRequest, CreateRefundRequest, ReleaseEscrowHoldRequest};
+use api::proto::{
+    CalculateFeeRequest, CreateRefundRequest, ListTransfersRequest, ReleaseEscrowHoldRequest, ReverseTransferRequest,
+};
 use sqlx::Row;
 
 use crate::helpers::{Db, TestApp, authed, eventually};
@@ -119,6 +121,36 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     let again = web.post(&release_path, &[("csrf", &csrf), ("escrow_id", &hold.id)]).await;
     assert_eq!(again.status, 400);
     assert!(again.body.contains("id=\"escrow-error\""), "{}", again.body);
+
+    // Released: its money went to the vendor, so a refund reverses the vendor's
+    // transfer by the amount first, then refunds; the twin does the same over gRPC.
+    let detail = web.get(&format!("/en/admin/payments/{escrowed}")).await;
+    let refund_key = hidden(&detail.body, "idempotency_key");
+    let released_refund = web
+        .post(
+            &format!("/en/admin/payments/{escrowed}/refund"),
+            &[("csrf", &csrf), ("amount", "10.00"), ("reason", "late"), ("idempotency_key", &refund_key)],
+        )
+        .await;
+    assert_eq!(released_refund.status, 303, "{}", released_refund.body);
+    assert_eq!(console.get_payment(&admin(), &escrowed).await.expect("payment").refunded_amount, "10.00");
+    let listed = ListTransfersRequest { connected_account_id: twin_vendor.clone(), limit: 100, offset: 0 };
+    let twin_transfers = grpc.transfers().list_transfers(authed(listed, &admin())).await.expect("transfers").into_inner();
+    let twin_transfer = twin_transfers.transfers.iter().find(|t| t.payment_id == twin_escrowed).expect("the release's transfer");
+    let reverse = ReverseTransferRequest {
+        transfer_id: twin_transfer.id.clone(),
+        amount: "10.00".into(),
+        description: String::new(),
+        idempotency_key: String::new(),
+    };
+    grpc.transfers().reverse_transfer(authed(reverse, &admin())).await.expect("gRPC reversal");
+    let twin_refund = CreateRefundRequest {
+        payment_id: twin_escrowed.clone(),
+        amount: "10.00".into(),
+        reason: "late".into(),
+        idempotency_key: String::new(),
+    };
+    grpc.refunds().create_refund(authed(twin_refund, &admin())).await.expect("gRPC refund of a released payment");
 
     let payment = console.get_payment(&admin(), &plain).await.expect("payment");
     assert_eq!(payment.refunded_amount, "30.00");

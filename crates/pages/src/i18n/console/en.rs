@@ -20,7 +20,10 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.refunded_amount", "Refunded"),
     ("console.refund", "Refund"),
     ("console.refund_amount", "Amount to refund"),
-    ("console.refund_hint", "Leave empty to refund the whole rest."),
+    (
+        "console.refund_hint",
+        "Leave empty to refund the whole rest. After an escrow release the amount is first taken back from the vendor's transfer.",
+    ),
     ("console.reason", "Reason"),
     ("console.escrow", "Escrow"),
     ("console.hold_until", "held until"),

@@ -20,7 +20,10 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.refunded_amount", "Возвращено"),
     ("console.refund", "Вернуть деньги"),
     ("console.refund_amount", "Сумма возврата"),
-    ("console.refund_hint", "Оставьте пустым, чтобы вернуть весь остаток."),
+    (
+        "console.refund_hint",
+        "Оставьте пустым, чтобы вернуть весь остаток. После выплаты эскроу сумма сначала отзывается из перевода продавцу.",
+    ),
     ("console.reason", "Причина"),
     ("console.escrow", "Эскроу"),
     ("console.hold_until", "удерживается до"),

@@ -20,7 +20,10 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.refunded_amount", "Vraćeno"),
     ("console.refund", "Vrati novac"),
     ("console.refund_amount", "Iznos za povraćaj"),
-    ("console.refund_hint", "Ostavite prazno da vratite ceo ostatak."),
+    (
+        "console.refund_hint",
+        "Ostavite prazno da vratite ceo ostatak. Posle isplate eskroua iznos se prvo vraća iz prenosa prodavcu.",
+    ),
     ("console.reason", "Razlog"),
     ("console.escrow", "Eskrou"),
     ("console.hold_until", "zadržano do"),

@@ -331,9 +331,7 @@ async fn act(
     let (app, me) = (&pages.app, &operator.principal);
     let amount = form.amount.trim().replace(',', ".");
     let done = match action {
-        Action::Refund => {
-            app.create_refund(me, &id, &amount, form.reason.trim(), &form.idempotency_key).await.map(|_| "refunded")
-        }
+        Action::Refund => refund_through_api(&pages, me, &id, &amount, &form).await.map(|_| "refunded"),
         Action::Release => app.release_escrow(me, &form.escrow_id).await.map(|_| "released"),
         Action::Cancel => app.cancel_escrow(me, &form.escrow_id, form.reason.trim()).await.map(|_| "cancelled"),
     };
@@ -344,6 +342,26 @@ async fn act(
             render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, field, &[("escrow_id", "escrow")])).await
         }
     }
+}
+
+/// A refund through the API's use cases. A payment whose escrow was released paid
+/// its vendor: that transfer is reversed by the amount first (the refund takes only
+/// money still on the platform), with a key derived from the form's, so a form
+/// sent again after a refused refund does not reverse twice.
+async fn refund_through_api(
+    pages: &Pages,
+    me: &app::Principal,
+    id: &str,
+    amount: &str,
+    form: &ActionForm,
+) -> Result<(), app::AppError> {
+    let app = &pages.app;
+    if let Some(transfer) = app.released_transfer(me, id).await? {
+        let key = if form.idempotency_key.is_empty() { String::new() } else { format!("{}-reversal", form.idempotency_key) };
+        let description = "reversed for a refund from the console";
+        app.reverse_transfer(me, &transfer.id.to_string(), amount, description, &key).await?;
+    }
+    app.create_refund(me, id, amount, form.reason.trim(), &form.idempotency_key).await.map(|_| ())
 }
 
 #[cfg(test)]
