@@ -62,6 +62,11 @@ pub struct FixtureRule {
     pub currency: String,
     #[serde(default)]
     pub priority: i32,
+    /// The payment amounts the rule is for (decimal strings; empty: no bound).
+    #[serde(default)]
+    pub min_amount: String,
+    #[serde(default)]
+    pub max_amount: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -257,8 +262,8 @@ async fn ensure_rule(
         value: rule.value.clone(),
         priority: rule.priority,
         currency: rule.currency.clone(),
-        min_amount: String::new(),
-        max_amount: String::new(),
+        min_amount: rule.min_amount.clone(),
+        max_amount: rule.max_amount.clone(),
     };
     app.create_split_rule(principal, input).await.map_err(refused(what))?;
     Ok(true)

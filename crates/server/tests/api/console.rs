@@ -280,7 +280,14 @@ async fn split_rules_are_created_edited_and_deleted_and_the_fee_calculator_agree
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("id=\"rule-value-error\""), "{}", refused.body);
     let created = ops.post("/en/admin/splits", &rule).await;
-    assert_eq!((created.status, created.location()), (303, "/en/admin/splits"), "{}", created.body);
+    assert_eq!((created.status, created.location()), (303, "/en/admin/splits?notice=created"), "{}", created.body);
+    let listed = ops.get(created.location()).await;
+    assert!(
+        listed.body.contains("The rule was created.") && listed.body.contains("<td class=\"num\">10 %</td>"),
+        "{}",
+        listed.body
+    );
+    assert!(listed.body.contains("id=\"one-rule\""), "the calculator says rules do not add up");
 
     let fee_path = format!("/en/admin/splits?account={vendor}&amount=100.00&currency=USD");
     let quote = ops.get(&fee_path).await;
@@ -298,7 +305,7 @@ async fn split_rules_are_created_edited_and_deleted_and_the_fee_calculator_agree
     let edit = ops.get(&format!("/en/admin/splits/{id}")).await;
     assert!(edit.body.contains("value=\"10\""), "{}", edit.body);
     let five = [("csrf", csrf.as_str()), ("name", "Five"), ("value", "5"), ("priority", "1"), ("active", "on")];
-    assert_eq!(ops.post(&format!("/en/admin/splits/{id}"), &five).await.status, 303);
+    assert_eq!(ops.post(&format!("/en/admin/splits/{id}"), &five).await.location(), "/en/admin/splits?notice=saved");
     assert!(ops.get(&fee_path).await.body.contains("<dd class=\"fee\">$5.00</dd>"));
 
     let mut service = WebSession::new(&app);
@@ -309,8 +316,19 @@ async fn split_rules_are_created_edited_and_deleted_and_the_fee_calculator_agree
     assert_eq!(service.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", service_csrf.as_str())]).await.status, 403);
     assert!(ops.get("/en/admin/splits").await.body.contains("Five"), "the service deleted nothing");
 
-    assert_eq!(ops.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", csrf.as_str())]).await.status, 303);
-    assert!(!ops.get("/en/admin/splits").await.body.contains("Five"));
+    // Delete asks first (a page, no script), and only the confirmation deletes.
+    let asked = ops.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(asked.status, 200);
+    assert!(
+        asked.body.contains("id=\"confirm-delete\"") && asked.body.contains("name=\"confirm\" value=\"yes\""),
+        "{}",
+        asked.body
+    );
+    assert!(ops.get("/en/admin/splits").await.body.contains("Five"), "not deleted before the confirmation");
+    let deleted = ops.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", csrf.as_str()), ("confirm", "yes")]).await;
+    assert_eq!(deleted.location(), "/en/admin/splits?notice=deleted");
+    let after = ops.get(deleted.location()).await;
+    assert!(!after.body.contains("Five") && after.body.contains("The rule was deleted."), "{}", after.body);
     assert!(ops.get(&fee_path).await.body.contains("<dd class=\"fee\">$0.00</dd>"));
     app.assert_ledger_ok();
     app.stop().await;

@@ -130,4 +130,14 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.entry.withdrawal", "Withdrawal"),
     ("console.entry.withdrawal_completed", "Withdrawal completed"),
     ("console.entry.withdrawal_reversal", "Withdrawal returned"),
+    ("console.rule_created", "The rule was created."),
+    ("console.rule_saved", "The rule was saved."),
+    ("console.rule_deleted", "The rule was deleted."),
+    ("console.delete_confirm", "Delete this rule? Payments already split keep their fee."),
+    ("console.delete_yes", "Yes, delete the rule"),
+    ("console.delete_no", "Keep it"),
+    (
+        "console.one_rule",
+        "Rules do not add up: for each payment the service applies only the one matching rule of the highest priority (on a tie, the older one).",
+    ),
 ];

@@ -130,4 +130,14 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.entry.withdrawal", "Вывод из кошелька"),
     ("console.entry.withdrawal_completed", "Вывод завершён"),
     ("console.entry.withdrawal_reversal", "Вывод возвращён"),
+    ("console.rule_created", "Правило создано."),
+    ("console.rule_saved", "Правило сохранено."),
+    ("console.rule_deleted", "Правило удалено."),
+    ("console.delete_confirm", "Удалить это правило? Уже разделённые платежи сохраняют свою комиссию."),
+    ("console.delete_yes", "Да, удалить правило"),
+    ("console.delete_no", "Оставить"),
+    (
+        "console.one_rule",
+        "Правила не суммируются: к каждому платежу сервис применяет только одно подходящее правило с наивысшим приоритетом (при равенстве — более старое).",
+    ),
 ];

@@ -130,4 +130,14 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.entry.withdrawal", "Isplata iz novčanika"),
     ("console.entry.withdrawal_completed", "Isplata iz novčanika završena"),
     ("console.entry.withdrawal_reversal", "Isplata iz novčanika vraćena"),
+    ("console.rule_created", "Pravilo je napravljeno."),
+    ("console.rule_saved", "Pravilo je sačuvano."),
+    ("console.rule_deleted", "Pravilo je obrisano."),
+    ("console.delete_confirm", "Obrisati ovo pravilo? Već podeljena plaćanja zadržavaju svoju proviziju."),
+    ("console.delete_yes", "Da, obriši pravilo"),
+    ("console.delete_no", "Zadrži ga"),
+    (
+        "console.one_rule",
+        "Pravila se ne sabiraju: za svako plaćanje servis primenjuje samo jedno odgovarajuće pravilo najvišeg prioriteta (kod jednakog, starije).",
+    ),
 ];
