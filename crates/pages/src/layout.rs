@@ -92,12 +92,13 @@ fn error_text(locale: Locale, status: StatusCode, message: String) -> Response {
 /// A use case's refusal as a page, with the API's status and (for a bad field or
 /// a refused operation) the API's message.
 pub fn app_error(locale: Locale, error: AppError) -> Response {
+    let key = crate::forms::problem_key(&error);
     let status = api::error::to_status(error);
     let http = api::error::http_status(status.code());
     match http {
         StatusCode::NOT_FOUND => error_page(locale, http, "error.not_found"),
         StatusCode::SERVICE_UNAVAILABLE => error_page(locale, http, "error.unavailable"),
         StatusCode::INTERNAL_SERVER_ERROR => error_page(locale, http, "error.title"),
-        _ => error_text(locale, http, status.message().to_owned()),
+        _ => error_text(locale, http, crate::forms::said(locale, key, status.message().to_owned())),
     }
 }

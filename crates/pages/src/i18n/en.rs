@@ -130,4 +130,9 @@ pub const TABLE: &[(&str, &str)] = &[
     ("error.unavailable", "The service cannot answer right now. Please try again."),
     ("error.field", "Error"),
     ("error.home", "Go to the home page"),
+    ("problem.invalid", "This value is not accepted."),
+    ("problem.refused", "The service refused this in the current state."),
+    ("problem.conflict", "This form was already sent with other values; reload the page."),
+    ("problem.unauthenticated", "Your sign-in is no longer valid; sign in again."),
+    ("problem.forbidden", "Your role does not allow this."),
 ];

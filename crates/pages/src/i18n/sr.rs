@@ -130,4 +130,12 @@ pub const TABLE: &[(&str, &str)] = &[
     ("error.unavailable", "Servis trenutno ne može da odgovori. Pokušajte ponovo."),
     ("error.field", "Greška"),
     ("error.home", "Idi na početnu stranicu"),
+    ("problem.invalid", "Ova vrednost nije prihvaćena; proverite format i ograničenja."),
+    (
+        "problem.refused",
+        "Servis je odbio ovu radnju u trenutnom stanju (na primer: nedovoljno sredstava, iznos veći od ostatka, eskrou još drži novac).",
+    ),
+    ("problem.conflict", "Ovaj obrazac je već poslat sa drugim vrednostima; osvežite stranicu."),
+    ("problem.unauthenticated", "Vaša prijava više ne važi; prijavite se ponovo."),
+    ("problem.forbidden", "Vaša uloga ne dozvoljava ovu radnju."),
 ];

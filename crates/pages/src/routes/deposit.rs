@@ -138,7 +138,7 @@ pub async fn submit(
             None => layout::error_page(locale, StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),
         },
         Err(error) => {
-            let errors = FieldErrors::from_app(error, "amount", &[("gateway_name", "gateway")]);
+            let errors = FieldErrors::from_app(error, locale, "amount", &[("gateway_name", "gateway")]);
             render(&pages, locale, &session, form, None, errors)
         }
     }

@@ -82,7 +82,7 @@ pub async fn submit(
     match done {
         Ok(_) => Redirect::to(&format!("/{}/balance?notice=withdrawal_requested", locale.code())).into_response(),
         Err(error) => {
-            let errors = FieldErrors::from_app(error, "amount", &[]);
+            let errors = FieldErrors::from_app(error, locale, "amount", &[]);
             render(&pages, locale, &session, form, errors).await
         }
     }

@@ -349,6 +349,15 @@ async fn a_withdrawal_refused_for_funds_shows_the_message_beside_the_amount(db: 
     let beside = refused.body.split("id=\"amount-error\"").nth(1).unwrap_or_default();
     assert!(beside.split("</p>").next().unwrap_or_default().contains("insufficient"), "{}", refused.body);
     assert_ne!(hidden(&refused.body, "idempotency_key"), key, "a refused form gets a new key");
+    // In Serbian: the refusal's kind in Serbian, not the API's English.
+    let serbian = web
+        .post(
+            "/sr/balance/withdraw",
+            &[("csrf", &csrf), ("idempotency_key", &key), ("amount", "50.00"), ("currency", "USD"), ("description", "rent")],
+        )
+        .await;
+    let beside = serbian.body.split("id=\"amount-error\"").nth(1).unwrap_or_default().split("</p>").next().unwrap_or_default();
+    assert!(beside.contains("nedovoljno sredstava") && !beside.contains("insufficient"), "{}", serbian.body);
     let accepted = web
         .post(
             "/en/balance/withdraw",

@@ -103,7 +103,7 @@ pub async fn list(
     let (found, errors) = match wanted.await {
         Ok(found) => (found, FieldErrors::default()),
         Err(error @ app::AppError::InvalidArgument(_)) => {
-            ((Vec::new(), 0), FieldErrors::from_app(error, "form", &[("user_id", "user")]))
+            ((Vec::new(), 0), FieldErrors::from_app(error, locale, "form", &[("user_id", "user")]))
         }
         Err(error) => return layout::app_error(locale, error),
     };
@@ -339,7 +339,8 @@ async fn act(
         Ok(notice) => Redirect::to(&format!("/{}/admin/payments/{id}?notice={notice}", locale.code())).into_response(),
         Err(error) => {
             let field = if matches!(action, Action::Refund) { "amount" } else { "escrow" };
-            render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, field, &[("escrow_id", "escrow")])).await
+            render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, locale, field, &[("escrow_id", "escrow")]))
+                .await
         }
     }
 }

@@ -196,6 +196,7 @@ async fn render_list(
                 None,
                 FieldErrors::from_app(
                     error,
+                    locale,
                     "fee_amount",
                     &[("connected_account_id", "fee_account"), ("amount", "fee_amount"), ("currency", "fee_currency")],
                 ),
@@ -262,7 +263,7 @@ pub async fn create(
     match created {
         Ok(_) => listed(locale, "created"),
         Err(error) => {
-            let errors = FieldErrors::from_app(error, "form", &RENAMES);
+            let errors = FieldErrors::from_app(error, locale, "form", &RENAMES);
             render_list(&pages, locale, &operator, form, errors, FeeQuery::default()).await
         }
     }
@@ -314,7 +315,7 @@ pub async fn update(
     };
     match updated {
         Ok(_) => listed(locale, "saved"),
-        Err(error) => render_rule(locale, &operator, &id, form, FieldErrors::from_app(error, "form", &RENAMES), false),
+        Err(error) => render_rule(locale, &operator, &id, form, FieldErrors::from_app(error, locale, "form", &RENAMES), false),
     }
 }
 
