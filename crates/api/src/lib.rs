@@ -16,7 +16,10 @@ use app::App;
 use axum::Router;
 use axum::routing::post;
 
-pub use auth::{Authenticator, Jwks, JwksLocation, JwksSettings, NewToken, TokenRules, VerificationKey, mint, mint_hs256};
+pub use auth::{
+    Authenticator, Jwks, JwksLocation, JwksSettings, NewToken, TokenProblem, TokenRefusal, TokenRules, VerificationKey, mint,
+    mint_hs256,
+};
 
 /// Every route of port 30051: the payment.v1 services, reflection, grpc.health,
 /// webhooks, the JSON API and `pages` (the HTML pages, built by the `pages` crate).

@@ -12,6 +12,15 @@ use crate::marketplace_ports::{AccountLink, OnboardingOutcome};
 use crate::ports::Page;
 use crate::{App, AppError};
 
+/// An onboarding link as the mock's page finds it.
+#[derive(Debug)]
+pub enum MockOnboarding {
+    /// Still usable: the page names the account and offers to complete.
+    Open { account: Box<ConnectedAccount>, link: AccountLink },
+    /// Used or expired: the holder needs a new link from the platform.
+    Finished,
+}
+
 /// Onboarding links are short-lived, like the gateway's.
 pub const ACCOUNT_LINK_TTL_MINUTES: i64 = 10;
 
@@ -102,7 +111,21 @@ impl App {
         Ok((url, link.expires_at))
     }
 
-    /// The mock's hosted onboarding page: completes KYC, or sends an expired link's
+    /// What the mock's hosted onboarding page shows before the vendor completes it:
+    /// the account and its link. An unknown link is not found; a used or expired
+    /// one is `Finished`.
+    pub async fn mock_onboarding_link(&self, account_id: &str, link_id: &str) -> Result<MockOnboarding, AppError> {
+        let account_id = parse_uuid("account_id", account_id)?;
+        let link_id = parse_uuid("link_id", link_id)?;
+        let (link, used) = self.store.account_link(account_id, link_id).await?.ok_or(AppError::NotFound("onboarding link"))?;
+        if used || link.expires_at < Utc::now() {
+            return Ok(MockOnboarding::Finished);
+        }
+        let account = self.store.account(account_id).await?.ok_or(AppError::NotFound("connected account"))?;
+        Ok(MockOnboarding::Open { account: Box::new(account), link })
+    }
+
+    /// The mock's hosted onboarding page, submitted: completes KYC, or sends an expired link's
     /// holder to the refresh URL.
     pub async fn complete_mock_onboarding(&self, account_id: &str, link_id: &str) -> Result<OnboardingOutcome, AppError> {
         let account_id = parse_uuid("account_id", account_id)?;

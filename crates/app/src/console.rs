@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::FieldError;
+use domain::escrow::EscrowStatus;
 use domain::payment::{Payment, PaymentStatus, parse_uuid};
+use domain::transfers::Transfer;
 use domain::validation::{IDENTIFIER_LEN_MAX, parse_identifier};
 
 use crate::auth::Principal;
@@ -50,6 +52,32 @@ fn day(field: &'static str, text: &str, days_after: u64) -> Result<Option<DateTi
 }
 
 impl App {
+    /// The transfer that paid the vendor when the payment's escrow was released;
+    /// `None` while its money is still on the platform (no escrow, holding,
+    /// cancelled). A refund of a released payment reverses this transfer first: the
+    /// refund takes only money still on the platform.
+    pub async fn released_transfer(&self, principal: &Principal, payment_id: &str) -> Result<Option<Transfer>, AppError> {
+        let id = parse_uuid("payment_id", payment_id)?;
+        principal.ensure_service()?;
+        let Some(hold) = self.store.escrow_by_payment(id).await? else { return Ok(None) };
+        let Some(account) = self.store.payment(id).await?.and_then(|payment| payment.merchant_id) else { return Ok(None) };
+        if hold.status != EscrowStatus::Released {
+            return Ok(None);
+        }
+        let mut offset = 0;
+        loop {
+            let page = Page { limit: crate::PAGE_LIMIT_MAX, offset };
+            let (transfers, total) = self.store.transfers(Some(account), page).await?;
+            if let Some(found) = transfers.iter().find(|t| t.payment_id == Some(id)) {
+                return Ok(Some(found.clone()));
+            }
+            offset += crate::PAGE_LIMIT_MAX;
+            if transfers.is_empty() || offset >= total {
+                return Ok(None);
+            }
+        }
+    }
+
     pub async fn filtered_payments(
         &self,
         principal: &Principal,

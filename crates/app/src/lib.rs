@@ -36,6 +36,7 @@ mod withdrawals;
 
 use std::sync::Arc;
 
+pub use accounts::MockOnboarding;
 pub use auth::{Principal, Role};
 pub use error::{AppError, StoreError};
 pub use events::{DELIVERY_BATCH, EndpointUpdate, EventDelivery};

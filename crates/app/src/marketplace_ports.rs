@@ -62,6 +62,8 @@ pub trait AccountStore: Send + Sync + 'static {
     /// `event_at` (unix seconds) was applied already; false then.
     async fn apply_gateway_account(&self, updated: &ConnectedAccount, event_at: i64) -> Result<bool, StoreError>;
     async fn insert_account_link(&self, link: &AccountLink) -> Result<(), StoreError>;
+    /// The account's link, and whether it was used; `None` for an unknown link.
+    async fn account_link(&self, account_id: Uuid, link_id: Uuid) -> Result<Option<(AccountLink, bool)>, StoreError>;
     /// In one transaction: uses the link, keeps the card on its account and enables
     /// payouts (onboarding through a card gateway). The account's id, or `None` for an
     /// unknown link or a disabled account.

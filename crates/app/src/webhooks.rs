@@ -132,6 +132,14 @@ impl App {
         Err(AppError::NotFound("checkout session"))
     }
 
+    /// The merchant a mock checkout page names: the vendor's display name for a
+    /// marketplace order that has one; `None` means the platform itself.
+    pub async fn mock_merchant_name(&self, payment: &Payment) -> Result<Option<String>, AppError> {
+        let Some(account_id) = payment.merchant_id else { return Ok(None) };
+        let account = self.store.account(account_id).await?;
+        Ok(account.as_ref().and_then(|account| account.display_name()).map(str::to_owned))
+    }
+
     pub(crate) async fn apply_event(
         &self,
         gateway_name: &str,
@@ -234,7 +242,7 @@ fn settle(
                 kind: WalletTransactionKind::Deposit,
                 amount: payment.amount,
                 status: WalletTransactionStatus::Completed,
-                description: "top-up".into(),
+                description: domain::wallet::TOP_UP_DESCRIPTION.into(),
                 payment_id: Some(payment.id),
                 idempotency_key: None,
                 gateway_name: None,

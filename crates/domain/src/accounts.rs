@@ -11,6 +11,9 @@ use crate::validation::validate_metadata;
 pub const EMAIL_LEN_MAX: usize = 254;
 /// Metadata key that links an account to a merchant's token subject (see `is_linked_to`).
 pub const OWNER_METADATA_KEY: &str = "user_id";
+/// The metadata key of the name a platform shows for the vendor (a shop's name):
+/// hosted pages show it instead of an id.
+pub const DISPLAY_NAME_METADATA_KEY: &str = "display_name";
 
 text_enum!(AccountType { Express => "express", Standard => "standard", Custom => "custom" });
 text_enum!(BusinessType { Individual => "individual", Company => "company" });
@@ -108,6 +111,11 @@ impl ConnectedAccount {
 
     pub fn owner(&self) -> Option<&str> {
         self.metadata.get(OWNER_METADATA_KEY).map(String::as_str)
+    }
+
+    /// The platform's name for the vendor, when it gave one.
+    pub fn display_name(&self) -> Option<&str> {
+        self.metadata.get(DISPLAY_NAME_METADATA_KEY).map(String::as_str).filter(|name| !name.trim().is_empty())
     }
 
     /// KYC done: the account can take charges and receive payouts.

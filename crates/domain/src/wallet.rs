@@ -7,6 +7,9 @@ use crate::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount, LedgerE
 use crate::payment::text_enum;
 
 text_enum!(WalletTransactionKind { Deposit => "deposit", Withdrawal => "withdrawal", WithdrawalReversal => "withdrawal_reversal", Payment => "payment" });
+/// The description of a top-up the platform gave none: pages show it in their language.
+pub const TOP_UP_DESCRIPTION: &str = "top-up";
+
 text_enum!(WalletTransactionStatus { Pending => "pending", Completed => "completed", Failed => "failed" });
 
 #[derive(Debug, Clone, PartialEq, Eq)]

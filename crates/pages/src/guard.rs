@@ -24,7 +24,10 @@ pub async fn guard(State(pages): State<Pages>, mut request: Request, next: Next)
     {
         headers.append(header::SET_COOKIE, value);
     }
-    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(&pages.settings.public_url)) {
+    // A page that sends its form elsewhere (the mock gateway's) set its own.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY)
+        && let Ok(policy) = HeaderValue::from_str(&content_security_policy(&[&pages.settings.public_url, "https:"]))
+    {
         headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -36,13 +39,25 @@ pub async fn guard(State(pages): State<Pages>, mut request: Request, next: Next)
 }
 
 /// Only our own scripts and styles, no inline ones. Forms post here, and may be
-/// redirected to a gateway's page (our public URL for the mock, HTTPS otherwise).
-fn content_security_policy(public_url: &str) -> String {
+/// redirected to the origins of `form_targets` (a browser checks every hop of a
+/// form's redirects): a gateway's page (our public URL for the mock, HTTPS
+/// otherwise), or, from the mock gateway's pages, the platform's return URLs.
+fn content_security_policy(form_targets: &[&str]) -> String {
+    let targets: Vec<&str> = form_targets.iter().map(|url| origin(url)).collect();
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
-         base-uri 'none'; frame-ancestors 'none'; form-action 'self' {} https:",
-        origin(public_url)
+         base-uri 'none'; frame-ancestors 'none'; form-action 'self' {}",
+        targets.join(" ")
     )
+}
+
+/// A page whose form's answer redirects to `targets` (the mock gateway's, to the
+/// platform's success, cancel or return URL, which may be another origin).
+pub fn sending_forms_to(mut response: Response, targets: &[&str]) -> Response {
+    if let Ok(policy) = HeaderValue::from_str(&content_security_policy(targets)) {
+        response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    response
 }
 
 /// `scheme://host:port` of a URL.
@@ -59,8 +74,10 @@ mod tests {
     fn the_policy_names_the_public_origin() {
         assert_eq!(origin("http://localhost:30051"), "http://localhost:30051");
         assert_eq!(origin("https://pay.example/base/"), "https://pay.example");
-        let policy = content_security_policy("https://pay.example/x");
+        let policy = content_security_policy(&["https://pay.example/x", "https:"]);
         assert!(policy.contains("script-src 'self';") && policy.contains("form-action 'self' https://pay.example https:"));
         assert!(!policy.contains("unsafe-inline"));
+        let returns = content_security_policy(&["http://localhost:30080/orders/1?x=/y", "https://shop.example/cancel"]);
+        assert!(returns.ends_with("form-action 'self' http://localhost:30080 https://shop.example"), "{returns}");
     }
 }

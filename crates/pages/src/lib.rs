@@ -69,7 +69,7 @@ pub fn router(app: App, auth: Authenticator, settings: Settings) -> Router {
         .merge(console())
         .route("/payment/mock", get(routes::gateway::checkout_page))
         .route("/payment/mock/complete", post(routes::gateway::complete))
-        .route("/connect/mock/onboarding", get(routes::gateway::onboard))
+        .route("/connect/mock/onboarding", get(routes::gateway::onboarding_page).post(routes::gateway::onboard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .with_state(state)
 }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use app::ports::Page;
 use app::{App, AppError, Principal, Role};
+use domain::accounts::DISPLAY_NAME_METADATA_KEY;
 use domain::accounts::{AccountInput, AccountStatus, AccountType, ConnectedAccount};
 use domain::escrow::EscrowStatus;
 use domain::fees::{SplitRuleInput, SplitRuleType};
@@ -18,8 +19,6 @@ use serde::Deserialize;
 
 /// The account metadata key that names the fixture vendor an account was made for.
 pub const FIXTURE_METADATA_KEY: &str = "fixture";
-/// The shop's name for the vendor, kept in the account's metadata.
-pub const DISPLAY_NAME_METADATA_KEY: &str = "display_name";
 /// Fixture payments' redirect URLs: fixed, since they are part of the replayed request.
 const SUCCESS_URL: &str = "https://shop.example/demo/success?session={CHECKOUT_SESSION_ID}";
 const CANCEL_URL: &str = "https://shop.example/demo/cancel";
@@ -63,6 +62,11 @@ pub struct FixtureRule {
     pub currency: String,
     #[serde(default)]
     pub priority: i32,
+    /// The payment amounts the rule is for (decimal strings; empty: no bound).
+    #[serde(default)]
+    pub min_amount: String,
+    #[serde(default)]
+    pub max_amount: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -258,8 +262,8 @@ async fn ensure_rule(
         value: rule.value.clone(),
         priority: rule.priority,
         currency: rule.currency.clone(),
-        min_amount: String::new(),
-        max_amount: String::new(),
+        min_amount: rule.min_amount.clone(),
+        max_amount: rule.max_amount.clone(),
     };
     app.create_split_rule(principal, input).await.map_err(refused(what))?;
     Ok(true)

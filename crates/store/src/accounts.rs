@@ -183,6 +183,26 @@ impl AccountStore for SqlStore {
         Ok(())
     }
 
+    async fn account_link(&self, account_id: Uuid, link_id: Uuid) -> Result<Option<(AccountLink, bool)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT return_url, refresh_url, expires_at, used_at FROM account_links WHERE id = $1 AND account_id = $2",
+        )
+        .bind(link_id.to_string())
+        .bind(account_id.to_string())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        let link = AccountLink {
+            id: link_id,
+            account_id,
+            return_url: get(&row, "return_url")?,
+            refresh_url: get(&row, "refresh_url")?,
+            expires_at: time(get(&row, "expires_at")?)?,
+        };
+        Ok(Some((link, get::<Option<i64>>(&row, "used_at")?.is_some())))
+    }
+
     async fn complete_onboarding(
         &self,
         account_id: Uuid,

@@ -68,8 +68,16 @@ async fn refund(
     }
 }
 
-/// A held order's hold is cancelled first (the service refuses to refund money in
-/// escrow), but only once the amount is known to fit, so a bad amount changes nothing.
+/// Where the order's money is decides the steps, each through the service's API,
+/// checked before anything moves so a bad amount changes nothing:
+/// - still in escrow: the hold is cancelled and the whole payment refunded (a part
+///   left over would stay on the platform with no one to pay it to);
+/// - released: the amount is first taken back from the vendor's transfer (the
+///   service refunds only money still on the platform), then refunded;
+/// - otherwise: refunded.
+///
+/// The form's key makes each step's idempotency key, so a form sent again after a
+/// refused step does not take the vendor's money twice.
 async fn refund_order(shop: &Shop, order: &Order, amount: &str, key: &str) -> Result<(), ShopError> {
     let key = Uuid::parse_str(key).map_err(|_| ShopError::BadForm("refund_key is not a UUID".into()))?;
     let payment = shop.service.payment(&order.payment_id).await?;
@@ -79,10 +87,24 @@ async fn refund_order(shop: &Shop, order: &Order, amount: &str, key: &str) -> Re
             payment.amount, payment.currency
         )));
     }
-    if let Some(hold) = shop.service.hold(&payment.id).await?
-        && hold.status == i32::from(EscrowStatus::Holding)
-    {
-        shop.service.cancel_hold(&hold.id, "refunded by the shop's operator").await?;
+    match shop.service.hold(&payment.id).await? {
+        Some(hold) if hold.status == i32::from(EscrowStatus::Holding) => {
+            if !amount.is_empty() {
+                return Err(ShopError::BadForm(
+                    "amount: an order in escrow is refunded in full; a partial refund is possible after delivery".into(),
+                ));
+            }
+            shop.service.cancel_hold(&hold.id, "refunded by the shop's operator").await?;
+        }
+        Some(hold) if hold.status == i32::from(EscrowStatus::Released) => {
+            let transfer = shop
+                .service
+                .transfer_of(&order.account_id, &payment.id)
+                .await?
+                .ok_or(ShopError::NotFound("the vendor's transfer for this order"))?;
+            shop.service.reverse(&transfer.id, amount, &format!("shop-reversal-{key}")).await?;
+        }
+        _ => {}
     }
     shop.service.refund(&payment.id, amount, &format!("shop-refund-{key}")).await?;
     Ok(())

@@ -12,6 +12,8 @@ pub struct Order {
     /// The buyer's cookie id.
     pub buyer: String,
     pub vendor: String,
+    /// The vendor's connected account, whose transfer pays for the order.
+    pub account_id: String,
     pub product: String,
     pub price: String,
     pub currency: String,

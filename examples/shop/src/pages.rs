@@ -82,6 +82,10 @@ pub(crate) struct OrderView {
     pub(crate) awaiting: bool,
     pub(crate) hold: Option<String>,
     pub(crate) can_deliver: bool,
+    /// Still in escrow: the operator's refund cancels the hold and refunds in full.
+    pub(crate) held: bool,
+    /// What the vendor's transfer paid, once the escrow was released.
+    pub(crate) paid_to_vendor: Option<String>,
     pub(crate) refunded: String,
 }
 
@@ -90,7 +94,7 @@ impl OrderView {
         let payment = service.payment(&order.payment_id).await?;
         let (state, status) = match PaymentStatus::try_from(payment.status) {
             Ok(PaymentStatus::Succeeded) => ("paid", "paid"),
-            Ok(PaymentStatus::Failed) => ("failed", "payment failed"),
+            Ok(PaymentStatus::Failed) => ("failed", "failed"),
             Ok(PaymentStatus::Cancelled) => ("cancelled", "cancelled"),
             Ok(PaymentStatus::Refunded) => ("refunded", "refunded"),
             _ => ("awaiting", "awaiting payment"),
@@ -98,10 +102,14 @@ impl OrderView {
         let paid = matches!(state, "paid" | "refunded");
         let hold = if paid && payment.escrow_enabled { service.hold(&payment.id).await? } else { None };
         let holding = hold.as_ref().is_some_and(|h| h.status == i32::from(EscrowStatus::Holding));
+        let released = hold.as_ref().is_some_and(|h| h.status == i32::from(EscrowStatus::Released));
         let refunded = if is_zero(&payment.refunded_amount) { String::new() } else { payment.refunded_amount.clone() };
+        let transfer = if released { service.transfer_of(&order.account_id, &payment.id).await? } else { None };
         Ok(Self {
+            paid_to_vendor: transfer.as_ref().map(describe_transfer),
+            held: holding,
             order,
-            state: if hold.as_ref().is_some_and(|h| h.status == i32::from(EscrowStatus::Released)) { "released" } else { state },
+            state: if released { "released" } else { state },
             status,
             awaiting: state == "awaiting",
             hold: hold.as_ref().map(describe_hold),
@@ -129,6 +137,11 @@ fn describe_hold(hold: &proto::EscrowHold) -> String {
         Ok(EscrowStatus::Cancelled) => "cancelled: the vendor is not paid".into(),
         _ => "unknown".into(),
     }
+}
+
+fn describe_transfer(transfer: &proto::Transfer) -> String {
+    let paid = format!("{} {}", transfer.amount, transfer.currency);
+    if is_zero(&transfer.reversed_amount) { paid } else { format!("{paid} ({} taken back)", transfer.reversed_amount) }
 }
 
 fn is_zero(amount: &str) -> bool {
@@ -220,7 +233,7 @@ async fn buy(State(shop): State<Arc<Shop>>, headers: HeaderMap, Form(form): Form
         cancel_url: order_url,
         escrow_enabled: true,
         escrow_hold_days: ESCROW_HOLD_DAYS,
-        merchant_id: account,
+        merchant_id: account.clone(),
         idempotency_key: format!("shop-order-{id}"),
         metadata: [
             ("description".to_owned(), format!("{} from {}", product.name, vendor.name)),
@@ -234,6 +247,7 @@ async fn buy(State(shop): State<Arc<Shop>>, headers: HeaderMap, Form(form): Form
         id,
         buyer,
         vendor: vendor.name.clone(),
+        account_id: account,
         product: product.name.clone(),
         price: product.price.clone(),
         currency: product.currency.clone(),

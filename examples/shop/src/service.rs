@@ -7,9 +7,11 @@ use api::proto::connected_account_service_client::ConnectedAccountServiceClient;
 use api::proto::escrow_service_client::EscrowServiceClient;
 use api::proto::payment_service_client::PaymentServiceClient;
 use api::proto::refund_service_client::RefundServiceClient;
+use api::proto::transfer_service_client::TransferServiceClient;
 use api::proto::{
     self, CancelEscrowHoldRequest, CreateCheckoutSessionRequest, CreateCheckoutSessionResponse, CreateRefundRequest,
-    GetEscrowByPaymentIdRequest, GetPaymentRequest, ListConnectedAccountsRequest, ReleaseEscrowHoldRequest,
+    GetEscrowByPaymentIdRequest, GetPaymentRequest, ListConnectedAccountsRequest, ListTransfersRequest, ReleaseEscrowHoldRequest,
+    ReverseTransferRequest,
 };
 use app::Role;
 use tonic::transport::{Channel, Endpoint};
@@ -95,6 +97,27 @@ impl Service {
         let request = CancelEscrowHoldRequest { escrow_id: escrow_id.to_owned(), reason: reason.to_owned() };
         let mut client = EscrowServiceClient::new(self.channel.clone());
         client.cancel_escrow_hold(self.authed(request)?).await?;
+        Ok(())
+    }
+
+    /// The vendor's transfer for a payment (made when its escrow was released).
+    pub async fn transfer_of(&self, account_id: &str, payment_id: &str) -> Result<Option<proto::Transfer>, ShopError> {
+        let request = ListTransfersRequest { connected_account_id: account_id.to_owned(), limit: 100, offset: 0 };
+        let mut client = TransferServiceClient::new(self.channel.clone());
+        let transfers = client.list_transfers(self.authed(request)?).await?.into_inner().transfers;
+        Ok(transfers.into_iter().find(|t| t.payment_id == payment_id))
+    }
+
+    /// Takes `amount` (empty = all not yet reversed) back from the vendor's transfer.
+    pub async fn reverse(&self, transfer_id: &str, amount: &str, key: &str) -> Result<(), ShopError> {
+        let request = ReverseTransferRequest {
+            transfer_id: transfer_id.to_owned(),
+            amount: amount.to_owned(),
+            description: "refunded by the shop's operator".into(),
+            idempotency_key: key.to_owned(),
+        };
+        let mut client = TransferServiceClient::new(self.channel.clone());
+        client.reverse_transfer(self.authed(request)?).await?;
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! The shop in front of the real service (in-process, with the demo data), driven
 //! over HTTP as a browser would: buy → pay on the mock page → paid → delivered → the
-//! vendor has a transfer; an operator's partial refund, then the rest; forms without their CSRF
+//! vendor has a transfer; an operator refunds a held order in full and part of a
+//! delivered one (the vendor's transfer reversed first), then its rest; forms without their CSRF
 //! token change nothing.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -116,8 +117,8 @@ impl World {
         }
     }
 
-    /// Buys `sku` and pays on the mock page; the order page's path.
-    async fn buy_and_pay(&self, sku: &str) -> String {
+    /// Buys `sku` of `vendor` and pays on the mock page; the order page's path.
+    async fn buy_and_pay(&self, sku: &str, vendor: &str) -> String {
         let key = uuid::Uuid::new_v4().to_string();
         let (status, checkout_url) =
             self.post("/orders", &[("csrf", self.csrf.as_str()), ("sku", sku), ("order_key", key.as_str())]).await;
@@ -125,6 +126,7 @@ impl World {
         let page = self.http.get(self.service_url(&path_of(&checkout_url))).send().await.expect("mock page");
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
+        assert_eq!(value_after(&html, "id=\"merchant\">").split('<').next(), Some(vendor), "the vendor's name, not an id");
         let action = value_after(&html, "action=\"");
         let session_id = value_after(&html, "name=\"session_id\" value=\"");
         let paid = self
@@ -179,10 +181,11 @@ impl World {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_buyer_pays_gets_the_goods_and_the_vendor_is_paid_an_operator_refunds_part_of_another_order() {
+async fn a_buyer_pays_gets_the_goods_and_the_vendor_is_paid_an_operator_refunds_a_held_order_in_full_and_part_of_a_delivered_one()
+{
     let world = start().await;
 
-    let order = world.buy_and_pay("book-rust").await;
+    let order = world.buy_and_pay("book-rust", "Libris Books").await;
     let (status, page) = world.get(&order).await;
     assert_eq!(status, 200);
     assert!(page.contains("id=\"status\">paid<") && page.contains("Mark delivered"), "{page}");
@@ -198,8 +201,10 @@ async fn a_buyer_pays_gets_the_goods_and_the_vendor_is_paid_an_operator_refunds_
     let transfers = world.vendor_transfers("demo-bookshop").await;
     let transfer = transfers.iter().find(|t| t.payment_id == payment.id).expect("the vendor's transfer for the order");
     assert_eq!(transfer.amount, "35.91", "39.90 less the vendor's 10 % rule");
+    assert!(page.contains("id=\"vendor-transfer\">35.91 USD<"), "{page}");
+    assert!(!page.contains("payment payment"), "{page}");
 
-    let other = world.buy_and_pay("coffee-beans").await;
+    let other = world.buy_and_pay("coffee-beans", "Kafana Roasters").await;
     let other_id = other.trim_start_matches("/orders/");
     let (_, operator) = world.get("/operator").await;
     assert!(operator.contains("Single-origin beans"), "{operator}");
@@ -211,18 +216,33 @@ async fn a_buyer_pays_gets_the_goods_and_the_vendor_is_paid_an_operator_refunds_
     assert!(page.contains("amount: &#39;12.345&#39; is not a positive amount") || page.contains("amount: '12.345'"), "{page}");
     let coffee = world.payment_of("28.50").await;
     assert_eq!(world.hold_status(&coffee.id).await, i32::from(proto::EscrowStatus::Holding), "a bad amount changes nothing");
-
-    let (status, location) = world.post(&format!("/operator/orders/{other_id}/refund"), &refund_form("10.00")).await;
+    // In escrow: only "cancel the hold and refund in full"; a part is refused before anything moves.
+    assert!(operator.contains("Cancel the hold and refund in full") && operator.contains("id=\"acting-as\""), "{operator}");
+    let (status, page) = world.post(&format!("/operator/orders/{other_id}/refund"), &refund_form("10.00")).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("refunded in full"), "{page}");
+    assert_eq!(world.hold_status(&coffee.id).await, i32::from(proto::EscrowStatus::Holding));
+    let (status, location) = world.post(&format!("/operator/orders/{other_id}/refund"), &refund_form("")).await;
     assert_eq!((status, location.as_str()), (303, "/operator"));
     let coffee = world.payment_of("28.50").await;
-    assert_eq!((coffee.refunded_amount.as_str(), coffee.status), ("10.00", i32::from(proto::PaymentStatus::Succeeded)));
-    assert_eq!(world.hold_status(&coffee.id).await, i32::from(proto::EscrowStatus::Cancelled));
-    let (_, page) = world.get(&other).await;
-    assert!(page.contains("id=\"refunded\">10.00 EUR<"), "{page}");
-    let (status, _) = world.post(&format!("/operator/orders/{other_id}/refund"), &refund_form("")).await;
-    assert_eq!(status, 303, "an empty amount refunds the rest");
-    let coffee = world.payment_of("28.50").await;
     assert_eq!((coffee.refunded_amount.as_str(), coffee.status), ("28.50", i32::from(proto::PaymentStatus::Refunded)));
+    assert_eq!(world.hold_status(&coffee.id).await, i32::from(proto::EscrowStatus::Cancelled));
+
+    // Delivered (released): a part is taken back from the vendor's transfer, then refunded.
+    let book = order.trim_start_matches("/orders/");
+    let (status, location) = world.post(&format!("/operator/orders/{book}/refund"), &refund_form("10.00")).await;
+    assert_eq!((status, location.as_str()), (303, "/operator"), "{location}");
+    let book_payment = world.payment_of("39.90").await;
+    assert_eq!(book_payment.refunded_amount, "10.00");
+    let transfers = world.vendor_transfers("demo-bookshop").await;
+    let transfer = transfers.iter().find(|t| t.payment_id == payment.id).expect("the transfer");
+    assert_eq!(transfer.reversed_amount, "10.00");
+    let (_, page) = world.get(&order).await;
+    assert!(page.contains("id=\"refunded\">10.00 USD<") && page.contains("10.00 taken back"), "{page}");
+    // The rest: everything the vendor still has of it, less the platform's fee.
+    let (status, _) = world.post(&format!("/operator/orders/{book}/refund"), &refund_form("")).await;
+    assert_eq!(status, 303);
+    assert_eq!(world.payment_of("39.90").await.refunded_amount, "35.91");
 
     let (_, orders) = world.get("/orders").await;
     assert!(orders.contains("Programming in Rust (print)") && orders.contains("Single-origin beans, 1 kg"), "{orders}");

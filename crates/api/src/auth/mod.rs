@@ -3,6 +3,7 @@
 //! `tokens` holds the claim rules and minting, `jwks` an identity provider's keys.
 
 mod jwks;
+mod refusal;
 mod tokens;
 
 use std::collections::HashSet;
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey};
 
 pub use jwks::{Jwks, JwksLocation, JwksSettings};
+pub use refusal::{TokenProblem, TokenRefusal};
 pub use tokens::{Claims, NewToken, TokenRules, mint, mint_hs256};
 
 /// The key tokens are checked with.
@@ -50,7 +52,7 @@ impl Authenticator {
     }
 
     /// Verifies `Bearer <token>` and maps its claims to a principal.
-    pub async fn principal(&self, authorization: Option<&str>) -> Result<Principal, String> {
+    pub async fn principal(&self, authorization: Option<&str>) -> Result<Principal, TokenRefusal> {
         let Some(key) = &self.key else {
             return Ok(Principal { subject: "anonymous".into(), roles: vec![Role::Service] });
         };
@@ -58,24 +60,33 @@ impl Authenticator {
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim)
             .filter(|token| !token.is_empty())
-            .ok_or("missing authorization: Bearer <JWT>")?;
+            .ok_or_else(|| TokenRefusal::new(TokenProblem::Missing, "missing authorization: Bearer <JWT>"))?;
         let claims = match key {
             VerificationKey::Fixed { algorithm, key } => self.rules.verify(token, *algorithm, key)?,
             VerificationKey::Jwks(jwks) => {
                 let header = jsonwebtoken::decode_header(token).map_err(|e| tokens::describe(&e))?;
-                let kid = header.kid.ok_or("invalid token: its header names no key (kid)")?;
-                let (algorithm, key) =
-                    jwks.key(&kid).await.ok_or("invalid token: signed with a key the service does not know (kid)")?;
+                let kid = header.kid.ok_or_else(|| {
+                    TokenRefusal::new(TokenProblem::BadSignature, "invalid token: its header names no key (kid)")
+                })?;
+                let (algorithm, key) = jwks.key(&kid).await.ok_or_else(|| {
+                    TokenRefusal::new(
+                        TokenProblem::BadSignature,
+                        "invalid token: signed with a key the service does not know (kid)",
+                    )
+                })?;
                 self.rules.verify(token, algorithm, &key)?
             }
         };
         if claims.sub.is_empty() {
-            return Err("invalid token: empty sub".into());
+            return Err(TokenRefusal::new(TokenProblem::BadClaims, "invalid token: empty sub"));
         }
         let roles = claims
             .roles
             .iter()
-            .map(|r| Role::parse(r).ok_or_else(|| format!("invalid token: unknown role '{r}'")))
+            .map(|r| {
+                Role::parse(r)
+                    .ok_or_else(|| TokenRefusal::new(TokenProblem::BadClaims, format!("invalid token: unknown role '{r}'")))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Principal { subject: claims.sub, roles })
     }
@@ -104,7 +115,9 @@ pub async fn require_principal(State(auth): State<Authenticator>, mut request: R
             Ok(principal) => {
                 request.extensions_mut().insert(principal);
             }
-            Err(message) => return tonic::Status::unauthenticated(message).into_http::<axum::body::Body>().into_response(),
+            Err(refusal) => {
+                return tonic::Status::unauthenticated(refusal.to_string()).into_http::<axum::body::Body>().into_response();
+            }
         }
     }
     next.run(request).await

@@ -7,6 +7,8 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
+use super::refusal::{TokenProblem, TokenRefusal};
+
 /// The claims the service reads. `iss` and `aud` are checked by the library.
 #[derive(Debug, Deserialize)]
 pub struct Claims {
@@ -63,22 +65,25 @@ impl TokenRules {
     }
 
     /// Signature, algorithm, `exp`, `nbf`, `iss`, `aud`, then the lifetime.
-    pub fn verify(&self, token: &str, algorithm: Algorithm, key: &DecodingKey) -> Result<Claims, String> {
+    pub fn verify(&self, token: &str, algorithm: Algorithm, key: &DecodingKey) -> Result<Claims, TokenRefusal> {
         let claims = jsonwebtoken::decode::<Claims>(token, key, &self.validation(algorithm)).map_err(|e| describe(&e))?.claims;
         self.check_lifetime(&claims, chrono::Utc::now().timestamp())?;
         Ok(claims)
     }
 
-    fn check_lifetime(&self, claims: &Claims, now: i64) -> Result<(), String> {
+    fn check_lifetime(&self, claims: &Claims, now: i64) -> Result<(), TokenRefusal> {
         let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX);
         let max = i64::try_from(self.max_lifetime.as_secs()).unwrap_or(i64::MAX);
         if claims.iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
-            return Err("invalid token: issued in the future (iat)".into());
+            return Err(TokenRefusal::new(TokenProblem::NotYetValid, "invalid token: issued in the future (iat)"));
         }
         if claims.exp.saturating_sub(claims.iat.unwrap_or(now)) > max {
-            return Err(format!(
-                "invalid token: valid for longer than the service accepts ({}; exp - iat)",
-                humantime::format_duration(self.max_lifetime)
+            return Err(TokenRefusal::new(
+                TokenProblem::BadClaims,
+                format!(
+                    "invalid token: valid for longer than the service accepts ({}; exp - iat)",
+                    humantime::format_duration(self.max_lifetime)
+                ),
             ));
         }
         Ok(())
@@ -86,18 +91,18 @@ impl TokenRules {
 }
 
 /// A message a client can act on; never the token itself.
-pub(super) fn describe(error: &jsonwebtoken::errors::Error) -> String {
-    let what = match error.kind() {
-        ErrorKind::ExpiredSignature => "expired (exp)".to_owned(),
-        ErrorKind::ImmatureSignature => "not valid yet (nbf)".to_owned(),
-        ErrorKind::InvalidIssuer => "wrong issuer (iss)".to_owned(),
-        ErrorKind::InvalidAudience => "wrong audience (aud)".to_owned(),
-        ErrorKind::MissingRequiredClaim(claim) => format!("missing claim {claim}"),
-        ErrorKind::InvalidSignature => "bad signature".to_owned(),
-        ErrorKind::InvalidAlgorithm => "algorithm not accepted".to_owned(),
-        _ => error.to_string(),
+pub(super) fn describe(error: &jsonwebtoken::errors::Error) -> TokenRefusal {
+    let (problem, what) = match error.kind() {
+        ErrorKind::ExpiredSignature => (TokenProblem::Expired, "expired (exp)".to_owned()),
+        ErrorKind::ImmatureSignature => (TokenProblem::NotYetValid, "not valid yet (nbf)".to_owned()),
+        ErrorKind::InvalidIssuer => (TokenProblem::WrongIssuer, "wrong issuer (iss)".to_owned()),
+        ErrorKind::InvalidAudience => (TokenProblem::WrongIssuer, "wrong audience (aud)".to_owned()),
+        ErrorKind::MissingRequiredClaim(claim) => (TokenProblem::BadClaims, format!("missing claim {claim}")),
+        ErrorKind::InvalidSignature => (TokenProblem::BadSignature, "bad signature".to_owned()),
+        ErrorKind::InvalidAlgorithm => (TokenProblem::BadSignature, "algorithm not accepted".to_owned()),
+        _ => (TokenProblem::Malformed, error.to_string()),
     };
-    format!("invalid token: {what}")
+    TokenRefusal::new(problem, format!("invalid token: {what}"))
 }
 
 /// What a minted token says.
@@ -164,7 +169,7 @@ mod tests {
     }
 
     fn check(rules: &TokenRules, claims: serde_json::Value) -> Result<Claims, String> {
-        rules.verify(&signed(claims), Algorithm::HS256, &DecodingKey::from_secret(SECRET))
+        rules.verify(&signed(claims), Algorithm::HS256, &DecodingKey::from_secret(SECRET)).map_err(|e| e.to_string())
     }
 
     fn now() -> i64 {

@@ -34,7 +34,12 @@ impl FromRequestParts<JsonState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &JsonState) -> Result<Self, Self::Rejection> {
         let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        state.auth.principal(header).await.map(Caller).map_err(|message| HttpError(AppError::Unauthenticated(message)))
+        state
+            .auth
+            .principal(header)
+            .await
+            .map(Caller)
+            .map_err(|refusal| HttpError(AppError::Unauthenticated(refusal.to_string())))
     }
 }
 

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use domain::payment::PaymentStatus;
 use serde::Deserialize;
 
-use super::{InLocale, PageParams};
+use super::{InLocale, PageParams, gateway};
 use crate::Pages;
 use crate::forms::{CURRENCIES, FieldErrors, new_key, options};
 use crate::i18n::Locale;
@@ -26,7 +26,15 @@ const REFRESH_S: u32 = 2;
 pub struct DepositQuery {
     #[serde(default)]
     error: String,
+    #[serde(default)]
+    session_id: String,
 }
+
+/// Why the gateway sent the browser back: the element's id and the text's key.
+type Notice = Option<(&'static str, &'static str)>;
+
+const FAILED: Notice = Some(("payment-failed", "deposit.failed"));
+const CANCELLED: Notice = Some(("payment-cancelled", "deposit.cancelled"));
 
 #[derive(Deserialize, Default)]
 pub struct DepositForm {
@@ -54,7 +62,7 @@ impl WithCsrf for DepositForm {
 #[template(path = "deposit.html")]
 struct DepositPage {
     layout: Layout,
-    failed: bool,
+    notice: Notice,
     form: DepositForm,
     presets: Vec<(String, bool)>,
     currencies: Vec<(String, bool)>,
@@ -69,13 +77,26 @@ pub async fn page(
     session: SignedIn,
 ) -> Response {
     let form = DepositForm { preset: PRESETS[1].into(), currency: CURRENCIES[0].into(), ..DepositForm::default() };
-    let failed = query.error == "payment_failed";
-    render(&pages, locale, &session, form, failed, FieldErrors::default())
+    let notice = match query.error.as_str() {
+        "payment_failed" => FAILED,
+        "payment_cancelled" => cancelled_or_declined(&pages, &session, &query.session_id).await,
+        _ => None,
+    };
+    render(&pages, locale, &session, form, notice, FieldErrors::default())
 }
 
-fn render(pages: &Pages, locale: Locale, session: &SignedIn, form: DepositForm, failed: bool, errors: FieldErrors) -> Response {
+/// The gateway sends the browser to the cancel URL both when the buyer went back
+/// and when the payment was declined: the payment's status tells them apart.
+async fn cancelled_or_declined(pages: &Pages, session: &SignedIn, session_id: &str) -> Notice {
+    match pages.app.payment_by_session(&session.principal, session_id).await {
+        Ok(payment) if payment.status == PaymentStatus::Failed => FAILED,
+        _ => CANCELLED,
+    }
+}
+
+fn render(pages: &Pages, locale: Locale, session: &SignedIn, form: DepositForm, notice: Notice, errors: FieldErrors) -> Response {
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let layout = Layout::at(locale, "deposit.title", &session.csrf, Some(&session.principal.subject), "/balance/deposit");
+    let layout = Layout::at(locale, "deposit.title", &session.csrf, Some(&session.principal), "/balance/deposit");
     // A refusal of a field wrote nothing: the corrected form is a new request. Any
     // other failure (the gateway did not answer) is retried with the same key, so
     // it finds the deposit already written.
@@ -84,7 +105,7 @@ fn render(pages: &Pages, locale: Locale, session: &SignedIn, form: DepositForm, 
     let form = DepositForm { idempotency_key: key, ..form };
     let page = DepositPage {
         layout,
-        failed,
+        notice,
         presets: options(PRESETS, &form.preset),
         currencies: options(CURRENCIES, &form.currency),
         gateways: options(pages.app.gateway_names(), &form.gateway),
@@ -108,17 +129,17 @@ pub async fn submit(
         currency: form.currency.clone(),
         gateway_name: form.gateway.clone(),
         success_url: format!("{base}/success?session_id={}", domain::validation::CHECKOUT_SESSION_ID_PLACEHOLDER),
-        cancel_url: format!("{base}?error=payment_failed"),
+        cancel_url: format!("{base}?error=payment_cancelled&session_id={}", domain::validation::CHECKOUT_SESSION_ID_PLACEHOLDER),
         idempotency_key: form.idempotency_key.clone(),
     };
     match pages.app.deposit(&session.principal, input).await {
         Ok(payment) => match payment.checkout_url {
-            Some(url) => Redirect::to(&url).into_response(),
+            Some(url) => Redirect::to(&gateway::in_language(&url, &pages.settings.public_url, locale)).into_response(),
             None => layout::error_page(locale, StatusCode::SERVICE_UNAVAILABLE, "error.unavailable"),
         },
         Err(error) => {
-            let errors = FieldErrors::from_app(error, "amount", &[("gateway_name", "gateway")]);
-            render(&pages, locale, &session, form, false, errors)
+            let errors = FieldErrors::from_app(error, locale, "amount", &[("gateway_name", "gateway")]);
+            render(&pages, locale, &session, form, None, errors)
         }
     }
 }
@@ -155,8 +176,7 @@ pub async fn success(
 ) -> Response {
     let session = percent_encoding::utf8_percent_encode(&query.session_id, percent_encoding::NON_ALPHANUMERIC).to_string();
     let here = |l: Locale| format!("/{}/balance/deposit/success?session_id={session}", l.code());
-    let user = visitor.principal.as_ref().map(|p| p.subject.clone());
-    let layout = Layout::new(locale, "success.title", &visitor.csrf, user.as_deref(), here);
+    let layout = Layout::new(locale, "success.title", &visitor.csrf, visitor.principal.as_ref(), here);
     let Some(principal) = visitor.principal else {
         if query.back.is_empty() {
             let again = format!("{}&back=1", here(locale));

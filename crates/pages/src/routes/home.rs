@@ -26,7 +26,7 @@ pub async fn home_in(InLocale(locale): InLocale, visitor: Visitor) -> Response {
 }
 
 fn render(locale: Locale, visitor: &Visitor) -> Response {
-    let user = visitor.principal.as_ref().map(|p| p.subject.as_str());
+    let user = visitor.principal.as_ref();
     layout::render(&Home { layout: Layout::at(locale, "home.title", &visitor.csrf, user, "") })
 }
 

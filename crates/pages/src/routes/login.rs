@@ -23,6 +23,7 @@ const ROLES: [(&str, &str); 4] =
 struct LoginPage<'a> {
     layout: Layout,
     next: &'a str,
+    /// The text key of what is wrong with the token.
     error: Option<String>,
     dev: bool,
     roles: [(&'static str, &'static str); 4],
@@ -102,7 +103,7 @@ fn safe_next(next: &str, locale: Locale) -> String {
 }
 
 fn login_page(pages: &Pages, visitor: &Visitor, locale: Locale, next: &str, error: Option<String>) -> Response {
-    let user = visitor.principal.as_ref().map(|p| p.subject.as_str());
+    let user = visitor.principal.as_ref();
     let next = safe_next(next, locale);
     let encoded = percent_encoding::utf8_percent_encode(&next, percent_encoding::NON_ALPHANUMERIC).to_string();
     let layout = Layout::new(locale, "login.title", &visitor.csrf, user, |l| format!("/login?lang={}&next={encoded}", l.code()));
@@ -118,12 +119,22 @@ pub async fn page(State(pages): State<Pages>, visitor: Visitor, PageParams(query
 pub async fn sign_in(State(pages): State<Pages>, visitor: Visitor, CsrfForm(form): CsrfForm<LoginForm>) -> Response {
     let locale = language(&form.lang);
     let token = form.token.trim();
-    match pages.auth.principal(Some(&format!("Bearer {token}"))).await {
+    match verify(&pages, token).await {
         Ok(principal) => {
             tracing::info!(subject = %principal.subject, "signed in to the pages");
             signed_in(&pages, token, &safe_next(&form.next, locale))
         }
-        Err(message) => login_page(&pages, &visitor, locale, &form.next, Some(message)),
+        Err(problem) => login_page(&pages, &visitor, locale, &form.next, Some(problem)),
+    }
+}
+
+/// The token's principal, verified as the API verifies it, with at least one
+/// role; else the text key of what is wrong, for the page to say in its language.
+async fn verify(pages: &Pages, token: &str) -> Result<app::Principal, String> {
+    match pages.auth.principal(Some(&format!("Bearer {token}"))).await {
+        Ok(principal) if principal.roles.is_empty() => Err("login.error.no_role".into()),
+        Ok(principal) => Ok(principal),
+        Err(refusal) => Err(format!("login.error.{}", refusal.problem.as_str())),
     }
 }
 
@@ -147,12 +158,15 @@ pub async fn sign_in_as(State(pages): State<Pages>, visitor: Visitor, CsrfForm(f
     };
     let minted = api::mint(&token, jsonwebtoken::Algorithm::HS256, &jsonwebtoken::EncodingKey::from_secret(&signer.secret));
     let verified = match minted {
-        Ok(minted) => pages.auth.principal(Some(&format!("Bearer {minted}"))).await.map(|_| minted),
-        Err(error) => Err(error.to_string()),
+        Ok(minted) => verify(&pages, &minted).await.map(|_| minted),
+        Err(error) => {
+            tracing::warn!(%error, "a development token could not be signed");
+            Err("login.error.malformed".into())
+        }
     };
     match verified {
         Ok(minted) => signed_in(&pages, &minted, &safe_next(&form.next, locale)),
-        Err(message) => login_page(&pages, &visitor, locale, &form.next, Some(message)),
+        Err(problem) => login_page(&pages, &visitor, locale, &form.next, Some(problem)),
     }
 }
 
@@ -170,6 +184,12 @@ pub async fn sign_out(State(pages): State<Pages>, CsrfForm(form): CsrfForm<Logou
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_token_problem_is_said_in_every_language() {
+        let keys = api::TokenProblem::ALL.iter().map(|p| format!("login.error.{}", p.as_str()));
+        crate::i18n::assert_translated(&keys.chain(["login.error.no_role".to_owned()]).collect::<Vec<_>>());
+    }
 
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {

@@ -8,7 +8,7 @@ use axum::response::Response;
 use domain::wallet::WalletTransaction;
 use serde::Deserialize;
 
-use super::{InLocale, PageParams};
+use super::{InLocale, PageParams, Paging};
 use crate::Pages;
 use crate::chart::{Chart, balance_chart};
 use crate::i18n::Locale;
@@ -48,6 +48,8 @@ struct BalancePage {
     balances: Vec<(&'static str, String)>,
     charts: Vec<Chart>,
     rows: Vec<Row>,
+    /// A page number past the end of the history: said, with a link back.
+    past_end: bool,
     newer: Option<u32>,
     older: Option<u32>,
 }
@@ -59,11 +61,10 @@ pub async fn page(
     session: SignedIn,
 ) -> Response {
     let (app, me) = (&pages.app, &session.principal);
-    let number = query.page.unwrap_or(1).max(1);
-    let offset = i32::try_from(number - 1).unwrap_or(0).saturating_mul(PAGE_SIZE);
+    let paging = Paging::sized(query.page, PAGE_SIZE);
     let wanted = async {
         let balances = app.wallet(me, &me.subject).await?;
-        let history = app.wallet_transactions(me, &me.subject, Page::parse(PAGE_SIZE, offset)?).await?;
+        let history = app.wallet_transactions(me, &me.subject, paging.page()?).await?;
         let latest = app.wallet_transactions(me, &me.subject, Page::parse(CHART_ROWS, 0)?).await?.0;
         Ok::<_, app::AppError>((balances, history, latest))
     };
@@ -71,15 +72,16 @@ pub async fn page(
         Ok(found) => found,
         Err(error) => return layout::app_error(locale, error),
     };
-    let shown = i64::from(offset) + i64::try_from(history.len()).unwrap_or(0);
+    let (newer, older) = paging.links(history.len(), total);
     let page = BalancePage {
-        layout: Layout::at(locale, "balance.title", &session.csrf, Some(&me.subject), "/balance"),
+        past_end: paging.past_end(history.len(), total),
+        layout: Layout::at(locale, "balance.title", &session.csrf, Some(me), "/balance"),
         notice: NOTICES.into_iter().find(|(name, _)| *name == query.notice).map(|(_, key)| key),
         charts: balances.iter().filter_map(|b| balance_chart(*b, &latest, locale)).collect(),
         balances: balances.iter().map(|b| (b.currency().code(), money::format(*b, locale))).collect(),
         rows: history.iter().map(|t| row(t, locale)).collect(),
-        newer: (number > 1).then(|| number - 1),
-        older: (shown < total).then(|| number + 1),
+        newer,
+        older,
     };
     layout::render(&page)
 }
@@ -94,6 +96,10 @@ fn row(transaction: &WalletTransaction, locale: Locale) -> Row {
         status_text: locale.t(&format!("status.{}", transaction.status)),
         amount: if credit { format!("+{amount}") } else { format!("−{amount}") },
         credit,
-        description: transaction.description.clone(),
+        description: if transaction.description == domain::wallet::TOP_UP_DESCRIPTION {
+            locale.t("type.balance_deposit").to_owned()
+        } else {
+            transaction.description.clone()
+        },
     }
 }

@@ -61,7 +61,7 @@ async fn currencies(pages: &Pages, session: &SignedIn) -> Vec<String> {
 
 async fn render(pages: &Pages, locale: Locale, session: &SignedIn, form: WithdrawForm, errors: FieldErrors) -> Response {
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let layout = Layout::at(locale, "withdraw.title", &session.csrf, Some(&session.principal.subject), "/balance/withdraw");
+    let layout = Layout::at(locale, "withdraw.title", &session.csrf, Some(&session.principal), "/balance/withdraw");
     // Always a new key: a refused withdrawal has claimed its key already, and the
     // next submit is a different request.
     let form = WithdrawForm { idempotency_key: new_key(), ..form };
@@ -82,7 +82,7 @@ pub async fn submit(
     match done {
         Ok(_) => Redirect::to(&format!("/{}/balance?notice=withdrawal_requested", locale.code())).into_response(),
         Err(error) => {
-            let errors = FieldErrors::from_app(error, "amount", &[]);
+            let errors = FieldErrors::from_app(error, locale, "amount", &[]);
             render(&pages, locale, &session, form, errors).await
         }
     }

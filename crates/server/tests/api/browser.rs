@@ -1,7 +1,8 @@
 //! The wallet in a real headless Chromium, driven over WebDriver (fantoccini and
 //! Debian's chromedriver): sign in, a deposit paid on the mock gateway's page,
 //! a declined one, a withdrawal refused for funds, a form without its CSRF token;
-//! the operator console refunding part of a payment and releasing an escrow.
+//! the operator console refunding part of a payment and releasing an escrow; the
+//! example shop's buy → pay → deliver → the vendor's transfer.
 //! A screenshot of each page is saved under `$CARGO_TARGET_TMPDIR/screenshots/`.
 //! SQLite only, one browser at a time.
 
@@ -77,7 +78,12 @@ impl Browser {
     }
 
     async fn open(&self, path: &str) {
-        self.client.goto(&format!("{}{path}", self.base)).await.expect("page opens");
+        self.visit(&format!("{}{path}", self.base)).await;
+    }
+
+    /// A page of another site (the example shop).
+    async fn visit(&self, url: &str) {
+        self.client.goto(url).await.expect("page opens");
     }
 
     /// Read again when the element went stale: the live refresh may replace it.
@@ -183,7 +189,7 @@ async fn a_buyer_tops_up_and_withdraws_in_a_real_browser() {
     browser.click("form[action='/en/balance/deposit'] button[type=submit]").await;
     browser.click("#decline").await;
     assert!(browser.text("#payment-failed").await.contains("did not go through"));
-    assert_eq!(browser.path().await, "/en/balance/deposit?error=payment_failed");
+    assert!(browser.path().await.starts_with("/en/balance/deposit?error=payment_cancelled&session_id="));
     browser.screenshot("deposit-failed").await;
     assert_eq!(app.ledger_balance("wallet:shopper:USD").await, 2550);
 
@@ -259,6 +265,48 @@ async fn an_operator_refunds_part_of_a_payment_and_releases_an_escrow_in_a_real_
     browser.screenshot("console-released-sr").await;
     assert_eq!(app.get_payment(&token("ops", &[Role::Admin]), &plain).await.expect("payment").refunded_amount, "20.00");
     browser.quit().await;
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_buyer_buys_pays_and_marks_delivered_in_the_shop_and_the_vendor_is_paid_in_a_real_browser() {
+    let _one = ONE_BROWSER.lock().await;
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/demo.json");
+    let app = crate::helpers::spawn_app_with(Db::Sqlite, &[("FIXTURES_ENABLED", "true"), ("FIXTURES_PATH", fixtures)]).await;
+    let service_url = format!("http://127.0.0.1:{}", app.addr.port());
+    let vars: std::collections::BTreeMap<String, String> = [
+        ("SHOP_PORT", "0"),
+        ("SHOP_SERVICE_URL", service_url.as_str()),
+        ("SHOP_JWT_SECRET", crate::helpers::JWT_SECRET),
+        ("SHOP_CATALOGUE_PATH", fixtures),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let shop = shop::start(shop::Config::from_vars(&vars).expect("shop config")).await.expect("the shop starts");
+    let browser = Browser::start(&app).await;
+
+    browser.visit(&format!("{}/", shop.public_url)).await;
+    browser.screenshot("shop-catalogue").await;
+    browser.click("button[aria-label='Buy Programming in Rust (print)']").await;
+    // The service's mock page names the vendor, not its account id.
+    assert_eq!(browser.text("#merchant").await, "Libris Books");
+    assert_eq!(browser.text("#amount").await, "$39.90");
+    browser.screenshot("shop-checkout").await;
+    browser.click("#pay").await;
+    assert_eq!(browser.text("#status").await, "paid");
+    assert!(browser.text("#escrow").await.starts_with("held until"));
+    browser.screenshot("shop-order").await;
+    browser.click("form[action$='/deliver'] button[type=submit]").await;
+    assert_eq!(browser.text("#escrow").await, "delivered: released to the vendor");
+    assert_eq!(browser.text("#vendor-transfer").await, "35.91 USD", "39.90 less the vendor's 10 % rule");
+    browser.screenshot("shop-delivered").await;
+    browser.visit(&format!("{}/operator", shop.public_url)).await;
+    assert!(browser.text("#acting-as").await.contains("acts as the platform"));
+    browser.screenshot("shop-operator").await;
+    browser.quit().await;
+    shop.shutdown().await;
     app.assert_ledger_ok();
     app.stop().await;
 }

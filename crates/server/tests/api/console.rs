@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use api::proto::{CalculateFeeRequest, CreateRefundRequest, ReleaseEscrowHoldRequest};
+use api::proto::{
+    CalculateFeeRequest, CreateRefundRequest, ListTransfersRequest, ReleaseEscrowHoldRequest, ReverseTransferRequest,
+};
 use sqlx::Row;
 
 use crate::helpers::{Db, TestApp, authed, eventually};
@@ -54,6 +56,10 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     let list = web.get("/en/admin?status=succeeded&user=buyer-1").await;
     assert_eq!(list.status, 200, "{}", list.body);
     assert!(list.body.contains(&escrowed) && list.body.contains(&plain));
+    // The gateway filter is a choice of the service's gateways, not a free text.
+    let by_gateway = web.get("/en/admin?gateway=mock").await;
+    assert!(by_gateway.body.contains("<select id=\"gateway\" name=\"gateway\">"), "{}", by_gateway.body);
+    assert!(by_gateway.body.contains("<option selected>mock</option>") && by_gateway.body.contains(&plain));
     let none = web.get("/sr/admin?status=refunded").await;
     assert!(!none.body.contains(&plain) && none.body.contains("Pronađeno: 0"), "{}", none.body);
     let bad = web.get("/en/admin?from=31.01.2026").await;
@@ -116,6 +122,36 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     assert_eq!(again.status, 400);
     assert!(again.body.contains("id=\"escrow-error\""), "{}", again.body);
 
+    // Released: its money went to the vendor, so a refund reverses the vendor's
+    // transfer by the amount first, then refunds; the twin does the same over gRPC.
+    let detail = web.get(&format!("/en/admin/payments/{escrowed}")).await;
+    let refund_key = hidden(&detail.body, "idempotency_key");
+    let released_refund = web
+        .post(
+            &format!("/en/admin/payments/{escrowed}/refund"),
+            &[("csrf", &csrf), ("amount", "10.00"), ("reason", "late"), ("idempotency_key", &refund_key)],
+        )
+        .await;
+    assert_eq!(released_refund.status, 303, "{}", released_refund.body);
+    assert_eq!(console.get_payment(&admin(), &escrowed).await.expect("payment").refunded_amount, "10.00");
+    let listed = ListTransfersRequest { connected_account_id: twin_vendor.clone(), limit: 100, offset: 0 };
+    let twin_transfers = grpc.transfers().list_transfers(authed(listed, &admin())).await.expect("transfers").into_inner();
+    let twin_transfer = twin_transfers.transfers.iter().find(|t| t.payment_id == twin_escrowed).expect("the release's transfer");
+    let reverse = ReverseTransferRequest {
+        transfer_id: twin_transfer.id.clone(),
+        amount: "10.00".into(),
+        description: String::new(),
+        idempotency_key: String::new(),
+    };
+    grpc.transfers().reverse_transfer(authed(reverse, &admin())).await.expect("gRPC reversal");
+    let twin_refund = CreateRefundRequest {
+        payment_id: twin_escrowed.clone(),
+        amount: "10.00".into(),
+        reason: "late".into(),
+        idempotency_key: String::new(),
+    };
+    grpc.refunds().create_refund(authed(twin_refund, &admin())).await.expect("gRPC refund of a released payment");
+
     let payment = console.get_payment(&admin(), &plain).await.expect("payment");
     assert_eq!(payment.refunded_amount, "30.00");
     let same = eventually("the same ledger on both services", || async {
@@ -140,7 +176,11 @@ async fn a_refund_and_a_release_through_the_console_change_the_ledger_as_through
     let check = web.get("/sr/admin/ledger").await;
     assert!(check.body.contains("id=\"ledger-ok\""), "{}", check.body);
     let after = web.get(&format!("/en/admin/payments/{escrowed}?notice=released")).await;
-    assert!(after.body.contains("escrow_release") && !after.body.contains("id=\"release-submit\""), "{}", after.body);
+    assert!(
+        after.body.contains("<td>Escrow released <small>") && !after.body.contains("id=\"release-submit\""),
+        "{}",
+        after.body
+    );
     console.assert_ledger_ok();
     grpc.assert_ledger_ok();
     console.stop().await;
@@ -160,12 +200,15 @@ async fn the_service_role_reads_only_and_an_admin_cancels_an_escrow() {
     let mut user = WebSession::new(&app);
     sign_in(&mut user, "buyer-1", "role_user").await;
     assert_eq!(user.get("/en/admin").await.status, 403);
+    assert!(!user.get("/en/balance").await.body.contains("id=\"console-link\""), "a user's header has no console link");
     for page in [path.as_str(), "/en/admin/webhooks", "/en/admin/ledger", "/en/admin/accounts", "/en/admin/splits"] {
         assert_eq!(user.get(page).await.status, 403, "{page}");
     }
 
     let mut service = WebSession::new(&app);
     sign_in(&mut service, "backend", "role_service").await;
+    let wallet = service.get("/sr").await;
+    assert!(wallet.body.contains("<a href=\"/sr/admin\" id=\"console-link\">Konzola</a>"), "{}", wallet.body);
     let page = service.get(&path).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("platform_cash:USD") && !page.body.contains("id=\"refund-submit\""), "{}", page.body);
@@ -238,7 +281,14 @@ async fn split_rules_are_created_edited_and_deleted_and_the_fee_calculator_agree
     assert_eq!(refused.status, 400);
     assert!(refused.body.contains("id=\"rule-value-error\""), "{}", refused.body);
     let created = ops.post("/en/admin/splits", &rule).await;
-    assert_eq!((created.status, created.location()), (303, "/en/admin/splits"), "{}", created.body);
+    assert_eq!((created.status, created.location()), (303, "/en/admin/splits?notice=created"), "{}", created.body);
+    let listed = ops.get(created.location()).await;
+    assert!(
+        listed.body.contains("The rule was created.") && listed.body.contains("<td class=\"num\">10 %</td>"),
+        "{}",
+        listed.body
+    );
+    assert!(listed.body.contains("id=\"one-rule\""), "the calculator says rules do not add up");
 
     let fee_path = format!("/en/admin/splits?account={vendor}&amount=100.00&currency=USD");
     let quote = ops.get(&fee_path).await;
@@ -256,7 +306,7 @@ async fn split_rules_are_created_edited_and_deleted_and_the_fee_calculator_agree
     let edit = ops.get(&format!("/en/admin/splits/{id}")).await;
     assert!(edit.body.contains("value=\"10\""), "{}", edit.body);
     let five = [("csrf", csrf.as_str()), ("name", "Five"), ("value", "5"), ("priority", "1"), ("active", "on")];
-    assert_eq!(ops.post(&format!("/en/admin/splits/{id}"), &five).await.status, 303);
+    assert_eq!(ops.post(&format!("/en/admin/splits/{id}"), &five).await.location(), "/en/admin/splits?notice=saved");
     assert!(ops.get(&fee_path).await.body.contains("<dd class=\"fee\">$5.00</dd>"));
 
     let mut service = WebSession::new(&app);
@@ -267,8 +317,19 @@ async fn split_rules_are_created_edited_and_deleted_and_the_fee_calculator_agree
     assert_eq!(service.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", service_csrf.as_str())]).await.status, 403);
     assert!(ops.get("/en/admin/splits").await.body.contains("Five"), "the service deleted nothing");
 
-    assert_eq!(ops.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", csrf.as_str())]).await.status, 303);
-    assert!(!ops.get("/en/admin/splits").await.body.contains("Five"));
+    // Delete asks first (a page, no script), and only the confirmation deletes.
+    let asked = ops.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(asked.status, 200);
+    assert!(
+        asked.body.contains("id=\"confirm-delete\"") && asked.body.contains("name=\"confirm\" value=\"yes\""),
+        "{}",
+        asked.body
+    );
+    assert!(ops.get("/en/admin/splits").await.body.contains("Five"), "not deleted before the confirmation");
+    let deleted = ops.post(&format!("/en/admin/splits/{id}/delete"), &[("csrf", csrf.as_str()), ("confirm", "yes")]).await;
+    assert_eq!(deleted.location(), "/en/admin/splits?notice=deleted");
+    let after = ops.get(deleted.location()).await;
+    assert!(!after.body.contains("Five") && after.body.contains("The rule was deleted."), "{}", after.body);
     assert!(ops.get(&fee_path).await.body.contains("<dd class=\"fee\">$0.00</dd>"));
     app.assert_ledger_ok();
     app.stop().await;

@@ -83,7 +83,7 @@ async fn demo_data_is_loaded_through_the_api_once(db: Db) {
     let first = seen(&app).await;
     let active = i32::from(proto::ConnectedAccountStatus::Active);
     assert_eq!(first.accounts, vec![("demo-bookshop".to_owned(), active), ("demo-coffee".to_owned(), active)]);
-    assert_eq!(first.rules, vec!["Kafana commission", "Kafana handling", "Libris commission"]);
+    assert_eq!(first.rules, vec!["Kafana commission", "Kafana small orders (instead of the commission)", "Libris commission"]);
     let succeeded = i32::from(proto::PaymentStatus::Succeeded);
     let (holding, released) = (i32::from(proto::EscrowStatus::Holding), i32::from(proto::EscrowStatus::Released));
     assert_eq!(

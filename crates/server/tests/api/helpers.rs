@@ -446,9 +446,18 @@ pub mod vendor {
                 refresh_url: "https://market.example/retry".into(),
             };
             let link = self.accounts().create_account_link(authed(link, admin)).await.expect("link").into_inner();
-            let response = self.http.get(&link.url).send().await.expect("onboarding page");
+            let page = self.http.get(&link.url).send().await.expect("onboarding page");
+            assert_eq!(page.status().as_u16(), 200, "the page only shows the link");
+            let response = self.complete_onboarding(&link.url).await;
             assert_eq!(response.status().as_u16(), 303);
             account.id
+        }
+
+        /// The mock onboarding page's "Complete onboarding" button: its form posts
+        /// the link's own parameters to the page's address.
+        pub async fn complete_onboarding(&self, url: &str) -> reqwest::Response {
+            let fields: Vec<(String, String)> = reqwest::Url::parse(url).expect("link").query_pairs().into_owned().collect();
+            self.http.post(url).form(&fields).send().await.expect("onboarding form")
         }
     }
 }

@@ -92,7 +92,15 @@ async fn a_vendor_is_onboarded_paid_and_paid_out_with_the_fee_kept_by_the_platfo
     let link = app.accounts().create_account_link(authed(link, &admin)).await.expect("link").into_inner();
     assert!(link.url.contains("/connect/mock/onboarding?account_id="), "{}", link.url);
     assert!(link.expires_at.is_some_and(|t| t.seconds > chrono::Utc::now().timestamp()));
-    let response = app.http.get(&link.url).send().await.expect("onboarding");
+    // Opening the page changes nothing: it names the vendor and waits for the button.
+    let before = app.row_counts().await;
+    let page = app.http.get(&link.url).send().await.expect("onboarding page");
+    assert_eq!(page.status().as_u16(), 200);
+    let page = page.text().await.expect("page");
+    assert!(page.contains("merchant-1@vendors.example") && page.contains("id=\"complete\""), "{page}");
+    assert!(page.contains("href=\"https://market.example/retry\" id=\"cancel\""), "{page}");
+    assert_eq!(app.row_counts().await, before);
+    let response = app.complete_onboarding(&link.url).await;
     assert_eq!(response.status().as_u16(), 303);
     assert_eq!(response.headers()["location"], "https://market.example/onboarded");
     let merchant = token("merchant-1", &[Role::Merchant]);
@@ -106,8 +114,9 @@ async fn a_vendor_is_onboarded_paid_and_paid_out_with_the_fee_kept_by_the_platfo
         .expect("account");
     assert_eq!(onboarded.status, i32::from(proto::ConnectedAccountStatus::Active));
     assert!(onboarded.charges_enabled && onboarded.payouts_enabled && onboarded.details_submitted);
-    // The link is single-use: a second visit goes to the refresh URL.
-    let again = app.http.get(&link.url).send().await.expect("onboarding again");
+    // The link is single-use: its page is gone, and a second submit goes to the refresh URL.
+    assert_eq!(app.http.get(&link.url).send().await.expect("page again").status().as_u16(), 410);
+    let again = app.complete_onboarding(&link.url).await;
     assert_eq!(again.headers()["location"], "https://market.example/retry");
     // An expired link also goes to the refresh URL, and changes nothing.
     let fresh = proto::CreateAccountLinkRequest {
@@ -118,7 +127,8 @@ async fn a_vendor_is_onboarded_paid_and_paid_out_with_the_fee_kept_by_the_platfo
     let fresh = app.accounts().create_account_link(authed(fresh, &admin)).await.expect("link").into_inner();
     app.execute("UPDATE account_links SET expires_at = 0 WHERE used_at IS NULL").await;
     let before = app.row_counts().await;
-    let expired = app.http.get(&fresh.url).send().await.expect("expired link");
+    assert_eq!(app.http.get(&fresh.url).send().await.expect("expired page").status().as_u16(), 410);
+    let expired = app.complete_onboarding(&fresh.url).await;
     assert_eq!(expired.headers()["location"], "https://market.example/expired");
     assert_eq!(app.row_counts().await, before);
 

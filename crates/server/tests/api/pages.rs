@@ -143,6 +143,10 @@ async fn the_home_page_and_probes_share_the_port_with_grpc() {
     let onboarding = web.get("/connect/mock/onboarding?account_id=x&link_id=y").await;
     assert_eq!(onboarding.status, 400);
     assert_page(&onboarding, "a bad onboarding link");
+    let unknown =
+        web.get(&format!("/connect/mock/onboarding?account_id={}&link_id={}", uuid::Uuid::nil(), uuid::Uuid::nil())).await;
+    assert_eq!(unknown.status, 404);
+    assert_page(&unknown, "an unknown onboarding link");
     let nowhere = web.get("/no/such/page").await;
     assert_eq!(nowhere.status, 404);
     assert!(nowhere.headers.contains_key(CONTENT_SECURITY_POLICY));
@@ -264,6 +268,12 @@ async fn a_deposit_through_the_pages_credits_the_wallet_once(db: Db) {
     let balance = web.get("/en/balance").await;
     assert!(balance.body.contains("$25.50") && balance.body.contains("Top-up") && balance.body.contains("badge completed"));
     assert!(balance.body.contains("<polyline points="), "the chart is drawn");
+    // Past the end: said so, with a link back to the last page with rows, and no "older" link.
+    let beyond = web.get("/en/balance?page=99").await;
+    assert!(beyond.body.contains("id=\"past-end\"") && beyond.body.contains("href=\"/en/balance?page=1\""), "{}", beyond.body);
+    assert!(!beyond.body.contains("page=98") && !beyond.body.contains("rel=\"next\""), "{}", beyond.body);
+    let serbian = web.get("/sr/balance").await;
+    assert!(serbian.body.contains("Dopuna novčanika") && !serbian.body.contains("top-up"), "{}", serbian.body);
     assert_eq!(app.ledger_balance("wallet:buyer-7:USD").await, 2550);
     // A finished checkout is gone; an unknown one was never there.
     let finished = web.get(&checkout).await;
@@ -289,10 +299,23 @@ async fn a_declined_deposit_comes_back_to_the_form_with_a_message() {
     ];
     let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let checkout = web.post("/sr/balance/deposit", &fields).await.location().to_owned();
+    // The gateway's page speaks the wallet's language, and its cancel link goes back to the wallet.
     let page = web.get(&checkout).await;
-    let back =
-        web.post("/payment/mock/complete", &[("session_id", &hidden(&page.body, "session_id")), ("outcome", "failure")]).await;
-    assert!(back.location().ends_with("/sr/balance/deposit?error=payment_failed"), "{}", back.location());
+    assert!(page.body.contains("<html lang=\"sr-Latn\">"), "{}", page.body);
+    let cancel = page.body.split("id=\"cancel\">").nth(1).unwrap_or_default().split('<').next().unwrap_or_default();
+    assert_eq!(cancel, "Otkaži i vrati se u novčanik");
+    let session_id = hidden(&page.body, "session_id");
+    let cancel_url = page.body.split("<a href=\"").find(|link| link.contains("error=payment_cancelled")).unwrap_or_default();
+    let cancelled = web.get(&cancel_url.split('"').next().unwrap_or_default().replace("&#38;", "&")).await;
+    assert!(
+        cancelled.body.contains("id=\"payment-cancelled\"") && cancelled.body.contains("Otkazali ste plaćanje"),
+        "{}",
+        cancelled.body
+    );
+    assert!(!cancelled.body.contains("id=\"payment-failed\""));
+    // Declined: the same way back, but the page says it failed.
+    let back = web.post("/payment/mock/complete", &[("session_id", &session_id), ("outcome", "failure")]).await;
+    assert!(back.location().contains("/sr/balance/deposit?error=payment_cancelled&session_id="), "{}", back.location());
     let again = web.get(back.location()).await;
     assert!(again.body.contains("id=\"payment-failed\"") && again.body.contains("Plaćanje nije prošlo"), "{}", again.body);
     assert_eq!(app.ledger_balance("wallet:buyer-8:EUR").await, 0);
@@ -326,6 +349,15 @@ async fn a_withdrawal_refused_for_funds_shows_the_message_beside_the_amount(db: 
     let beside = refused.body.split("id=\"amount-error\"").nth(1).unwrap_or_default();
     assert!(beside.split("</p>").next().unwrap_or_default().contains("insufficient"), "{}", refused.body);
     assert_ne!(hidden(&refused.body, "idempotency_key"), key, "a refused form gets a new key");
+    // In Serbian: the refusal's kind in Serbian, not the API's English.
+    let serbian = web
+        .post(
+            "/sr/balance/withdraw",
+            &[("csrf", &csrf), ("idempotency_key", &key), ("amount", "50.00"), ("currency", "USD"), ("description", "rent")],
+        )
+        .await;
+    let beside = serbian.body.split("id=\"amount-error\"").nth(1).unwrap_or_default().split("</p>").next().unwrap_or_default();
+    assert!(beside.contains("nedovoljno sredstava") && !beside.contains("insufficient"), "{}", serbian.body);
     let accepted = web
         .post(
             "/en/balance/withdraw",
@@ -388,6 +420,16 @@ async fn a_token_signs_in_only_when_it_verifies() {
     let refused = web.post("/login", &[("csrf", &csrf), ("lang", "ru"), ("token", &forged)]).await;
     assert_eq!(refused.status, 401);
     assert!(refused.body.contains("id=\"token-error\""), "{}", refused.body);
+    assert!(refused.body.contains("подпись неверна") && !refused.body.contains("invalid token"), "{}", refused.body);
+    assert!(web.cookie("vp_session").is_none());
+    let secret = crate::helpers::JWT_SECRET.as_bytes();
+    let expired = api::mint_hs256(secret, "user-2", &[app::Role::User], chrono::Duration::hours(-1)).unwrap();
+    let late = web.post("/login", &[("csrf", &csrf), ("lang", "sr"), ("token", &expired)]).await;
+    assert!(late.body.contains("istekao je") && !late.body.contains("(exp)"), "{}", late.body);
+    let roleless = crate::helpers::token("user-2", &[]);
+    let idle = web.post("/login", &[("csrf", &csrf), ("lang", "en"), ("token", &roleless)]).await;
+    assert_eq!(idle.status, 401);
+    assert!(idle.body.contains("grants no role"), "{}", idle.body);
     assert!(web.cookie("vp_session").is_none());
     let good = crate::helpers::token("user-2", &[app::Role::User]);
     let signed = web.post("/login", &[("csrf", &csrf), ("lang", "ru"), ("next", "/ru/balance"), ("token", &good)]).await;

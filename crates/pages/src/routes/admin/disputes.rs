@@ -68,7 +68,7 @@ pub async fn list(
     };
     let (newer, older) = paging.links(disputes.len(), total);
     let page = DisputesPage {
-        layout: Layout::at(locale, "console.disputes", &operator.csrf, Some(&operator.principal.subject), "/admin/disputes"),
+        layout: Layout::at(locale, "console.disputes", &operator.csrf, Some(&operator.principal), "/admin/disputes"),
         disputes: disputes.iter().map(|d| row(d, locale)).collect(),
         total,
         newer,

@@ -75,7 +75,7 @@ pub async fn list(State(pages): State<Pages>, InLocale(locale): InLocale, operat
         Err(error) => return layout::app_error(locale, error),
     };
     let page = EventsPage {
-        layout: Layout::at(locale, "console.platform_events", &operator.csrf, Some(&me.subject), "/admin/events"),
+        layout: Layout::at(locale, "console.platform_events", &operator.csrf, Some(me), "/admin/events"),
         endpoints: endpoints
             .into_iter()
             .map(|e| EndpointRow { url: e.url, types: e.subscription.types().join(", "), enabled: e.enabled })

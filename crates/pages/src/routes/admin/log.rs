@@ -61,7 +61,7 @@ pub async fn webhooks(
     };
     let (newer, older) = paging.links(events.len(), total);
     let page = WebhooksPage {
-        layout: Layout::at(locale, "console.webhooks", &operator.csrf, Some(&operator.principal.subject), "/admin/webhooks"),
+        layout: Layout::at(locale, "console.webhooks", &operator.csrf, Some(&operator.principal), "/admin/webhooks"),
         events: events.iter().map(|e| event(e, locale)).collect(),
         total,
         newer,
@@ -83,7 +83,7 @@ pub async fn ledger(State(pages): State<Pages>, InLocale(locale): InLocale, oper
         Err(error) => return layout::app_error(locale, error),
     };
     let page = LedgerPage {
-        layout: Layout::at(locale, "console.ledger_check", &operator.csrf, Some(&operator.principal.subject), "/admin/ledger"),
+        layout: Layout::at(locale, "console.ledger_check", &operator.csrf, Some(&operator.principal), "/admin/ledger"),
         violations: violations.iter().map(ToString::to_string).collect(),
     };
     layout::render(&page)

@@ -11,7 +11,8 @@ pub mod payments;
 pub mod reconciliation;
 pub mod splits;
 
-use app::ports::Page;
+pub use super::Paging;
+
 use app::{Principal, Role};
 use axum::extract::{FromRequestParts, Path};
 use axum::http::StatusCode;
@@ -30,29 +31,6 @@ pub const PAGE_SIZE: i32 = 20;
 pub struct PageQuery {
     #[serde(default)]
     pub page: Option<u32>,
-}
-
-/// A list's page from `?page=` (1 and up), and the rows it starts at.
-pub struct Paging {
-    number: u32,
-    offset: i32,
-}
-
-impl Paging {
-    pub fn of(page: Option<u32>) -> Self {
-        let number = page.unwrap_or(1).max(1);
-        Self { number, offset: i32::try_from(number - 1).unwrap_or(0).saturating_mul(PAGE_SIZE) }
-    }
-
-    pub fn page(&self) -> Result<Page, domain::FieldError> {
-        Page::parse(PAGE_SIZE, self.offset)
-    }
-
-    /// The newer and the older page's numbers, when there are such pages.
-    pub fn links(&self, shown: usize, total: i64) -> (Option<u32>, Option<u32>) {
-        let seen = i64::from(self.offset) + i64::try_from(shown).unwrap_or(0);
-        ((self.number > 1).then(|| self.number - 1), (seen < total).then(|| self.number + 1))
-    }
 }
 
 /// A signed-in admin or service; `acts` only for an admin.
@@ -104,21 +82,5 @@ impl<S: Send + Sync> FromRequestParts<S> for ObjectPath {
             Some(locale) => Ok(Self { locale, id }),
             None => Err(layout::error_page(Locale::En, StatusCode::NOT_FOUND, "error.not_found")),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_page_links_to_its_neighbours_only_when_they_have_rows() {
-        let first = Paging::of(None);
-        assert_eq!(first.page().map(|p| (p.limit, p.offset)).ok(), Some((20, 0)));
-        assert_eq!(first.links(20, 41), (None, Some(2)));
-        let third = Paging::of(Some(3));
-        assert_eq!(third.page().map(|p| p.offset).ok(), Some(40));
-        assert_eq!(third.links(1, 41), (Some(2), None));
-        assert_eq!(Paging::of(Some(0)).links(0, 0), (None, None));
     }
 }

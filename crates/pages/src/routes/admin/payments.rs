@@ -79,6 +79,8 @@ struct ListPage {
     /// Each text filter: name, label key, input type, value.
     inputs: Vec<(&'static str, &'static str, &'static str, String)>,
     statuses: Vec<(&'static str, &'static str, bool)>,
+    /// The gateways this service knows, and whether each is the chosen filter.
+    gateways: Vec<(String, bool)>,
     errors: FieldErrors,
     rows: Vec<Row>,
     total: i64,
@@ -101,7 +103,7 @@ pub async fn list(
     let (found, errors) = match wanted.await {
         Ok(found) => (found, FieldErrors::default()),
         Err(error @ app::AppError::InvalidArgument(_)) => {
-            ((Vec::new(), 0), FieldErrors::from_app(error, "form", &[("user_id", "user")]))
+            ((Vec::new(), 0), FieldErrors::from_app(error, locale, "form", &[("user_id", "user")]))
         }
         Err(error) => return layout::app_error(locale, error),
     };
@@ -109,15 +111,15 @@ pub async fn list(
     let (newer, older) = paging.links(payments.len(), total);
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = ListPage {
-        layout: Layout::at(locale, "console.payments", &operator.csrf, Some(&operator.principal.subject), "/admin"),
+        layout: Layout::at(locale, "console.payments", &operator.csrf, Some(&operator.principal), "/admin"),
         statuses: STATUSES.iter().map(|s| (*s, status_text(locale, s), *s == query.status)).collect(),
+        gateways: crate::forms::options(pages.app.gateway_names(), &query.gateway),
         rows: payments.iter().map(|p| row(p, locale)).collect(),
         filters: query.filters(),
         newer,
         older,
         inputs: vec![
             ("user", "console.user", "text", query.user),
-            ("gateway", "console.gateway", "text", query.gateway),
             ("from", "console.from", "date", query.from),
             ("until", "console.until", "date", query.until),
         ],
@@ -148,7 +150,7 @@ const DISPUTES_SHOWN: app::ports::Page = app::ports::Page { limit: 20, offset: 0
 
 pub struct Line {
     pub date: String,
-    pub kind: String,
+    pub kind: &'static str,
     pub object: String,
     pub account: String,
     pub amount: String,
@@ -167,7 +169,8 @@ pub struct Hold {
 pub struct RefundRow {
     pub date: String,
     pub amount: String,
-    pub status: String,
+    pub status: &'static str,
+    pub status_text: &'static str,
     pub reason: String,
 }
 
@@ -237,7 +240,7 @@ async fn render(
     };
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = DetailPage {
-        layout: Layout::at(locale, "console.payment", &operator.csrf, Some(&me.subject), &format!("/admin/payments/{id}")),
+        layout: Layout::at(locale, "console.payment", &operator.csrf, Some(me), &format!("/admin/payments/{id}")),
         acts: operator.acts,
         notice,
         errors,
@@ -258,7 +261,8 @@ async fn render(
             .map(|r| RefundRow {
                 date: locale.date(r.created_at),
                 amount: money::format(r.amount, locale),
-                status: r.status.as_str().to_owned(),
+                status: r.status.as_str(),
+                status_text: locale.t(&format!("console.refund.{}", r.status.as_str())),
                 reason: r.reason.clone(),
             })
             .collect(),
@@ -267,7 +271,7 @@ async fn render(
             .iter()
             .map(|l| Line {
                 date: locale.date(l.created_at),
-                kind: l.entry_kind.clone(),
+                kind: locale.t(&format!("console.entry.{}", l.entry_kind)),
                 object: l.object_id.clone(),
                 account: l.account.clone(),
                 amount: money::format(l.amount, locale),
@@ -333,9 +337,7 @@ async fn act(
     let (app, me) = (&pages.app, &operator.principal);
     let amount = form.amount.trim().replace(',', ".");
     let done = match action {
-        Action::Refund => {
-            app.create_refund(me, &id, &amount, form.reason.trim(), &form.idempotency_key).await.map(|_| "refunded")
-        }
+        Action::Refund => refund_through_api(&pages, me, &id, &amount, &form).await.map(|_| "refunded"),
         Action::Release => app.release_escrow(me, &form.escrow_id).await.map(|_| "released"),
         Action::Cancel => app.cancel_escrow(me, &form.escrow_id, form.reason.trim()).await.map(|_| "cancelled"),
     };
@@ -343,7 +345,43 @@ async fn act(
         Ok(notice) => Redirect::to(&format!("/{}/admin/payments/{id}?notice={notice}", locale.code())).into_response(),
         Err(error) => {
             let field = if matches!(action, Action::Refund) { "amount" } else { "escrow" };
-            render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, field, &[("escrow_id", "escrow")])).await
+            render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, locale, field, &[("escrow_id", "escrow")]))
+                .await
         }
+    }
+}
+
+/// A refund through the API's use cases. A payment whose escrow was released paid
+/// its vendor: that transfer is reversed by the amount first (the refund takes only
+/// money still on the platform), with a key derived from the form's, so a form
+/// sent again after a refused refund does not reverse twice.
+async fn refund_through_api(
+    pages: &Pages,
+    me: &app::Principal,
+    id: &str,
+    amount: &str,
+    form: &ActionForm,
+) -> Result<(), app::AppError> {
+    let app = &pages.app;
+    if let Some(transfer) = app.released_transfer(me, id).await? {
+        let key = if form.idempotency_key.is_empty() { String::new() } else { format!("{}-reversal", form.idempotency_key) };
+        let description = "reversed for a refund from the console";
+        app.reverse_transfer(me, &transfer.id.to_string(), amount, description, &key).await?;
+    }
+    app.create_refund(me, id, amount, form.reason.trim(), &form.idempotency_key).await.map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::ledger::EntryKind;
+    use domain::refunds::RefundStatus;
+
+    #[test]
+    fn every_refund_status_and_ledger_entry_kind_is_translated() {
+        let keys = RefundStatus::ALL
+            .iter()
+            .map(|s| format!("console.refund.{}", s.as_str()))
+            .chain(EntryKind::ALL.iter().map(|k| format!("console.entry.{}", k.as_str())));
+        crate::i18n::assert_translated(&keys.collect::<Vec<_>>());
     }
 }

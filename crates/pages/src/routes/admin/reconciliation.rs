@@ -63,13 +63,7 @@ pub async fn list(
     };
     let (newer, older) = paging.links(runs.len(), total);
     let page = RunsPage {
-        layout: Layout::at(
-            locale,
-            "console.reconciliation",
-            &operator.csrf,
-            Some(&operator.principal.subject),
-            "/admin/reconciliation",
-        ),
+        layout: Layout::at(locale, "console.reconciliation", &operator.csrf, Some(&operator.principal), "/admin/reconciliation"),
         runs: runs.iter().map(|run| run_row(run, locale)).collect(),
         total,
         newer,
@@ -139,7 +133,7 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
     };
     let path = format!("/admin/reconciliation/{id}");
     let page = RunPage {
-        layout: Layout::at(locale, "console.reconciliation_run", &operator.csrf, Some(&operator.principal.subject), &path),
+        layout: Layout::at(locale, "console.reconciliation_run", &operator.csrf, Some(&operator.principal), &path),
         counts: run.counts.iter().map(|(outcome, count)| (locale.t(&outcome_key(*outcome)), *count)).collect(),
         run: run_row(&run, locale),
         lines: lines.iter().map(|line| line_row(line, locale)).collect(),

@@ -88,6 +88,9 @@ type Field = (&'static str, &'static str, String, &'static str);
 
 #[derive(Deserialize, Default)]
 pub struct FeeQuery {
+    /// What the last form did (`created`, `saved`, `deleted`): said above the list.
+    #[serde(default)]
+    notice: String,
     #[serde(default)]
     account: String,
     #[serde(default)]
@@ -116,6 +119,7 @@ pub struct Quote {
 #[template(path = "admin/splits.html")]
 struct SplitsPage {
     layout: Layout,
+    notice: Option<&'static str>,
     acts: bool,
     rows: Vec<Row>,
     fields: Vec<Field>,
@@ -131,10 +135,20 @@ struct SplitsPage {
 struct SplitPage {
     layout: Layout,
     acts: bool,
+    /// The delete button was pressed once: the page asks to confirm.
+    confirming: bool,
     id: String,
     fields: Vec<Field>,
     form: RuleForm,
     errors: FieldErrors,
+}
+
+/// The list's notices after a form, by the `?notice=` the form sent the browser to.
+const NOTICES: [(&str, &str); 3] =
+    [("created", "console.rule_created"), ("saved", "console.rule_saved"), ("deleted", "console.rule_deleted")];
+
+fn listed(locale: Locale, notice: &str) -> Response {
+    Redirect::to(&format!("/{}/admin/splits?notice={notice}", locale.code())).into_response()
 }
 
 const RENAMES: [(&str, &str); 3] = [("connected_account_id", "account"), ("min_amount", "min"), ("max_amount", "max")];
@@ -182,6 +196,7 @@ async fn render_list(
                 None,
                 FieldErrors::from_app(
                     error,
+                    locale,
                     "fee_amount",
                     &[("connected_account_id", "fee_account"), ("amount", "fee_amount"), ("currency", "fee_currency")],
                 ),
@@ -190,8 +205,9 @@ async fn render_list(
     };
     let status = if errors.any() || fee_errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = SplitsPage {
-        layout: Layout::at(locale, "console.splits", &operator.csrf, Some(&me.subject), "/admin/splits"),
+        layout: Layout::at(locale, "console.splits", &operator.csrf, Some(me), "/admin/splits"),
         acts: operator.acts,
+        notice: NOTICES.into_iter().find(|(name, _)| *name == fee.notice).map(|(_, key)| key),
         rows: rules.iter().map(|r| row(r, locale)).collect(),
         fields: form.fields(),
         form,
@@ -209,7 +225,11 @@ fn row(rule: &SplitRule, locale: Locale) -> Row {
         name: rule.name.clone(),
         account: rule.connected_account_id.map_or_else(|| locale.t("console.platform_wide").to_owned(), |id| id.to_string()),
         kind: locale.t(&format!("console.rule.{}", rule.rule_type.as_str())),
-        value: rule.value.to_string(),
+        value: match (rule.rule_type, rule.currency) {
+            (SplitRuleType::Percentage, _) => format!("{} %", rule.value),
+            (SplitRuleType::Fixed, Some(currency)) => format!("{} {}", rule.value, currency.code()),
+            (SplitRuleType::Fixed, None) => rule.value.to_string(),
+        },
         priority: rule.priority,
         active: rule.is_active,
     }
@@ -241,9 +261,9 @@ pub async fn create(
         Err(error) => Err(error),
     };
     match created {
-        Ok(_) => Redirect::to(&format!("/{}/admin/splits", locale.code())).into_response(),
+        Ok(_) => listed(locale, "created"),
         Err(error) => {
-            let errors = FieldErrors::from_app(error, "form", &RENAMES);
+            let errors = FieldErrors::from_app(error, locale, "form", &RENAMES);
             render_list(&pages, locale, &operator, form, errors, FeeQuery::default()).await
         }
     }
@@ -251,22 +271,17 @@ pub async fn create(
 
 pub async fn edit(State(pages): State<Pages>, ObjectPath { locale, id }: ObjectPath, operator: Operator) -> Response {
     match pages.app.split_rule(&operator.principal, &id).await {
-        Ok(rule) => render_rule(locale, &operator, &id, RuleForm::of(&rule), FieldErrors::default()),
+        Ok(rule) => render_rule(locale, &operator, &id, RuleForm::of(&rule), FieldErrors::default(), false),
         Err(error) => layout::app_error(locale, error),
     }
 }
 
-fn render_rule(locale: Locale, operator: &Operator, id: &str, form: RuleForm, errors: FieldErrors) -> Response {
+fn render_rule(locale: Locale, operator: &Operator, id: &str, form: RuleForm, errors: FieldErrors, confirming: bool) -> Response {
     let status = if errors.any() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
     let page = SplitPage {
-        layout: Layout::at(
-            locale,
-            "console.split",
-            &operator.csrf,
-            Some(&operator.principal.subject),
-            &format!("/admin/splits/{id}"),
-        ),
+        layout: Layout::at(locale, "console.split", &operator.csrf, Some(&operator.principal), &format!("/admin/splits/{id}")),
         acts: operator.acts,
+        confirming,
         id: id.to_owned(),
         fields: form.fields(),
         form,
@@ -299,8 +314,8 @@ pub async fn update(
         Err(error) => Err(error),
     };
     match updated {
-        Ok(_) => Redirect::to(&format!("/{}/admin/splits", locale.code())).into_response(),
-        Err(error) => render_rule(locale, &operator, &id, form, FieldErrors::from_app(error, "form", &RENAMES)),
+        Ok(_) => listed(locale, "saved"),
+        Err(error) => render_rule(locale, &operator, &id, form, FieldErrors::from_app(error, locale, "form", &RENAMES), false),
     }
 }
 
@@ -308,6 +323,9 @@ pub async fn update(
 pub struct DeleteForm {
     #[serde(default)]
     csrf: String,
+    /// `yes` from the confirmation step; without it the rule's page asks first.
+    #[serde(default)]
+    confirm: String,
 }
 
 impl WithCsrf for DeleteForm {
@@ -320,13 +338,19 @@ pub async fn delete(
     State(pages): State<Pages>,
     ObjectPath { locale, id }: ObjectPath,
     operator: Operator,
-    CsrfForm(_): CsrfForm<DeleteForm>,
+    CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> Response {
     if let Some(refused) = operator.refusal(locale) {
         return refused;
     }
+    if form.confirm != "yes" {
+        return match pages.app.split_rule(&operator.principal, &id).await {
+            Ok(rule) => render_rule(locale, &operator, &id, RuleForm::of(&rule), FieldErrors::default(), true),
+            Err(error) => layout::app_error(locale, error),
+        };
+    }
     match pages.app.delete_split_rule(&operator.principal, &id).await {
-        Ok(()) => Redirect::to(&format!("/{}/admin/splits", locale.code())).into_response(),
+        Ok(()) => listed(locale, "deleted"),
         Err(error) => layout::app_error(locale, error),
     }
 }

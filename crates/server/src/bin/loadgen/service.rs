@@ -103,9 +103,11 @@ impl Service {
             refresh_url: "https://load.example/retry".into(),
         };
         let link = accounts.create_account_link(self.authed(link)?).await?.into_inner();
-        let page = self.http.get(&link.url).send().await?;
+        // The page's "Complete onboarding" form posts the link's own parameters.
+        let fields: Vec<(String, String)> = reqwest::Url::parse(&link.url)?.query_pairs().into_owned().collect();
+        let page = self.http.post(&link.url).form(&fields).send().await?;
         if page.status().as_u16() != 303 {
-            return Err(format!("the onboarding page answered {}", page.status()).into());
+            return Err(format!("the onboarding form answered {}", page.status()).into());
         }
         Ok(account.id)
     }
