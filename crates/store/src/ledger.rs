@@ -8,8 +8,8 @@ use domain::ledger::{JournalEntry, LedgerAccount, LedgerViolation};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::db;
 use crate::rows::{flag, micros};
+use crate::{db, stripes};
 
 /// Writes entries and moves the balances in the caller's transaction. Each account's
 /// balance is updated once, with the net of all the entries' postings, and the
@@ -30,12 +30,14 @@ pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[Journ
             slot.1 = slot.1.checked_add(posting.amount).ok_or_else(|| StoreError::Corrupt("balance overflow".into()))?;
         }
     }
+    // The operation's stripe: entries of one object start at the same one.
+    let start = entries.first().map_or(0, |entry| stripe_start(entry.object_id()));
     for (code, (account, delta)) in &net {
-        if !move_balance(tx, code, *delta).await? {
+        if !move_account(tx, code, account, *delta, start).await? {
             // No row yet, or not enough on it: create it if missing (a concurrent
             // creator makes this wait for its commit), then try once more.
             create_account(tx, code, account, now).await?;
-            if !move_balance(tx, code, *delta).await? {
+            if !move_account(tx, code, account, *delta, start).await? {
                 return Err(StoreError::InsufficientFunds { account: code.clone() });
             }
         }
@@ -87,6 +89,29 @@ fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
     format!("INSERT INTO {table} VALUES {}", tuples.join(", "))
 }
 
+/// Moves a striped account's stripes, or an account's own row.
+async fn move_account(
+    tx: &mut Transaction<'_, Any>,
+    code: &str,
+    account: &LedgerAccount,
+    delta: i64,
+    start: u64,
+) -> Result<bool, StoreError> {
+    if account.kind.striped() {
+        stripes::move_striped(tx, code, account.kind.may_go_negative(), delta, start).await
+    } else {
+        move_balance(tx, code, delta).await
+    }
+}
+
+/// Where an operation's search for a free stripe begins: a hash of its object id, so
+/// concurrent operations start apart (any stripe is correct; this only spreads them).
+fn stripe_start(object_id: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(object_id, &mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
 /// Adds `delta` to the balance unless that would take a non-negative account
 /// below zero; false when no row moved (missing account, or not enough on it).
 async fn move_balance(tx: &mut Transaction<'_, Any>, code: &str, delta: i64) -> Result<bool, StoreError> {
@@ -116,6 +141,9 @@ async fn create_account(tx: &mut Transaction<'_, Any>, code: &str, account: &Led
     .execute(&mut **tx)
     .await
     .map_err(db)?;
+    if account.kind.striped() {
+        stripes::create_stripes(tx, code, account.kind.may_go_negative()).await?;
+    }
     Ok(())
 }
 
@@ -127,7 +155,7 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
 
     for row in fetch(
         pool,
-        "SELECT currency, CAST(SUM(balance) AS BIGINT) AS total FROM ledger_accounts GROUP BY currency HAVING SUM(balance) <> 0",
+        "SELECT currency, CAST(SUM(balance) AS BIGINT) AS total FROM ledger_balances GROUP BY currency HAVING SUM(balance) <> 0",
     )
     .await?
     {
@@ -148,7 +176,7 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
     for row in fetch(
         pool,
         "SELECT a.id, a.balance, CAST(COALESCE((SELECT SUM(p.amount) FROM postings p WHERE p.account_id = a.id), 0) AS BIGINT) AS total \
-         FROM ledger_accounts a",
+         FROM ledger_balances a",
     )
     .await?
     {
@@ -157,7 +185,7 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
             violations.push(LedgerViolation::BalanceDrift { account: text(&row, "id")?, balance, postings_sum });
         }
     }
-    for row in fetch(pool, "SELECT id, balance FROM ledger_accounts WHERE may_go_negative = 0 AND balance < 0").await? {
+    for row in fetch(pool, "SELECT id, balance FROM ledger_balances WHERE may_go_negative = 0 AND balance < 0").await? {
         violations.push(LedgerViolation::Negative { account: text(&row, "id")?, balance: number(&row, "balance")? });
     }
     for row in fetch(

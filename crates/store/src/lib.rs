@@ -14,6 +14,7 @@ mod refunds;
 mod rows;
 mod schema;
 mod splits;
+mod stripes;
 mod transfers;
 mod wallet;
 
@@ -39,6 +40,14 @@ impl Dialect {
             Some(Self::Sqlite)
         } else {
             None
+        }
+    }
+
+    /// The dialect of a connection the pool lent.
+    fn of_connection(connection: &sqlx::AnyConnection) -> Self {
+        match connection.backend_name() {
+            "PostgreSQL" => Self::Postgres,
+            _ => Self::Sqlite,
         }
     }
 

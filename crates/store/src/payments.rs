@@ -200,7 +200,7 @@ impl PaymentStore for SqlStore {
     }
 
     async fn ledger_balance(&self, account_code: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+        let row = sqlx::query("SELECT balance FROM ledger_balances WHERE id = $1")
             .bind(account_code)
             .fetch_optional(self.pool())
             .await

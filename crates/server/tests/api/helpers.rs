@@ -296,7 +296,7 @@ impl TestApp {
 
     pub async fn ledger_balance(&self, account: &str) -> i64 {
         let pool = self.pool().await;
-        let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+        let row = sqlx::query("SELECT balance FROM ledger_balances WHERE id = $1")
             .bind(account)
             .fetch_optional(&pool)
             .await
