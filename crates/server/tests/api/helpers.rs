@@ -305,6 +305,14 @@ impl TestApp {
         row.map_or(0, |r| r.get::<i64, _>("balance"))
     }
 
+    /// The number a `SELECT COUNT(*) AS n …` query answers.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let pool = self.pool().await;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.expect("count");
+        pool.close().await;
+        row.get::<i64, _>("n")
+    }
+
     /// The stored status of a payment (`succeeded`, …), read from the database itself.
     pub async fn stored_payment_status(&self, payment_id: &str) -> Option<String> {
         let pool = self.pool().await;
