@@ -150,7 +150,7 @@ impl SqlStore {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),
         };
-        if let Some(refusal) = post_or_refuse(tx, &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(tx, self.known_accounts(), &plan.entries).await? {
             return Ok(Guarded::Refused(refusal));
         }
         Ok(Guarded::Done(plan))
@@ -202,7 +202,7 @@ impl SqlStore {
             }
         }
         let entries: Vec<_> = released.iter().flat_map(|release| release.entries.iter().cloned()).collect();
-        if post_or_refuse(&mut tx, &entries).await?.is_some() {
+        if post_or_refuse(&mut tx, self.known_accounts(), &entries).await?.is_some() {
             return Ok(None);
         }
         tx.commit().await.map_err(db)?;

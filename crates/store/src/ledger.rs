@@ -2,7 +2,8 @@
 
 use app::StoreError;
 use chrono::Utc;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
 
 use domain::ledger::{JournalEntry, LedgerAccount, LedgerViolation};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -16,12 +17,20 @@ use crate::{db, stripes};
 /// accounts are updated in one global code order: two transactions touching
 /// overlapping accounts always lock them in the same order and cannot deadlock. An
 /// account that may not go negative and would: `InsufficientFunds`, and the caller's
-/// transaction must roll back.
+/// transaction must roll back (the entries may already be written).
 ///
 /// Round trips are what a write costs under load (issue 11): an account is created
 /// only when its update finds no row, and the entries and postings go in one
-/// statement each.
-pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry]) -> Result<(), StoreError> {
+/// statement each. When every account is one `known` has seen, the entries go first
+/// and the balances last, right before the commit, so a busy account's row is locked
+/// for the shortest time. Call it once per transaction: it learns an account when
+/// its update finds the row, which a second call could find from the first call's
+/// own insert, uncommitted (and rolled back, the store would believe it exists).
+pub(crate) async fn post_entries(
+    tx: &mut Transaction<'_, Any>,
+    known: &KnownAccounts,
+    entries: &[JournalEntry],
+) -> Result<(), StoreError> {
     let now = micros(Utc::now());
     let mut net: BTreeMap<String, (&LedgerAccount, i64)> = BTreeMap::new();
     for entry in entries {
@@ -30,10 +39,46 @@ pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[Journ
             slot.1 = slot.1.checked_add(posting.amount).ok_or_else(|| StoreError::Corrupt("balance overflow".into()))?;
         }
     }
+    if known.all(net.keys()) {
+        insert_entries(tx, entries, now).await?;
+        move_balances(tx, known, &net, entries, now).await
+    } else {
+        move_balances(tx, known, &net, entries, now).await?;
+        insert_entries(tx, entries, now).await
+    }
+}
+
+/// The ledger accounts a store has found in the database. Accounts are never deleted,
+/// so one found once exists for good and its postings can be inserted before its
+/// balance moves (their foreign key needs the row).
+#[derive(Default)]
+pub(crate) struct KnownAccounts(Mutex<HashSet<String>>);
+
+impl KnownAccounts {
+    fn all<'a>(&self, mut codes: impl Iterator<Item = &'a String>) -> bool {
+        self.0.lock().is_ok_and(|known| codes.all(|code| known.contains(code)))
+    }
+
+    fn learn(&self, code: &str) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(code.to_owned());
+        }
+    }
+}
+
+async fn move_balances(
+    tx: &mut Transaction<'_, Any>,
+    known: &KnownAccounts,
+    net: &BTreeMap<String, (&LedgerAccount, i64)>,
+    entries: &[JournalEntry],
+    now: i64,
+) -> Result<(), StoreError> {
     // The operation's stripe: entries of one object start at the same one.
     let start = entries.first().map_or(0, |entry| stripe_start(entry.object_id()));
-    for (code, (account, delta)) in &net {
-        if !move_account(tx, code, account, *delta, start).await? {
+    for (code, (account, delta)) in net {
+        if move_account(tx, code, account, *delta, start).await? {
+            known.learn(code);
+        } else {
             // No row yet, or not enough on it: create it if missing (a concurrent
             // creator makes this wait for its commit), then try once more.
             create_account(tx, code, account, now).await?;
@@ -42,6 +87,11 @@ pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[Journ
             }
         }
     }
+    Ok(())
+}
+
+/// The entries and their postings, one multi-row INSERT each.
+async fn insert_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry], now: i64) -> Result<(), StoreError> {
     let mut journal = Vec::with_capacity(entries.len());
     let mut postings = Vec::new();
     for entry in entries {

@@ -74,6 +74,7 @@ pub struct StoreOptions {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    known_accounts: std::sync::Arc<ledger::KnownAccounts>,
 }
 
 /// Foreign keys on, WAL so readers in other processes (`check-ledger`) do not block
@@ -108,11 +109,16 @@ impl SqlStore {
             }
         }
         .map_err(db)?;
-        Ok(Self { pool, dialect })
+        Ok(Self { pool, dialect, known_accounts: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The ledger accounts this store has found, for `ledger::post_entries`.
+    pub(crate) fn known_accounts(&self) -> &ledger::KnownAccounts {
+        &self.known_accounts
     }
 
     pub fn pool(&self) -> &AnyPool {

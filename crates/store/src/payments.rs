@@ -154,7 +154,7 @@ impl PaymentStore for SqlStore {
                 }
                 finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
                 // Last, so the balance rows stay locked for the shortest time.
-                ledger::post_entries(&mut tx, &settlement.entries).await?;
+                ledger::post_entries(&mut tx, self.known_accounts(), &settlement.entries).await?;
                 EventOutcome::Applied(rows::payment(&updated)?)
             }
             (Some(current), Some(Decision::Skip(reason))) => {
