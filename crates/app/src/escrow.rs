@@ -1,5 +1,8 @@
 //! Escrow holds: release (by hand, on expiry, by the scheduler) and cancel.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
 use chrono::{Duration, Utc};
 use domain::escrow::{CANCELLATION_REASON_LEN_MAX, EscrowHold, EscrowStatus};
 use domain::fees::calculate_fee;
@@ -16,6 +19,21 @@ use crate::{App, AppError};
 
 pub const EXPIRED_BATCH_DEFAULT: i64 = 100;
 pub const EXPIRED_BATCH_MAX: i64 = 1000;
+/// Holds released in one transaction: their shared accounts move once per batch.
+const RELEASE_BATCH: usize = 50;
+/// Batches released at once; each holds a pooled connection while it writes.
+const RELEASE_WORKERS: usize = 4;
+
+/// Set when the call that started the workers is dropped: they finish their batch
+/// and take no other.
+#[derive(Default)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
 
 /// The release of one hold: escrow → platform cash, the fee to the fee account, what
 /// the merchant owes the platform back to its receivable, the rest to the
@@ -127,18 +145,60 @@ impl App {
     }
 
     /// Releases holds whose time is up; the scheduler and `release-expired` call this.
+    ///
+    /// `RELEASE_WORKERS` tasks each take `RELEASE_BATCH` holds at a time, release them
+    /// in one transaction and then send their transfers. The tasks are spawned, so a
+    /// caller that goes away (its client gone, its deadline passed) does not cut a
+    /// batch between its commit and its transfers: the batches under way finish, and
+    /// no new one starts. The holds not taken stay holding for the next call.
     pub async fn release_expired_escrows(&self, limit: i64) -> Result<usize, AppError> {
-        let pending_days = self.settings.balance_pending_days;
-        let plan = |context: &ReleaseContext| plan_release(context, pending_days);
-        let released = self.store.release_expired(Utc::now(), limit, &plan).await?;
-        let count = released.len();
-        for release in released {
-            self.after_release(release, "expired").await;
+        let ids = self.store.expired_holds(Utc::now(), limit).await?;
+        let mut batches: Vec<Vec<Uuid>> = ids.chunks(RELEASE_BATCH).map(<[Uuid]>::to_vec).collect();
+        batches.reverse();
+        let workers = batches.len().min(RELEASE_WORKERS);
+        let queue = Arc::new(Mutex::new(batches));
+        let stop = StopOnDrop::default();
+        let handles: Vec<_> =
+            (0..workers).map(|_| tokio::spawn(self.clone().release_batches(queue.clone(), stop.0.clone()))).collect();
+        let mut count = 0;
+        for handle in handles {
+            count += handle.await.map_err(AppError::internal)?;
         }
         if count > 0 {
             tracing::info!(released = count, "expired escrow holds released");
         }
         Ok(count)
+    }
+
+    /// One worker: batches from `queue` until it is empty or `stop` is set.
+    async fn release_batches(self, queue: Arc<Mutex<Vec<Vec<Uuid>>>>, stop: Arc<AtomicBool>) -> usize {
+        let pending_days = self.settings.balance_pending_days;
+        let plan = |context: &ReleaseContext| plan_release(context, pending_days);
+        let mut count = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let Some(batch) = queue.lock().ok().and_then(|mut queue| queue.pop()) else { break };
+            let released = match self.store.release_expired(&batch, &plan).await {
+                Ok(released) => released,
+                Err(error) => {
+                    tracing::error!(%error, holds = batch.len(), "expired escrow holds could not be released");
+                    continue;
+                }
+            };
+            count += released.len();
+            let sends: Vec<_> = released
+                .into_iter()
+                .map(|release| {
+                    let app = self.clone();
+                    tokio::spawn(async move { app.after_release(release, "expired").await })
+                })
+                .collect();
+            for send in sends {
+                if let Err(error) = send.await {
+                    tracing::error!(%error, "a released hold's transfer task failed");
+                }
+            }
+        }
+        count
     }
 
     /// The committed release's transfer goes to the gateway; a gateway failure leaves

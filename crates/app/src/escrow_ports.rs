@@ -51,16 +51,17 @@ pub trait EscrowStore: Send + Sync + 'static {
     async fn escrows(&self, status: Option<EscrowStatus>, page: Page) -> Result<(Vec<EscrowHold>, i64), StoreError>;
     /// Locks the hold; `plan` decides; everything is written in one transaction.
     async fn release_escrow(&self, id: Uuid, plan: PlanRelease<'_>) -> Result<Guarded<ReleasePlan>, StoreError>;
-    /// Releases up to `limit` holds expired before `now`, one transaction each. Rows
-    /// are claimed with `FOR UPDATE SKIP LOCKED` on PostgreSQL, so replicas running at
-    /// once never release a hold twice nor wait on each other. Refused holds are
-    /// logged and left holding; holds of a disputed payment are not candidates.
-    async fn release_expired(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-        plan: PlanRelease<'_>,
-    ) -> Result<Vec<ReleasePlan>, StoreError>;
+    /// Up to `limit` holds expired before `now` whose merchant can receive money and
+    /// whose payment is not disputed, the longest due first.
+    async fn expired_holds(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, StoreError>;
+    /// Releases those of `ids` still holding, in one transaction: the holds, splits and
+    /// transfers are written and all their entries posted at once, so the accounts they
+    /// share are moved once per batch. Rows are claimed with `FOR UPDATE SKIP LOCKED` on
+    /// PostgreSQL, so concurrent batches and replicas never release a hold twice nor
+    /// wait on each other. Refused holds (a dispute opened meanwhile, say) are logged
+    /// and left holding; a batch the ledger refuses is released one hold per
+    /// transaction instead.
+    async fn release_expired(&self, ids: &[Uuid], plan: PlanRelease<'_>) -> Result<Vec<ReleasePlan>, StoreError>;
     /// Refused while a dispute on the payment is open (the hold is frozen).
     async fn cancel_escrow(&self, id: Uuid, reason: &str, now: DateTime<Utc>) -> Result<Guarded<EscrowHold>, StoreError>;
 }

@@ -39,6 +39,17 @@ impl AccountKind {
     pub fn may_go_positive(self) -> bool {
         !matches!(self, AccountKind::PlatformExpenses | AccountKind::VendorReceivable)
     }
+
+    /// The platform's own accounts, one per currency, which nearly every payment and
+    /// transfer moves: the store keeps their balance in stripes so that concurrent
+    /// writers do not queue on one row. Owned accounts (a vendor's, a wallet) are
+    /// touched by their owner's operations only and keep one row.
+    pub fn striped(self) -> bool {
+        matches!(
+            self,
+            AccountKind::External | AccountKind::PlatformCash | AccountKind::PlatformFees | AccountKind::PlatformEscrow
+        )
+    }
 }
 
 text_enum!(
@@ -185,6 +196,25 @@ impl JournalEntry {
     }
 }
 
+/// How a debit of `delta` (negative) is taken from an account's stripes, given as
+/// (stripe, balance) in lock order: from each stripe in turn, as much as it holds, so
+/// none goes negative. `None` when all of them together hold less than the debit.
+pub fn spread_debit(stripes: &[(i64, i64)], delta: i64) -> Option<Vec<(i64, i64)>> {
+    let mut rest = delta.checked_neg()?;
+    let mut takes = Vec::new();
+    for &(stripe, balance) in stripes {
+        if rest == 0 {
+            break;
+        }
+        let take = balance.min(rest);
+        if take > 0 {
+            takes.push((stripe, take));
+            rest -= take;
+        }
+    }
+    (rest == 0).then_some(takes)
+}
+
 /// A broken ledger invariant, as found by `check-ledger`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LedgerViolation {
@@ -279,6 +309,22 @@ mod tests {
         .unwrap_or_else(|e| unreachable!("{e}"));
         let codes: Vec<_> = entry.postings_in_lock_order().iter().map(|p| (p.account.code(), p.amount)).collect();
         assert_eq!(codes, vec![("external:USD".to_owned(), -250), ("wallet:u:1:USD".to_owned(), 250)]);
+    }
+
+    #[test]
+    fn a_debit_spreads_over_stripes_without_taking_any_below_zero() {
+        let stripes = [(0, 5), (1, 0), (2, -3), (3, 10), (4, 7)];
+        assert_eq!(spread_debit(&stripes, -12), Some(vec![(0, 5), (3, 7)]));
+        assert_eq!(spread_debit(&stripes, -22), Some(vec![(0, 5), (3, 10), (4, 7)]));
+        assert_eq!(spread_debit(&stripes, -23), None, "the stripes hold 22 that can be taken");
+        assert_eq!(spread_debit(&stripes, 0), Some(vec![]));
+        assert_eq!(spread_debit(&stripes, i64::MIN), None);
+    }
+
+    #[test]
+    fn only_the_platforms_own_accounts_are_striped() {
+        let striped: Vec<_> = AccountKind::ALL.iter().filter(|k| k.striped()).map(|k| k.as_str()).collect();
+        assert_eq!(striped, ["external", "platform_cash", "platform_escrow", "platform_fees"]);
     }
 
     #[test]

@@ -189,7 +189,7 @@ impl DisputeStore for SqlStore {
         {
             return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
             return Ok(Guarded::Refused(refusal));
         }
         tx.commit().await.map_err(db)?;

@@ -1,5 +1,7 @@
 //! `EscrowStore`: holds, their release (with the split, transfer and entries) and cancel.
 
+use std::collections::HashMap;
+
 use app::StoreError;
 use app::escrow_ports::{EscrowStore, PlanRelease, ReleaseContext, ReleasePlan};
 use app::events_ports::OutboxEvent;
@@ -150,11 +152,16 @@ impl SqlStore {
     /// transaction holds the only connection.
     async fn release_inputs(&self, id: Uuid) -> Result<Option<ReleaseInputs>, StoreError> {
         let Some(snapshot) = self.escrow(id).await? else { return Ok(None) };
-        let receivable = domain::transfers::receivable(snapshot.merchant_id, snapshot.amount.currency());
-        // Read outside the lock: two recoveries racing are stopped by the
-        // receivable's guard (it never goes above zero), which rolls one back.
-        let owed = -self.ledger_balance(&receivable.code()).await?.min(0);
+        let owed = self.owed(snapshot.merchant_id, snapshot.amount.currency()).await?;
         Ok(Some((self.account(snapshot.merchant_id).await?, self.fee_rules(snapshot.merchant_id).await?, owed)))
+    }
+
+    /// What a merchant owes the platform in `currency` (its receivable, as a positive
+    /// amount). Read outside the lock: two recoveries racing are stopped by the
+    /// receivable's guard (it never goes above zero), which rolls one back.
+    async fn owed(&self, merchant: Uuid, currency: Currency) -> Result<i64, StoreError> {
+        let receivable = domain::transfers::receivable(merchant, currency);
+        Ok(-self.ledger_balance(&receivable.code()).await?.min(0))
     }
 
     /// Releases a locked hold inside `tx`: the plan's hold, split, transfer and entries.
@@ -162,34 +169,108 @@ impl SqlStore {
         &self,
         tx: &mut Transaction<'_, Any>,
         current: EscrowHold,
-        (account, rules, owed_minor): ReleaseInputs,
+        inputs: ReleaseInputs,
         plan: PlanRelease<'_>,
     ) -> Result<Guarded<ReleasePlan>, StoreError> {
-        let payment_sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
-        let payment_row = sqlx::query(AssertSqlSafe(payment_sql))
-            .bind(current.payment_id.to_string())
-            .fetch_one(&mut **tx)
-            .await
-            .map_err(db)?;
-        let disputed = crate::disputes::is_disputed(tx, current.payment_id).await?;
-        let context =
-            ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current, disputed, owed_minor };
-        let plan = match plan(&context) {
+        let plan = match write_release(tx, current, inputs, plan).await? {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),
         };
-        if !end_hold(tx, &plan.hold).await? {
-            return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
-        }
-        insert_split(tx, &plan.split).await?;
-        if let Some(transfer) = &plan.transfer {
-            insert_transfer(tx, transfer).await?;
-        }
-        if let Some(refusal) = post_or_refuse(tx, &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(tx, self.known_accounts(), &plan.entries).await? {
             return Ok(Guarded::Refused(refusal));
         }
         Ok(Guarded::Done(plan))
     }
+
+    /// The merchants' accounts, fee rules and debts of the holds `ids`, per merchant
+    /// and currency, read before the batch's transaction (on SQLite it holds the only
+    /// connection). Two holds of one indebted merchant both plan to recover the whole
+    /// debt; the receivable's guard then refuses the batch, and the holds are released
+    /// one per transaction, each reading the debt anew.
+    async fn batch_inputs(&self, ids: &[String]) -> Result<HashMap<(Uuid, Currency), ReleaseInputs>, StoreError> {
+        let sql = format!("SELECT DISTINCT merchant_id, currency FROM escrow_holds WHERE id IN ({})", placeholders(ids.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let mut inputs = HashMap::new();
+        for row in query.fetch_all(self.pool()).await.map_err(db)? {
+            let merchant = uuid(&get::<String>(&row, "merchant_id")?)?;
+            let currency = Currency::parse("currency", &get::<String>(&row, "currency")?).map_err(corrupt)?;
+            let owed = self.owed(merchant, currency).await?;
+            inputs.insert((merchant, currency), (self.account(merchant).await?, self.fee_rules(merchant).await?, owed));
+        }
+        Ok(inputs)
+    }
+
+    /// One transaction for the batch; `None` when the ledger refused its entries
+    /// together (nothing of the batch was written).
+    async fn release_batch(&self, ids: &[String], plan: PlanRelease<'_>) -> Result<Option<Vec<ReleasePlan>>, StoreError> {
+        let inputs = self.batch_inputs(ids).await?;
+        let lock = match self.dialect() {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let mut tx = self.begin().await?;
+        // Locked by another batch or replica right now, or already ended: not ours.
+        let sql = format!(
+            "SELECT {COLUMNS} FROM escrow_holds WHERE id IN ({}) AND status = 'holding' ORDER BY id{lock}",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.as_str());
+        }
+        let locked = query.fetch_all(&mut *tx).await.map_err(db)?;
+        let mut released = Vec::with_capacity(locked.len());
+        for row in &locked {
+            let current = hold(row)?;
+            let id = current.id;
+            let merchant_inputs = inputs.get(&(current.merchant_id, current.amount.currency())).cloned().unwrap_or_default();
+            match write_release(&mut tx, current, merchant_inputs, plan).await? {
+                Ok(release) => released.push(release),
+                Err(reason) => tracing::warn!(escrow_id = %id, reason, "expired escrow hold not released"),
+            }
+        }
+        let entries: Vec<_> = released.iter().flat_map(|release| release.entries.iter().cloned()).collect();
+        if post_or_refuse(&mut tx, self.known_accounts(), &entries).await?.is_some() {
+            return Ok(None);
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Some(released))
+    }
+}
+
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Writes a locked hold's release but not its entries: the plan's refusal, or the
+/// release whose entries the caller posts (alone, or with its batch's).
+async fn write_release(
+    tx: &mut Transaction<'_, Any>,
+    current: EscrowHold,
+    (account, rules, owed_minor): ReleaseInputs,
+    plan: PlanRelease<'_>,
+) -> Result<Result<ReleasePlan, String>, StoreError> {
+    let payment_sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1");
+    let payment_row =
+        sqlx::query(AssertSqlSafe(payment_sql)).bind(current.payment_id.to_string()).fetch_one(&mut **tx).await.map_err(db)?;
+    let disputed = crate::disputes::is_disputed(tx, current.payment_id).await?;
+    let context = ReleaseContext { payment: rows::payment(&payment_row)?, account, rules, hold: current, disputed, owed_minor };
+    let plan = match plan(&context) {
+        Ok(plan) => plan,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    if !end_hold(tx, &plan.hold).await? {
+        return Ok(Err("escrow hold was already released or cancelled".into()));
+    }
+    insert_split(tx, &plan.split).await?;
+    if let Some(transfer) = &plan.transfer {
+        insert_transfer(tx, transfer).await?;
+    }
+    Ok(Ok(plan))
 }
 
 #[async_trait::async_trait]
@@ -229,16 +310,11 @@ impl EscrowStore for SqlStore {
         Ok(outcome)
     }
 
-    async fn release_expired(
-        &self,
-        now: DateTime<Utc>,
-        limit: i64,
-        plan: PlanRelease<'_>,
-    ) -> Result<Vec<ReleasePlan>, StoreError> {
+    async fn expired_holds(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Uuid>, StoreError> {
         // Only holds whose merchant can receive money and whose payment is not
         // disputed: a refused hold would otherwise sit at the head of the queue and
         // starve the rest.
-        let candidates = sqlx::query(AssertSqlSafe(format!(
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT h.id FROM escrow_holds h JOIN connected_accounts a ON a.id = h.merchant_id \
              WHERE h.status = 'holding' AND h.hold_until < $1 AND a.status = 'active' \
              AND NOT EXISTS (SELECT 1 FROM disputes d WHERE d.payment_id = h.payment_id AND d.{}) \
@@ -250,9 +326,21 @@ impl EscrowStore for SqlStore {
         .fetch_all(self.pool())
         .await
         .map_err(db)?;
+        rows.iter().map(|row| uuid(&get::<String>(row, "id")?)).collect()
+    }
+
+    async fn release_expired(&self, ids: &[Uuid], plan: PlanRelease<'_>) -> Result<Vec<ReleasePlan>, StoreError> {
+        let texts: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        if let Some(released) = self.release_batch(&texts, plan).await? {
+            return Ok(released);
+        }
+        // The ledger refused the batch's entries together: one hold per transaction
+        // finds the one it refuses and releases the others.
         let mut released = Vec::new();
-        for row in &candidates {
-            let id = uuid(&get::<String>(row, "id")?)?;
+        for &id in ids {
             // One hold's failure must not lose the releases already committed.
             match self.release_one_expired(id, plan).await {
                 Ok(Some(release)) => released.push(release),

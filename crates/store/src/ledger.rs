@@ -2,26 +2,35 @@
 
 use app::StoreError;
 use chrono::Utc;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
 
 use domain::ledger::{JournalEntry, LedgerAccount, LedgerViolation};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::db;
 use crate::rows::{flag, micros};
+use crate::{db, stripes};
 
 /// Writes entries and moves the balances in the caller's transaction. Each account's
 /// balance is updated once, with the net of all the entries' postings, and the
 /// accounts are updated in one global code order: two transactions touching
 /// overlapping accounts always lock them in the same order and cannot deadlock. An
 /// account that may not go negative and would: `InsufficientFunds`, and the caller's
-/// transaction must roll back.
+/// transaction must roll back (the entries may already be written).
 ///
 /// Round trips are what a write costs under load (issue 11): an account is created
 /// only when its update finds no row, and the entries and postings go in one
-/// statement each.
-pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry]) -> Result<(), StoreError> {
+/// statement each. When every account is one `known` has seen, the entries go first
+/// and the balances last, right before the commit, so a busy account's row is locked
+/// for the shortest time. Call it once per transaction: it learns an account when
+/// its update finds the row, which a second call could find from the first call's
+/// own insert, uncommitted (and rolled back, the store would believe it exists).
+pub(crate) async fn post_entries(
+    tx: &mut Transaction<'_, Any>,
+    known: &KnownAccounts,
+    entries: &[JournalEntry],
+) -> Result<(), StoreError> {
     let now = micros(Utc::now());
     let mut net: BTreeMap<String, (&LedgerAccount, i64)> = BTreeMap::new();
     for entry in entries {
@@ -30,16 +39,59 @@ pub(crate) async fn post_entries(tx: &mut Transaction<'_, Any>, entries: &[Journ
             slot.1 = slot.1.checked_add(posting.amount).ok_or_else(|| StoreError::Corrupt("balance overflow".into()))?;
         }
     }
-    for (code, (account, delta)) in &net {
-        if !move_balance(tx, code, *delta).await? {
+    if known.all(net.keys()) {
+        insert_entries(tx, entries, now).await?;
+        move_balances(tx, known, &net, entries, now).await
+    } else {
+        move_balances(tx, known, &net, entries, now).await?;
+        insert_entries(tx, entries, now).await
+    }
+}
+
+/// The ledger accounts a store has found in the database. Accounts are never deleted,
+/// so one found once exists for good and its postings can be inserted before its
+/// balance moves (their foreign key needs the row).
+#[derive(Default)]
+pub(crate) struct KnownAccounts(Mutex<HashSet<String>>);
+
+impl KnownAccounts {
+    fn all<'a>(&self, mut codes: impl Iterator<Item = &'a String>) -> bool {
+        self.0.lock().is_ok_and(|known| codes.all(|code| known.contains(code)))
+    }
+
+    fn learn(&self, code: &str) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(code.to_owned());
+        }
+    }
+}
+
+async fn move_balances(
+    tx: &mut Transaction<'_, Any>,
+    known: &KnownAccounts,
+    net: &BTreeMap<String, (&LedgerAccount, i64)>,
+    entries: &[JournalEntry],
+    now: i64,
+) -> Result<(), StoreError> {
+    // The operation's stripe: entries of one object start at the same one.
+    let start = entries.first().map_or(0, |entry| stripe_start(entry.object_id()));
+    for (code, (account, delta)) in net {
+        if move_account(tx, code, account, *delta, start).await? {
+            known.learn(code);
+        } else {
             // No row yet, or not enough on it: create it if missing (a concurrent
             // creator makes this wait for its commit), then try once more.
             create_account(tx, code, account, now).await?;
-            if !move_balance(tx, code, *delta).await? {
+            if !move_account(tx, code, account, *delta, start).await? {
                 return Err(StoreError::InsufficientFunds { account: code.clone() });
             }
         }
     }
+    Ok(())
+}
+
+/// The entries and their postings, one multi-row INSERT each.
+async fn insert_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry], now: i64) -> Result<(), StoreError> {
     let mut journal = Vec::with_capacity(entries.len());
     let mut postings = Vec::new();
     for entry in entries {
@@ -87,6 +139,29 @@ fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
     format!("INSERT INTO {table} VALUES {}", tuples.join(", "))
 }
 
+/// Moves a striped account's stripes, or an account's own row.
+async fn move_account(
+    tx: &mut Transaction<'_, Any>,
+    code: &str,
+    account: &LedgerAccount,
+    delta: i64,
+    start: u64,
+) -> Result<bool, StoreError> {
+    if account.kind.striped() {
+        stripes::move_striped(tx, code, account.kind.may_go_negative(), delta, start).await
+    } else {
+        move_balance(tx, code, delta).await
+    }
+}
+
+/// Where an operation's search for a free stripe begins: a hash of its object id, so
+/// concurrent operations start apart (any stripe is correct; this only spreads them).
+fn stripe_start(object_id: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(object_id, &mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
 /// Adds `delta` to the balance unless that would take a non-negative account
 /// below zero, or a receivable or expense account above zero (a debt repaid
 /// twice); false when no row moved (missing account, or not enough on it).
@@ -118,6 +193,9 @@ async fn create_account(tx: &mut Transaction<'_, Any>, code: &str, account: &Led
     .execute(&mut **tx)
     .await
     .map_err(db)?;
+    if account.kind.striped() {
+        stripes::create_stripes(tx, code, account.kind.may_go_negative()).await?;
+    }
     Ok(())
 }
 
@@ -129,7 +207,7 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
 
     for row in fetch(
         pool,
-        "SELECT currency, CAST(SUM(balance) AS BIGINT) AS total FROM ledger_accounts GROUP BY currency HAVING SUM(balance) <> 0",
+        "SELECT currency, CAST(SUM(balance) AS BIGINT) AS total FROM ledger_balances GROUP BY currency HAVING SUM(balance) <> 0",
     )
     .await?
     {
@@ -150,7 +228,7 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
     for row in fetch(
         pool,
         "SELECT a.id, a.balance, CAST(COALESCE((SELECT SUM(p.amount) FROM postings p WHERE p.account_id = a.id), 0) AS BIGINT) AS total \
-         FROM ledger_accounts a",
+         FROM ledger_balances a",
     )
     .await?
     {
@@ -159,7 +237,7 @@ pub(crate) async fn check(pool: &AnyPool) -> Result<Vec<LedgerViolation>, StoreE
             violations.push(LedgerViolation::BalanceDrift { account: text(&row, "id")?, balance, postings_sum });
         }
     }
-    for row in fetch(pool, "SELECT id, balance FROM ledger_accounts WHERE may_go_negative = 0 AND balance < 0").await? {
+    for row in fetch(pool, "SELECT id, balance FROM ledger_balances WHERE may_go_negative = 0 AND balance < 0").await? {
         violations.push(LedgerViolation::Negative { account: text(&row, "id")?, balance: number(&row, "balance")? });
     }
     // A receivable or expense above zero: the platform recovered more than it was

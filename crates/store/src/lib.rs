@@ -18,6 +18,7 @@ mod refunds;
 mod rows;
 mod schema;
 mod splits;
+mod stripes;
 mod transfers;
 mod wallet;
 
@@ -46,6 +47,14 @@ impl Dialect {
         }
     }
 
+    /// The dialect of a connection the pool lent.
+    fn of_connection(connection: &sqlx::AnyConnection) -> Self {
+        match connection.backend_name() {
+            "PostgreSQL" => Self::Postgres,
+            _ => Self::Sqlite,
+        }
+    }
+
     /// Row locks for read-then-write inside a transaction. SQLite has one writer at a
     /// time (and this adapter one connection), so it needs none.
     fn for_update(self) -> &'static str {
@@ -69,6 +78,7 @@ pub struct StoreOptions {
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    known_accounts: std::sync::Arc<ledger::KnownAccounts>,
 }
 
 /// Foreign keys on, WAL so readers in other processes (`check-ledger`) do not block
@@ -103,11 +113,16 @@ impl SqlStore {
             }
         }
         .map_err(db)?;
-        Ok(Self { pool, dialect })
+        Ok(Self { pool, dialect, known_accounts: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
+    }
+
+    /// The ledger accounts this store has found, for `ledger::post_entries`.
+    pub(crate) fn known_accounts(&self) -> &ledger::KnownAccounts {
+        &self.known_accounts
     }
 
     pub fn pool(&self) -> &AnyPool {

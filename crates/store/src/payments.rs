@@ -157,7 +157,7 @@ impl PaymentStore for SqlStore {
                 }
                 finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
                 // Last, so the balance rows stay locked for the shortest time.
-                ledger::post_entries(&mut tx, &settlement.entries).await?;
+                ledger::post_entries(&mut tx, self.known_accounts(), &settlement.entries).await?;
                 EventOutcome::Applied(updated)
             }
             (Some(current), Some(Decision::Skip(reason))) => {
@@ -203,7 +203,7 @@ impl PaymentStore for SqlStore {
     }
 
     async fn ledger_balance(&self, account_code: &str) -> Result<i64, StoreError> {
-        let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+        let row = sqlx::query("SELECT balance FROM ledger_balances WHERE id = $1")
             .bind(account_code)
             .fetch_optional(self.pool())
             .await

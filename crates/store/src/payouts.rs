@@ -91,7 +91,7 @@ impl PayoutStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if let Some(refusal) = post_or_refuse(&mut tx, entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), entries).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(
                 refusal.replace("does not hold enough for this movement", "holds less than amount + fee"),
@@ -159,7 +159,7 @@ impl PayoutStore for SqlStore {
         if p.status != current.status {
             outbox::emit(&mut tx, OutboxEvent::payout(p)).await?;
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, &change.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &change.entries).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
         }

@@ -101,7 +101,7 @@ impl RefundStore for SqlStore {
         if let Some(row) = &plan.wallet_row {
             crate::wallet::insert_wallet_transaction(&mut tx, row).await?;
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
             return Ok(Guarded::Refused(refusal));
         }
         tx.commit().await.map_err(db)?;
@@ -133,7 +133,7 @@ impl RefundStore for SqlStore {
             && let Some(context) = self.refund_context(&mut tx, refund.payment_id).await?
         {
             let entry = undo(&context).map_err(StoreError::Corrupt)?;
-            ledger::post_entries(&mut tx, std::slice::from_ref(&entry)).await?;
+            ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
             sqlx::query(
                 "UPDATE payments SET refunded_amount = refunded_amount - $1, \
                  status = CASE WHEN status = 'refunded' THEN 'succeeded' ELSE status END, updated_at = $2 WHERE id = $3",

@@ -88,9 +88,10 @@ pub(crate) async fn distributed(tx: &mut Transaction<'_, Any>, payment_id: Uuid)
 /// Posts entries; an overdraw becomes a refusal message (the caller rolls back).
 pub(crate) async fn post_or_refuse(
     tx: &mut Transaction<'_, Any>,
+    known: &ledger::KnownAccounts,
     entries: &[JournalEntry],
 ) -> Result<Option<String>, StoreError> {
-    match ledger::post_entries(tx, entries).await {
+    match ledger::post_entries(tx, known, entries).await {
         Ok(()) => Ok(None),
         Err(StoreError::InsufficientFunds { account }) => {
             Ok(Some(format!("insufficient_funds: {account} does not hold enough for this movement")))
@@ -211,7 +212,7 @@ impl TransferStore for SqlStore {
         if let Some(split) = &plan.split {
             insert_split(&mut tx, split).await?;
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
         }
@@ -224,7 +225,7 @@ impl TransferStore for SqlStore {
         if !update_transfer(&mut tx, transfer, true).await? {
             return Ok(false);
         }
-        ledger::post_entries(&mut tx, entries).await?;
+        ledger::post_entries(&mut tx, self.known_accounts(), entries).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
     }
@@ -290,7 +291,7 @@ impl TransferStore for SqlStore {
         .map_err(db)?;
         outbox::emit(&mut tx, Some(OutboxEvent::reversal(r))).await?;
         update_transfer(&mut tx, &plan.transfer, false).await?;
-        if let Some(refusal) = post_or_refuse(&mut tx, &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
         }
@@ -326,7 +327,7 @@ impl TransferStore for SqlStore {
         if let Some(undo) = undo {
             let (restored, entry) = undo(&current).map_err(StoreError::Corrupt)?;
             update_transfer(&mut tx, &restored, false).await?;
-            ledger::post_entries(&mut tx, std::slice::from_ref(&entry)).await?;
+            ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
         }
         tx.commit().await.map_err(db)?;
         Ok(true)
@@ -356,7 +357,7 @@ impl TransferStore for SqlStore {
             };
             let mut due = transfer(&row)?;
             if let Some(entry) = due.maturation_entry().map_err(corrupt)? {
-                ledger::post_entries(&mut tx, std::slice::from_ref(&entry)).await?;
+                ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
             }
             due.matured_at = Some(now);
             due.updated_at = now;

@@ -84,7 +84,7 @@ impl WalletStore for SqlStore {
             return Ok(existing.into_guarded());
         }
         insert_wallet_transaction(&mut tx, t).await?;
-        if let Some(refusal) = post_or_refuse(&mut tx, entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), entries).await? {
             return Ok(Guarded::Refused(refusal.replace("does not hold enough for this movement", "holds less than the amount")));
         }
         tx.commit().await.map_err(db)?;
@@ -144,7 +144,7 @@ impl WalletStore for SqlStore {
         for added in &change.added {
             insert_wallet_transaction(&mut tx, added).await?;
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, &change.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &change.entries).await? {
             return Ok(Guarded::Refused(refusal));
         }
         tx.commit().await.map_err(db)?;

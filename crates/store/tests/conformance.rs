@@ -37,6 +37,7 @@ on_both_databases!(
     the_console_filters_payments_by_every_field,
     an_event_is_applied_once_with_its_ledger_entry,
     an_entry_that_would_overdraw_rolls_back_everything,
+    a_platform_debit_takes_from_several_stripes_and_never_below_zero,
     a_job_slot_is_claimed_once,
 );
 
@@ -279,4 +280,94 @@ async fn a_job_slot_is_claimed_once(store: SqlStore) {
     assert!(!store.claim_job_slot("balance_snapshots", 42).await.expect("second"), "another replica got it first");
     assert!(store.claim_job_slot("balance_snapshots", 43).await.expect("next slot"));
     assert!(store.claim_job_slot("other_job", 42).await.expect("other job"));
+}
+
+/// A paid payment whose settlement posts `entries(payment id)` instead of its capture.
+async fn settle_with(
+    store: &SqlStore,
+    amount: &str,
+    entries: impl Fn(&Payment) -> Vec<JournalEntry> + Send + Sync,
+) -> Result<EventOutcome, StoreError> {
+    let payment = new_payment("user-1", amount);
+    store.create_payment(&payment, None).await.expect("insert");
+    let session = format!("cs_{}", payment.id.simple());
+    store.attach_checkout_session(payment.id, &session, "https://pay", None).await.expect("attach");
+    let decide = |p: &Payment| {
+        Decision::Apply(Box::new(Settlement {
+            status: PaymentStatus::Succeeded,
+            payment_intent_id: None,
+            failure_reason: None,
+            paid_at: Some(Utc::now()),
+            entries: entries(p),
+            escrow_hold: None,
+            wallet_deposit: None,
+        }))
+    };
+    store.apply_payment_event(&log(&format!("evt_{}", payment.id.simple())), Some(&session), None, &decide).await
+}
+
+/// Captures the payment `p`, and moves `minor` of platform cash to a wallet.
+fn capture_and_cash_to_wallet(p: &Payment, minor: i64) -> Vec<JournalEntry> {
+    let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
+    let wallet = LedgerAccount::owned(AccountKind::Wallet, "user-1", usd());
+    let movement = JournalEntry::movement(EntryKind::Withdrawal, p.id.to_string(), cash, wallet, Money::from_minor(minor, usd()));
+    vec![p.capture_entry().expect("capture"), movement.expect("entry")]
+}
+
+async fn stripes_holding(store: &SqlStore, account: &str) -> i64 {
+    use sqlx::Row;
+    sqlx::query("SELECT COUNT(*) AS n FROM ledger_stripes WHERE account_id = $1 AND balance > 0")
+        .bind(account)
+        .fetch_one(store.pool())
+        .await
+        .expect("stripes")
+        .get("n")
+}
+
+/// `platform_cash` is striped: captures land on different stripes, a debit larger than
+/// any one stripe is taken from several, and one larger than all of them is refused.
+async fn a_platform_debit_takes_from_several_stripes_and_never_below_zero(store: SqlStore) {
+    let mut captured = 0;
+    // Each capture starts at the stripe its payment id hashes to: a few spread them.
+    while captured < 3 || stripes_holding(&store, "platform_cash:USD").await < 2 {
+        assert!(captured < 20, "twenty captures all landed on one stripe");
+        settle_with(&store, "5", |p| vec![p.capture_entry().expect("entry")]).await.expect("capture");
+        captured += 1;
+    }
+    let total = captured * 500;
+    settle_with(&store, "1", |p| capture_and_cash_to_wallet(p, total)).await.expect("a debit over several stripes");
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 100);
+    let refused = settle_with(&store, "1", |p| capture_and_cash_to_wallet(p, 201)).await;
+    assert!(
+        matches!(refused, Err(StoreError::InsufficientFunds { ref account }) if account == "platform_cash:USD"),
+        "{refused:?}"
+    );
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 100);
+    assert_eq!(store.ledger_balance("external:USD").await.expect("balance"), -total - 100);
+    assert_eq!(store.ledger_balance("wallet:user-1:USD").await.expect("balance"), total);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// On PostgreSQL a writer skips the stripes other transactions hold: with all but one
+/// of `platform_cash`'s and `external`'s stripes locked elsewhere, a capture still
+/// commits at once (it used to wait for the one balance row's lock).
+#[tokio::test]
+async fn postgres_writers_skip_the_stripes_others_hold() {
+    let store = fresh_store(true).await;
+    let name = database_name(&store).await;
+    settle_with(&store, "5", |p| vec![p.capture_entry().expect("entry")]).await.expect("creates the stripes");
+    let mut holder = store.pool().begin().await.expect("holder");
+    sqlx::query(
+        "SELECT stripe FROM ledger_stripes WHERE account_id IN ('platform_cash:USD', 'external:USD') AND stripe <> 7 FOR UPDATE",
+    )
+    .fetch_all(&mut *holder)
+    .await
+    .expect("lock");
+    let capture = settle_with(&store, "5", |p| vec![p.capture_entry().expect("entry")]);
+    tokio::time::timeout(Duration::from_secs(20), capture).await.expect("the capture waited for a held stripe").expect("capture");
+    holder.rollback().await.expect("release");
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 1000);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+    store.pool().close().await;
+    drop_database(&name).await;
 }

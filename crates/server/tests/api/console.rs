@@ -28,7 +28,7 @@ pub(crate) async fn sign_in(web: &mut WebSession<'_>, user: &str, role: &str) {
 async fn ledger(app: &TestApp, vendor: &str) -> BTreeMap<String, i64> {
     sqlx::any::install_default_drivers();
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&app.db_url).await.expect("pool");
-    let rows = sqlx::query("SELECT id, balance FROM ledger_accounts WHERE balance <> 0").fetch_all(&pool).await.expect("ledger");
+    let rows = sqlx::query("SELECT id, balance FROM ledger_balances WHERE balance <> 0").fetch_all(&pool).await.expect("ledger");
     pool.close().await;
     rows.iter().map(|r| (r.get::<String, _>("id").replace(vendor, "vendor"), r.get::<i64, _>("balance"))).collect()
 }

@@ -7,7 +7,7 @@ use api::proto::{
 use app::Role;
 use tonic::transport::Channel;
 
-use crate::helpers::{Db, TestApp, authed, checkout_request, token};
+use crate::helpers::{Db, TestApp, authed, checkout_request, eventually, token};
 use crate::marketplace::{admin, available_usd, paid_order, spawn_marketplace};
 use crate::on_both_databases;
 
@@ -17,6 +17,7 @@ on_both_databases!(
     partial_refunds_never_exceed_the_payment,
     refunds_wait_for_transferred_money_and_pending_work_is_recovered,
     a_refused_refund_or_transfer_puts_the_money_back,
+    a_release_call_cut_short_leaves_no_transfer_pending,
 );
 
 impl TestApp {
@@ -312,6 +313,40 @@ async fn a_refused_refund_or_transfer_puts_the_money_back(db: Db) {
     app.refunds().create_refund(authed(refund(&payment_id, "20.00", ""), &admin)).await.expect("refund the rest");
     let payment = app.get_payment(&admin, &payment_id).await.expect("payment");
     assert_eq!(payment.refunded_amount, "20.00");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+/// A ProcessExpiredEscrows call whose client goes away mid-way still finishes the
+/// holds it took, transfers included: none is left pending for the recovery job, and
+/// the holds it did not take are released by the next call.
+async fn a_release_call_cut_short_leaves_no_transfer_pending(db: Db) {
+    const HOLDS: i64 = 12;
+    let app = spawn_marketplace(db).await;
+    let account = app.onboarded_account(&admin(), "merchant-1").await;
+    for _ in 0..HOLDS {
+        app.paid_escrowed_order(&account, "10.00").await;
+    }
+    app.execute("UPDATE escrow_holds SET hold_until = 0").await;
+    let released = "SELECT COUNT(*) AS n FROM escrow_holds WHERE status = 'released'";
+    let mut client = app.escrow();
+    let call = client.process_expired_escrows(authed(ProcessExpiredEscrowsRequest { limit: 0 }, &admin()));
+    // The client gives up as soon as the first hold is released.
+    let first_release = eventually("a first release", || async { (app.count(released).await > 0).then_some(()) });
+    tokio::select! {
+        _ = call => {},
+        () = first_release => {},
+    }
+    let settled = eventually("every released hold's transfer settled", || async {
+        let pending = app.count("SELECT COUNT(*) AS n FROM transfers WHERE status = 'pending'").await;
+        let paid = app.count("SELECT COUNT(*) AS n FROM transfers WHERE status = 'paid'").await;
+        (pending == 0 && paid == app.count(released).await).then_some(paid)
+    })
+    .await;
+    assert!(settled > 0);
+    assert_eq!(i64::from(app.process_expired(0).await), HOLDS - settled, "the rest, left holding");
+    assert_eq!(app.count(released).await, HOLDS);
+    assert_eq!(app.count("SELECT COUNT(*) AS n FROM transfers WHERE status = 'paid'").await, HOLDS);
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -299,13 +299,21 @@ impl TestApp {
 
     pub async fn ledger_balance(&self, account: &str) -> i64 {
         let pool = self.pool().await;
-        let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+        let row = sqlx::query("SELECT balance FROM ledger_balances WHERE id = $1")
             .bind(account)
             .fetch_optional(&pool)
             .await
             .expect("balance");
         pool.close().await;
         row.map_or(0, |r| r.get::<i64, _>("balance"))
+    }
+
+    /// The number a `SELECT COUNT(*) AS n …` query answers.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let pool = self.pool().await;
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&pool).await.expect("count");
+        pool.close().await;
+        row.get::<i64, _>("n")
     }
 
     /// The stored status of a payment (`succeeded`, …), read from the database itself.

@@ -122,7 +122,7 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
     assert_eq!(count("SELECT COUNT(*) AS n FROM transfers").await, HOLDS as i64, "exactly one transfer per hold");
     assert_eq!(count("SELECT COUNT(*) AS n FROM escrow_holds WHERE status = 'released'").await, HOLDS as i64);
     assert_eq!(count("SELECT COUNT(*) AS n FROM journal_entries WHERE kind = 'escrow_release'").await, HOLDS as i64);
-    assert_eq!(count("SELECT COUNT(*) AS n FROM ledger_accounts WHERE id = 'platform_escrow:USD' AND balance = 0").await, 1);
+    assert_eq!(count("SELECT COUNT(*) AS n FROM ledger_balances WHERE id = 'platform_escrow:USD' AND balance = 0").await, 1);
     pool.close().await;
 
     assert_eq!(releases_in_metrics(&replicas).await, HOLDS as f64, "the replicas' escrow_releases_total add up");
