@@ -132,11 +132,23 @@ impl SqlStore {
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN
     /// IMMEDIATE`), so another process on the same file makes it wait (busy timeout)
     /// instead of failing half-way when a read upgrades to a write.
+    ///
+    /// The BEGIN runs in a task of its own. sqlx 0.9 is not cancel-safe there on
+    /// PostgreSQL (sqlx#4393): a caller dropped while BEGIN is in flight (client gone,
+    /// deadline) returned its connection to the pool inside an open transaction, and
+    /// the next borrower's autocommit writes ran in it and never committed. The task
+    /// always finishes the BEGIN; when nobody waits for it any more, the transaction
+    /// is dropped there, which rolls it back.
     pub(crate) async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        match self.dialect {
-            Dialect::Postgres => self.pool.begin().await,
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-        }
+        let (pool, dialect) = (self.pool.clone(), self.dialect);
+        tokio::spawn(async move {
+            match dialect {
+                Dialect::Postgres => pool.begin().await,
+                Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+            }
+        })
+        .await
+        .map_err(|error| StoreError::Database(format!("the task opening a transaction failed: {error}")))?
         .map_err(db)
     }
 

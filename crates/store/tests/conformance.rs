@@ -42,6 +42,10 @@ on_both_databases!(
 );
 
 async fn fresh_store(postgres: bool) -> SqlStore {
+    fresh_store_with(postgres, 5).await
+}
+
+async fn fresh_store_with(postgres: bool, max_connections: u32) -> SqlStore {
     let name = format!("vondi_store_{}", uuid::Uuid::new_v4().simple());
     let url = if postgres {
         sqlx::any::install_default_drivers();
@@ -55,7 +59,7 @@ async fn fresh_store(postgres: bool) -> SqlStore {
         format!("sqlite://{}", std::env::temp_dir().join("vondipayment-tests").join(format!("{name}.db")).display())
     };
     let options =
-        StoreOptions { url, max_connections: 5, max_lifetime: Duration::from_secs(60), acquire_timeout: Duration::from_secs(10) };
+        StoreOptions { url, max_connections, max_lifetime: Duration::from_secs(60), acquire_timeout: Duration::from_secs(10) };
     let store = SqlStore::connect(&options).await.expect("connect");
     store::migrate_up(&store).await.expect("migrate");
     store
@@ -368,6 +372,49 @@ async fn postgres_writers_skip_the_stripes_others_hold() {
     holder.rollback().await.expect("release");
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 1000);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+    store.pool().close().await;
+    drop_database(&name).await;
+}
+
+/// Polls `operation` at most `times` times, yielding in between, then drops it: a
+/// caller that went away (client gone, deadline) at some point of its work.
+async fn abandon_after<F: std::future::Future>(operation: F, times: usize) {
+    let mut operation = std::pin::pin!(operation);
+    for _ in 0..times {
+        if std::future::poll_fn(|cx| std::task::Poll::Ready(operation.as_mut().poll(cx))).await.is_ready() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A caller dropped while its transaction's BEGIN is in flight must not leave the
+/// pooled connection inside that transaction (sqlx 0.9 does on PostgreSQL,
+/// sqlx#4393): the next statement on it, an autocommit write, would never commit.
+/// With one pooled connection, every write after an abandoned transaction is seen at
+/// once by another connection.
+#[tokio::test]
+async fn postgres_a_transaction_abandoned_at_any_point_leaves_no_open_transaction_behind() {
+    let store = fresh_store_with(true, 1).await;
+    let name = database_name(&store).await;
+    let url = format!("{}/{name}", admin_url().rsplit_once('/').map(|(base, _)| base).expect("URL with a database"));
+    let mut observer = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await.expect("observer");
+    use app::marketplace_ports::BalanceStore;
+    use sqlx::Row;
+    for attempt in 0..120_i64 {
+        let payment = new_payment("user-1", "5");
+        abandon_after(store.create_payment(&payment, None), usize::try_from(attempt % 12).expect("small")).await;
+        assert!(store.claim_job_slot("abandon_probe", attempt).await.expect("claim"), "slot {attempt} was free");
+        let seen: i64 = sqlx::query("SELECT COUNT(*) AS n FROM scheduler_slots WHERE job = 'abandon_probe' AND slot = $1")
+            .bind(attempt)
+            .fetch_one(&mut observer)
+            .await
+            .expect("count")
+            .get("n");
+        assert_eq!(seen, 1, "the write after abandoned transaction {attempt} did not commit");
+    }
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+    drop(observer);
     store.pool().close().await;
     drop_database(&name).await;
 }
