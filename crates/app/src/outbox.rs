@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use domain::Money;
 use domain::accounts::ConnectedAccount;
+use domain::disputes::{Dispute, DisputeStatus};
 use domain::escrow::EscrowHold;
 use domain::events::EventType;
 use domain::payment::Payment;
@@ -181,6 +182,26 @@ impl OutboxEvent {
         let mut payload = wallet_json(t);
         payload["user_id"] = json!(t.user_id);
         Some(Self::new(event_type, t.id, payload))
+    }
+
+    /// The events of a dispute's write from the status it was read in (see
+    /// `EventType::of_dispute`), each carrying the dispute as written.
+    pub fn dispute(d: &Dispute, before: Option<DisputeStatus>) -> Vec<Self> {
+        let payload = json!({
+            "id": d.id.to_string(),
+            "payment_id": d.payment_id.to_string(),
+            "amount": d.amount.to_decimal_string(),
+            "currency": d.amount.currency().code(),
+            "status": d.status.as_str(),
+            "gateway_name": d.gateway_name,
+            "gateway_dispute_id": d.gateway_dispute_id,
+            "reason": d.reason,
+            "fee": d.fee.to_decimal_string(),
+            "closed_at": d.closed_at.map(at),
+            "created_at": at(d.created_at),
+            "updated_at": at(d.updated_at),
+        });
+        EventType::of_dispute(before, d.status).into_iter().map(|t| Self::new(t, d.id, payload.clone())).collect()
     }
 
     /// The body POSTed to an endpoint: the event's envelope around its object.

@@ -214,7 +214,7 @@ async fn an_allsecure_chargeback_freezes_the_hold_and_its_reversal_releases_it(d
 
 /// A dispute event about the mock gateway's payment, as a trusted caller sends it;
 /// whether it changed something.
-async fn mock_dispute_event(app: &TestApp, event_id: &str, event_type: &str, dispute: &Value) -> bool {
+pub async fn mock_dispute_event(app: &TestApp, event_id: &str, event_type: &str, dispute: &Value) -> bool {
     let event = ProcessWebhookEventRequest {
         event_id: event_id.into(),
         event_type: event_type.into(),
