@@ -62,21 +62,13 @@ impl OutboxEvent {
     }
 
     pub fn escrow(h: &EscrowHold) -> Self {
-        let payload = json!({
-            "id": h.id.to_string(),
-            "payment_id": h.payment_id.to_string(),
-            "merchant_id": h.merchant_id.to_string(),
-            "amount": h.amount.to_decimal_string(),
-            "currency": h.amount.currency().code(),
-            "status": h.status.as_str(),
-            "hold_until": at(h.hold_until),
-            "released_at": h.released_at.map(at),
-            "cancelled_at": h.cancelled_at.map(at),
-            "cancellation_reason": h.cancellation_reason,
-            "created_at": at(h.created_at),
-            "updated_at": at(h.updated_at),
-        });
-        Self::new(EventType::of_escrow(h.status), h.id, payload)
+        Self::new(EventType::of_escrow(h.status), h.id, escrow_json(h))
+    }
+
+    /// A hold still holding that a dispute just opened on: it may not be released
+    /// until the dispute closes (its status stays `holding`).
+    pub fn escrow_frozen(h: &EscrowHold) -> Self {
+        Self::new(EventType::EscrowFrozen, h.id, escrow_json(h))
     }
 
     pub fn refund(r: &Refund) -> Self {
@@ -215,6 +207,24 @@ impl OutboxEvent {
         });
         body.to_string().into_bytes()
     }
+}
+
+/// An escrow hold as the API shows it.
+fn escrow_json(h: &EscrowHold) -> Value {
+    json!({
+        "id": h.id.to_string(),
+        "payment_id": h.payment_id.to_string(),
+        "merchant_id": h.merchant_id.to_string(),
+        "amount": h.amount.to_decimal_string(),
+        "currency": h.amount.currency().code(),
+        "status": h.status.as_str(),
+        "hold_until": at(h.hold_until),
+        "released_at": h.released_at.map(at),
+        "cancelled_at": h.cancelled_at.map(at),
+        "cancellation_reason": h.cancellation_reason,
+        "created_at": at(h.created_at),
+        "updated_at": at(h.updated_at),
+    })
 }
 
 /// A wallet transaction as the browser's JSON API shows it.

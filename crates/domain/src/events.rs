@@ -24,6 +24,7 @@ text_enum!(
         EscrowHeld => "escrow.held",
         EscrowReleased => "escrow.released",
         EscrowCancelled => "escrow.cancelled",
+        EscrowFrozen => "escrow.frozen",
         RefundCreated => "refund.created",
         RefundSucceeded => "refund.succeeded",
         RefundFailed => "refund.failed",

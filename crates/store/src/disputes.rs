@@ -8,6 +8,7 @@ use app::events_ports::OutboxEvent;
 use app::marketplace_ports::Guarded;
 use app::ports::Page;
 use domain::disputes::{Dispute, DisputeStatus};
+use domain::escrow::EscrowStatus;
 use domain::payment::Payment;
 use domain::{Currency, Money};
 use sqlx::any::AnyRow;
@@ -188,6 +189,13 @@ impl DisputeStore for SqlStore {
         }
         for event in OutboxEvent::dispute(&plan.dispute, context.existing.as_ref().map(|d| d.status)) {
             outbox::emit(&mut tx, Some(event)).await?;
+        }
+        // A new open dispute freezes a hold still holding (see `is_disputed`).
+        if context.existing.is_none()
+            && plan.dispute.status.is_open()
+            && let Some(hold) = context.hold.as_ref().filter(|h| h.status == EscrowStatus::Holding)
+        {
+            outbox::emit(&mut tx, Some(OutboxEvent::escrow_frozen(hold))).await?;
         }
         if let Some(hold) = &plan.hold
             && !crate::escrow::end_hold(&mut tx, hold).await?
