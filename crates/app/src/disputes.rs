@@ -133,8 +133,9 @@ impl App {
     }
 }
 
-/// The one place a dispute's change is announced: the log today; the platform's
-/// events (dispute opened / closed, issue 12's outbox) belong here too.
+/// A dispute's change in the log. The platform hears of it by `dispute.opened` /
+/// `dispute.closed` events, which the store writes in the dispute's own transaction
+/// (`OutboxEvent::dispute`), so none is lost or told of a change not made.
 fn dispute_changed(dispute: &Dispute) {
     tracing::info!(dispute_id = %dispute.id, payment_id = %dispute.payment_id, status = %dispute.status, "dispute changed");
 }

@@ -207,13 +207,20 @@ impl App {
             return Ok((false, format!("transfer {gateway_transfer_id} is not one of ours")));
         };
         let reversal_id = Uuid::now_v7();
-        let plan = |current: &domain::transfers::Transfer| {
+        let plan = |current: &domain::transfers::Transfer, balance_minor: i64| {
             let missing = amount_reversed - current.reversed_minor;
             if missing <= 0 {
                 return Err(format!("transfer {}: every reversal is recorded already", current.id));
             }
             // Made at the gateway already: nothing to send.
-            plan_reversal(current, reversal_id, missing, "reversed at the gateway", None, ReversalStatus::Succeeded)
+            plan_reversal(
+                (current, balance_minor),
+                reversal_id,
+                missing,
+                "reversed at the gateway",
+                None,
+                ReversalStatus::Succeeded,
+            )
         };
         match self.store.reverse_transfer(None, transfer.id, &plan).await? {
             Guarded::Done((reversal, _)) => Ok((

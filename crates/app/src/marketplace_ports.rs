@@ -7,7 +7,7 @@ use domain::fees::SplitRule;
 use domain::ledger::JournalEntry;
 use domain::payment::Payment;
 use domain::payouts::{Payout, PayoutStatus};
-use domain::transfers::{Transfer, TransferReversal};
+use domain::transfers::{ReversalSplit, Transfer, TransferReversal};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -133,10 +133,14 @@ pub struct ReversalPlan {
 }
 
 pub type PlanTransfer<'a> = &'a (dyn Fn(Option<&LinkedPayment>) -> Result<TransferPlan, String> + Send + Sync);
-pub type PlanReversal<'a> = &'a (dyn Fn(&Transfer) -> Result<ReversalPlan, String> + Send + Sync);
-/// Given the locked transfer, what it becomes and the entry that gives a refused
-/// reversal's money back.
-pub type UndoReversal<'a> = &'a (dyn Fn(&Transfer) -> Result<(Transfer, JournalEntry), String> + Send + Sync);
+/// Given the locked transfer and the vendor's balance its money is in (read in the
+/// same transaction; the balance's guard refuses a plan it no longer covers), the
+/// reversal to write.
+pub type PlanReversal<'a> = &'a (dyn Fn(&Transfer, i64) -> Result<ReversalPlan, String> + Send + Sync);
+/// Given the locked transfer, what the reversal's entry took (read from its
+/// postings) and what the vendor owes now, what the transfer becomes and the entry
+/// that gives a refused reversal's money back.
+pub type UndoReversal<'a> = &'a (dyn Fn(&Transfer, ReversalSplit, i64) -> Result<(Transfer, JournalEntry), String> + Send + Sync);
 
 #[async_trait::async_trait]
 pub trait TransferStore: Send + Sync + 'static {

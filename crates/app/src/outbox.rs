@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use domain::Money;
 use domain::accounts::ConnectedAccount;
+use domain::disputes::{Dispute, DisputeStatus};
 use domain::escrow::EscrowHold;
 use domain::events::EventType;
 use domain::payment::Payment;
@@ -61,21 +62,13 @@ impl OutboxEvent {
     }
 
     pub fn escrow(h: &EscrowHold) -> Self {
-        let payload = json!({
-            "id": h.id.to_string(),
-            "payment_id": h.payment_id.to_string(),
-            "merchant_id": h.merchant_id.to_string(),
-            "amount": h.amount.to_decimal_string(),
-            "currency": h.amount.currency().code(),
-            "status": h.status.as_str(),
-            "hold_until": at(h.hold_until),
-            "released_at": h.released_at.map(at),
-            "cancelled_at": h.cancelled_at.map(at),
-            "cancellation_reason": h.cancellation_reason,
-            "created_at": at(h.created_at),
-            "updated_at": at(h.updated_at),
-        });
-        Self::new(EventType::of_escrow(h.status), h.id, payload)
+        Self::new(EventType::of_escrow(h.status), h.id, escrow_json(h))
+    }
+
+    /// A hold still holding that a dispute just opened on: it may not be released
+    /// until the dispute closes (its status stays `holding`).
+    pub fn escrow_frozen(h: &EscrowHold) -> Self {
+        Self::new(EventType::EscrowFrozen, h.id, escrow_json(h))
     }
 
     pub fn refund(r: &Refund) -> Self {
@@ -183,6 +176,26 @@ impl OutboxEvent {
         Some(Self::new(event_type, t.id, payload))
     }
 
+    /// The events of a dispute's write from the status it was read in (see
+    /// `EventType::of_dispute`), each carrying the dispute as written.
+    pub fn dispute(d: &Dispute, before: Option<DisputeStatus>) -> Vec<Self> {
+        let payload = json!({
+            "id": d.id.to_string(),
+            "payment_id": d.payment_id.to_string(),
+            "amount": d.amount.to_decimal_string(),
+            "currency": d.amount.currency().code(),
+            "status": d.status.as_str(),
+            "gateway_name": d.gateway_name,
+            "gateway_dispute_id": d.gateway_dispute_id,
+            "reason": d.reason,
+            "fee": d.fee.to_decimal_string(),
+            "closed_at": d.closed_at.map(at),
+            "created_at": at(d.created_at),
+            "updated_at": at(d.updated_at),
+        });
+        EventType::of_dispute(before, d.status).into_iter().map(|t| Self::new(t, d.id, payload.clone())).collect()
+    }
+
     /// The body POSTed to an endpoint: the event's envelope around its object.
     pub fn body(&self) -> Vec<u8> {
         let body = json!({
@@ -194,6 +207,24 @@ impl OutboxEvent {
         });
         body.to_string().into_bytes()
     }
+}
+
+/// An escrow hold as the API shows it.
+fn escrow_json(h: &EscrowHold) -> Value {
+    json!({
+        "id": h.id.to_string(),
+        "payment_id": h.payment_id.to_string(),
+        "merchant_id": h.merchant_id.to_string(),
+        "amount": h.amount.to_decimal_string(),
+        "currency": h.amount.currency().code(),
+        "status": h.status.as_str(),
+        "hold_until": at(h.hold_until),
+        "released_at": h.released_at.map(at),
+        "cancelled_at": h.cancelled_at.map(at),
+        "cancellation_reason": h.cancellation_reason,
+        "created_at": at(h.created_at),
+        "updated_at": at(h.updated_at),
+    })
 }
 
 /// A wallet transaction as the browser's JSON API shows it.

@@ -9,8 +9,8 @@ use domain::fees::calculate_fee;
 use domain::ledger::LedgerError;
 use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
 use domain::transfers::{
-    DESCRIPTION_LEN_MAX, ReversalStatus, Transfer, TransferReversal, TransferStatus, fee_entry, receivable, recovery,
-    recovery_entry,
+    DESCRIPTION_LEN_MAX, ReversalSplit, ReversalStatus, Transfer, TransferReversal, TransferStatus, fee_entry, receivable,
+    recovery, recovery_entry,
 };
 use domain::validation::{IdempotencyKey, validate_metadata};
 use domain::{FieldError, Money};
@@ -39,9 +39,11 @@ pub(crate) fn parse_description(text: &str) -> Result<String, FieldError> {
     domain::validation::parse_free_text("description", text, DESCRIPTION_LEN_MAX)
 }
 
-/// A reversal of `amount` (not more than what remains), its transfer and entry.
+/// A reversal of `amount` (not more than what remains), its transfer and entry: taken
+/// from the vendor's balance (`balance_minor`) as far as it goes, the rest owed on
+/// its receivable and recovered from its next transfers.
 pub(crate) fn plan_reversal(
-    transfer: &Transfer,
+    (transfer, balance_minor): (&Transfer, i64),
     id: Uuid,
     amount: i64,
     description: &str,
@@ -73,7 +75,8 @@ pub(crate) fn plan_reversal(
     updated.reversed_minor += amount;
     updated.status = transfer.status_after_reversal(updated.reversed_minor);
     updated.updated_at = now;
-    let entries = vec![transfer.reversal_entry(&reversal).map_err(ledger)?];
+    let split = ReversalSplit::of(amount, balance_minor);
+    let entries = vec![transfer.reversal_entry(&reversal, split).map_err(ledger)?];
     Ok(ReversalPlan { reversal, transfer: updated, entries })
 }
 
@@ -278,9 +281,9 @@ impl App {
         let claim = idempotency::claim(principal, key.as_ref(), REVERSE_METHOD, &fields);
         let reversal_id = Uuid::now_v7();
         let key_text = key.as_ref().map(|k| k.as_str().to_owned());
-        let plan = |transfer: &Transfer| {
+        let plan = |transfer: &Transfer, balance_minor: i64| {
             let amount = requested.map_or(transfer.reversible_minor(), |m| m.minor());
-            plan_reversal(transfer, reversal_id, amount, &description, key_text.clone(), ReversalStatus::Pending)
+            plan_reversal((transfer, balance_minor), reversal_id, amount, &description, key_text.clone(), ReversalStatus::Pending)
         };
         let reversal = match self.store.reverse_transfer(claim.as_ref(), id, &plan).await? {
             Guarded::Done((reversal, _)) => reversal,
@@ -317,8 +320,8 @@ impl App {
             }
         }
         let now = Utc::now();
-        let undo = |current: &Transfer| {
-            let entry = current.reversal_failed_entry(&reversal).map_err(ledger)?;
+        let undo = |current: &Transfer, taken: ReversalSplit, owed_now_minor: i64| {
+            let entry = current.reversal_failed_entry(&reversal, taken, owed_now_minor).map_err(ledger)?;
             Ok((current.without_reversal(&reversal, now), entry))
         };
         let failed = reversal.status == ReversalStatus::Failed;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::FieldError;
+use crate::disputes::DisputeStatus;
 use crate::escrow::EscrowStatus;
 use crate::payment::{PaymentStatus, text_enum};
 use crate::payouts::PayoutStatus;
@@ -23,6 +24,7 @@ text_enum!(
         EscrowHeld => "escrow.held",
         EscrowReleased => "escrow.released",
         EscrowCancelled => "escrow.cancelled",
+        EscrowFrozen => "escrow.frozen",
         RefundCreated => "refund.created",
         RefundSucceeded => "refund.succeeded",
         RefundFailed => "refund.failed",
@@ -37,6 +39,8 @@ text_enum!(
         AccountUpdated => "account.updated",
         WalletCredited => "wallet.credited",
         WalletDebited => "wallet.debited",
+        DisputeOpened => "dispute.opened",
+        DisputeClosed => "dispute.closed",
     }
 );
 
@@ -91,6 +95,15 @@ impl EventType {
             PayoutStatus::Failed => Some(Self::PayoutFailed),
             PayoutStatus::Pending | PayoutStatus::InTransit | PayoutStatus::Canceled => None,
         }
+    }
+
+    /// A dispute's write, from the status it was read in (`None`: first recorded):
+    /// opened when first recorded, closed when decided (a first report may already
+    /// be both); moving between the open statuses is not told.
+    pub fn of_dispute(before: Option<DisputeStatus>, after: DisputeStatus) -> Vec<Self> {
+        let opened = before.is_none().then_some(Self::DisputeOpened);
+        let closed = (!after.is_open()).then_some(Self::DisputeClosed);
+        opened.into_iter().chain(closed).collect()
     }
 
     /// A wallet row moves the balance when it is written (a withdrawal, a payment)
@@ -235,6 +248,11 @@ mod tests {
         assert_eq!(EventType::of_wallet(K::Deposit, S::Completed), Some(EventType::WalletCredited));
         assert_eq!(EventType::of_wallet(K::Withdrawal, S::Pending), Some(EventType::WalletDebited));
         assert_eq!(EventType::of_wallet(K::Withdrawal, S::Completed), None);
+        use DisputeStatus as D;
+        assert_eq!(EventType::of_dispute(None, D::NeedsResponse), [EventType::DisputeOpened]);
+        assert_eq!(EventType::of_dispute(Some(D::NeedsResponse), D::UnderReview), []);
+        assert_eq!(EventType::of_dispute(Some(D::UnderReview), D::Won), [EventType::DisputeClosed]);
+        assert_eq!(EventType::of_dispute(None, D::Lost), [EventType::DisputeOpened, EventType::DisputeClosed]);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::Money;
-use crate::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount, LedgerError};
+use crate::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount, LedgerError, Posting};
 use crate::payment::text_enum;
 
 pub const DESCRIPTION_LEN_MAX: usize = 500;
@@ -101,6 +101,11 @@ impl Transfer {
         )
     }
 
+    /// The vendor's balance the transfer's money is in now: a reversal takes from it.
+    pub fn balance_account(&self) -> LedgerAccount {
+        vendor(self.vendor_balance_kind(), self)
+    }
+
     /// Pending before maturity, available after.
     fn vendor_balance_kind(&self) -> AccountKind {
         if self.matured_at.is_some() { AccountKind::VendorAvailable } else { AccountKind::VendorPending }
@@ -123,16 +128,25 @@ impl Transfer {
         .map(Some)
     }
 
-    /// The gateway refused a recorded reversal: the money goes back to the vendor,
-    /// into the balance the transfer's money is in now.
-    pub fn reversal_failed_entry(&self, reversal: &TransferReversal) -> Result<JournalEntry, LedgerError> {
-        JournalEntry::movement(
-            EntryKind::ReversalFailed,
-            reversal.id.to_string(),
-            platform(AccountKind::PlatformCash, self),
-            vendor(self.vendor_balance_kind(), self),
-            reversal.amount,
-        )
+    /// The gateway refused a recorded reversal: exactly what its entry took goes back
+    /// (`taken`, read from that entry). The balance part goes into the balance the
+    /// transfer's money is in now (it may have matured meanwhile); the owed part
+    /// cancels the debt as far as it is still owed (`owed_now_minor`: a later transfer
+    /// may have repaid some), and what was repaid goes to the balance too.
+    pub fn reversal_failed_entry(
+        &self,
+        reversal: &TransferReversal,
+        taken: ReversalSplit,
+        owed_now_minor: i64,
+    ) -> Result<JournalEntry, LedgerError> {
+        let unowed = taken.owed_minor.clamp(0, owed_now_minor.max(0));
+        let to_balance = taken.from_balance_minor + taken.owed_minor - unowed;
+        let postings = [
+            (platform(AccountKind::PlatformCash, self), -reversal.amount.minor()),
+            (vendor(self.vendor_balance_kind(), self), to_balance),
+            (receivable(self.connected_account_id, self.amount.currency()), unowed),
+        ];
+        JournalEntry::new(EntryKind::ReversalFailed, reversal.id.to_string(), nonzero(postings))
     }
 
     /// The transfer once a refused reversal no longer counts.
@@ -142,17 +156,49 @@ impl Transfer {
         Transfer { reversed_minor, status, updated_at: now, ..self.clone() }
     }
 
-    /// Takes a reversal back from wherever the transfer's money is now: the pending
-    /// balance before maturity, the available balance after.
-    pub fn reversal_entry(&self, reversal: &TransferReversal) -> Result<JournalEntry, LedgerError> {
-        JournalEntry::movement(
-            EntryKind::Reversal,
-            reversal.id.to_string(),
-            vendor(self.vendor_balance_kind(), self),
-            platform(AccountKind::PlatformCash, self),
-            reversal.amount,
-        )
+    /// Takes a reversal back from wherever the transfer's money is now (the pending
+    /// balance before maturity, the available balance after) as far as `split` says
+    /// it holds; the rest the vendor owes on its receivable (a clawback).
+    pub fn reversal_entry(&self, reversal: &TransferReversal, split: ReversalSplit) -> Result<JournalEntry, LedgerError> {
+        let postings = [
+            (vendor(self.vendor_balance_kind(), self), -split.from_balance_minor),
+            (receivable(self.connected_account_id, self.amount.currency()), -split.owed_minor),
+            (platform(AccountKind::PlatformCash, self), reversal.amount.minor()),
+        ];
+        JournalEntry::new(EntryKind::Reversal, reversal.id.to_string(), nonzero(postings))
     }
+
+    /// What a reversal entry (its postings: account code, amount) took from the
+    /// vendor, read back rather than recomputed: the balance has moved since.
+    pub fn reversal_taken(&self, postings: &[(String, i64)]) -> ReversalSplit {
+        let taken_from = |codes: &[String]| -postings.iter().filter(|(c, _)| codes.contains(c)).map(|(_, a)| a).sum::<i64>();
+        let balances = [AccountKind::VendorPending, AccountKind::VendorAvailable].map(|kind| vendor(kind, self).code());
+        ReversalSplit {
+            from_balance_minor: taken_from(&balances),
+            owed_minor: taken_from(&[receivable(self.connected_account_id, self.amount.currency()).code()]),
+        }
+    }
+}
+
+/// Where a reversal's money comes from: the vendor's balance, and what it owes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReversalSplit {
+    pub from_balance_minor: i64,
+    pub owed_minor: i64,
+}
+
+impl ReversalSplit {
+    /// `amount_minor` from a balance holding `balance_minor`: all of it as far as the
+    /// balance goes, the rest owed.
+    pub fn of(amount_minor: i64, balance_minor: i64) -> Self {
+        let from_balance_minor = balance_minor.clamp(0, amount_minor.max(0));
+        Self { from_balance_minor, owed_minor: amount_minor - from_balance_minor }
+    }
+}
+
+/// An entry's postings without the zero ones (a split may take nothing from one side).
+fn nonzero<const N: usize>(postings: [(LedgerAccount, i64); N]) -> Vec<Posting> {
+    postings.into_iter().filter(|(_, amount)| *amount != 0).map(|(account, amount)| Posting { account, amount }).collect()
 }
 
 /// The platform's fee on a payment: from platform cash into the fee account, once
@@ -261,27 +307,91 @@ mod tests {
         assert_eq!(transfer(1000, 1000).maturation_entry().unwrap(), None);
     }
 
-    #[test]
-    fn a_reversal_takes_from_pending_before_maturity_and_available_after() {
-        let mut t = transfer(1000, 0);
-        let usd = t.amount.currency();
-        let reversal = TransferReversal {
+    fn reversal_of(t: &Transfer, amount: i64) -> TransferReversal {
+        TransferReversal {
             id: uuid::Uuid::now_v7(),
             transfer_id: t.id,
-            amount: Money::from_minor(100, usd),
+            amount: Money::from_minor(amount, t.amount.currency()),
             description: String::new(),
             idempotency_key: None,
             status: ReversalStatus::Pending,
             gateway_reversal_id: None,
             created_at: Utc::now(),
-        };
+        }
+    }
+
+    fn lines(entry: &JournalEntry) -> Vec<(String, i64)> {
+        entry.postings_in_lock_order().iter().map(|p| (p.account.code(), p.amount)).collect()
+    }
+
+    #[test]
+    fn a_reversal_beyond_the_balance_is_owed_on_the_receivable() {
+        assert_eq!(ReversalSplit::of(10_000, 2_000), ReversalSplit { from_balance_minor: 2_000, owed_minor: 8_000 });
+        assert_eq!(ReversalSplit::of(10_000, 50_000), ReversalSplit { from_balance_minor: 10_000, owed_minor: 0 });
+        assert_eq!(ReversalSplit::of(10_000, -5), ReversalSplit { from_balance_minor: 0, owed_minor: 10_000 });
+        let t = transfer(10_000, 0);
+        let reversal = reversal_of(&t, 10_000);
+        let vendor = uuid::Uuid::nil();
+        let entry = t.reversal_entry(&reversal, ReversalSplit::of(10_000, 2_000)).unwrap();
+        assert_eq!(
+            lines(&entry),
+            [
+                ("platform_cash:USD".to_owned(), 10_000),
+                (format!("vendor_pending:{vendor}:USD"), -2_000),
+                (format!("vendor_receivable:{vendor}:USD"), -8_000)
+            ]
+        );
+        assert_eq!(t.reversal_taken(&lines(&entry)), ReversalSplit { from_balance_minor: 2_000, owed_minor: 8_000 });
+        let whole = t.reversal_entry(&reversal, ReversalSplit::of(10_000, 10_000)).unwrap();
+        assert_eq!(lines(&whole).len(), 2, "nothing owed: no receivable posting");
+    }
+
+    #[test]
+    fn a_refused_clawback_gives_back_exactly_what_it_took() {
+        let mut t = transfer(10_000, 0);
+        let reversal = reversal_of(&t, 10_000);
+        let vendor = uuid::Uuid::nil();
+        let taken = ReversalSplit { from_balance_minor: 2_000, owed_minor: 8_000 };
+        let undo = t.reversal_failed_entry(&reversal, taken, 8_000).unwrap();
+        assert_eq!(
+            lines(&undo),
+            [
+                ("platform_cash:USD".to_owned(), -10_000),
+                (format!("vendor_pending:{vendor}:USD"), 2_000),
+                (format!("vendor_receivable:{vendor}:USD"), 8_000)
+            ]
+        );
+        // Matured since, and a later transfer repaid 5 000 of the debt: that part
+        // goes to the vendor's balance, the debt is cancelled only as far as it is owed.
+        t.matured_at = Some(Utc::now());
+        let undo = t.reversal_failed_entry(&reversal, taken, 3_000).unwrap();
+        assert_eq!(
+            lines(&undo),
+            [
+                ("platform_cash:USD".to_owned(), -10_000),
+                (format!("vendor_available:{vendor}:USD"), 7_000),
+                (format!("vendor_receivable:{vendor}:USD"), 3_000)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reversal_takes_from_pending_before_maturity_and_available_after() {
+        let mut t = transfer(1000, 0);
+        let reversal = reversal_of(&t, 100);
+        let all = ReversalSplit::of(100, 1000);
         let source = |t: &Transfer| {
-            t.reversal_entry(&reversal).unwrap().postings_in_lock_order().iter().find(|p| p.amount < 0).map(|p| p.account.kind)
+            t.reversal_entry(&reversal, all)
+                .unwrap()
+                .postings_in_lock_order()
+                .iter()
+                .find(|p| p.amount < 0)
+                .map(|p| p.account.kind)
         };
         assert_eq!(source(&t), Some(AccountKind::VendorPending));
         t.matured_at = Some(Utc::now());
         assert_eq!(source(&t), Some(AccountKind::VendorAvailable));
-        let undo = t.reversal_failed_entry(&reversal).unwrap();
+        let undo = t.reversal_failed_entry(&reversal, all, 0).unwrap();
         let credited = undo.postings_in_lock_order().iter().find(|p| p.amount > 0).map(|p| (p.account.kind, p.amount));
         assert_eq!(credited, Some((AccountKind::VendorAvailable, 100)), "back where the money is now");
         t.reversed_minor = 100;

@@ -1,11 +1,14 @@
-//! `DisputeStore`: disputes, and a report's write (the dispute, the hold a lost one
-//! ends and its entries) in one transaction under the payment's and hold's locks.
+//! `DisputeStore`: disputes, and a report's write (the dispute, its events to the
+//! platform, the hold a lost one ends and its entries) in one transaction under the
+//! payment's and hold's locks.
 
 use app::StoreError;
 use app::dispute_ports::{DisputeContext, DisputePlan, DisputeStore, PlanDispute};
+use app::events_ports::OutboxEvent;
 use app::marketplace_ports::Guarded;
 use app::ports::Page;
 use domain::disputes::{Dispute, DisputeStatus};
+use domain::escrow::EscrowStatus;
 use domain::payment::Payment;
 use domain::{Currency, Money};
 use sqlx::any::AnyRow;
@@ -14,7 +17,7 @@ use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
-use crate::{SqlStore, db, rows};
+use crate::{SqlStore, db, outbox, rows};
 
 const COLUMNS: &str =
     "id, payment_id, gateway_name, gateway_dispute_id, amount, fee, currency, reason, status, closed_at, created_at, updated_at";
@@ -183,6 +186,16 @@ impl DisputeStore for SqlStore {
                     return Ok(Guarded::Refused(format!("dispute {} changed meanwhile", existing.id)));
                 }
             }
+        }
+        for event in OutboxEvent::dispute(&plan.dispute, context.existing.as_ref().map(|d| d.status)) {
+            outbox::emit(&mut tx, Some(event)).await?;
+        }
+        // A new open dispute freezes a hold still holding (see `is_disputed`).
+        if context.existing.is_none()
+            && plan.dispute.status.is_open()
+            && let Some(hold) = context.hold.as_ref().filter(|h| h.status == EscrowStatus::Holding)
+        {
+            outbox::emit(&mut tx, Some(OutboxEvent::escrow_frozen(hold))).await?;
         }
         if let Some(hold) = &plan.hold
             && !crate::escrow::end_hold(&mut tx, hold).await?

@@ -5,7 +5,7 @@ use chrono::Utc;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
-use domain::ledger::{JournalEntry, LedgerAccount, LedgerViolation};
+use domain::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerViolation};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
@@ -46,6 +46,37 @@ pub(crate) async fn post_entries(
         move_balances(tx, known, &net, entries, now).await?;
         insert_entries(tx, entries, now).await
     }
+}
+
+/// An unstriped account's balance (0 before its first posting), read in the
+/// caller's transaction but not locked: `post_entries` locks accounts in code order
+/// only, and a lock taken here first could deadlock against it. A plan built on a
+/// balance that moved meanwhile is stopped by the account's guard, and rolls back.
+pub(crate) async fn balance_in(tx: &mut Transaction<'_, Any>, code: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+        .bind(code)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(db)?;
+    row.map(|r| r.try_get("balance").map_err(db)).transpose().map(Option::unwrap_or_default)
+}
+
+/// The postings (account code, amount) of the entries of `kind` about `object_id`.
+pub(crate) async fn postings_of(
+    tx: &mut Transaction<'_, Any>,
+    kind: EntryKind,
+    object_id: &str,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT p.account_id, p.amount FROM postings p JOIN journal_entries e ON e.id = p.entry_id \
+         WHERE e.kind = $1 AND e.object_id = $2",
+    )
+    .bind(kind.as_str())
+    .bind(object_id)
+    .fetch_all(&mut **tx)
+    .await
+    .map_err(db)?;
+    rows.iter().map(|r| Ok((r.try_get("account_id").map_err(db)?, r.try_get("amount").map_err(db)?))).collect()
 }
 
 /// The ledger accounts a store has found in the database. Accounts are never deleted,

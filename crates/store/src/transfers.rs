@@ -7,7 +7,7 @@ use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
 use domain::Currency;
 use domain::Money;
-use domain::ledger::JournalEntry;
+use domain::ledger::{EntryKind, JournalEntry};
 use domain::transfers::{ReversalStatus, Transfer, TransferReversal, TransferStatus};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
@@ -269,10 +269,12 @@ impl TransferStore for SqlStore {
             return Ok(Guarded::Refused(format!("transfer {transfer_id} does not exist")));
         };
         let current = transfer(&row)?;
-        let plan = match idempotency::claim_for_plan(&mut tx, claim, plan(&current), |p| p.reversal.id.to_string()).await? {
-            Ok(plan) => plan,
-            Err(answer) => return Ok(answer),
-        };
+        let balance = ledger::balance_in(&mut tx, &current.balance_account().code()).await?;
+        let plan =
+            match idempotency::claim_for_plan(&mut tx, claim, plan(&current, balance), |p| p.reversal.id.to_string()).await? {
+                Ok(plan) => plan,
+                Err(answer) => return Ok(answer),
+            };
         let r = &plan.reversal;
         sqlx::query(AssertSqlSafe(format!(
             "INSERT INTO transfer_reversals ({REVERSAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
@@ -325,7 +327,11 @@ impl TransferStore for SqlStore {
         }
         outbox::emit(&mut tx, Some(OutboxEvent::reversal(settled))).await?;
         if let Some(undo) = undo {
-            let (restored, entry) = undo(&current).map_err(StoreError::Corrupt)?;
+            let receivable = domain::transfers::receivable(current.connected_account_id, current.amount.currency());
+            let owed_now = -ledger::balance_in(&mut tx, &receivable.code()).await?.min(0);
+            let taken =
+                current.reversal_taken(&ledger::postings_of(&mut tx, EntryKind::Reversal, &settled.id.to_string()).await?);
+            let (restored, entry) = undo(&current, taken, owed_now).map_err(StoreError::Corrupt)?;
             update_transfer(&mut tx, &restored, false).await?;
             ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
         }

@@ -123,6 +123,12 @@ async fn a_stripe_dispute_freezes_the_hold_until_it_is_won(db: Db) {
     assert_eq!((opened.gateway_name.as_str(), opened.reason.as_str()), ("stripe", "fraudulent"));
     assert_eq!(opened.gateway_dispute_id, dispute["id"].as_str().unwrap());
     assert_frozen(&app, &payment_id).await;
+    let hold_id = app.hold_of(&payment_id).await.id;
+    let request = proto::ListEventsRequest { object_id: hold_id, limit: 10, ..Default::default() };
+    let mut events = api::proto::event_service_client::EventServiceClient::new(app.channel.clone());
+    let told = events.list_events(authed(request, &admin())).await.expect("events").into_inner().events;
+    let types: Vec<&str> = told.iter().map(|e| e.r#type.as_str()).collect();
+    assert_eq!(types, ["escrow.frozen", "escrow.held"], "frozen once, however often the dispute is reported (newest first)");
 
     let won = fake.close_dispute(dispute["id"].as_str().unwrap(), "won").expect("closed");
     deliver_twice(&app, &fake.event("charge.dispute.closed", won, None)).await;
@@ -214,7 +220,7 @@ async fn an_allsecure_chargeback_freezes_the_hold_and_its_reversal_releases_it(d
 
 /// A dispute event about the mock gateway's payment, as a trusted caller sends it;
 /// whether it changed something.
-async fn mock_dispute_event(app: &TestApp, event_id: &str, event_type: &str, dispute: &Value) -> bool {
+pub async fn mock_dispute_event(app: &TestApp, event_id: &str, event_type: &str, dispute: &Value) -> bool {
     let event = ProcessWebhookEventRequest {
         event_id: event_id.into(),
         event_type: event_type.into(),

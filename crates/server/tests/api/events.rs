@@ -17,6 +17,7 @@ use axum::http::{HeaderMap, StatusCode};
 use tonic::transport::Channel;
 
 use crate::console::sign_in;
+use crate::disputes::mock_dispute_event;
 use crate::helpers::{
     Db, JWT_SECRET, MOCK_WEBHOOK_SECRET, TestApp, authed, checkout_request, drop_database, eventually, fresh_database,
     spawn_app_with, start_process, token,
@@ -28,6 +29,7 @@ use crate::pages::{WebSession, hidden};
 on_both_databases!(
     a_failing_endpoint_gets_each_subscribed_event_acknowledged_once_in_order,
     endpoints_refuse_bad_input_and_other_roles,
+    a_dispute_is_told_opened_then_closed,
 );
 
 /// Fast retries, so a test sees several tries in well under a second.
@@ -192,6 +194,45 @@ async fn a_failing_endpoint_gets_each_subscribed_event_acknowledged_once_in_orde
     let missing = events_client(&app.channel).redeliver_event(authed(unknown, &admin())).await.expect_err("unknown event");
     assert_eq!(missing.code(), tonic::Code::NotFound);
 
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_dispute_is_told_opened_then_closed(db: Db) {
+    let app = spawn_app_with(db, &FAST_DELIVERY).await;
+    let (url, inbox) = platform(0, true).await;
+    let (endpoint_id, secret) = create_endpoint(&app.channel, &url, &["dispute.opened", "dispute.closed"]).await;
+    inbox.lock().expect("inbox").secret = secret;
+    let payment_id = app.paid_checkout("buyer-1", "40.00", "USD").await;
+    let intent = app.get_payment(&crate::marketplace::admin(), &payment_id).await.expect("payment").gateway_payment_intent_id;
+    let mut dispute = serde_json::json!({"id": "dp_events_1", "object": "dispute", "amount": 4_000, "currency": "usd",
+        "payment_intent": intent, "reason": "fraudulent", "status": "needs_response"});
+    assert!(mock_dispute_event(&app, "evt_dispute_1", "charge.dispute.created", &dispute).await);
+    dispute["status"] = serde_json::json!("under_review");
+    assert!(mock_dispute_event(&app, "evt_dispute_2", "charge.dispute.updated", &dispute).await);
+    dispute["status"] = serde_json::json!("won");
+    assert!(mock_dispute_event(&app, "evt_dispute_3", "charge.dispute.closed", &dispute).await);
+
+    eventually("both dispute events acknowledged", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        (all.len() == 2 && all.iter().all(|d| d.status == "delivered")).then_some(())
+    })
+    .await;
+    let dispute_id = app.disputes_of(&payment_id).await[0].id.clone();
+    let (bad_signatures, told) = {
+        let seen = inbox.lock().expect("inbox");
+        let told: Vec<(String, String)> = seen.acknowledged.iter().map(|(_, t, object)| (t.clone(), object.clone())).collect();
+        (seen.bad_signatures, told)
+    };
+    assert_eq!(bad_signatures, 0, "every signature verifies");
+    let expected = [("dispute.opened", &dispute_id), ("dispute.closed", &dispute_id)].map(|(t, o)| (t.to_owned(), o.clone()));
+    assert_eq!(told, expected, "opened, then closed; moving to under review is not told");
+    let closed = all_events(&app.channel).await.into_iter().find(|e| e.r#type == "dispute.closed").expect("dispute.closed");
+    let data: serde_json::Value = serde_json::from_str(&closed.data_json).expect("JSON payload");
+    assert_eq!(
+        (data["status"].as_str(), data["amount"].as_str(), data["payment_id"].as_str()),
+        (Some("won"), Some("40.00"), Some(payment_id.as_str()))
+    );
     app.assert_ledger_ok();
     app.stop().await;
 }

@@ -19,6 +19,7 @@ use crate::stripe_support::{
 on_both_databases!(
     a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_stripe,
     transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_stripe,
+    a_reversal_beyond_the_balance_is_clawed_back_and_recovered_from_the_next_transfer,
 );
 
 async fn account_status(app: &TestApp, admin: &str, id: &str) -> proto::ConnectedAccount {
@@ -221,6 +222,63 @@ async fn production_starts_with_stripe_as_the_only_gateway() {
     let (status, answer) = deliver(&app, &fake.event("checkout.session.completed", session, None), PLATFORM_SECRET).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(app.get_payment(&buyer, &created.payment_id).await.unwrap().status, i32::from(proto::PaymentStatus::Succeeded));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+/// A transfer of `amount` from a new Stripe payment of `paid`, once Stripe made it.
+async fn paid_transfer(
+    app: &TestApp,
+    fake: &fake_stripe::FakeStripe,
+    account: &str,
+    (paid, amount): (&str, &str),
+) -> proto::Transfer {
+    let admin = token("ops", &[Role::Admin]);
+    let payment_id = paid_stripe_payment(app, fake, "buyer-7", paid).await;
+    let request = proto::CreateTransferRequest {
+        connected_account_id: account.into(),
+        amount: amount.into(),
+        currency: "USD".into(),
+        payment_id,
+        ..Default::default()
+    };
+    let created =
+        app.transfers().create_transfer(authed(request, &admin)).await.expect("transfer").into_inner().transfer.unwrap();
+    transfer_when(app, &admin, &created.id, |t| t.status == i32::from(proto::TransferStatus::Paid)).await
+}
+
+async fn a_reversal_beyond_the_balance_is_clawed_back_and_recovered_from_the_next_transfer(db: Db) {
+    let (app, fake) = spawn_with_stripe(db, &[]).await;
+    let admin = token("ops", &[Role::Admin]);
+    let (account, _) = stripe_vendor(&app, &fake, &admin, "vendor-3").await;
+    let (available, receivable) = (format!("vendor_available:{account}:USD"), format!("vendor_receivable:{account}:USD"));
+    let paid = paid_transfer(&app, &fake, &account, ("100.00", "100.00")).await;
+    app.payouts().create_payout(authed(payout(&account, "80.00", "po-claw"), &admin)).await.expect("payout");
+    assert_eq!(app.ledger_balance(&available).await, 2_000);
+
+    // Stripe refuses the reversal: exactly what it took goes back, 20.00 to the
+    // balance and the 80.00 owed cancelled.
+    let reversals = format!("/v1/transfers/{}/reversals", paid.gateway_transfer_id);
+    fake.fail_next(&reversals, 400, 1);
+    let refused = app.transfers().reverse_transfer(authed(reverse(&paid.id, "100.00", "claw-a"), &admin)).await;
+    let refused = refused.expect("a clawback is accepted").into_inner();
+    assert_eq!(refused.reversal.unwrap().status, "failed");
+    assert_eq!(refused.transfer.unwrap().reversed_amount, "0.00");
+    assert_eq!((app.ledger_balance(&available).await, app.ledger_balance(&receivable).await), (2_000, 0));
+    app.assert_ledger_ok();
+
+    // Accepted: 20.00 from the balance, 80.00 owed.
+    let reversed = app.transfers().reverse_transfer(authed(reverse(&paid.id, "100.00", "claw-b"), &admin)).await;
+    assert_eq!(reversed.expect("clawback").into_inner().reversal.unwrap().status, "succeeded");
+    assert_eq!((app.ledger_balance(&available).await, app.ledger_balance(&receivable).await), (0, -8_000));
+    let balance = GetBalanceRequest { account_id: account.clone(), force_refresh: false };
+    let balance = app.balances().get_balance(authed(balance, &admin)).await.expect("balance").into_inner().balances;
+    assert_eq!((balance[0].available_amount.as_str(), balance[0].receivable_amount.as_str()), ("0.00", "80.00"));
+
+    // The next transfer repays the debt first: 80.00 of its 100.00, 20.00 reach the vendor.
+    let next = paid_transfer(&app, &fake, &account, ("100.00", "100.00")).await;
+    assert_eq!(next.amount, "20.00");
+    assert_eq!((app.ledger_balance(&available).await, app.ledger_balance(&receivable).await), (2_000, 0));
     app.assert_ledger_ok();
     app.stop().await;
 }
