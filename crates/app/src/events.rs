@@ -13,18 +13,21 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::events_ports::{
-    ClaimedDelivery, Delivery, DeliveryResult, EndpointSecret, EventEndpoint, EventFilter, EventSender, OutboxEvent, SendFailure,
+    ClaimedDelivery, Delivery, DeliveryResult, EndpointSecret, EventEndpoint, EventFilter, EventPublisher, EventSender,
+    OutboxEvent, SendFailure,
 };
 use crate::ports::Page;
 use crate::{App, AppError};
 
 /// How the delivery job sends: the HTTP adapter, when to retry, and how long one
-/// send may take (a claim lasts a whole batch of them).
+/// send may take (a claim lasts a whole batch of them); and the message bus every
+/// event is also published on, when there is one.
 #[derive(Clone)]
 pub struct EventDelivery {
     pub sender: Arc<dyn EventSender>,
     pub retry: RetryPolicy,
     pub send_timeout: Duration,
+    pub publisher: Option<Arc<dyn EventPublisher>>,
 }
 
 /// Deliveries one run of the job claims; they are sent one after another.
@@ -156,9 +159,7 @@ impl App {
     pub async fn deliver_events(&self) -> Result<usize, AppError> {
         let mut delivered = 0;
         loop {
-            let now = Utc::now();
-            let lease = self.events.send_timeout.saturating_mul(DELIVERY_BATCH as u32 + 1);
-            let lease_until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
+            let (now, lease_until) = self.claim_lease();
             let claimed = self.store.claim_deliveries(now, lease_until, DELIVERY_BATCH).await?;
             let full = claimed.len() as i64 == DELIVERY_BATCH;
             for claim in claimed {
@@ -168,6 +169,43 @@ impl App {
                 return Ok(delivered);
             }
         }
+    }
+
+    /// The publishing job: claims the events not yet on the message bus a batch at
+    /// a time and publishes each (outside any transaction), marking it published
+    /// only once the bus acknowledged it. A failure ends the run; the event is
+    /// tried again at the next. Returns how many were published.
+    pub async fn publish_events(&self) -> Result<usize, AppError> {
+        let Some(publisher) = &self.events.publisher else { return Ok(0) };
+        let mut published = 0;
+        loop {
+            let (now, lease_until) = self.claim_lease();
+            let claimed = self.store.claim_unpublished(now, lease_until, DELIVERY_BATCH).await?;
+            let full = claimed.len() as i64 == DELIVERY_BATCH;
+            let mut pending = claimed.into_iter();
+            for event in pending.by_ref() {
+                if let Err(error) = publisher.publish(event.event_type, event.id, &event.body()).await {
+                    tracing::warn!(event_id = %event.id, %error, "event not published on the message bus");
+                    self.store.finish_publication(event.id, None).await?;
+                    for unsent in pending {
+                        self.store.finish_publication(unsent.id, None).await?;
+                    }
+                    return Ok(published);
+                }
+                self.store.finish_publication(event.id, Some(Utc::now())).await?;
+                published += 1;
+            }
+            if !full {
+                return Ok(published);
+            }
+        }
+    }
+
+    /// Now, and the end of a claim made now: long enough for a whole batch of sends.
+    fn claim_lease(&self) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+        let now = Utc::now();
+        let lease = self.events.send_timeout.saturating_mul(DELIVERY_BATCH as u32 + 1);
+        (now, now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX))
     }
 
     /// One try of one claimed delivery; true when the endpoint took it.

@@ -1,5 +1,6 @@
 //! Ports of events to the platform: the endpoints, the outbox and its deliveries
-//! (`EventStore`), and the sending of one delivery (`EventSender`).
+//! (`EventStore`), the sending of one delivery (`EventSender`), and the
+//! publishing of every event on a message bus (`EventPublisher`).
 
 use chrono::{DateTime, Utc};
 use domain::events::{DeliveryStatus, EventType, Subscription};
@@ -134,6 +135,18 @@ pub trait EventStore: Send + Sync + 'static {
     /// Makes the event due again now for `endpoint_id` (added if it never had it),
     /// or for every endpoint that had it; how many deliveries were made due.
     async fn redeliver(&self, event_id: Uuid, endpoint_id: Option<Uuid>, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Claims up to `limit` events not yet on the message bus until `lease_until`,
+    /// each the oldest unpublished one of its object, oldest first, skipping rows
+    /// another worker is claiming (`SKIP LOCKED`).
+    async fn claim_unpublished(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    /// Ends the claim: published at `published_at` (the bus acknowledged it), or
+    /// `None` to let the next run try again.
+    async fn finish_publication(&self, event_id: Uuid, published_at: Option<DateTime<Utc>>) -> Result<(), StoreError>;
 }
 
 /// What a failed send says; the status code when the endpoint answered.
@@ -148,4 +161,13 @@ pub struct SendFailure {
 pub trait EventSender: Send + Sync + 'static {
     /// The endpoint's 2xx status code, or why it is not delivered.
     async fn send(&self, url: &str, secret: &EndpointSecret, event_id: Uuid, body: &[u8]) -> Result<u16, SendFailure>;
+}
+
+/// Publishes every event on the platform's message bus (NATS JetStream), besides
+/// the endpoints' deliveries.
+#[async_trait::async_trait]
+pub trait EventPublisher: Send + Sync + 'static {
+    /// Returns once the bus has stored it; the event id lets the bus drop a
+    /// publication it already has.
+    async fn publish(&self, event_type: EventType, event_id: Uuid, body: &[u8]) -> Result<(), String>;
 }

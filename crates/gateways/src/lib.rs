@@ -2,6 +2,7 @@
 //! the built-in mock, Stripe and AllSecure.
 
 pub mod allsecure;
+pub mod event_publisher;
 pub mod event_sender;
 pub mod events;
 pub mod mock;

@@ -152,10 +152,24 @@ pub struct Config {
     /// delivery is retried before it is dead-lettered.
     pub events_retry_first_delay: Duration,
     pub events_retry_give_up_after: Duration,
+    /// NATS server every event is also published to (JetStream); empty: none.
+    /// May carry credentials, hence a secret.
+    pub events_nats_url: Secret,
+    /// Subjects are `{prefix}.{event type}`.
+    pub events_nats_subject_prefix: String,
+    /// The JetStream stream created at start when missing, on `{prefix}.>`.
+    pub events_nats_stream: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError(pub Vec<String>);
+
+/// A NATS subject prefix (dots between tokens when `dotted`) or stream name: no
+/// wildcard, space or empty token.
+fn nats_token(text: &str, dotted: bool) -> bool {
+    let token = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if dotted { text.split('.').all(token) } else { token(text) }
+}
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -366,6 +380,9 @@ impl Config {
             events_delivery_timeout: r.duration("EVENTS_DELIVERY_TIMEOUT", Duration::from_secs(10)),
             events_retry_first_delay: r.duration("EVENTS_RETRY_FIRST_DELAY", Duration::from_secs(30)),
             events_retry_give_up_after: r.duration("EVENTS_RETRY_GIVE_UP_AFTER", Duration::from_secs(24 * 3600)),
+            events_nats_url: r.secret("EVENTS_NATS_URL"),
+            events_nats_subject_prefix: r.string("EVENTS_NATS_SUBJECT_PREFIX", "vondi.events"),
+            events_nats_stream: r.string("EVENTS_NATS_STREAM", "VONDI_EVENTS"),
         };
         if config.db_max_connections == 0 {
             r.fail("DB_MAX_CONNECTIONS", "must be at least 1");
@@ -393,6 +410,12 @@ impl Config {
         }
         if config.reconcile_interval.is_some_and(|every| every < Duration::from_secs(1)) {
             r.fail("RECONCILE_INTERVAL", "must be at least 1s, or off");
+        }
+        if !nats_token(&config.events_nats_subject_prefix, true) {
+            r.fail("EVENTS_NATS_SUBJECT_PREFIX", "must be dot-separated letters, digits, '-' or '_', like vondi.events");
+        }
+        if !nats_token(&config.events_nats_stream, false) {
+            r.fail("EVENTS_NATS_STREAM", "must be letters, digits, '-' or '_', like VONDI_EVENTS");
         }
         if config.events_delivery_interval < Duration::from_millis(10) {
             r.fail("EVENTS_DELIVERY_INTERVAL", "must be at least 10ms");

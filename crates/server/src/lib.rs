@@ -79,7 +79,7 @@ pub(crate) fn database_location(url: &str) -> String {
 }
 
 /// The application on its store and gateways, as the service and the CLI use it.
-fn assemble(config: &Config, store: SqlStore, public_url: &str) -> Result<App, BoxError> {
+async fn assemble(config: &Config, store: SqlStore, public_url: &str) -> Result<App, BoxError> {
     let (gateways, connect) = build_gateways(config, public_url)?;
     let mock_names = gateways.iter().filter(|g| g.served_by_mock).map(|g| g.gateway.name().to_owned()).collect();
     let settings = app::Settings {
@@ -95,16 +95,31 @@ fn assemble(config: &Config, store: SqlStore, public_url: &str) -> Result<App, B
             ..domain::events::RetryPolicy::DEFAULT
         },
         send_timeout: config.events_delivery_timeout,
+        publisher: event_publisher(config).await?,
     };
     let gateways = Gateways::new(config.gateways_default.clone(), gateways);
     Ok(App::new(Arc::new(store), gateways, connect, mock_names, settings, events))
+}
+
+/// The NATS JetStream publisher when `EVENTS_NATS_URL` is set.
+async fn event_publisher(config: &Config) -> Result<Option<Arc<dyn app::events_ports::EventPublisher>>, BoxError> {
+    if config.events_nats_url.is_empty() {
+        return Ok(None);
+    }
+    let settings = gateways::event_publisher::NatsSettings {
+        url: config.events_nats_url.expose(),
+        subject_prefix: &config.events_nats_subject_prefix,
+        stream: &config.events_nats_stream,
+        timeout: config.events_delivery_timeout,
+    };
+    Ok(Some(Arc::new(gateways::event_publisher::NatsEventPublisher::connect(&settings).await?)))
 }
 
 /// The application for a one-shot command (`release-expired`): no ports, no scheduler.
 pub async fn build_app(config: &Config) -> Result<(App, SqlStore), BoxError> {
     let store = connect_store(config).await?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", config.grpc_port));
-    Ok((assemble(config, store.clone(), &public_url)?, store))
+    Ok((assemble(config, store.clone(), &public_url).await?, store))
 }
 
 /// Starts the service on the configured ports (0 = any free port).
@@ -124,7 +139,7 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     let metrics_addr = metrics_listener.local_addr()?;
     let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://localhost:{}", api_addr.port()));
 
-    let app = assemble(&config, store.clone(), &public_url)?;
+    let app = assemble(&config, store.clone(), &public_url).await?;
     if config.fixtures_enabled {
         fixtures::load(&app, &fixtures::Fixtures::read(&config.fixtures_path)?).await?;
     }

@@ -1,5 +1,5 @@
 //! Background jobs: maturing pending balances (with scheduled snapshots), delivering
-//! the outbox's events to the platform, releasing expired escrow holds, reconciling
+//! the outbox's events to the platform (and publishing them on NATS when configured), releasing expired escrow holds, reconciling
 //! the gateways (`RECONCILE_INTERVAL`) and, when the mock gateway is on, moving mock payouts and
 //! wallet withdrawals along. Each job runs its batch to the end
 //! before it notices a shutdown.
@@ -62,6 +62,15 @@ pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs 
             }
         }),
     ];
+    if !config.events_nats_url.is_empty() {
+        jobs.push(every(config.events_delivery_interval, stopped.clone(), "event publishing", {
+            let app = app.clone();
+            move || {
+                let app = app.clone();
+                async move { app.publish_events().await.map(|_| ()) }
+            }
+        }));
+    }
     if let Some(interval) = config.reconcile_interval {
         jobs.push(every(interval, stopped.clone(), "reconciliation", {
             let app = app.clone();

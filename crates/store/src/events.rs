@@ -67,6 +67,34 @@ fn delivery(row: &AnyRow) -> Result<Delivery, StoreError> {
     })
 }
 
+impl SqlStore {
+    /// Runs a claim, `UPDATE … WHERE … IN (SELECT … LIMIT $3{lock}) RETURNING …`
+    /// (`$1` now, `$2` the lease's end), in a transaction of its own; `{lock}` skips
+    /// the rows another worker is claiming on PostgreSQL.
+    async fn claim_rows(
+        &self,
+        sql: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let lock = match self.dialect() {
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            Dialect::Sqlite => "",
+        };
+        let mut tx = self.begin().await?;
+        let rows = sqlx::query(AssertSqlSafe(sql.replace("{lock}", lock)))
+            .bind(micros(now))
+            .bind(micros(lease_until))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(rows)
+    }
+}
+
 #[async_trait::async_trait]
 impl EventStore for SqlStore {
     async fn insert_endpoint(&self, e: &EventEndpoint) -> Result<(), StoreError> {
@@ -160,30 +188,16 @@ impl EventStore for SqlStore {
         lease_until: DateTime<Utc>,
         limit: i64,
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
-        let lock = match self.dialect() {
-            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
-        };
         // Only the oldest pending delivery of each object for each endpoint: a later
         // event of that object waits until the earlier one is delivered or dead.
-        let sql = format!(
-            "UPDATE event_deliveries SET locked_until = $2 WHERE (event_id, endpoint_id) IN ( \
+        let sql = "UPDATE event_deliveries SET locked_until = $2 WHERE (event_id, endpoint_id) IN ( \
                SELECT d.event_id, d.endpoint_id FROM event_deliveries d \
                WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND (d.locked_until IS NULL OR d.locked_until <= $1) \
                AND NOT EXISTS (SELECT 1 FROM event_deliveries p WHERE p.endpoint_id = d.endpoint_id \
                  AND p.object_id = d.object_id AND p.status = 'pending' AND p.event_id < d.event_id) \
                ORDER BY d.event_id LIMIT $3{lock}) \
-             RETURNING event_id, endpoint_id"
-        );
-        let mut tx = self.begin().await?;
-        let claimed = sqlx::query(AssertSqlSafe(sql))
-            .bind(micros(now))
-            .bind(micros(lease_until))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
-        tx.commit().await.map_err(db)?;
+             RETURNING event_id, endpoint_id";
+        let claimed = self.claim_rows(sql, now, lease_until, limit).await?;
         let mut deliveries = Vec::with_capacity(claimed.len());
         for row in &claimed {
             let select = format!(
@@ -274,5 +288,38 @@ impl EventStore for SqlStore {
                 }
             };
         Ok(result.map_err(db)?.rows_affected())
+    }
+
+    async fn claim_unpublished(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        // Only the oldest unpublished event of each object: a later one waits until
+        // the earlier one is on the bus, so the bus has each object's in order.
+        let sql = format!(
+            "UPDATE events SET nats_locked_until = $2 WHERE id IN ( \
+               SELECT v.id FROM events v \
+               WHERE v.nats_published_at IS NULL AND (v.nats_locked_until IS NULL OR v.nats_locked_until <= $1) \
+               AND NOT EXISTS (SELECT 1 FROM events p WHERE p.object_id = v.object_id \
+                 AND p.nats_published_at IS NULL AND p.id < v.id) \
+               ORDER BY v.id LIMIT $3{{lock}}) \
+             RETURNING {EVENT_COLUMNS}"
+        );
+        let rows = self.claim_rows(&sql, now, lease_until, limit).await?;
+        let mut events = rows.iter().map(event).collect::<Result<Vec<_>, _>>()?;
+        events.sort_by_key(|e| e.id);
+        Ok(events)
+    }
+
+    async fn finish_publication(&self, event_id: Uuid, published_at: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+        sqlx::query("UPDATE events SET nats_published_at = $1, nats_locked_until = NULL WHERE id = $2")
+            .bind(published_at.map(micros))
+            .bind(event_id.to_string())
+            .execute(self.pool())
+            .await
+            .map_err(db)?;
+        Ok(())
     }
 }

@@ -30,7 +30,11 @@ on_both_databases!(
     a_failing_endpoint_gets_each_subscribed_event_acknowledged_once_in_order,
     endpoints_refuse_bad_input_and_other_roles,
     a_dispute_is_told_opened_then_closed,
+    a_paid_checkouts_events_arrive_on_jetstream_in_order,
 );
+
+/// The NATS server with JetStream on this machine and in CI.
+const NATS_URL: &str = "nats://127.0.0.1:4222";
 
 /// Fast retries, so a test sees several tries in well under a second.
 const FAST_DELIVERY: [(&str, &str); 3] =
@@ -235,6 +239,76 @@ async fn a_dispute_is_told_opened_then_closed(db: Db) {
     );
     app.assert_ledger_ok();
     app.stop().await;
+}
+
+/// JetStream on the local NATS server, or `None` (the test says it is skipped) when
+/// nothing answers there.
+async fn jetstream() -> Option<async_nats::jetstream::Context> {
+    let options = async_nats::ConnectOptions::new().connection_timeout(std::time::Duration::from_secs(5));
+    match options.connect(NATS_URL).await {
+        Ok(client) => Some(async_nats::jetstream::new(client)),
+        Err(error) => {
+            eprintln!("SKIPPED: no NATS server answers at {NATS_URL} ({error})");
+            None
+        }
+    }
+}
+
+async fn a_paid_checkouts_events_arrive_on_jetstream_in_order(db: Db) {
+    let Some(jetstream) = jetstream().await else { return };
+    // A stream and subjects of this test's own, so parallel tests do not mix.
+    let stream_name = format!("TEST_{}", uuid::Uuid::new_v4().simple());
+    let prefix = format!("test.{stream_name}");
+    let settings = [
+        ("EVENTS_DELIVERY_INTERVAL", "50ms"),
+        ("EVENTS_NATS_URL", NATS_URL),
+        ("EVENTS_NATS_SUBJECT_PREFIX", prefix.as_str()),
+        ("EVENTS_NATS_STREAM", stream_name.as_str()),
+    ];
+    let app = spawn_app_with(db, &settings).await;
+    let payment_id = app.paid_checkout("buyer-1", "10.00", "USD").await;
+    let refund = CreateRefundRequest { payment_id: payment_id.clone(), reason: "returned".into(), ..Default::default() };
+    app.refunds().create_refund(authed(refund, &admin())).await.expect("refund");
+
+    let mut written = all_events(&app.channel).await;
+    written.sort_by(|a, b| a.id.cmp(&b.id));
+    let count = u64::try_from(written.len()).expect("small");
+    let stream = eventually("every event on the stream", || async {
+        let stream = jetstream.get_stream(&stream_name).await.expect("the service created its stream");
+        (stream.cached_info().state.messages == count).then_some(stream)
+    })
+    .await;
+
+    // (event id, subject, object id) in the stream's order.
+    let mut published = Vec::new();
+    for sequence in 1..=count {
+        let message = stream.get_raw_message(sequence).await.expect("message");
+        let header = message.headers.get("Nats-Msg-Id").expect("Nats-Msg-Id").as_str().to_owned();
+        let body: serde_json::Value = serde_json::from_slice(&message.payload).expect("JSON body");
+        assert_eq!(body["id"].as_str(), Some(header.as_str()), "the header is the body's id");
+        assert!(message.headers.get("Vondi-Signature").is_none(), "no signature: NATS has its own auth");
+        let object = body["object_id"].as_str().unwrap_or_default().to_owned();
+        published.push((header, message.subject.to_string(), object));
+    }
+    let mut ids: Vec<&str> = published.iter().map(|(id, _, _)| id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, written.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), "each event once");
+    for event in &written {
+        let (_, subject, _) = published.iter().find(|(id, _, _)| *id == event.id).expect("published");
+        assert_eq!(*subject, format!("{prefix}.{}", event.r#type));
+    }
+    let payment_events: Vec<&str> =
+        published.iter().filter(|(_, _, object)| *object == payment_id).map(|(_, subject, _)| subject.as_str()).collect();
+    let expected = [format!("{prefix}.payment.succeeded"), format!("{prefix}.payment.refunded")];
+    assert_eq!(payment_events, expected, "one object's events in order");
+    for object in written.iter().map(|e| &e.object_id) {
+        let on_stream: Vec<&str> = published.iter().filter(|(_, _, o)| o == object).map(|(id, _, _)| id.as_str()).collect();
+        assert!(on_stream.is_sorted(), "{object}'s events in their order: {on_stream:?}");
+    }
+
+    app.assert_ledger_ok();
+    app.stop().await;
+    jetstream.delete_stream(&stream_name).await.expect("delete the test's stream");
 }
 
 async fn endpoints_refuse_bad_input_and_other_roles(db: Db) {
