@@ -87,6 +87,8 @@ fn console() -> Router<Pages> {
         .route("/{locale}/admin/reconciliation/{id}", get(reconciliation::detail))
         .route("/{locale}/admin/events", get(events::list))
         .route("/{locale}/admin/events/redeliver", post(events::redeliver))
+        .route("/{locale}/admin/events/endpoints", post(events::create))
+        .route("/{locale}/admin/events/endpoints/{id}", post(events::act))
         .route("/{locale}/admin/accounts", get(accounts::list))
         .route("/{locale}/admin/accounts/{id}", get(accounts::detail))
         .route("/{locale}/admin/splits", get(splits::list).post(splits::create))

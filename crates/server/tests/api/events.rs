@@ -31,6 +31,7 @@ on_both_databases!(
     endpoints_refuse_bad_input_and_other_roles,
     a_dispute_is_told_opened_then_closed,
     a_paid_checkouts_events_arrive_on_jetstream_in_order,
+    endpoints_are_created_disabled_and_deleted_from_the_console,
 );
 
 /// The NATS server with JetStream on this machine and in CI.
@@ -442,6 +443,61 @@ async fn a_delivery_refused_past_its_window_is_dead_until_sent_again() {
     })
     .await;
     assert_eq!(acknowledged_ids(&inbox).get(&dead.event_id), Some(&1));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+/// The console's endpoint forms go through EventService's use cases: the secret is
+/// shown once, a delete needs its box ticked, the service role only reads.
+async fn endpoints_are_created_disabled_and_deleted_from_the_console(db: Db) {
+    let app = spawn_app_with(db, &[]).await;
+    let mut client = events_client(&app.channel);
+    let listed = |client: &mut EventServiceClient<Channel>| {
+        let mut client = client.clone();
+        async move {
+            let all = client.list_event_endpoints(authed(proto::ListEventEndpointsRequest::default(), &admin())).await;
+            all.expect("list").into_inner().endpoints
+        }
+    };
+    let mut reader = WebSession::new(&app);
+    sign_in(&mut reader, "svc", "role_service").await;
+    let page = reader.get("/en/admin/events").await;
+    assert!(!page.body.contains("new-endpoint"), "the service role gets no form");
+    let csrf = hidden(&page.body, "csrf");
+    let form = [("csrf", csrf.as_str()), ("url", "https://platform.example/hooks"), ("event_types", "*"), ("description", "")];
+    assert_eq!(reader.post("/en/admin/events/endpoints", &form).await.status, 403);
+    assert!(listed(&mut client).await.is_empty(), "the read-only role created nothing");
+
+    let mut web = WebSession::new(&app);
+    sign_in(&mut web, "ops", "role_admin").await;
+    let csrf = hidden(&web.get("/ru/admin/events").await.body, "csrf");
+    let bad = [("csrf", csrf.as_str()), ("url", "ftp://platform.example"), ("event_types", "*"), ("description", "")];
+    let refused = web.post("/ru/admin/events/endpoints", &bad).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(listed(&mut client).await.is_empty(), "a refused form created nothing");
+    let types = "payment.succeeded, refund.created";
+    let good =
+        [("csrf", csrf.as_str()), ("url", "https://platform.example/hooks"), ("event_types", types), ("description", "main")];
+    let created = web.post("/ru/admin/events/endpoints", &good).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    assert!(created.body.contains("только сейчас") && created.body.contains("whsec_"), "{}", created.body);
+    let endpoint = listed(&mut client).await.pop().expect("created");
+    assert_eq!(
+        (endpoint.url.as_str(), endpoint.event_types.clone(), endpoint.enabled),
+        ("https://platform.example/hooks", vec!["payment.succeeded".to_owned(), "refund.created".to_owned()], true)
+    );
+    assert!(!web.get("/ru/admin/events").await.body.contains("whsec_"), "the secret is shown once");
+
+    let path = format!("/ru/admin/events/endpoints/{}", endpoint.id);
+    let disabled = web.post(&path, &[("csrf", csrf.as_str()), ("action", "disable")]).await;
+    assert_eq!((disabled.status, disabled.location()), (303, "/ru/admin/events"), "{}", disabled.body);
+    assert!(!listed(&mut client).await[0].enabled);
+    let unconfirmed = web.post(&path, &[("csrf", csrf.as_str()), ("action", "delete")]).await;
+    assert_eq!(unconfirmed.status, 400, "{}", unconfirmed.body);
+    assert_eq!(listed(&mut client).await.len(), 1, "an unconfirmed delete deletes nothing");
+    let deleted = web.post(&path, &[("csrf", csrf.as_str()), ("action", "delete"), ("confirm", "yes")]).await;
+    assert_eq!((deleted.status, deleted.location()), (303, "/ru/admin/events"), "{}", deleted.body);
+    assert!(listed(&mut client).await.is_empty());
     app.assert_ledger_ok();
     app.stop().await;
 }
