@@ -45,6 +45,14 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Pag
     }
 }
 
+/// One page of a list use case's rows, their total and the neighbour pages' links.
+pub struct Listed<T> {
+    pub rows: Vec<T>,
+    pub total: i64,
+    pub newer: Option<u32>,
+    pub older: Option<u32>,
+}
+
 /// A list's page from `?page=` (1 and up), and the rows it starts at.
 pub struct Paging {
     number: u32,
@@ -65,6 +73,16 @@ impl Paging {
 
     pub fn page(&self) -> Result<Page, domain::FieldError> {
         Page::parse(self.size, self.offset)
+    }
+
+    /// Runs a list use case for this page.
+    pub async fn load<T, F>(&self, list: impl FnOnce(Page) -> F) -> Result<Listed<T>, app::AppError>
+    where
+        F: std::future::Future<Output = Result<(Vec<T>, i64), app::AppError>>,
+    {
+        let (rows, total) = list(self.page()?).await?;
+        let (newer, older) = self.links(rows.len(), total);
+        Ok(Listed { rows, total, newer, older })
     }
 
     /// The newer and the older page's numbers, when there are such pages. Past the

@@ -12,7 +12,7 @@ use crate::Pages;
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
 use crate::money;
-use crate::routes::{InLocale, PageParams};
+use crate::routes::{InLocale, Listed, PageParams};
 
 /// A dispute as a table row (`admin/disputes_table.html`).
 pub struct DisputeRow {
@@ -57,16 +57,11 @@ pub async fn list(
     PageParams(query): PageParams<PageQuery>,
     operator: Operator,
 ) -> Response {
-    let paging = Paging::of(query.page);
-    let found = match paging.page() {
-        Ok(page) => pages.app.disputes(&operator.principal, "", None, page).await,
-        Err(error) => Err(error.into()),
-    };
-    let (disputes, total) = match found {
-        Ok(found) => found,
+    let listed = Paging::of(query.page).load(|page| pages.app.disputes(&operator.principal, "", None, page)).await;
+    let Listed { rows: disputes, total, newer, older } = match listed {
+        Ok(listed) => listed,
         Err(error) => return layout::app_error(locale, error),
     };
-    let (newer, older) = paging.links(disputes.len(), total);
     let page = DisputesPage {
         layout: Layout::at(locale, "console.disputes", &operator.csrf, Some(&operator.principal), "/admin/disputes"),
         disputes: disputes.iter().map(|d| row(d, locale)).collect(),

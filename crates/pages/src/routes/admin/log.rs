@@ -10,7 +10,7 @@ use super::{Operator, PageQuery, Paging};
 use crate::Pages;
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
-use crate::routes::{InLocale, PageParams};
+use crate::routes::{InLocale, Listed, PageParams};
 
 pub struct Event {
     pub date: String,
@@ -50,16 +50,11 @@ pub async fn webhooks(
     PageParams(query): PageParams<PageQuery>,
     operator: Operator,
 ) -> Response {
-    let paging = Paging::of(query.page);
-    let found = match paging.page() {
-        Ok(page) => pages.app.webhook_log(&operator.principal, page).await,
-        Err(error) => Err(error.into()),
-    };
-    let (events, total) = match found {
-        Ok(found) => found,
+    let listed = Paging::of(query.page).load(|page| pages.app.webhook_log(&operator.principal, page)).await;
+    let Listed { rows: events, total, newer, older } = match listed {
+        Ok(listed) => listed,
         Err(error) => return layout::app_error(locale, error),
     };
-    let (newer, older) = paging.links(events.len(), total);
     let page = WebhooksPage {
         layout: Layout::at(locale, "console.webhooks", &operator.csrf, Some(&operator.principal), "/admin/webhooks"),
         events: events.iter().map(|e| event(e, locale)).collect(),

@@ -14,7 +14,7 @@ use crate::Pages;
 use crate::i18n::Locale;
 use crate::layout::{self, Layout};
 use crate::money;
-use crate::routes::{InLocale, PageParams};
+use crate::routes::{InLocale, Listed, PageParams};
 
 pub struct RunRow {
     pub id: String,
@@ -52,16 +52,11 @@ pub async fn list(
     PageParams(query): PageParams<PageQuery>,
     operator: Operator,
 ) -> Response {
-    let paging = Paging::of(query.page);
-    let found = match paging.page() {
-        Ok(page) => pages.app.reconciliation_runs(&operator.principal, page).await,
-        Err(error) => Err(error.into()),
-    };
-    let (runs, total) = match found {
-        Ok(found) => found,
+    let listed = Paging::of(query.page).load(|page| pages.app.reconciliation_runs(&operator.principal, page)).await;
+    let Listed { rows: runs, total, newer, older } = match listed {
+        Ok(listed) => listed,
         Err(error) => return layout::app_error(locale, error),
     };
-    let (newer, older) = paging.links(runs.len(), total);
     let page = RunsPage {
         layout: Layout::at(locale, "console.reconciliation", &operator.csrf, Some(&operator.principal), "/admin/reconciliation"),
         runs: runs.iter().map(|run| run_row(run, locale)).collect(),
