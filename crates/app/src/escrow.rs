@@ -147,7 +147,7 @@ impl App {
     /// Releases holds whose time is up; the scheduler and `release-expired` call this.
     ///
     /// `RELEASE_WORKERS` tasks each take `RELEASE_BATCH` holds at a time, release them
-    /// in one transaction and then send their transfers. The tasks are spawned, so a
+    /// in one transaction, then send their transfers and settle them in another. The tasks are spawned, so a
     /// caller that goes away (its client gone, its deadline passed) does not cut a
     /// batch between its commit and its transfers: the batches under way finish, and
     /// no new one starts. The holds not taken stay holding for the next call.
@@ -185,20 +185,46 @@ impl App {
                 }
             };
             count += released.len();
-            let sends: Vec<_> = released
-                .into_iter()
-                .map(|release| {
-                    let app = self.clone();
-                    tokio::spawn(async move { app.after_release(release, "expired").await })
-                })
-                .collect();
-            for send in sends {
-                if let Err(error) = send.await {
-                    tracing::error!(%error, "a released hold's transfer task failed");
+            self.send_released(released).await;
+        }
+        count
+    }
+
+    /// A batch's transfers go to the gateway at once (each with its own idempotency
+    /// key, outside any transaction), and the answers are recorded together in one
+    /// transaction. A transfer the gateway refused is settled failed beside its
+    /// paid batch-mates; one it could not reach stays pending for the recovery job.
+    async fn send_released(&self, released: Vec<ReleasePlan>) {
+        let sends: Vec<_> = released
+            .into_iter()
+            .filter_map(|release| {
+                crate::metrics::escrow_release("expired");
+                let transfer = release.transfer?;
+                crate::metrics::transfer(transfer.status.as_str());
+                let app = self.clone();
+                Some(tokio::spawn(async move { app.gateway_answer(&transfer).await }))
+            })
+            .collect();
+        let mut settlements = Vec::with_capacity(sends.len());
+        for send in sends {
+            match send.await {
+                Ok(Ok(Some(settlement))) => settlements.push(settlement),
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => tracing::error!(%error, "released escrow's transfer could not be sent"),
+                Err(error) => tracing::error!(%error, "a released hold's transfer task failed"),
+            }
+        }
+        let answers = self.store.settle_transfers(&settlements).await;
+        for ((transfer, _), answer) in settlements.iter().zip(answers) {
+            match answer {
+                Ok(true) => crate::metrics::transfer(transfer.status.as_str()),
+                // Another replica's recovery settled it first.
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::error!(transfer_id = %transfer.id, %error, "released escrow's transfer could not be recorded")
                 }
             }
         }
-        count
     }
 
     /// The committed release's transfer goes to the gateway; a gateway failure leaves

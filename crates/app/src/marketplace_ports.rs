@@ -137,6 +137,10 @@ pub type PlanTransfer<'a> = &'a (dyn Fn(Option<&LinkedPayment>) -> Result<Transf
 /// same transaction; the balance's guard refuses a plan it no longer covers), the
 /// reversal to write.
 pub type PlanReversal<'a> = &'a (dyn Fn(&Transfer, i64) -> Result<ReversalPlan, String> + Send + Sync);
+/// A transfer as the gateway's answer left it (paid or failed), and the entries its
+/// settlement posts.
+pub type TransferSettlement = (Transfer, Vec<JournalEntry>);
+
 /// Given the locked transfer, what the reversal's entry took (read from its
 /// postings) and what the vendor owes now, what the transfer becomes and the entry
 /// that gives a refused reversal's money back.
@@ -156,6 +160,12 @@ pub trait TransferStore: Send + Sync + 'static {
     /// or failed, with its entries. False when it was no longer pending (someone
     /// settled it first).
     async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<bool, StoreError>;
+    /// `settle_transfer` for several transfers (an escrow release batch's) in one
+    /// transaction, their entries posted together; one answer per settlement, in
+    /// order. When that transaction fails (the ledger refuses their entries together,
+    /// say), each is settled in a transaction of its own, so one transfer's failure
+    /// stays its own.
+    async fn settle_transfers(&self, settlements: &[TransferSettlement]) -> Vec<Result<bool, StoreError>>;
     /// Transfers still pending (the gateway never answered) created before `before`.
     async fn stale_transfers(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Transfer>, StoreError>;
     async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError>;

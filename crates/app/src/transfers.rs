@@ -17,7 +17,7 @@ use domain::{FieldError, Money};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan};
+use crate::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan, TransferSettlement};
 use crate::ports::Page;
 use crate::{App, AppError, idempotency};
 
@@ -211,11 +211,25 @@ impl App {
     /// available only once the gateway confirmed them (at once when
     /// `BALANCE_PENDING_DAYS` is 0). A gateway that cannot be reached leaves the
     /// transfer pending for the recovery job: it may have acted.
-    pub(crate) async fn send_transfer(&self, mut transfer: Transfer) -> Result<Transfer, AppError> {
-        let source = match transfer.payment_id {
+    pub(crate) async fn send_transfer(&self, transfer: Transfer) -> Result<Transfer, AppError> {
+        let Some((transfer, entries)) = self.gateway_answer(&transfer).await? else { return Ok(transfer) };
+        if !self.store.settle_transfer(&transfer, &entries).await? {
+            // Another replica's recovery settled it first: report what is stored.
+            return self.store.transfer(transfer.id).await?.ok_or(AppError::NotFound("transfer"));
+        }
+        crate::metrics::transfer(transfer.status.as_str());
+        Ok(transfer)
+    }
+
+    /// The gateway's answer to a pending transfer: the transfer paid or failed, with
+    /// the entries its settlement posts; `None` while the gateway could not be reached
+    /// (the transfer stays pending). Nothing is recorded here.
+    pub(crate) async fn gateway_answer(&self, pending: &Transfer) -> Result<Option<TransferSettlement>, AppError> {
+        let source = match pending.payment_id {
             Some(id) => self.store.payment(id).await?,
             None => None,
         };
+        let mut transfer = pending.clone();
         let entries =
             match self.connect.for_account(&transfer.gateway_account_id).create_transfer(&transfer, source.as_ref()).await {
                 Ok(gateway_id) => {
@@ -232,7 +246,7 @@ impl App {
                 }
                 Err(error) if error.keeps_pending() => {
                     error.log_kept_pending("transfer", transfer.id);
-                    return Ok(transfer);
+                    return Ok(None);
                 }
                 Err(error) => {
                     tracing::warn!(transfer_id = %transfer.id, %error, "gateway refused the transfer");
@@ -241,12 +255,7 @@ impl App {
                 }
             };
         transfer.updated_at = Utc::now();
-        if !self.store.settle_transfer(&transfer, &entries).await? {
-            // Another replica's recovery settled it first: report what is stored.
-            return self.store.transfer(transfer.id).await?.ok_or(AppError::NotFound("transfer"));
-        }
-        crate::metrics::transfer(transfer.status.as_str());
-        Ok(transfer)
+        Ok(Some((transfer, entries)))
     }
 
     pub async fn transfer(&self, principal: &Principal, transfer_id: &str) -> Result<Transfer, AppError> {

@@ -40,14 +40,21 @@ impl AccountKind {
         !matches!(self, AccountKind::PlatformExpenses | AccountKind::VendorReceivable)
     }
 
-    /// The platform's own accounts, one per currency, which nearly every payment and
-    /// transfer moves: the store keeps their balance in stripes so that concurrent
-    /// writers do not queue on one row. Owned accounts (a vendor's, a wallet) are
-    /// touched by their owner's operations only and keep one row.
+    /// Accounts many concurrent writes move: the store keeps their balance in stripes
+    /// so that those writers do not queue on one row. The platform's own accounts (one
+    /// per currency, moved by nearly every payment and transfer), and a vendor's
+    /// pending and available balances (every transfer to the vendor credits the one,
+    /// its maturation the other). A receivable (also bounded above) and a wallet (its
+    /// owner's operations only) keep one row.
     pub fn striped(self) -> bool {
         matches!(
             self,
-            AccountKind::External | AccountKind::PlatformCash | AccountKind::PlatformFees | AccountKind::PlatformEscrow
+            AccountKind::External
+                | AccountKind::PlatformCash
+                | AccountKind::PlatformFees
+                | AccountKind::PlatformEscrow
+                | AccountKind::VendorPending
+                | AccountKind::VendorAvailable
         )
     }
 }
@@ -322,9 +329,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_platforms_own_accounts_are_striped() {
+    fn the_platforms_and_the_vendors_balances_are_striped() {
         let striped: Vec<_> = AccountKind::ALL.iter().filter(|k| k.striped()).map(|k| k.as_str()).collect();
-        assert_eq!(striped, ["external", "platform_cash", "platform_escrow", "platform_fees"]);
+        assert_eq!(
+            striped,
+            ["external", "platform_cash", "platform_escrow", "platform_fees", "vendor_pending", "vendor_available"]
+        );
+        assert!(AccountKind::ALL.iter().all(|k| !k.striped() || k.may_go_positive()), "stripes guard the floor only");
     }
 
     #[test]

@@ -28,9 +28,13 @@ impl ConnectGateway for MockConnectGateway {
         Ok(format!("{}/connect/mock/onboarding?account_id={}&link_id={}", self.public_url, account.id, link.id))
     }
 
-    /// A description starting with `mock_failure:` makes the mock refuse the transfer.
+    /// A description, or a destination account id, starting with `mock_failure:` makes
+    /// the mock refuse the transfer (an escrow release's transfer has a fixed description).
     async fn create_transfer(&self, transfer: &Transfer, _source: Option<&Payment>) -> Result<String, GatewayError> {
-        if let Some(code) = transfer.description.strip_prefix(crate::MOCK_FAILURE_PREFIX) {
+        let failure = [&transfer.description, &transfer.gateway_account_id]
+            .into_iter()
+            .find_map(|text| text.strip_prefix(crate::MOCK_FAILURE_PREFIX));
+        if let Some(code) = failure {
             return Err(GatewayError::Refused(format!("mock transfer refused: {code}")));
         }
         Ok(format!("tr_mock_{}", transfer.id.simple()))

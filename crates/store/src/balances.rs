@@ -43,7 +43,7 @@ fn snapshot(row: &AnyRow) -> Result<BalanceSnapshot, StoreError> {
 impl BalanceStore for SqlStore {
     async fn balance_lines(&self, account: Uuid) -> Result<Vec<BalanceLine>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kind, currency, balance FROM ledger_accounts WHERE owner = $1 \
+            "SELECT kind, currency, balance FROM ledger_balances WHERE owner = $1 \
              AND kind IN ('vendor_available', 'vendor_pending', 'vendor_receivable') ORDER BY currency",
         )
         .bind(account.to_string())

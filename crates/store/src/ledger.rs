@@ -48,12 +48,12 @@ pub(crate) async fn post_entries(
     }
 }
 
-/// An unstriped account's balance (0 before its first posting), read in the
+/// An account's balance, striped or not (0 before its first posting), read in the
 /// caller's transaction but not locked: `post_entries` locks accounts in code order
 /// only, and a lock taken here first could deadlock against it. A plan built on a
 /// balance that moved meanwhile is stopped by the account's guard, and rolls back.
 pub(crate) async fn balance_in(tx: &mut Transaction<'_, Any>, code: &str) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT balance FROM ledger_accounts WHERE id = $1")
+    let row = sqlx::query("SELECT balance FROM ledger_balances WHERE id = $1")
         .bind(code)
         .fetch_optional(&mut **tx)
         .await

@@ -1,8 +1,9 @@
-//! Striped balances of the platform's accounts (`AccountKind::striped`).
+//! Striped balances of busy accounts (`AccountKind::striped`): the platform's own, and
+//! a vendor's pending and available balances.
 //!
-//! Nearly every write moves `external` and `platform_cash`. With one balance row each,
-//! a writer held that row's lock until its commit and the others queued behind it
-//! (issue 11). A striped account keeps its balance in `STRIPES` rows of
+//! Nearly every write moves `external` and `platform_cash`, and every transfer to a
+//! vendor its `vendor_pending`. With one balance row each, a writer held that row's
+//! lock until its commit and the others queued behind it (issue 11). A striped account keeps its balance in `STRIPES` rows of
 //! `ledger_stripes`; its balance is their sum plus its `ledger_accounts.balance`, which
 //! stays 0 (the `ledger_balances` view). A move takes the first stripe, from one chosen by the
 //! operation, that no other transaction holds and, for a debit of an account that may
@@ -22,7 +23,7 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use crate::{Dialect, db};
 
 /// Stripes per account: more than the pool's connections rarely helps, since at most
-/// that many transactions can hold one at a time. The migration that introduced them
+/// that many transactions can hold one at a time. The migrations that introduced them
 /// made 16 for the accounts that existed; a change here needs one that adds the rest.
 const STRIPES: i64 = 16;
 

@@ -2,7 +2,9 @@
 
 use app::StoreError;
 use app::events_ports::OutboxEvent;
-use app::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, PlanReversal, PlanTransfer, TransferStore, UndoReversal};
+use app::marketplace_ports::{
+    Guarded, LinkedPayment, PaymentSplit, PlanReversal, PlanTransfer, TransferSettlement, TransferStore, UndoReversal,
+};
 use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
 use domain::Currency;
@@ -174,6 +176,25 @@ async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pen
 }
 
 impl SqlStore {
+    /// The settlements in one transaction: each transfer still pending is written, and
+    /// their entries posted at once (the accounts they share move once). Whether each
+    /// was written; nothing is when any statement fails.
+    async fn settle_together(&self, settlements: &[TransferSettlement]) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut written = Vec::with_capacity(settlements.len());
+        let mut entries = Vec::new();
+        for (transfer, its_entries) in settlements {
+            let settled = update_transfer(&mut tx, transfer, true).await?;
+            if settled {
+                entries.extend_from_slice(its_entries);
+            }
+            written.push(settled);
+        }
+        ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(written)
+    }
+
     async fn linked_payment(&self, tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<LinkedPayment>, StoreError> {
         let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
         let Some(row) =
@@ -228,6 +249,23 @@ impl TransferStore for SqlStore {
         ledger::post_entries(&mut tx, self.known_accounts(), entries).await?;
         tx.commit().await.map_err(db)?;
         Ok(true)
+    }
+
+    async fn settle_transfers(&self, settlements: &[TransferSettlement]) -> Vec<Result<bool, StoreError>> {
+        if settlements.is_empty() {
+            return Vec::new();
+        }
+        match self.settle_together(settlements).await {
+            Ok(written) => written.into_iter().map(Ok).collect(),
+            Err(error) => {
+                tracing::warn!(%error, transfers = settlements.len(), "transfers not settled together: one at a time");
+                let mut answers = Vec::with_capacity(settlements.len());
+                for (transfer, entries) in settlements {
+                    answers.push(self.settle_transfer(transfer, entries).await);
+                }
+                answers
+            }
+        }
     }
 
     async fn stale_transfers(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Transfer>, StoreError> {

@@ -38,6 +38,7 @@ on_both_databases!(
     an_event_is_applied_once_with_its_ledger_entry,
     an_entry_that_would_overdraw_rolls_back_everything,
     a_platform_debit_takes_from_several_stripes_and_never_below_zero,
+    a_vendor_debit_takes_from_several_stripes_and_never_below_zero,
     a_job_slot_is_claimed_once,
 );
 
@@ -328,49 +329,114 @@ async fn stripes_holding(store: &SqlStore, account: &str) -> i64 {
         .get("n")
 }
 
+/// Credits `account` 500 at a time (`credit`, a settlement of 5.00) until at least two
+/// of its stripes hold money, then `debit`s all but 100 of it (taken from several
+/// stripes; the debit's settlement is of 1.00) and is refused 101 more. The credited
+/// total.
+async fn a_debit_spreads_over_stripes(
+    store: &SqlStore,
+    account: &str,
+    credit: impl Fn(&Payment) -> Vec<JournalEntry> + Send + Sync,
+    debit: impl Fn(&Payment, i64) -> Vec<JournalEntry> + Send + Sync,
+) -> i64 {
+    let mut credited = 0;
+    // Each settlement starts at the stripe its payment id hashes to: a few spread them.
+    while credited < 3 || stripes_holding(store, account).await < 2 {
+        assert!(credited < 20, "twenty credits all landed on one stripe");
+        settle_with(store, "5", &credit).await.expect("credit");
+        credited += 1;
+    }
+    let total = credited * 500;
+    settle_with(store, "1", |p| debit(p, total - 100)).await.expect("a debit over several stripes");
+    assert_eq!(store.ledger_balance(account).await.expect("balance"), 100);
+    let refused = settle_with(store, "1", |p| debit(p, 101)).await;
+    assert!(matches!(refused, Err(StoreError::InsufficientFunds { account: ref refused }) if refused == account), "{refused:?}");
+    assert_eq!(store.ledger_balance(account).await.expect("balance"), 100);
+    total
+}
+
 /// `platform_cash` is striped: captures land on different stripes, a debit larger than
 /// any one stripe is taken from several, and one larger than all of them is refused.
 async fn a_platform_debit_takes_from_several_stripes_and_never_below_zero(store: SqlStore) {
-    let mut captured = 0;
-    // Each capture starts at the stripe its payment id hashes to: a few spread them.
-    while captured < 3 || stripes_holding(&store, "platform_cash:USD").await < 2 {
-        assert!(captured < 20, "twenty captures all landed on one stripe");
-        settle_with(&store, "5", |p| vec![p.capture_entry().expect("entry")]).await.expect("capture");
-        captured += 1;
-    }
-    let total = captured * 500;
-    settle_with(&store, "1", |p| capture_and_cash_to_wallet(p, total)).await.expect("a debit over several stripes");
-    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 100);
-    let refused = settle_with(&store, "1", |p| capture_and_cash_to_wallet(p, 201)).await;
-    assert!(
-        matches!(refused, Err(StoreError::InsufficientFunds { ref account }) if account == "platform_cash:USD"),
-        "{refused:?}"
-    );
-    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 100);
+    let capture = |p: &Payment| vec![p.capture_entry().expect("entry")];
+    // The debit's own capture brings its 100 to platform cash too.
+    let debit = |p: &Payment, minor: i64| capture_and_cash_to_wallet(p, minor + 100);
+    let total = a_debit_spreads_over_stripes(&store, "platform_cash:USD", capture, debit).await;
     assert_eq!(store.ledger_balance("external:USD").await.expect("balance"), -total - 100);
     assert_eq!(store.ledger_balance("wallet:user-1:USD").await.expect("balance"), total);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
+fn vendor(kind: AccountKind) -> LedgerAccount {
+    LedgerAccount::owned(kind, "vendor-1", usd())
+}
+
+/// A capture, and `minor` of it transferred to the vendor's pending balance.
+fn capture_and_transfer(p: &Payment, minor: i64) -> Vec<JournalEntry> {
+    let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
+    let transfer = JournalEntry::movement(
+        EntryKind::Transfer,
+        p.id.to_string(),
+        cash,
+        vendor(AccountKind::VendorPending),
+        Money::from_minor(minor, usd()),
+    );
+    vec![p.capture_entry().expect("capture"), transfer.expect("entry")]
+}
+
+/// A vendor's pending balance is striped like the platform's accounts: transfers land
+/// on different stripes, a maturation larger than any one stripe is taken from
+/// several, and one larger than all of them is refused.
+async fn a_vendor_debit_takes_from_several_stripes_and_never_below_zero(store: SqlStore) {
+    let (pending, available) = (vendor(AccountKind::VendorPending), vendor(AccountKind::VendorAvailable));
+    let mature = |p: &Payment, minor: i64| {
+        let maturation = JournalEntry::movement(
+            EntryKind::Maturation,
+            p.id.to_string(),
+            pending.clone(),
+            available.clone(),
+            Money::from_minor(minor, usd()),
+        );
+        vec![p.capture_entry().expect("capture"), maturation.expect("entry")]
+    };
+    let total = a_debit_spreads_over_stripes(&store, &pending.code(), |p| capture_and_transfer(p, 500), mature).await;
+    assert_eq!(store.ledger_balance(&available.code()).await.expect("balance"), total - 100);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
 /// On PostgreSQL a writer skips the stripes other transactions hold: with all but one
-/// of `platform_cash`'s and `external`'s stripes locked elsewhere, a capture still
+/// of `platform_cash`'s, `external`'s and a vendor's pending stripes locked elsewhere,
+/// and that vendor's account row too, a capture transferred to that vendor still
 /// commits at once (it used to wait for the one balance row's lock).
 #[tokio::test]
 async fn postgres_writers_skip_the_stripes_others_hold() {
     let store = fresh_store(true).await;
     let name = database_name(&store).await;
-    settle_with(&store, "5", |p| vec![p.capture_entry().expect("entry")]).await.expect("creates the stripes");
+    settle_with(&store, "5", |p| capture_and_transfer(p, 200)).await.expect("creates the stripes");
     let mut holder = store.pool().begin().await.expect("holder");
     sqlx::query(
-        "SELECT stripe FROM ledger_stripes WHERE account_id IN ('platform_cash:USD', 'external:USD') AND stripe <> 7 FOR UPDATE",
+        "SELECT stripe FROM ledger_stripes WHERE account_id IN ('platform_cash:USD', 'external:USD', $1) AND stripe <> 7 \
+         FOR UPDATE",
     )
+    .bind(vendor(AccountKind::VendorPending).code())
     .fetch_all(&mut *holder)
     .await
     .expect("lock");
-    let capture = settle_with(&store, "5", |p| vec![p.capture_entry().expect("entry")]);
-    tokio::time::timeout(Duration::from_secs(20), capture).await.expect("the capture waited for a held stripe").expect("capture");
+    // The vendor's own row, locked as a balance update locks it: every transfer to
+    // the vendor used to update it (the postings' foreign key only shares it).
+    sqlx::query("SELECT id FROM ledger_accounts WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(vendor(AccountKind::VendorPending).code())
+        .fetch_all(&mut *holder)
+        .await
+        .expect("lock the row");
+    let transfer = settle_with(&store, "5", |p| capture_and_transfer(p, 200));
+    tokio::time::timeout(Duration::from_secs(20), transfer)
+        .await
+        .expect("the transfer waited for a held stripe")
+        .expect("transfer");
     holder.rollback().await.expect("release");
-    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 1000);
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 600);
+    assert_eq!(store.ledger_balance(&vendor(AccountKind::VendorPending).code()).await.expect("balance"), 400);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
     store.pool().close().await;
     drop_database(&name).await;

@@ -18,6 +18,7 @@ on_both_databases!(
     refunds_wait_for_transferred_money_and_pending_work_is_recovered,
     a_refused_refund_or_transfer_puts_the_money_back,
     a_release_call_cut_short_leaves_no_transfer_pending,
+    a_refused_transfer_fails_alone_in_its_release_batch,
 );
 
 impl TestApp {
@@ -347,6 +348,38 @@ async fn a_release_call_cut_short_leaves_no_transfer_pending(db: Db) {
     assert_eq!(i64::from(app.process_expired(0).await), HOLDS - settled, "the rest, left holding");
     assert_eq!(app.count(released).await, HOLDS);
     assert_eq!(app.count("SELECT COUNT(*) AS n FROM transfers WHERE status = 'paid'").await, HOLDS);
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+/// A release batch's transfers are settled together; the one the gateway refuses is
+/// settled failed (its money back on the platform) beside its paid batch-mates.
+async fn a_refused_transfer_fails_alone_in_its_release_batch(db: Db) {
+    let app = spawn_marketplace(db).await;
+    let (paid, refused) =
+        (app.onboarded_account(&admin(), "merchant-1").await, app.onboarded_account(&admin(), "merchant-2").await);
+    for merchant in [&paid, &refused, &paid, &refused, &paid] {
+        app.paid_escrowed_order(merchant, "10.00").await;
+    }
+    // The mock gateway refuses every transfer to this account.
+    app.execute(&format!(
+        "UPDATE connected_accounts SET gateway_account_id = 'mock_failure:account_closed' WHERE id = '{refused}'"
+    ))
+    .await;
+    app.execute("UPDATE escrow_holds SET hold_until = 0").await;
+    let cash_before = app.ledger_balance("platform_cash:USD").await;
+    assert_eq!(app.process_expired(0).await, 5, "one batch");
+    let statuses = |account: &str| {
+        let sql = format!("SELECT COUNT(*) AS n FROM transfers WHERE connected_account_id = '{account}' AND status = ");
+        let app = &app;
+        async move { (app.count(&format!("{sql}'paid'")).await, app.count(&format!("{sql}'failed'")).await) }
+    };
+    assert_eq!(statuses(&paid).await, (3, 0));
+    assert_eq!(statuses(&refused).await, (0, 2));
+    assert_eq!(available_usd(&app, &paid).await, "30.00");
+    assert_eq!(available_usd(&app, &refused).await, "0.00");
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, cash_before + 2_000, "the refused transfers' money is back");
+    assert_eq!(app.ledger_balance("platform_escrow:USD").await, 0);
     app.assert_ledger_ok();
     app.stop().await;
 }
