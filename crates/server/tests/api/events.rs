@@ -33,6 +33,7 @@ on_both_databases!(
     a_dispute_is_told_opened_then_closed,
     a_paid_checkouts_events_arrive_on_jetstream_in_order,
     events_wait_in_the_outbox_while_nats_is_unreachable,
+    a_slow_endpoint_gets_a_batch_of_events_at_once,
     endpoints_are_created_disabled_and_deleted_from_the_console,
 );
 
@@ -302,6 +303,74 @@ async fn a_paid_checkouts_events_arrive_on_jetstream_in_order(db: Db) {
     app.assert_ledger_ok();
     app.stop().await;
     jetstream.delete_stream(&stream_name).await.expect("delete the test's stream");
+}
+
+/// An endpoint that holds its first request until the test lets it go, then holds
+/// each later one until `GATHER` are in flight at once (or ten seconds pass).
+struct Gathering {
+    requests: tokio::sync::watch::Sender<usize>,
+    in_flight: tokio::sync::watch::Sender<usize>,
+    most_in_flight: Mutex<usize>,
+    release_first: tokio::sync::Notify,
+}
+
+const GATHER: usize = 4;
+
+async fn gather(State(endpoint): State<Arc<Gathering>>) -> StatusCode {
+    let mut number = 0;
+    endpoint.requests.send_modify(|count| {
+        *count += 1;
+        number = *count;
+    });
+    if number == 1 {
+        endpoint.release_first.notified().await;
+        return StatusCode::OK;
+    }
+    endpoint.in_flight.send_modify(|count| *count += 1);
+    {
+        let mut most = endpoint.most_in_flight.lock().expect("most");
+        *most = (*most).max(*endpoint.in_flight.borrow());
+    }
+    let mut in_flight = endpoint.in_flight.subscribe();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), in_flight.wait_for(|count| *count >= GATHER)).await;
+    endpoint.in_flight.send_modify(|count| *count -= 1);
+    StatusCode::OK
+}
+
+/// Deliveries are sent a batch at once, not one after another: while the first
+/// event's delivery hangs, four more payments succeed; once it is let go, their four
+/// events reach the endpoint together (a one-at-a-time sender would have one in
+/// flight at most).
+async fn a_slow_endpoint_gets_a_batch_of_events_at_once(db: Db) {
+    let settings = [("EVENTS_DELIVERY_INTERVAL", "50ms"), ("EVENTS_DELIVERY_TIMEOUT", "60s")];
+    let app = spawn_app_with(db, &settings).await;
+    let endpoint = Arc::new(Gathering {
+        requests: tokio::sync::watch::Sender::new(0),
+        in_flight: tokio::sync::watch::Sender::new(0),
+        most_in_flight: Mutex::new(0),
+        release_first: tokio::sync::Notify::new(),
+    });
+    let router = axum::Router::new().route("/hooks", axum::routing::post(gather)).with_state(endpoint.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (endpoint_id, _) = create_endpoint(&app.channel, &url, &["payment.succeeded"]).await;
+
+    app.paid_checkout("buyer-0", "10.00", "USD").await;
+    eventually("the first delivery is in flight", || async { (*endpoint.requests.borrow() == 1).then_some(()) }).await;
+    for buyer in 1..=GATHER {
+        app.paid_checkout(&format!("buyer-{buyer}"), "10.00", "USD").await;
+    }
+    endpoint.release_first.notify_one();
+    eventually("every delivery acknowledged", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        (all.len() == GATHER + 1 && all.iter().all(|d| d.status == "delivered")).then_some(all)
+    })
+    .await;
+    assert_eq!(*endpoint.most_in_flight.lock().expect("most"), GATHER, "the four later events were sent at once");
+    assert_eq!(*endpoint.requests.borrow(), GATHER + 1, "one request per event");
+    app.assert_ledger_ok();
+    app.stop().await;
 }
 
 /// The settings of a service publishing to `url` on this test's own stream.
