@@ -23,7 +23,7 @@ pub const EVENT_DELIVERIES_TOTAL: &str = "event_deliveries_total";
 /// The `trigger` values of escrow releases.
 const RELEASE_TRIGGERS: [&str; 2] = ["manual", "expired"];
 /// The `kind` values of gateway mismatches.
-const MISMATCH_KINDS: [&str; 2] = ["balance", "late_success"];
+const MISMATCH_KINDS: [&str; 3] = ["balance", "late_success", "dispute_closed_by_hand"];
 /// The `result` values of event deliveries.
 const DELIVERY_RESULTS: [&str; 3] = ["delivered", "retry", "dead"];
 
