@@ -186,6 +186,7 @@ impl App {
             for event in pending.by_ref() {
                 if let Err(error) = publisher.publish(event.event_type, event.id, &event.body()).await {
                     tracing::warn!(event_id = %event.id, %error, "event not published on the message bus");
+                    crate::metrics::event_publication("failed");
                     self.store.finish_publication(event.id, None).await?;
                     for unsent in pending {
                         self.store.finish_publication(unsent.id, None).await?;
@@ -193,6 +194,7 @@ impl App {
                     return Ok(published);
                 }
                 self.store.finish_publication(event.id, Some(Utc::now())).await?;
+                crate::metrics::event_publication("published");
                 published += 1;
             }
             if !full {
