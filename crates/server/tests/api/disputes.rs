@@ -288,6 +288,8 @@ async fn a_dispute_lost_after_release_is_owed_by_the_vendor_and_repaid_from_its_
     assert_eq!(recovered.status, i32::from(proto::TransferStatus::Paid));
     assert_eq!(app.ledger_balance(&receivable).await, -3_600);
     assert_eq!(credited(&app, &vendor).await, vendor_before, "nothing reached the vendor");
+    let page = web.get(&format!("/en/admin/accounts/{vendor}")).await;
+    assert!(page.body.contains("$0.00<br><small class=\"recovered\">repaid debt $54.00</small>"), "{}", page.body);
 
     // The next release repays the rest of the debt first; the vendor is credited the rest.
     let next = app.paid_escrowed_order(&vendor, "150.00").await;

@@ -155,6 +155,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.dispute_close_unconfirmed", "Tick the box to confirm the closing: nothing changed."),
     ("console.dispute_closed", "The dispute is closed."),
     ("console.closed_by_hand", "Closed by hand by"),
+    ("console.recovered", "repaid debt"),
     ("console.owes", "owes"),
     ("console.no_balance", "No money yet"),
     ("console.platform_events", "Events to the platform"),

@@ -152,6 +152,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.dispute_close_unconfirmed", "Отметьте поле, чтобы подтвердить закрытие: ничего не изменено."),
     ("console.dispute_closed", "Спор закрыт."),
     ("console.closed_by_hand", "Закрыт вручную:"),
+    ("console.recovered", "погашен долг"),
     ("console.owes", "должен"),
     ("console.no_balance", "Пока без денег"),
     ("console.platform_events", "События для платформы"),

@@ -155,6 +155,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.dispute_close_unconfirmed", "Označite polje da potvrdite zatvaranje: ništa nije promenjeno."),
     ("console.dispute_closed", "Spor je zatvoren."),
     ("console.closed_by_hand", "Ručno zatvorio"),
+    ("console.recovered", "otplaćen dug"),
     ("console.owes", "duguje"),
     ("console.no_balance", "Još bez novca"),
     ("console.platform_events", "Događaji za platformu"),
