@@ -25,7 +25,7 @@ pub const EVENT_PUBLICATIONS_TOTAL: &str = "event_publications_total";
 /// The `trigger` values of escrow releases.
 const RELEASE_TRIGGERS: [&str; 2] = ["manual", "expired"];
 /// The `kind` values of gateway mismatches.
-const MISMATCH_KINDS: [&str; 2] = ["balance", "late_success"];
+const MISMATCH_KINDS: [&str; 3] = ["balance", "late_success", "dispute_closed_by_hand"];
 /// The `result` values of event deliveries.
 const DELIVERY_RESULTS: [&str; 3] = ["delivered", "retry", "dead"];
 /// The `result` values of event publications.
