@@ -119,6 +119,7 @@ impl App {
             gateway_account_id: account.gateway_account_id.clone(),
             payment_id,
             amount,
+            recovered_minor: 0,
             reversed_minor: 0,
             status: TransferStatus::Pending,
             description,
@@ -178,19 +179,12 @@ impl App {
                     ));
                 }
             }
-            // The vendor's debt is repaid first; the vendor is credited the rest.
+            // The vendor's debt is repaid first; the vendor is credited the rest (a
+            // debt that takes it all leaves a transfer settled with nothing to send).
             let recovered = recovery(owed, amount);
-            if recovered == amount {
-                return Err(format!(
-                    "the vendor owes the platform {} {}: all of this transfer would repay it, so nothing would reach the vendor",
-                    Money::from_minor(owed, currency).to_decimal_string(),
-                    currency.code()
-                ));
-            }
-            let transfer =
-                Transfer { amount: Money::from_minor(amount.minor() - recovered.minor(), currency), ..transfer.clone() };
+            let transfer = transfer.clone().net_of_recovery(recovered, now);
             entries.extend(recovery_entry(transfer.id.to_string(), account_id, recovered).map_err(ledger)?);
-            entries.push(transfer.entry().map_err(ledger)?);
+            entries.extend(transfer.entry().map_err(ledger)?);
             Ok(TransferPlan { transfer, split, entries })
         };
         let created = match self.store.create_transfer(claim.as_ref(), payment_id, &plan).await? {
@@ -223,8 +217,12 @@ impl App {
 
     /// The gateway's answer to a pending transfer: the transfer paid or failed, with
     /// the entries its settlement posts; `None` while the gateway could not be reached
-    /// (the transfer stays pending). Nothing is recorded here.
+    /// (the transfer stays pending), or when there is nothing to send (a transfer the
+    /// vendor's debt took whole was settled as it was recorded). Nothing is recorded here.
     pub(crate) async fn gateway_answer(&self, pending: &Transfer) -> Result<Option<TransferSettlement>, AppError> {
+        if pending.status != TransferStatus::Pending {
+            return Ok(None);
+        }
         let source = match pending.payment_id {
             Some(id) => self.store.payment(id).await?,
             None => None,
