@@ -100,6 +100,15 @@ impl Principal {
         }
     }
 
+    /// Operator actions that only a person may take (closing a dispute by hand).
+    pub fn ensure_admin(&self) -> Result<(), AppError> {
+        if self.has_role(Role::Admin) {
+            Ok(())
+        } else {
+            Err(AppError::PermissionDenied("this method needs the admin role".into()))
+        }
+    }
+
     pub fn ensure_service(&self) -> Result<(), AppError> {
         if self.is_privileged() {
             Ok(())

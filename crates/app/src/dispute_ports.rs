@@ -1,4 +1,5 @@
-//! Storage port of disputes: reads, and the one guarded write a gateway's report makes.
+//! Storage port of disputes: reads, and the one guarded write a gateway's report
+//! or an operator's closing makes.
 
 use domain::disputes::{Dispute, DisputeStatus};
 use domain::escrow::EscrowHold;
@@ -8,7 +9,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::marketplace_ports::Guarded;
-use crate::ports::Page;
+use crate::ports::{IdempotencyClaim, Page};
 
 /// A dispute as a gateway event reports it, before we know which payment it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +35,8 @@ pub struct DisputeContext {
     pub hold: Option<EscrowHold>,
     /// The platform's fee taken on the payment, if any.
     pub fee_minor: i64,
-    /// Σ (amount − reversed) of the payment's transfers that did not fail.
+    /// Σ (share − reversed) of the payment's transfers that did not fail (a share's
+    /// part that repaid the vendor's debt included).
     pub transferred_minor: i64,
     /// The vendor those transfers went to (the one with the most, if several).
     pub vendor_account_id: Option<Uuid>,
@@ -62,12 +64,13 @@ pub trait DisputeStore: Send + Sync + 'static {
         page: Page,
     ) -> Result<(Vec<Dispute>, i64), StoreError>;
     /// Locks the payment's hold (a release waits, then sees the dispute), reads the
-    /// dispute by its gateway id, lets `plan` decide and writes the dispute, the hold
-    /// and the entries in one transaction. A refusal writes nothing.
+    /// dispute by its gateway and gateway id, claims the key (an operator's
+    /// closing; a gateway's report has none), lets `plan` decide and writes the
+    /// dispute, the hold and the entries in one transaction. A refusal writes nothing.
     async fn record_dispute(
         &self,
-        gateway_name: &str,
-        gateway_dispute_id: &str,
+        claim: Option<&IdempotencyClaim>,
+        gateway_dispute: (&str, &str),
         payment_id: Uuid,
         plan: PlanDispute<'_>,
     ) -> Result<Guarded<DisputePlan>, StoreError>;

@@ -3,16 +3,29 @@
 //! records it (see `domain::disputes::lost_sources` for where from).
 
 use chrono::Utc;
-use domain::disputes::{Dispute, DisputeReport, DisputeStatus, Whereabouts, lost_sources};
+use domain::disputes::{CLOSE_REASON_LEN_MAX, ClosedByHand, Dispute, DisputeReport, DisputeStatus, Whereabouts, lost_sources};
 use domain::escrow::EscrowStatus;
 use domain::payment::{Payment, PaymentType, parse_uuid};
-use domain::{Currency, Money};
+use domain::validation::{IdempotencyKey, parse_free_text};
+use domain::{Currency, FieldError, Money};
 
 use crate::auth::Principal;
 use crate::dispute_ports::{DisputeContext, DisputePlan, ReportedDispute};
 use crate::marketplace_ports::Guarded;
 use crate::ports::Page;
-use crate::{App, AppError};
+use crate::{App, AppError, idempotency};
+
+const CLOSE_METHOD: &str = "CloseDispute";
+
+/// What CloseDispute asks, as the client sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct CloseDispute<'a> {
+    pub dispute_id: &'a str,
+    /// Won or lost.
+    pub outcome: DisputeStatus,
+    pub reason: &'a str,
+    pub idempotency_key: &'a str,
+}
 
 /// Whether the report changed something, and what the webhook log says about it.
 type Applied = (bool, String);
@@ -47,9 +60,7 @@ fn plan_dispute(context: &DisputeContext, gateway_name: &str, report: &DisputeRe
     let now = Utc::now();
     let dispute = match &context.existing {
         None => Dispute::open(context.payment.id, gateway_name, report, now),
-        Some(existing) => existing
-            .updated(report, now)
-            .ok_or_else(|| format!("dispute {} is {}; the gateway says {}", existing.id, existing.status, report.status))?,
+        Some(existing) => existing.updated(report, now).ok_or_else(|| unchanged(existing, report))?,
     };
     if dispute.status != DisputeStatus::Lost {
         let entries = dispute.closing_entries(&[]).map_err(|e| format!("ledger entry refused: {e}"))?;
@@ -75,7 +86,66 @@ fn plan_dispute(context: &DisputeContext, gateway_name: &str, report: &DisputeRe
     Ok(DisputePlan { dispute, hold, entries })
 }
 
+/// Why a report changes nothing. A dispute closed by hand stays as the operator
+/// closed it, and its money moved once: a gateway that later closes it otherwise
+/// is told to a person (log and `gateway_mismatches_total{kind="dispute_closed_by_hand"}`).
+fn unchanged(existing: &Dispute, report: &DisputeReport) -> String {
+    let Some(closed) = &existing.closed_by_hand else {
+        return format!("dispute {} is {}; the gateway says {}", existing.id, existing.status, report.status);
+    };
+    if !report.status.is_open() && report.status != existing.status {
+        tracing::error!(
+            dispute_id = %existing.id, closed_by = %closed.operator, ours = %existing.status, gateway = %report.status,
+            "the gateway closed a dispute otherwise than the operator did; no money moved, a person must look"
+        );
+        crate::metrics::gateway_mismatch("dispute_closed_by_hand");
+    }
+    format!("dispute {} was closed by hand ({}); the gateway's {} changes nothing", existing.id, existing.status, report.status)
+}
+
 impl App {
+    /// CloseDispute: an admin closes an open dispute won or lost, through the same
+    /// plan as a gateway's report (won unfreezes the hold; lost takes the money),
+    /// for a gateway that tells nothing of the outcome. Idempotent by key; a closed
+    /// dispute is refused.
+    pub async fn close_dispute(&self, principal: &Principal, input: CloseDispute<'_>) -> Result<Dispute, AppError> {
+        let id = parse_uuid("dispute_id", input.dispute_id)?;
+        if input.outcome.is_open() {
+            return Err(FieldError::new("outcome", "must be won or lost").into());
+        }
+        let reason = parse_free_text("reason", input.reason, CLOSE_REASON_LEN_MAX)?;
+        if reason.trim().is_empty() {
+            return Err(FieldError::new("reason", "must say why the dispute is closed by hand").into());
+        }
+        let key = IdempotencyKey::parse_optional("idempotency_key", input.idempotency_key)?;
+        principal.ensure_admin()?;
+        let dispute = self.store.dispute(id).await?.ok_or(AppError::NotFound("dispute"))?;
+        let fields = vec![id.to_string(), input.outcome.as_str().to_owned(), reason.clone()];
+        let claim = idempotency::claim(principal, key.as_ref(), CLOSE_METHOD, &fields);
+        let closed_by_hand = ClosedByHand { operator: principal.subject.clone(), reason };
+        let plan = |context: &DisputeContext| {
+            let existing = context.existing.as_ref().ok_or_else(|| format!("dispute {id} changed meanwhile"))?;
+            let report = existing.closing_by_hand(input.outcome)?;
+            let mut plan = plan_dispute(context, &existing.gateway_name, &report)?;
+            plan.dispute.closed_by_hand = Some(closed_by_hand.clone());
+            Ok(plan)
+        };
+        let gateway_dispute = (dispute.gateway_name.as_str(), dispute.gateway_dispute_id.as_str());
+        match self.store.record_dispute(claim.as_ref(), gateway_dispute, dispute.payment_id, &plan).await? {
+            Guarded::Done(plan) => {
+                dispute_changed(&plan.dispute);
+                // As stored (times in microseconds), like a replay's answer.
+                self.store.dispute(plan.dispute.id).await?.ok_or(AppError::NotFound("dispute"))
+            }
+            Guarded::KeyExists { request_hash, method, resource_id } => {
+                idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
+                let id = idempotency::replayed_id(resource_id)?;
+                self.store.dispute(id).await?.ok_or(AppError::NotFound("dispute"))
+            }
+            Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
+        }
+    }
+
     /// GetDispute: admins and services; anybody else is told it is not found.
     pub async fn dispute(&self, principal: &Principal, dispute_id: &str) -> Result<Dispute, AppError> {
         let id = parse_uuid("dispute_id", dispute_id)?;
@@ -110,7 +180,8 @@ impl App {
             Err(reason) => return Ok((false, reason)),
         };
         let plan = |context: &DisputeContext| plan_dispute(context, gateway_name, &report);
-        match self.store.record_dispute(gateway_name, &report.gateway_dispute_id, payment.id, &plan).await? {
+        let gateway_dispute = (gateway_name, report.gateway_dispute_id.as_str());
+        match self.store.record_dispute(None, gateway_dispute, payment.id, &plan).await? {
             Guarded::Done(plan) => {
                 dispute_changed(&plan.dispute);
                 Ok((true, format!("dispute {} is {}", plan.dispute.id, plan.dispute.status)))

@@ -8,7 +8,7 @@ use domain::escrow::{CANCELLATION_REASON_LEN_MAX, EscrowHold, EscrowStatus};
 use domain::fees::calculate_fee;
 use domain::payment::parse_uuid;
 use domain::transfers::{Transfer, TransferStatus, fee_entry, recovery, recovery_entry};
-use domain::{FieldError, Money, accounts::AccountStatus};
+use domain::{FieldError, accounts::AccountStatus};
 use uuid::Uuid;
 
 use crate::auth::{Principal, visible};
@@ -57,28 +57,33 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
     entries.extend(fee_entry(hold.payment_id, quote.fee).map_err(ledger)?);
     let recovered = recovery(context.owed_minor, quote.transfer_amount);
     entries.extend(recovery_entry(hold.id.to_string(), account.id, recovered).map_err(ledger)?);
-    let credited = Money::from_minor(quote.transfer_amount.minor() - recovered.minor(), hold.amount.currency());
-    let transfer = credited.is_positive().then(|| Transfer {
-        id: Uuid::now_v7(),
-        connected_account_id: account.id,
-        gateway_account_id: account.gateway_account_id.clone(),
-        payment_id: Some(hold.payment_id),
-        amount: credited,
-        reversed_minor: 0,
-        status: TransferStatus::Pending,
-        description: format!("escrow release of payment {}", hold.payment_id),
-        source_transaction: Some(hold.payment_id.to_string()),
-        gateway_transfer_id: None,
-        idempotency_key: None,
-        metadata: Default::default(),
-        available_on: now + Duration::days(i64::from(pending_days)),
-        matured_at: None,
-        paid_at: None,
-        created_at: now,
-        updated_at: now,
+    // A debt that takes the vendor's whole share leaves a transfer settled with
+    // nothing to send, which tells the vendor where its share went.
+    let transfer = quote.transfer_amount.is_positive().then(|| {
+        Transfer {
+            id: Uuid::now_v7(),
+            connected_account_id: account.id,
+            gateway_account_id: account.gateway_account_id.clone(),
+            payment_id: Some(hold.payment_id),
+            amount: quote.transfer_amount,
+            recovered_minor: 0,
+            reversed_minor: 0,
+            status: TransferStatus::Pending,
+            description: format!("escrow release of payment {}", hold.payment_id),
+            source_transaction: Some(hold.payment_id.to_string()),
+            gateway_transfer_id: None,
+            idempotency_key: None,
+            metadata: Default::default(),
+            available_on: now + Duration::days(i64::from(pending_days)),
+            matured_at: None,
+            paid_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+        .net_of_recovery(recovered, now)
     });
     if let Some(transfer) = &transfer {
-        entries.push(transfer.entry().map_err(ledger)?);
+        entries.extend(transfer.entry().map_err(ledger)?);
     }
     let split = PaymentSplit {
         id: Uuid::now_v7(),

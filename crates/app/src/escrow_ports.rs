@@ -74,8 +74,10 @@ pub struct RefundContext {
     pub hold: Option<EscrowHold>,
     /// The platform's fee on it, if taken (it stays in the fee account).
     pub fee_minor: i64,
-    /// Σ (amount − reversed) of its transfers that did not fail.
+    /// Σ (share − reversed) of its transfers that did not fail.
     pub transferred_minor: i64,
+    /// A dispute on it is open: the buyer's bank may take the money back itself.
+    pub disputed: bool,
 }
 
 #[derive(Debug, Clone)]

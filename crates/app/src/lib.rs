@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 pub use accounts::MockOnboarding;
 pub use auth::{Principal, Role};
+pub use disputes::CloseDispute;
 pub use error::{AppError, StoreError};
 pub use events::{DELIVERY_BATCH, EndpointUpdate, EventDelivery};
 pub use gateways::{ConnectGateways, Gateways};

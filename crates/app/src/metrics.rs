@@ -19,13 +19,17 @@ pub const RECONCILIATION_MISMATCHES: &str = "reconciliation_mismatches";
 pub const RECONCILIATION_LAST_RUN: &str = "reconciliation_last_run_timestamp_seconds";
 /// Tries to send an event to a platform endpoint.
 pub const EVENT_DELIVERIES_TOTAL: &str = "event_deliveries_total";
+/// Tries to publish an event on the message bus (NATS JetStream).
+pub const EVENT_PUBLICATIONS_TOTAL: &str = "event_publications_total";
 
 /// The `trigger` values of escrow releases.
 const RELEASE_TRIGGERS: [&str; 2] = ["manual", "expired"];
 /// The `kind` values of gateway mismatches.
-const MISMATCH_KINDS: [&str; 2] = ["balance", "late_success"];
+const MISMATCH_KINDS: [&str; 3] = ["balance", "late_success", "dispute_closed_by_hand"];
 /// The `result` values of event deliveries.
 const DELIVERY_RESULTS: [&str; 3] = ["delivered", "retry", "dead"];
+/// The `result` values of event publications.
+const PUBLICATION_RESULTS: [&str; 2] = ["published", "failed"];
 
 pub fn register_all() {
     metrics::describe_counter!(
@@ -56,7 +60,14 @@ pub fn register_all() {
         EVENT_DELIVERIES_TOTAL,
         "Tries to send an event to a platform endpoint, by result (delivered, retry, dead)."
     );
+    metrics::describe_counter!(
+        EVENT_PUBLICATIONS_TOTAL,
+        "Tries to publish an event on the message bus, by result (published, failed: it stays in the outbox)."
+    );
     metrics::counter!(ESCROW_HOLDS_TOTAL).absolute(0);
+    for result in PUBLICATION_RESULTS {
+        metrics::counter!(EVENT_PUBLICATIONS_TOTAL, "result" => result).absolute(0);
+    }
     for result in DELIVERY_RESULTS {
         metrics::counter!(EVENT_DELIVERIES_TOTAL, "result" => result).absolute(0);
     }
@@ -110,6 +121,10 @@ pub(crate) fn reconciliation(run: &crate::reconciliation_ports::ReconciliationRu
         metrics::gauge!(RECONCILIATION_MISMATCHES, &labels).set(*count as f64);
     }
     metrics::gauge!(RECONCILIATION_LAST_RUN, "gateway" => run.gateway_name.clone()).set(run.finished_at.timestamp() as f64);
+}
+
+pub(crate) fn event_publication(result: &'static str) {
+    metrics::counter!(EVENT_PUBLICATIONS_TOTAL, "result" => result).increment(1);
 }
 
 pub(crate) fn event_delivery(result: &crate::events_ports::DeliveryResult) {

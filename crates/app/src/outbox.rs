@@ -99,6 +99,7 @@ impl OutboxEvent {
             "currency": currency.code(),
             "status": t.status.as_str(),
             "reversed_amount": Money::from_minor(t.reversed_minor, currency).to_decimal_string(),
+            "recovered_amount": Money::from_minor(t.recovered_minor, currency).to_decimal_string(),
             "description": t.description,
             "gateway_transfer_id": t.gateway_transfer_id,
             "idempotency_key": t.idempotency_key,
@@ -190,6 +191,8 @@ impl OutboxEvent {
             "reason": d.reason,
             "fee": d.fee.to_decimal_string(),
             "closed_at": d.closed_at.map(at),
+            "closed_by": d.closed_by_hand.as_ref().map(|c| c.operator.as_str()).unwrap_or_default(),
+            "close_reason": d.closed_by_hand.as_ref().map(|c| c.reason.as_str()).unwrap_or_default(),
             "created_at": at(d.created_at),
             "updated_at": at(d.updated_at),
         });

@@ -42,6 +42,12 @@ impl App {
             if payment.status != PaymentStatus::Succeeded {
                 return Err(format!("payment is {}, only a succeeded payment can be refunded", payment.status));
             }
+            if context.disputed {
+                return Err(format!(
+                    "payment {} has an open dispute: its buyer's bank may take the money back, so it cannot be refunded until the dispute closes",
+                    payment.id
+                ));
+            }
             let held_in_escrow = match &context.hold {
                 Some(hold) if hold.status == EscrowStatus::Holding => {
                     return Err("the payment's escrow is still holding: cancel the hold first".into());

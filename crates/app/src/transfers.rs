@@ -119,6 +119,7 @@ impl App {
             gateway_account_id: account.gateway_account_id.clone(),
             payment_id,
             amount,
+            recovered_minor: 0,
             reversed_minor: 0,
             status: TransferStatus::Pending,
             description,
@@ -178,19 +179,12 @@ impl App {
                     ));
                 }
             }
-            // The vendor's debt is repaid first; the vendor is credited the rest.
+            // The vendor's debt is repaid first; the vendor is credited the rest (a
+            // debt that takes it all leaves a transfer settled with nothing to send).
             let recovered = recovery(owed, amount);
-            if recovered == amount {
-                return Err(format!(
-                    "the vendor owes the platform {} {}: all of this transfer would repay it, so nothing would reach the vendor",
-                    Money::from_minor(owed, currency).to_decimal_string(),
-                    currency.code()
-                ));
-            }
-            let transfer =
-                Transfer { amount: Money::from_minor(amount.minor() - recovered.minor(), currency), ..transfer.clone() };
+            let transfer = transfer.clone().net_of_recovery(recovered, now);
             entries.extend(recovery_entry(transfer.id.to_string(), account_id, recovered).map_err(ledger)?);
-            entries.push(transfer.entry().map_err(ledger)?);
+            entries.extend(transfer.entry().map_err(ledger)?);
             Ok(TransferPlan { transfer, split, entries })
         };
         let created = match self.store.create_transfer(claim.as_ref(), payment_id, &plan).await? {
@@ -212,6 +206,10 @@ impl App {
     /// `BALANCE_PENDING_DAYS` is 0). A gateway that cannot be reached leaves the
     /// transfer pending for the recovery job: it may have acted.
     pub(crate) async fn send_transfer(&self, mut transfer: Transfer) -> Result<Transfer, AppError> {
+        if transfer.status != TransferStatus::Pending {
+            // Settled as it was recorded: the vendor's debt took it all, nothing to send.
+            return Ok(transfer);
+        }
         let source = match transfer.payment_id {
             Some(id) => self.store.payment(id).await?,
             None => None,

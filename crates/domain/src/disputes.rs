@@ -10,6 +10,8 @@ use crate::payment::text_enum;
 
 /// Gateways' reason codes are short; a longer one is cut, not refused (the bank decides).
 pub const REASON_LEN_MAX: usize = 200;
+/// An operator's reason for closing a dispute by hand.
+pub const CLOSE_REASON_LEN_MAX: usize = 500;
 
 text_enum!(
     DisputeStatus {
@@ -58,8 +60,19 @@ pub struct Dispute {
     pub reason: String,
     pub status: DisputeStatus,
     pub closed_at: Option<DateTime<Utc>>,
+    /// Set when an operator closed it, not the gateway (AllSecure tells nothing of
+    /// a chargeback it lost).
+    pub closed_by_hand: Option<ClosedByHand>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Who closed a dispute by hand, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedByHand {
+    /// The operator's subject (its token's `sub`).
+    pub operator: String,
+    pub reason: String,
 }
 
 /// What a gateway says about a dispute in one event.
@@ -91,9 +104,30 @@ impl Dispute {
             reason: clean_reason(&report.reason),
             status: report.status,
             closed_at: (!report.status.is_open()).then_some(now),
+            closed_by_hand: None,
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// The report an operator's closing makes: the outcome (won or lost) with the
+    /// amount and fee the gateway last reported, closed through the same path as a
+    /// gateway's report. `Err` says why it cannot: a closed dispute never changes.
+    pub fn closing_by_hand(&self, outcome: DisputeStatus) -> Result<DisputeReport, String> {
+        if !self.status.is_open() {
+            let how = if self.closed_by_hand.is_some() { " by hand" } else { " by its gateway" };
+            return Err(format!("dispute {} is already closed{how} ({}): a closed dispute never changes", self.id, self.status));
+        }
+        if outcome.is_open() {
+            return Err(format!("a dispute is closed won or lost, not {outcome}"));
+        }
+        Ok(DisputeReport {
+            gateway_dispute_id: self.gateway_dispute_id.clone(),
+            amount: self.amount,
+            fee: self.fee,
+            reason: self.reason.clone(),
+            status: outcome,
+        })
     }
 
     /// The dispute after a later report; `None` when the report changes nothing it
@@ -224,6 +258,21 @@ mod tests {
         let lost = open.updated(&report(Lost), now).unwrap_or_else(|| unreachable!());
         assert_eq!(lost.closed_at, Some(now));
         assert_eq!(lost.updated(&report(Won), now), None);
+    }
+
+    #[test]
+    fn an_operator_closes_an_open_dispute_once_with_what_the_gateway_reported() {
+        use DisputeStatus::*;
+        let now = Utc::now();
+        let open = Dispute::open(uuid::Uuid::nil(), "allsecure", &report(NeedsResponse), now);
+        let closing = open.closing_by_hand(Lost).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((closing.status, closing.amount, closing.fee), (Lost, open.amount, open.fee));
+        assert!(open.closing_by_hand(UnderReview).is_err(), "an outcome is won or lost");
+        let mut lost = open.updated(&closing, now).unwrap_or_else(|| unreachable!());
+        lost.closed_by_hand = Some(ClosedByHand { operator: "ops".into(), reason: "bank letter".into() });
+        let again = lost.closing_by_hand(Won).expect_err("closed");
+        assert!(again.contains("already closed by hand (lost)"), "{again}");
+        assert_eq!(lost.updated(&report(Won), now), None, "the gateway's later word moves nothing");
     }
 
     #[test]

@@ -27,7 +27,11 @@ pub struct Transfer {
     pub connected_account_id: uuid::Uuid,
     pub gateway_account_id: String,
     pub payment_id: Option<uuid::Uuid>,
+    /// What reaches the vendor: the vendor's share less what repaid its debt.
     pub amount: Money,
+    /// What of the vendor's share repaid its debt (`receivable_recovery`) and stayed
+    /// on the platform. A transfer the debt took whole has a zero amount.
+    pub recovered_minor: i64,
     pub reversed_minor: i64,
     pub status: TransferStatus,
     pub description: String,
@@ -78,8 +82,29 @@ impl Transfer {
         if total_reversed >= self.amount.minor() { TransferStatus::Reversed } else { TransferStatus::PartiallyReversed }
     }
 
-    /// Platform cash → the vendor's pending balance.
-    pub fn entry(&self) -> Result<JournalEntry, LedgerError> {
+    /// The transfer once `recovered` of the vendor's share repaid its debt: the rest
+    /// reaches the vendor. When the debt takes it all, nothing goes to the vendor
+    /// or its gateway, so it is settled (paid, nothing to mature) as it is recorded.
+    pub fn net_of_recovery(self, recovered: Money, now: DateTime<Utc>) -> Transfer {
+        let amount = Money::from_minor(self.amount.minor() - recovered.minor(), self.amount.currency());
+        let transfer = Transfer { amount, recovered_minor: recovered.minor(), ..self };
+        if transfer.reaches_vendor() {
+            return transfer;
+        }
+        Transfer { status: TransferStatus::Paid, paid_at: Some(now), matured_at: Some(now), ..transfer }
+    }
+
+    /// Whether any money reaches the vendor (and so its gateway).
+    pub fn reaches_vendor(&self) -> bool {
+        self.amount.is_positive()
+    }
+
+    /// Platform cash → the vendor's pending balance; none when the vendor's debt
+    /// took the whole transfer.
+    pub fn entry(&self) -> Result<Option<JournalEntry>, LedgerError> {
+        if !self.reaches_vendor() {
+            return Ok(None);
+        }
         JournalEntry::movement(
             EntryKind::Transfer,
             self.id.to_string(),
@@ -87,6 +112,7 @@ impl Transfer {
             vendor(AccountKind::VendorPending, self),
             self.amount,
         )
+        .map(Some)
     }
 
     /// The gateway refused the transfer: the money goes back to the platform from
@@ -277,6 +303,7 @@ mod tests {
             gateway_account_id: "acct_1".into(),
             payment_id: None,
             amount: Money::from_minor(amount, usd),
+            recovered_minor: 0,
             reversed_minor: reversed,
             status: TransferStatus::Paid,
             description: String::new(),
@@ -290,6 +317,24 @@ mod tests {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    #[test]
+    fn a_debt_that_takes_the_whole_transfer_settles_it_with_nothing_to_send() {
+        let mut t = transfer(5_000, 0);
+        t.status = TransferStatus::Pending;
+        let usd = t.amount.currency();
+        let now = Utc::now();
+        let part = t.clone().net_of_recovery(Money::from_minor(2_000, usd), now);
+        assert_eq!((part.amount.minor(), part.recovered_minor, part.status), (3_000, 2_000, TransferStatus::Pending));
+        assert!(part.entry().unwrap().is_some());
+        let whole = t.net_of_recovery(Money::from_minor(5_000, usd), now);
+        assert_eq!((whole.amount.minor(), whole.recovered_minor, whole.status), (0, 5_000, TransferStatus::Paid));
+        assert!(!whole.reaches_vendor());
+        assert_eq!((whole.paid_at, whole.matured_at), (Some(now), Some(now)), "nothing to send, nothing to mature");
+        assert_eq!(whole.entry().unwrap(), None, "nothing credited to the vendor");
+        assert_eq!(whole.maturation_entry().unwrap(), None);
+        assert_eq!(whole.reversible_minor(), 0, "nothing reached the vendor, nothing to reverse");
     }
 
     #[test]

@@ -9,53 +9,66 @@ use app::events_ports::EventPublisher;
 use async_nats::jetstream::{self, message::PublishMessage, stream};
 use async_trait::async_trait;
 use domain::events::EventType;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 /// Where the events go, read from the configuration.
-pub struct NatsSettings<'a> {
+pub struct NatsSettings {
     /// `nats://host:4222`, possibly with credentials: never printed.
-    pub url: &'a str,
-    pub subject_prefix: &'a str,
-    pub stream: &'a str,
+    pub url: String,
+    pub subject_prefix: String,
+    pub stream: String,
     /// Longest wait to connect, and for a publication's acknowledgement.
     pub timeout: Duration,
 }
 
+/// Connects on first use, not at start: payments must not wait for the event bus.
+/// While NATS is unreachable each publication fails, the events stay in the outbox,
+/// and the next round tries to connect again.
 pub struct NatsEventPublisher {
-    jetstream: jetstream::Context,
-    subject_prefix: String,
+    settings: NatsSettings,
+    jetstream: OnceCell<jetstream::Context>,
 }
 
 impl NatsEventPublisher {
-    /// Connects and creates the stream (subjects `{prefix}.>`) unless it exists.
-    pub async fn connect(settings: &NatsSettings<'_>) -> Result<Self, String> {
-        crate::install_crypto_provider();
-        let client = async_nats::ConnectOptions::new()
-            .connection_timeout(settings.timeout)
-            .connect(settings.url)
-            .await
-            .map_err(|e| format!("cannot connect to NATS: {e}"))?;
-        let mut jetstream = jetstream::new(client);
-        jetstream.set_timeout(settings.timeout);
-        let config = stream::Config {
-            name: settings.stream.to_owned(),
-            subjects: vec![format!("{}.>", settings.subject_prefix)],
-            ..Default::default()
-        };
-        jetstream
-            .get_or_create_stream(config)
-            .await
-            .map_err(|e| format!("cannot create the JetStream stream {}: {e}", settings.stream))?;
-        Ok(Self { jetstream, subject_prefix: settings.subject_prefix.to_owned() })
+    pub fn new(settings: NatsSettings) -> Self {
+        Self { settings, jetstream: OnceCell::new() }
     }
+
+    async fn jetstream(&self) -> Result<&jetstream::Context, String> {
+        self.jetstream.get_or_try_init(|| connect(&self.settings)).await
+    }
+}
+
+/// Connects and creates the stream (subjects `{prefix}.>`) unless it exists.
+async fn connect(settings: &NatsSettings) -> Result<jetstream::Context, String> {
+    crate::install_crypto_provider();
+    let client = async_nats::ConnectOptions::new()
+        .connection_timeout(settings.timeout)
+        .connect(settings.url.as_str())
+        .await
+        .map_err(|e| format!("cannot connect to NATS: {e}"))?;
+    let mut jetstream = jetstream::new(client);
+    jetstream.set_timeout(settings.timeout);
+    let config = stream::Config {
+        name: settings.stream.clone(),
+        subjects: vec![format!("{}.>", settings.subject_prefix)],
+        ..Default::default()
+    };
+    jetstream
+        .get_or_create_stream(config)
+        .await
+        .map_err(|e| format!("cannot create the JetStream stream {}: {e}", settings.stream))?;
+    Ok(jetstream)
 }
 
 #[async_trait]
 impl EventPublisher for NatsEventPublisher {
     async fn publish(&self, event_type: EventType, event_id: Uuid, body: &[u8]) -> Result<(), String> {
-        let subject = format!("{}.{}", self.subject_prefix, event_type.as_str());
+        let jetstream = self.jetstream().await?;
+        let subject = format!("{}.{}", self.settings.subject_prefix, event_type.as_str());
         let message = PublishMessage::build().payload(body.to_vec().into()).message_id(event_id.to_string());
-        let ack = self.jetstream.send_publish(subject, message).await.map_err(|e| e.to_string())?;
+        let ack = jetstream.send_publish(subject, message).await.map_err(|e| e.to_string())?;
         ack.await.map_err(|e| e.to_string())?;
         Ok(())
     }

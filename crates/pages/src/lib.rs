@@ -98,4 +98,5 @@ fn console() -> Router<Pages> {
         .route("/{locale}/admin/payments/{id}/refund", post(payments::refund))
         .route("/{locale}/admin/payments/{id}/release", post(payments::release))
         .route("/{locale}/admin/payments/{id}/cancel", post(payments::cancel))
+        .route("/{locale}/admin/payments/{id}/close-dispute", post(payments::close_dispute))
 }

@@ -96,24 +96,24 @@ async fn assemble(config: &Config, store: SqlStore, public_url: &str) -> Result<
             ..domain::events::RetryPolicy::DEFAULT
         },
         send_timeout: config.events_delivery_timeout,
-        publisher: event_publisher(config).await?,
+        publisher: event_publisher(config),
     };
     let gateways = Gateways::new(config.gateways_default.clone(), gateways);
     Ok(App::new(Arc::new(store), gateways, connect, mock_names, settings, events))
 }
 
-/// The NATS JetStream publisher when `EVENTS_NATS_URL` is set.
-async fn event_publisher(config: &Config) -> Result<Option<Arc<dyn app::events_ports::EventPublisher>>, BoxError> {
+/// The NATS JetStream publisher when `EVENTS_NATS_URL` is set (it connects on first use).
+fn event_publisher(config: &Config) -> Option<Arc<dyn app::events_ports::EventPublisher>> {
     if config.events_nats_url.is_empty() {
-        return Ok(None);
+        return None;
     }
     let settings = gateways::event_publisher::NatsSettings {
-        url: config.events_nats_url.expose(),
-        subject_prefix: &config.events_nats_subject_prefix,
-        stream: &config.events_nats_stream,
+        url: config.events_nats_url.expose().to_owned(),
+        subject_prefix: config.events_nats_subject_prefix.clone(),
+        stream: config.events_nats_stream.clone(),
         timeout: config.events_delivery_timeout,
     };
-    Ok(Some(Arc::new(gateways::event_publisher::NatsEventPublisher::connect(&settings).await?)))
+    Some(Arc::new(gateways::event_publisher::NatsEventPublisher::new(settings)))
 }
 
 /// The application for a one-shot command (`release-expired`): no ports, no scheduler.

@@ -6,8 +6,8 @@ use app::StoreError;
 use app::dispute_ports::{DisputeContext, DisputePlan, DisputeStore, PlanDispute};
 use app::events_ports::OutboxEvent;
 use app::marketplace_ports::Guarded;
-use app::ports::Page;
-use domain::disputes::{Dispute, DisputeStatus};
+use app::ports::{IdempotencyClaim, Page};
+use domain::disputes::{ClosedByHand, Dispute, DisputeStatus};
 use domain::escrow::EscrowStatus;
 use domain::payment::Payment;
 use domain::{Currency, Money};
@@ -17,10 +17,10 @@ use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
-use crate::{SqlStore, db, outbox, rows};
+use crate::{SqlStore, db, idempotency, outbox, rows};
 
-const COLUMNS: &str =
-    "id, payment_id, gateway_name, gateway_dispute_id, amount, fee, currency, reason, status, closed_at, created_at, updated_at";
+const COLUMNS: &str = "id, payment_id, gateway_name, gateway_dispute_id, amount, fee, currency, reason, status, closed_at, \
+    closed_by, close_reason, created_at, updated_at";
 
 /// The statuses of an open dispute, as SQL.
 pub(crate) const OPEN: &str = "status IN ('needs_response', 'under_review')";
@@ -37,6 +37,10 @@ fn dispute(row: &AnyRow) -> Result<Dispute, StoreError> {
         reason: get(row, "reason")?,
         status: DisputeStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("dispute status"))?,
         closed_at: get::<Option<i64>>(row, "closed_at")?.map(time).transpose()?,
+        closed_by_hand: match get::<Option<String>>(row, "closed_by")? {
+            Some(operator) => Some(ClosedByHand { operator, reason: get(row, "close_reason")? }),
+            None => None,
+        },
         created_at: time(get(row, "created_at")?)?,
         updated_at: time(get(row, "updated_at")?)?,
     })
@@ -51,7 +55,7 @@ pub(crate) async fn is_disputed(tx: &mut Transaction<'_, Any>, payment_id: Uuid)
 
 async fn insert_dispute(tx: &mut Transaction<'_, Any>, d: &Dispute) -> Result<(), StoreError> {
     sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO disputes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO disputes ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     )))
     .bind(d.id.to_string())
     .bind(d.payment_id.to_string())
@@ -63,6 +67,8 @@ async fn insert_dispute(tx: &mut Transaction<'_, Any>, d: &Dispute) -> Result<()
     .bind(d.reason.as_str())
     .bind(d.status.as_str())
     .bind(d.closed_at.map(micros))
+    .bind(d.closed_by_hand.as_ref().map(|c| c.operator.as_str()))
+    .bind(d.closed_by_hand.as_ref().map_or("", |c| c.reason.as_str()))
     .bind(micros(d.created_at))
     .bind(micros(d.updated_at))
     .execute(&mut **tx)
@@ -74,12 +80,15 @@ async fn insert_dispute(tx: &mut Transaction<'_, Any>, d: &Dispute) -> Result<()
 /// Moves a dispute from the status it was read in; false when another report did first.
 async fn update_dispute(tx: &mut Transaction<'_, Any>, d: &Dispute, from: DisputeStatus) -> Result<bool, StoreError> {
     let updated = sqlx::query(
-        "UPDATE disputes SET status = $1, amount = $2, fee = $3, closed_at = $4, updated_at = $5 WHERE id = $6 AND status = $7",
+        "UPDATE disputes SET status = $1, amount = $2, fee = $3, closed_at = $4, closed_by = $5, close_reason = $6, \
+         updated_at = $7 WHERE id = $8 AND status = $9",
     )
     .bind(d.status.as_str())
     .bind(d.amount.minor())
     .bind(d.fee.minor())
     .bind(d.closed_at.map(micros))
+    .bind(d.closed_by_hand.as_ref().map(|c| c.operator.as_str()))
+    .bind(d.closed_by_hand.as_ref().map_or("", |c| c.reason.as_str()))
     .bind(micros(d.updated_at))
     .bind(d.id.to_string())
     .bind(from.as_str())
@@ -166,8 +175,8 @@ impl DisputeStore for SqlStore {
 
     async fn record_dispute(
         &self,
-        gateway_name: &str,
-        gateway_dispute_id: &str,
+        claim: Option<&IdempotencyClaim>,
+        (gateway_name, gateway_dispute_id): (&str, &str),
         payment_id: Uuid,
         plan: PlanDispute<'_>,
     ) -> Result<Guarded<DisputePlan>, StoreError> {
@@ -175,9 +184,9 @@ impl DisputeStore for SqlStore {
         let Some(context) = self.dispute_context(&mut tx, (gateway_name, gateway_dispute_id), payment_id).await? else {
             return Ok(Guarded::Refused(format!("payment {payment_id} does not exist")));
         };
-        let plan = match plan(&context) {
+        let plan = match idempotency::claim_for_plan(&mut tx, claim, plan(&context), |p| p.dispute.id.to_string()).await? {
             Ok(plan) => plan,
-            Err(reason) => return Ok(Guarded::Refused(reason)),
+            Err(answer) => return Ok(answer),
         };
         match &context.existing {
             None => insert_dispute(&mut tx, &plan.dispute).await?,

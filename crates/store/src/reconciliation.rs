@@ -21,8 +21,9 @@ const OUR_RECORDS: &str = "\
         AND COALESCE(paid_at, created_at) < $2 \
     UNION ALL SELECT 'refund', r.id, r.gateway_refund_id, r.amount, r.currency, r.status, p.gateway_name, NULL \
     FROM refunds r JOIN payments p ON p.id = r.payment_id WHERE r.status <> 'failed' AND r.created_at >= $1 AND r.created_at < $2 \
-    UNION ALL SELECT 'transfer', id, gateway_transfer_id, amount, currency, status, NULL, gateway_account_id \
-    FROM transfers WHERE status <> 'failed' AND created_at >= $1 AND created_at < $2 \
+    UNION ALL SELECT 'transfer', id, gateway_transfer_id, amount - recovered_amount, currency, status, NULL, \
+        gateway_account_id \
+    FROM transfers WHERE status <> 'failed' AND amount > recovered_amount AND created_at >= $1 AND created_at < $2 \
     UNION ALL SELECT 'reversal', v.id, v.gateway_reversal_id, v.amount, v.currency, v.status, NULL, t.gateway_account_id \
     FROM transfer_reversals v JOIN transfers t ON t.id = v.transfer_id \
     WHERE v.status <> 'failed' AND v.created_at >= $1 AND v.created_at < $2 \

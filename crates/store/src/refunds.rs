@@ -37,7 +37,8 @@ fn refund(row: &AnyRow) -> Result<Refund, StoreError> {
 }
 
 impl SqlStore {
-    /// The payment (locked) and its escrow hold, read in `tx`.
+    /// The payment (locked), its escrow hold and whether a dispute on it is open,
+    /// read in `tx`.
     async fn refund_context(&self, tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<RefundContext>, StoreError> {
         let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
         let Some(row) =
@@ -47,7 +48,10 @@ impl SqlStore {
         };
         let hold = crate::escrow::hold_of_payment(tx, payment_id).await?;
         let (transferred_minor, fee) = crate::transfers::distributed(tx, payment_id).await?;
-        Ok(Some(RefundContext { payment: rows::payment(&row)?, hold, fee_minor: fee.unwrap_or(0), transferred_minor }))
+        // Under the payment's lock, which a dispute report takes first too.
+        let disputed = crate::disputes::is_disputed(tx, payment_id).await?;
+        let payment = rows::payment(&row)?;
+        Ok(Some(RefundContext { payment, hold, fee_minor: fee.unwrap_or(0), transferred_minor, disputed }))
     }
 }
 

@@ -16,19 +16,25 @@ use uuid::Uuid;
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
 
-const COLUMNS: &str = "id, connected_account_id, gateway_account_id, payment_id, amount, currency, reversed_amount, status, \
-    description, source_transaction, gateway_transfer_id, idempotency_key, metadata, available_on, matured_at, paid_at, \
-    created_at, updated_at";
+/// `amount` is the vendor's share, `recovered_amount` what of it repaid the vendor's
+/// debt: the domain's amount (what reached the vendor) is their difference. Stored
+/// so, as the share is never zero (the column's CHECK) while what reaches the vendor
+/// may be, and `amount - reversed_amount` is what left the platform for a payment.
+const COLUMNS: &str = "id, connected_account_id, gateway_account_id, payment_id, amount, recovered_amount, currency, \
+    reversed_amount, status, description, source_transaction, gateway_transfer_id, idempotency_key, metadata, \
+    available_on, matured_at, paid_at, created_at, updated_at";
 
 fn transfer(row: &AnyRow) -> Result<Transfer, StoreError> {
     let currency = Currency::parse("currency", &get::<String>(row, "currency")?).map_err(corrupt)?;
     let optional_time = |column: &str| get::<Option<i64>>(row, column)?.map(time).transpose();
+    let recovered: i64 = get(row, "recovered_amount")?;
     Ok(Transfer {
         id: uuid(&get::<String>(row, "id")?)?,
         connected_account_id: uuid(&get::<String>(row, "connected_account_id")?)?,
         gateway_account_id: get(row, "gateway_account_id")?,
         payment_id: get::<Option<String>>(row, "payment_id")?.as_deref().map(uuid).transpose()?,
-        amount: Money::from_minor(get(row, "amount")?, currency),
+        amount: Money::from_minor(get::<i64>(row, "amount")? - recovered, currency),
+        recovered_minor: recovered,
         reversed_minor: get(row, "reversed_amount")?,
         status: TransferStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("transfer status"))?,
         description: get(row, "description")?,
@@ -61,8 +67,9 @@ fn reversal(row: &AnyRow) -> Result<TransferReversal, StoreError> {
 const REVERSAL_COLUMNS: &str =
     "id, transfer_id, amount, currency, description, idempotency_key, status, gateway_reversal_id, created_at";
 
-/// What left the platform for a payment: Σ (amount − reversed) of its transfers that
-/// did not fail, and the fee taken on it (if any).
+/// What left the platform for a payment: Σ (share − reversed) of its transfers that
+/// did not fail (a share's recovered part repaid the vendor's debt: it is spent too),
+/// and the fee taken on it (if any).
 pub(crate) async fn distributed(tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<(i64, Option<i64>), StoreError> {
     let transferred: i64 = sqlx::query(
         "SELECT CAST(COALESCE(SUM(amount - reversed_amount), 0) AS BIGINT) AS total FROM transfers \
@@ -102,13 +109,14 @@ pub(crate) async fn post_or_refuse(
 
 pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer) -> Result<(), StoreError> {
     sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
         )))
         .bind(t.id.to_string())
         .bind(t.connected_account_id.to_string())
         .bind(&t.gateway_account_id)
         .bind(t.payment_id.map(|p| p.to_string()))
-        .bind(t.amount.minor())
+        .bind(t.amount.minor() + t.recovered_minor)
+        .bind(t.recovered_minor)
         .bind(t.amount.currency().code())
         .bind(t.reversed_minor)
         .bind(t.status.as_str())

@@ -21,5 +21,7 @@ pub fn dispute(dispute: Dispute) -> proto::Dispute {
         closed_at: dispute.closed_at.map(timestamp),
         created_at: Some(timestamp(dispute.created_at)),
         updated_at: Some(timestamp(dispute.updated_at)),
+        closed_by: dispute.closed_by_hand.as_ref().map(|c| c.operator.clone()).unwrap_or_default(),
+        close_reason: dispute.closed_by_hand.map(|c| c.reason).unwrap_or_default(),
     }
 }

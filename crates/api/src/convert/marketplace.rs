@@ -81,6 +81,7 @@ pub fn transfer(transfer: Transfer) -> proto::Transfer {
         currency: currency.code().to_owned(),
         status: transfer_status(transfer.status),
         reversed_amount: Money::from_minor(transfer.reversed_minor, currency).to_decimal_string(),
+        recovered_amount: Money::from_minor(transfer.recovered_minor, currency).to_decimal_string(),
         description: transfer.description,
         source_transaction: transfer.source_transaction.unwrap_or_default(),
         stripe_transfer_id: transfer.gateway_transfer_id.clone().unwrap_or_default(),

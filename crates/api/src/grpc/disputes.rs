@@ -1,6 +1,7 @@
 //! `payment.v1.DisputeService`.
 
-use app::App;
+use app::{App, CloseDispute};
+use domain::FieldError;
 use tonic::{Request, Response, Status};
 
 use super::{optional_enum, page, principal};
@@ -42,5 +43,18 @@ impl DisputeService for DisputeApi {
             disputes: disputes.into_iter().map(wire::dispute).collect(),
             total: i32::try_from(total).unwrap_or(i32::MAX),
         }))
+    }
+
+    async fn close_dispute(
+        &self,
+        request: Request<proto::CloseDisputeRequest>,
+    ) -> Result<Response<proto::CloseDisputeResponse>, Status> {
+        let principal = principal(&request)?;
+        let r = request.get_ref();
+        let outcome = optional_enum("outcome", r.outcome, wire::dispute_status_from_wire)?
+            .ok_or_else(|| to_status(FieldError::new("outcome", "must be WON or LOST").into()))?;
+        let input = CloseDispute { dispute_id: &r.dispute_id, outcome, reason: &r.reason, idempotency_key: &r.idempotency_key };
+        let dispute = self.app.close_dispute(&principal, input).await.map_err(to_status)?;
+        Ok(Response::new(proto::CloseDisputeResponse { dispute: Some(wire::dispute(dispute)) }))
     }
 }

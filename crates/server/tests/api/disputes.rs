@@ -47,7 +47,7 @@ impl TestApp {
     }
 }
 
-fn status(status: proto::DisputeStatus) -> i32 {
+pub fn status(status: proto::DisputeStatus) -> i32 {
     i32::from(status)
 }
 
@@ -94,7 +94,7 @@ async fn deliver_twice(app: &TestApp, body: &[u8]) {
 }
 
 /// The hold can be neither released nor cancelled, by hand or by the expiry job.
-async fn assert_frozen(app: &TestApp, payment_id: &str) {
+pub async fn assert_frozen(app: &TestApp, payment_id: &str) {
     let refused = app.release_hold_of(payment_id).await.expect_err("frozen");
     assert_eq!(refused.code(), tonic::Code::FailedPrecondition);
     assert!(refused.message().contains("frozen"), "{}", refused.message());
@@ -170,8 +170,9 @@ async fn a_lost_stripe_dispute_takes_the_amount_and_the_fee_out_of_escrow(db: Db
     app.stop().await;
 }
 
-async fn an_allsecure_chargeback_freezes_the_hold_and_its_reversal_releases_it(db: Db) {
-    let (app, fake) = spawn_with_allsecure(db).await;
+/// An AllSecure vendor's escrowed payment of 1500 RSD charged back (the callback
+/// delivered twice); returns the payment id and its dispute, frozen.
+pub async fn allsecure_chargeback(app: &TestApp, fake: &fake_ixopay::FakeIxopay) -> (String, proto::Dispute) {
     let admin = admin();
     let vendor = app.create_account(&admin, "prodavac-1").await;
     let link = CreateAccountLinkRequest {
@@ -182,7 +183,7 @@ async fn an_allsecure_chargeback_freezes_the_hold_and_its_reversal_releases_it(d
     app.accounts().create_account_link(authed(link, &admin)).await.expect("link");
     let register = fake.transactions().into_iter().find(|t| t["transactionType"] == "REGISTER").expect("register");
     let (code, _) =
-        crate::allsecure::deliver(&app, fake.callback(register["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
+        crate::allsecure::deliver(app, fake.callback(register["uuid"].as_str().unwrap(), "OK", &now()).unwrap()).await;
     assert_eq!(code, 200);
 
     let buyer = token("kupac-1", &[Role::User]);
@@ -191,29 +192,34 @@ async fn an_allsecure_chargeback_freezes_the_hold_and_its_reversal_releases_it(d
     request.escrow_hold_days = 3;
     request.merchant_id = vendor.id.clone();
     let created = app.create_checkout(&buyer, request).await.expect("checkout");
-    let debit = debit_of(&fake, &created.payment_id)["uuid"].as_str().unwrap().to_owned();
-    let (code, _) = crate::allsecure::deliver(&app, fake.callback(&debit, "OK", &now()).unwrap()).await;
+    let debit = debit_of(fake, &created.payment_id)["uuid"].as_str().unwrap().to_owned();
+    let (code, _) = crate::allsecure::deliver(app, fake.callback(&debit, "OK", &now()).unwrap()).await;
     assert_eq!(code, 200);
 
     let chargeback = fake.chargeback(&debit, &now()).expect("chargeback");
     for _ in 0..2 {
-        let (code, text) = crate::allsecure::deliver(&app, chargeback.clone()).await;
+        let (code, text) = crate::allsecure::deliver(app, chargeback.clone()).await;
         assert_eq!((code, text.as_str()), (200, "OK"));
     }
-    let disputes = app.disputes_of(&created.payment_id).await;
+    let mut disputes = app.disputes_of(&created.payment_id).await;
     assert_eq!(disputes.len(), 1);
     assert_eq!(disputes[0].status, status(proto::DisputeStatus::NeedsResponse));
     assert_eq!((disputes[0].amount.as_str(), disputes[0].currency.as_str()), ("1500.00", "RSD"));
-    assert_frozen(&app, &created.payment_id).await;
+    assert_frozen(app, &created.payment_id).await;
+    (created.payment_id, disputes.remove(0))
+}
 
-    let reversal = fake.chargeback_reversal(&disputes[0].gateway_dispute_id, &now()).expect("reversal");
+async fn an_allsecure_chargeback_freezes_the_hold_and_its_reversal_releases_it(db: Db) {
+    let (app, fake) = spawn_with_allsecure(db).await;
+    let (payment_id, dispute) = allsecure_chargeback(&app, &fake).await;
+    let reversal = fake.chargeback_reversal(&dispute.gateway_dispute_id, &now()).expect("reversal");
     for _ in 0..2 {
         let (code, text) = crate::allsecure::deliver(&app, reversal.clone()).await;
         assert_eq!((code, text.as_str()), (200, "OK"));
     }
-    assert_eq!(app.disputes_of(&created.payment_id).await[0].status, status(proto::DisputeStatus::Won));
+    assert_eq!(app.disputes_of(&payment_id).await[0].status, status(proto::DisputeStatus::Won));
     assert_eq!(app.process_expired(0).await, 1, "won: released");
-    assert_eq!(app.hold_of(&created.payment_id).await.status, i32::from(proto::EscrowStatus::Released));
+    assert_eq!(app.hold_of(&payment_id).await.status, i32::from(proto::EscrowStatus::Released));
     app.assert_ledger_ok();
     app.stop().await;
 }
@@ -265,30 +271,36 @@ async fn a_dispute_lost_after_release_is_owed_by_the_vendor_and_repaid_from_its_
     let page = web.get(&format!("/en/admin/accounts/{vendor}")).await;
     assert!(page.body.contains("owes $90.00"), "{}", page.body);
 
-    // A transfer the debt would swallow whole is refused and changes nothing.
-    let sale = paid_order(&app, &vendor, "60.00").await;
-    let before = app.row_counts().await;
-    let swallowed = app.transfers().create_transfer(authed(transfer_request(&vendor, "50.00", &sale), &admin())).await;
-    let swallowed = swallowed.expect_err("all of it would repay the debt");
-    assert_eq!(swallowed.code(), tonic::Code::FailedPrecondition);
-    assert!(swallowed.message().contains("owes the platform 90.00 USD"), "{}", swallowed.message());
-    assert_eq!(app.row_counts().await, before);
-
-    // The next release repays the debt first; the vendor is credited only the rest.
+    // A release the debt takes whole repays it and sends nothing: a transfer of
+    // 0.00, its 54.00 share (60.00 less the fee) recovered, paid at once.
     let vendor_before = credited(&app, &vendor).await;
+    let swallowed = app.paid_escrowed_order(&vendor, "60.00").await;
+    app.execute("UPDATE escrow_holds SET hold_until = 0").await;
+    assert_eq!(app.process_expired(0).await, 1);
+    let newest = |app: &TestApp| {
+        let request = ListTransfersRequest { connected_account_id: vendor.clone(), limit: 1, offset: 0 };
+        let mut transfers = app.transfers();
+        async move { transfers.list_transfers(authed(request, &admin())).await.expect("transfers").into_inner().transfers.remove(0) }
+    };
+    let recovered = newest(&app).await;
+    assert_eq!(recovered.payment_id, swallowed);
+    assert_eq!((recovered.amount.as_str(), recovered.recovered_amount.as_str()), ("0.00", "54.00"));
+    assert_eq!(recovered.status, i32::from(proto::TransferStatus::Paid));
+    assert_eq!(app.ledger_balance(&receivable).await, -3_600);
+    assert_eq!(credited(&app, &vendor).await, vendor_before, "nothing reached the vendor");
+    let page = web.get(&format!("/en/admin/accounts/{vendor}")).await;
+    assert!(page.body.contains("$0.00<br><small class=\"recovered\">repaid debt $54.00</small>"), "{}", page.body);
+
+    // The next release repays the rest of the debt first; the vendor is credited the rest.
     let next = app.paid_escrowed_order(&vendor, "150.00").await;
     app.execute("UPDATE escrow_holds SET hold_until = 0").await;
     assert_eq!(app.process_expired(0).await, 1);
-    assert_eq!(app.ledger_balance(&receivable).await, 0, "recovered: 90.00 of the 135.00 due to the vendor");
-    assert_eq!(credited(&app, &vendor).await - vendor_before, 4_500);
-    let transfers = app
-        .transfers()
-        .list_transfers(authed(ListTransfersRequest { connected_account_id: vendor.clone(), limit: 1, offset: 0 }, &admin()))
-        .await
-        .expect("transfers")
-        .into_inner()
-        .transfers;
-    assert_eq!((transfers[0].payment_id.as_str(), transfers[0].amount.as_str()), (next.as_str(), "45.00"));
+    assert_eq!(app.ledger_balance(&receivable).await, 0, "recovered: 36.00 of the 135.00 due to the vendor");
+    assert_eq!(credited(&app, &vendor).await - vendor_before, 9_900);
+    let transfer = newest(&app).await;
+    assert_eq!((transfer.payment_id.as_str(), transfer.amount.as_str()), (next.as_str(), "99.00"));
+    assert_eq!(transfer.recovered_amount, "36.00");
+    let sale = paid_order(&app, &vendor, "60.00").await;
 
     // Recovered once: a transfer afterwards is credited in full.
     let later = app.transfers().create_transfer(authed(transfer_request(&vendor, "50.00", &sale), &admin())).await;

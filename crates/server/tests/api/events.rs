@@ -23,6 +23,7 @@ use crate::helpers::{
     spawn_app_with, start_process, token,
 };
 use crate::marketplace::admin;
+use crate::observability::sample;
 use crate::on_both_databases;
 use crate::pages::{WebSession, hidden};
 
@@ -31,6 +32,8 @@ on_both_databases!(
     endpoints_refuse_bad_input_and_other_roles,
     a_dispute_is_told_opened_then_closed,
     a_paid_checkouts_events_arrive_on_jetstream_in_order,
+    events_wait_in_the_outbox_while_nats_is_unreachable,
+    a_slow_endpoint_gets_a_batch_of_events_at_once,
     endpoints_are_created_disabled_and_deleted_from_the_console,
 );
 
@@ -260,13 +263,7 @@ async fn a_paid_checkouts_events_arrive_on_jetstream_in_order(db: Db) {
     // A stream and subjects of this test's own, so parallel tests do not mix.
     let stream_name = format!("TEST_{}", uuid::Uuid::new_v4().simple());
     let prefix = format!("test.{stream_name}");
-    let settings = [
-        ("EVENTS_DELIVERY_INTERVAL", "50ms"),
-        ("EVENTS_NATS_URL", NATS_URL),
-        ("EVENTS_NATS_SUBJECT_PREFIX", prefix.as_str()),
-        ("EVENTS_NATS_STREAM", stream_name.as_str()),
-    ];
-    let app = spawn_app_with(db, &settings).await;
+    let app = spawn_app_with(db, &nats_settings(NATS_URL, &prefix, &stream_name)).await;
     let payment_id = app.paid_checkout("buyer-1", "10.00", "USD").await;
     let refund = CreateRefundRequest { payment_id: payment_id.clone(), reason: "returned".into(), ..Default::default() };
     app.refunds().create_refund(authed(refund, &admin())).await.expect("refund");
@@ -274,11 +271,7 @@ async fn a_paid_checkouts_events_arrive_on_jetstream_in_order(db: Db) {
     let mut written = all_events(&app.channel).await;
     written.sort_by(|a, b| a.id.cmp(&b.id));
     let count = u64::try_from(written.len()).expect("small");
-    let stream = eventually("every event on the stream", || async {
-        let stream = jetstream.get_stream(&stream_name).await.expect("the service created its stream");
-        (stream.cached_info().state.messages == count).then_some(stream)
-    })
-    .await;
+    let stream = stream_with(&jetstream, &stream_name, count).await;
 
     // (event id, subject, object id) in the stream's order.
     let mut published = Vec::new();
@@ -309,6 +302,134 @@ async fn a_paid_checkouts_events_arrive_on_jetstream_in_order(db: Db) {
 
     app.assert_ledger_ok();
     app.stop().await;
+    jetstream.delete_stream(&stream_name).await.expect("delete the test's stream");
+}
+
+/// An endpoint that holds its first request until the test lets it go, then holds
+/// each later one until `GATHER` are in flight at once (or ten seconds pass).
+struct Gathering {
+    requests: tokio::sync::watch::Sender<usize>,
+    in_flight: tokio::sync::watch::Sender<usize>,
+    most_in_flight: Mutex<usize>,
+    release_first: tokio::sync::Notify,
+}
+
+const GATHER: usize = 4;
+
+async fn gather(State(endpoint): State<Arc<Gathering>>) -> StatusCode {
+    let mut number = 0;
+    endpoint.requests.send_modify(|count| {
+        *count += 1;
+        number = *count;
+    });
+    if number == 1 {
+        endpoint.release_first.notified().await;
+        return StatusCode::OK;
+    }
+    endpoint.in_flight.send_modify(|count| *count += 1);
+    {
+        let mut most = endpoint.most_in_flight.lock().expect("most");
+        *most = (*most).max(*endpoint.in_flight.borrow());
+    }
+    let mut in_flight = endpoint.in_flight.subscribe();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), in_flight.wait_for(|count| *count >= GATHER)).await;
+    endpoint.in_flight.send_modify(|count| *count -= 1);
+    StatusCode::OK
+}
+
+/// Deliveries are sent a batch at once, not one after another: while the first
+/// event's delivery hangs, four more payments succeed; once it is let go, their four
+/// events reach the endpoint together (a one-at-a-time sender would have one in
+/// flight at most).
+async fn a_slow_endpoint_gets_a_batch_of_events_at_once(db: Db) {
+    let settings = [("EVENTS_DELIVERY_INTERVAL", "50ms"), ("EVENTS_DELIVERY_TIMEOUT", "60s")];
+    let app = spawn_app_with(db, &settings).await;
+    let endpoint = Arc::new(Gathering {
+        requests: tokio::sync::watch::Sender::new(0),
+        in_flight: tokio::sync::watch::Sender::new(0),
+        most_in_flight: Mutex::new(0),
+        release_first: tokio::sync::Notify::new(),
+    });
+    let router = axum::Router::new().route("/hooks", axum::routing::post(gather)).with_state(endpoint.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}/hooks", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let (endpoint_id, _) = create_endpoint(&app.channel, &url, &["payment.succeeded"]).await;
+
+    app.paid_checkout("buyer-0", "10.00", "USD").await;
+    eventually("the first delivery is in flight", || async { (*endpoint.requests.borrow() == 1).then_some(()) }).await;
+    for buyer in 1..=GATHER {
+        app.paid_checkout(&format!("buyer-{buyer}"), "10.00", "USD").await;
+    }
+    endpoint.release_first.notify_one();
+    eventually("every delivery acknowledged", || async {
+        let all = deliveries(&app.channel, &endpoint_id).await;
+        (all.len() == GATHER + 1 && all.iter().all(|d| d.status == "delivered")).then_some(all)
+    })
+    .await;
+    assert_eq!(*endpoint.most_in_flight.lock().expect("most"), GATHER, "the four later events were sent at once");
+    assert_eq!(*endpoint.requests.borrow(), GATHER + 1, "one request per event");
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+/// The settings of a service publishing to `url` on this test's own stream.
+fn nats_settings<'a>(url: &'a str, prefix: &'a str, stream: &'a str) -> [(&'static str, &'a str); 4] {
+    [
+        ("EVENTS_DELIVERY_INTERVAL", "50ms"),
+        ("EVENTS_NATS_URL", url),
+        ("EVENTS_NATS_SUBJECT_PREFIX", prefix),
+        ("EVENTS_NATS_STREAM", stream),
+    ]
+}
+
+/// The stream once it holds `count` messages.
+async fn stream_with(
+    jetstream: &async_nats::jetstream::Context,
+    name: &str,
+    count: u64,
+) -> async_nats::jetstream::stream::Stream {
+    eventually("every event on the stream", || async {
+        let stream = jetstream.get_stream(name).await.ok()?;
+        (stream.cached_info().state.messages == count).then_some(stream)
+    })
+    .await
+}
+
+/// The service starts and takes payments while NATS does not answer; its events wait
+/// in the outbox and are published, each once, when NATS answers (here: a port that
+/// refuses connections until it starts forwarding to the local NATS).
+async fn events_wait_in_the_outbox_while_nats_is_unreachable(db: Db) {
+    let Some(jetstream) = jetstream().await else { return };
+    let stream_name = format!("TEST_{}", uuid::Uuid::new_v4().simple());
+    let prefix = format!("test.{stream_name}");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("address").port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let app = spawn_app_with(db, &nats_settings(&url, &prefix, &stream_name)).await;
+    let payment_id = app.paid_checkout("buyer-1", "10.00", "USD").await;
+    let written = all_events(&app.channel).await;
+    assert!(written.iter().any(|e| e.object_id == payment_id), "the payment's events are written");
+    eventually("a failed publication round", || async {
+        let failed = sample(&app.metrics().await, "event_publications_total", &["result=\"failed\""]);
+        (failed > 0.0).then_some(())
+    })
+    .await;
+    assert!(jetstream.get_stream(&stream_name).await.is_err(), "nothing reached NATS yet");
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.expect("the port is still free");
+    let forwarder = tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect("127.0.0.1:4222").await.expect("NATS");
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    stream_with(&jetstream, &stream_name, u64::try_from(written.len()).expect("small")).await;
+
+    app.assert_ledger_ok();
+    app.stop().await;
+    forwarder.abort();
     jetstream.delete_stream(&stream_name).await.expect("delete the test's stream");
 }
 

@@ -14,6 +14,7 @@ mod command_line;
 mod connections;
 mod console;
 mod disputes;
+mod disputes_by_hand;
 mod escrow;
 mod events;
 mod fixtures;

@@ -13,7 +13,7 @@ use crate::helpers::{
 };
 
 /// The value of the first series of `name` whose labels contain all of `labels`.
-fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
+pub(crate) fn sample(metrics: &str, name: &str, labels: &[&str]) -> f64 {
     metrics
         .lines()
         .filter(|line| line.starts_with(name) && !line.starts_with('#'))

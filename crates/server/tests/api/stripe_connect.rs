@@ -3,9 +3,10 @@
 //! reversal, payouts settled by their events, balances compared with Stripe's, and
 //! production starting with Stripe alone.
 
+use api::proto::event_service_client::EventServiceClient;
 use api::proto::{
     self, CreateAccountLinkRequest, CreatePayoutRequest, GetBalanceRequest, GetConnectedAccountRequest, GetPayoutRequest,
-    ReleaseEscrowHoldRequest, ReverseTransferRequest,
+    ListEventsRequest, ReleaseEscrowHoldRequest, ReverseTransferRequest,
 };
 use app::Role;
 
@@ -20,6 +21,7 @@ on_both_databases!(
     a_vendor_is_onboarded_paid_from_escrow_reversed_and_paid_out_through_stripe,
     transfers_and_reversals_survive_refusals_timeouts_and_changes_made_at_stripe,
     a_reversal_beyond_the_balance_is_clawed_back_and_recovered_from_the_next_transfer,
+    a_debt_larger_than_two_transfers_is_repaid_by_them_and_the_third_reaches_the_vendor,
 );
 
 async fn account_status(app: &TestApp, admin: &str, id: &str) -> proto::ConnectedAccount {
@@ -279,6 +281,74 @@ async fn a_reversal_beyond_the_balance_is_clawed_back_and_recovered_from_the_nex
     let next = paid_transfer(&app, &fake, &account, ("100.00", "100.00")).await;
     assert_eq!(next.amount, "20.00");
     assert_eq!((app.ledger_balance(&available).await, app.ledger_balance(&receivable).await), (2_000, 0));
+    app.assert_ledger_ok();
+    app.stop().await;
+}
+
+async fn a_debt_larger_than_two_transfers_is_repaid_by_them_and_the_third_reaches_the_vendor(db: Db) {
+    let (app, fake) = spawn_with_stripe(db, &[]).await;
+    let admin = token("ops", &[Role::Admin]);
+    let (account, _) = stripe_vendor(&app, &fake, &admin, "vendor-4").await;
+    let receivable = format!("vendor_receivable:{account}:USD");
+    // Paid 100.00, paid out 100.00, reversed 100.00: the vendor owes 100.00.
+    let paid = paid_transfer(&app, &fake, &account, ("100.00", "100.00")).await;
+    app.payouts().create_payout(authed(payout(&account, "100.00", "po-debt"), &admin)).await.expect("payout");
+    let reversed = app.transfers().reverse_transfer(authed(reverse(&paid.id, "100.00", "debt"), &admin)).await;
+    assert_eq!(reversed.expect("clawback").into_inner().reversal.unwrap().status, "succeeded");
+    assert_eq!(app.ledger_balance(&receivable).await, -10_000);
+
+    // Two transfers smaller than the debt repay it and reach nobody: created, paid
+    // at once, nothing sent to Stripe; a retry answers the same transfer.
+    let sent_before = calls(&fake, "POST", "/v1/transfers").len();
+    let mut repaid = Vec::new();
+    for (amount, key) in [("30.00", "repay-1"), ("45.00", "repay-2")] {
+        let payment_id = paid_stripe_payment(&app, &fake, "buyer-9", amount).await;
+        let request = proto::CreateTransferRequest {
+            connected_account_id: account.clone(),
+            amount: amount.into(),
+            currency: "USD".into(),
+            payment_id,
+            idempotency_key: key.into(),
+            ..Default::default()
+        };
+        let created = app.transfers().create_transfer(authed(request.clone(), &admin)).await.expect("a pure recovery");
+        let created = created.into_inner().transfer.expect("transfer");
+        assert_eq!(created.status, i32::from(proto::TransferStatus::Paid));
+        assert_eq!((created.amount.as_str(), created.recovered_amount.as_str()), ("0.00", amount));
+        assert_eq!(created.gateway_transfer_id, "", "nothing went to the gateway");
+        let again = app.transfers().create_transfer(authed(request, &admin)).await.expect("replay").into_inner();
+        let again = again.transfer.expect("transfer");
+        let what = |t: &proto::Transfer| (t.id.clone(), t.amount.clone(), t.recovered_amount.clone(), t.status);
+        assert_eq!(what(&again), what(&created), "the retry answers the same transfer");
+        repaid.push(created);
+    }
+    assert_eq!(calls(&fake, "POST", "/v1/transfers").len(), sent_before, "no transfer request for a pure recovery");
+    for transfer in &repaid {
+        let about = |r: &fake_stripe::RecordedRequest| {
+            r.idempotency_key.as_deref() == Some(&format!("transfer-{}", transfer.id))
+                || r.form.iter().any(|(_, v)| *v == transfer.id)
+        };
+        assert!(!fake.requests().iter().any(about), "no gateway request names {}", transfer.id);
+    }
+    assert_eq!(app.ledger_balance(&receivable).await, -2_500);
+    assert_eq!(app.ledger_balance(&format!("vendor_pending:{account}:USD")).await, 0, "nothing credited");
+
+    // What the platform hears: transfer.paid, nothing reached the vendor, all recovered.
+    let events = EventServiceClient::new(app.channel.clone());
+    let request = ListEventsRequest { object_id: repaid[0].id.clone(), limit: 10, ..Default::default() };
+    let told = events.clone().list_events(authed(request, &admin)).await.expect("events").into_inner().events;
+    assert_eq!(told.iter().map(|e| e.r#type.as_str()).collect::<Vec<_>>(), ["transfer.paid"]);
+    let data: serde_json::Value = serde_json::from_str(&told[0].data_json).expect("JSON");
+    assert_eq!((&data["amount"], &data["recovered_amount"], &data["status"]), (&"0.00".into(), &"30.00".into(), &"paid".into()));
+
+    // The third repays the last 25.00 and sends the rest to Stripe.
+    let third = paid_transfer(&app, &fake, &account, ("60.00", "60.00")).await;
+    assert_eq!((third.amount.as_str(), third.recovered_amount.as_str()), ("35.00", "25.00"));
+    let sent = calls(&fake, "POST", "/v1/transfers");
+    assert_eq!(sent.len(), sent_before + 1);
+    assert_eq!(field(&sent[sent_before], "amount"), Some("3500"));
+    assert_eq!(app.ledger_balance(&receivable).await, 0, "repaid in full, once");
+    assert_eq!(app.ledger_balance(&format!("vendor_available:{account}:USD")).await, 3_500);
     app.assert_ledger_ok();
     app.stop().await;
 }

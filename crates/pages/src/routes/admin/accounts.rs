@@ -105,6 +105,8 @@ pub struct Movement {
     pub status: &'static str,
     pub status_text: &'static str,
     pub link: Option<String>,
+    /// A transfer's part that repaid the vendor's debt instead of reaching it.
+    pub recovered: Option<String>,
 }
 
 #[derive(Template)]
@@ -172,6 +174,8 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
                         status: t.status.as_str(),
                         status_text: locale.t(&format!("console.transfer.{}", t.status.as_str())),
                         link: t.payment_id.map(|p| format!("/{code}/admin/payments/{p}")),
+                        recovered: (t.recovered_minor > 0)
+                            .then(|| money::format(domain::Money::from_minor(t.recovered_minor, t.amount.currency()), locale)),
                     })
                     .collect(),
             ),
@@ -186,6 +190,7 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
                         status: p.status.as_str(),
                         status_text: locale.t(&format!("console.payout.{}", p.status.as_str())),
                         link: None,
+                        recovered: None,
                     })
                     .collect(),
             ),

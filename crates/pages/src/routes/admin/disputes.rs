@@ -1,6 +1,6 @@
 //! `/{locale}/admin/disputes`: every dispute the gateways reported, newest first; a
 //! payment's own disputes are on its page (`payments::detail`), which is where each
-//! dispute row links.
+//! dispute row links and where an admin closes an open one by hand.
 
 use askama::Template;
 use axum::extract::State;
@@ -16,6 +16,11 @@ use crate::routes::{InLocale, Listed, PageParams};
 
 /// A dispute as a table row (`admin/disputes_table.html`).
 pub struct DisputeRow {
+    pub id: String,
+    /// Open: an admin may close it by hand on its payment's page.
+    pub open: bool,
+    /// The operator who closed it by hand, and why.
+    pub closed_by_hand: Option<(String, String)>,
     pub date: String,
     pub payment: String,
     pub gateway: String,
@@ -29,6 +34,9 @@ pub struct DisputeRow {
 
 pub fn row(dispute: &Dispute, locale: Locale) -> DisputeRow {
     DisputeRow {
+        id: dispute.id.to_string(),
+        open: dispute.status.is_open(),
+        closed_by_hand: dispute.closed_by_hand.as_ref().map(|c| (c.operator.clone(), c.reason.clone())),
         date: locale.date(dispute.created_at),
         payment: dispute.payment_id.to_string(),
         gateway: dispute.gateway_name.clone(),

@@ -1,12 +1,15 @@
 //! `/{locale}/admin` (payments, filtered and paged) and
 //! `/{locale}/admin/payments/{id}`: the payment with its ledger entries, escrow
-//! hold, refunds and gateway events, and the admin's refund, release and cancel.
+//! hold, refunds, disputes and gateway events, and the admin's refund, release,
+//! cancel and closing of a dispute by hand.
 
+use app::CloseDispute;
 use app::console_ports::PaymentFilter;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use domain::disputes::DisputeStatus;
 use domain::escrow::EscrowStatus;
 use domain::payment::{Payment, PaymentStatus};
 use serde::Deserialize;
@@ -23,8 +26,12 @@ use crate::session::{CsrfForm, WithCsrf};
 
 const STATUSES: [&str; 6] = ["pending", "processing", "succeeded", "failed", "cancelled", "refunded"];
 /// What an action asks the detail page to say (`?notice=`), and its text.
-const NOTICES: [(&str, &str); 3] =
-    [("refunded", "console.refunded"), ("released", "console.released"), ("cancelled", "console.escrow_cancelled")];
+const NOTICES: [(&str, &str); 4] = [
+    ("refunded", "console.refunded"),
+    ("released", "console.released"),
+    ("cancelled", "console.escrow_cancelled"),
+    ("dispute_closed", "console.dispute_closed"),
+];
 
 #[derive(Deserialize, Default)]
 pub struct ListQuery {
@@ -186,6 +193,7 @@ struct DetailPage {
     refunded: String,
     refundable: bool,
     refund_key: String,
+    close_key: String,
     hold: Option<Hold>,
     refunds: Vec<RefundRow>,
     disputes: Vec<super::disputes::DisputeRow>,
@@ -248,6 +256,7 @@ async fn render(
         refunded: money::format(domain::Money::from_minor(payment.refunded_minor, payment.amount.currency()), locale),
         refundable: payment.status == PaymentStatus::Succeeded && payment.refunded_minor < payment.amount.minor(),
         refund_key: new_key(),
+        close_key: new_key(),
         hold: hold.map(|h| Hold {
             id: h.id.to_string(),
             status: h.status.as_str(),
@@ -296,6 +305,14 @@ pub struct ActionForm {
     idempotency_key: String,
     #[serde(default)]
     escrow_id: String,
+    #[serde(default)]
+    dispute_id: String,
+    /// `won` or `lost`.
+    #[serde(default)]
+    outcome: String,
+    /// `yes` when the admin ticked the box that confirms closing a dispute.
+    #[serde(default)]
+    confirm: String,
 }
 
 impl WithCsrf for ActionForm {
@@ -310,6 +327,7 @@ enum Action {
     Refund,
     Release,
     Cancel,
+    CloseDispute,
 }
 
 pub async fn refund(state: State<Pages>, path: ObjectPath, operator: Operator, form: CsrfForm<ActionForm>) -> Response {
@@ -324,6 +342,11 @@ pub async fn cancel(state: State<Pages>, path: ObjectPath, operator: Operator, f
     act(state, path, operator, form, Action::Cancel).await
 }
 
+/// Closes one of the payment's open disputes by hand (confirmed first).
+pub async fn close_dispute(state: State<Pages>, path: ObjectPath, operator: Operator, form: CsrfForm<ActionForm>) -> Response {
+    act(state, path, operator, form, Action::CloseDispute).await
+}
+
 async fn act(
     State(pages): State<Pages>,
     ObjectPath { locale, id }: ObjectPath,
@@ -334,21 +357,41 @@ async fn act(
     if let Some(refused) = operator.refusal(locale) {
         return refused;
     }
+    if matches!(action, Action::CloseDispute) && form.confirm != "yes" {
+        return layout::error_page(locale, StatusCode::BAD_REQUEST, "console.dispute_close_unconfirmed");
+    }
     let (app, me) = (&pages.app, &operator.principal);
     let amount = form.amount.trim().replace(',', ".");
     let done = match action {
         Action::Refund => refund_through_api(&pages, me, &id, &amount, &form).await.map(|_| "refunded"),
         Action::Release => app.release_escrow(me, &form.escrow_id).await.map(|_| "released"),
         Action::Cancel => app.cancel_escrow(me, &form.escrow_id, form.reason.trim()).await.map(|_| "cancelled"),
+        Action::CloseDispute => close_by_hand(app, me, &form).await.map(|_| "dispute_closed"),
     };
     match done {
         Ok(notice) => Redirect::to(&format!("/{}/admin/payments/{id}?notice={notice}", locale.code())).into_response(),
         Err(error) => {
-            let field = if matches!(action, Action::Refund) { "amount" } else { "escrow" };
+            let field = match action {
+                Action::Refund => "amount",
+                Action::Release | Action::Cancel => "escrow",
+                Action::CloseDispute => "dispute",
+            };
             render(&pages, locale, &operator, &id, None, FieldErrors::from_app(error, locale, field, &[("escrow_id", "escrow")]))
                 .await
         }
     }
+}
+
+async fn close_by_hand(app: &app::App, me: &app::Principal, form: &ActionForm) -> Result<(), app::AppError> {
+    let outcome = DisputeStatus::from_str_opt(&form.outcome)
+        .ok_or_else(|| app::AppError::from(domain::FieldError::new("outcome", "must be won or lost")))?;
+    let input = CloseDispute {
+        dispute_id: &form.dispute_id,
+        outcome,
+        reason: form.reason.trim(),
+        idempotency_key: &form.idempotency_key,
+    };
+    app.close_dispute(me, input).await.map(|_| ())
 }
 
 /// A refund through the API's use cases. A payment whose escrow was released paid

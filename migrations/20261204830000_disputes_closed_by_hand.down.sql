@@ -1,0 +1,2 @@
+ALTER TABLE disputes DROP COLUMN close_reason;
+ALTER TABLE disputes DROP COLUMN closed_by;
