@@ -26,7 +26,8 @@ async fn receivable_amount(app: &TestApp, account: &str) -> String {
 }
 
 async fn reversals_give_back_the_debt_a_transfer_repaid_and_reverse_only_what_reached_the_vendor_at_stripe(db: Db) {
-    let (app, fake) = spawn_with_stripe(db, &[]).await;
+    let recovery = [("GATEWAYS_STRIPE_TIMEOUT", "300ms"), ("GATEWAYS_STRIPE_MAX_RETRIES", "0"), ("RECOVERY_INTERVAL", "2s")];
+    let (app, fake) = spawn_with_stripe(db, &recovery).await;
     let admin = token("ops", &[Role::Admin]);
     let (account, _) = stripe_vendor(&app, &fake, &admin, "vendor-5").await;
     let receivable = format!("vendor_receivable:{account}:USD");
@@ -80,19 +81,36 @@ async fn reversals_give_back_the_debt_a_transfer_repaid_and_reverse_only_what_re
     app.assert_ledger_ok();
 
     // Reversed in full: Stripe takes back the 30.00 sent, the 70.00 it repaid is
-    // owed again.
-    let answer = app.transfers().reverse_transfer(authed(reverse(&part.id, "", "part-back"), &admin)).await;
+    // owed again. Stripe does not answer at first: both parts are recorded, the
+    // reversal waits, and the recovery job asks Stripe again for the sent part.
+    let made_before = fake.objects("transfer_reversal").len();
+    fake.hang_next(&reversals, 1);
+    let request = reverse(&part.id, "", "part-back");
+    let answer = app.transfers().reverse_transfer(authed(request.clone(), &admin)).await;
     let answer = answer.expect("a partly recovered transfer reversed").into_inner();
     let (reversal, transfer) = (answer.reversal.expect("reversal"), answer.transfer.expect("transfer"));
     assert_eq!((reversal.amount.as_str(), reversal.recovered_amount.as_str()), ("100.00", "70.00"));
-    assert_eq!(reversal.status, "succeeded");
+    assert_eq!(reversal.status, "pending");
     assert_eq!(transfer.status, i32::from(proto::TransferStatus::Reversed));
-    let sent = calls(&fake, "POST", &reversals);
-    assert_eq!(sent.len(), 2, "the refused one and this one");
-    assert_eq!(field(&sent[1], "amount"), Some("3000"), "Stripe is asked for the sent part only");
-    assert_eq!(sent[1].idempotency_key.as_deref(), Some(format!("reversal-{}", reversal.id).as_str()));
+    assert_eq!(app.ledger_balance(&receivable).await, -10_000, "30.00 + 70.00 owed again while Stripe is asked");
+    crate::helpers::eventually("the recovery job to settle the reversal", || {
+        let mut transfers = app.transfers();
+        let request = authed(request.clone(), &admin);
+        async move {
+            let reversal = transfers.reverse_transfer(request).await.ok()?.into_inner().reversal?;
+            (reversal.status == "succeeded").then_some(())
+        }
+    })
+    .await;
+    let sent: Vec<_> = calls(&fake, "POST", &reversals).into_iter().skip(1).collect();
+    assert!(sent.len() >= 2, "the unanswered request and the recovery's: {sent:?}");
+    for request in &sent {
+        assert_eq!(field(request, "amount"), Some("3000"), "Stripe is asked for the sent part only");
+        assert_eq!(request.idempotency_key.as_deref(), Some(format!("reversal-{}", reversal.id).as_str()));
+    }
+    assert_eq!(fake.objects("transfer_reversal").len(), made_before + 1, "one reversal at Stripe for every try");
     assert_eq!(app.ledger_balance(&available).await, 0, "the sent part came back from the vendor's balance");
-    assert_eq!(app.ledger_balance(&receivable).await, -10_000, "30.00 + 70.00 owed again");
+    assert_eq!(app.ledger_balance(&receivable).await, -10_000, "given back once");
     assert_eq!(receivable_amount(&app, &account).await, "100.00");
     app.assert_ledger_ok();
 
