@@ -68,6 +68,7 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
             amount: quote.transfer_amount,
             recovered_minor: 0,
             reversed_minor: 0,
+            reversed_recovered_minor: 0,
             status: TransferStatus::Pending,
             description: format!("escrow release of payment {}", hold.payment_id),
             source_transaction: Some(hold.payment_id.to_string()),

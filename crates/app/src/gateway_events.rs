@@ -208,9 +208,14 @@ impl App {
         };
         let reversal_id = Uuid::now_v7();
         let plan = |current: &domain::transfers::Transfer, balance_minor: i64| {
-            let missing = amount_reversed - current.reversed_minor;
+            // The gateway knows only what reached the vendor: our reversals of that
+            // part, not of the part that repaid the vendor's debt.
+            let missing = amount_reversed - current.reversed_sent_minor();
             if missing <= 0 {
                 return Err(format!("transfer {}: every reversal is recorded already", current.id));
+            }
+            if current.reversal_parts(missing).1 > 0 {
+                return Err(format!("transfer {}: the gateway reports more reversed than reached the vendor", current.id));
             }
             // Made at the gateway already: nothing to send.
             plan_reversal(

@@ -335,6 +335,7 @@ pub trait ConnectGateway: Send + Sync + 'static {
     async fn create_account_link(&self, account: &ConnectedAccount, link: &AccountLink) -> Result<String, GatewayError>;
     /// `source` is the payment the money came from, when the transfer is linked to one.
     async fn create_transfer(&self, transfer: &Transfer, source: Option<&Payment>) -> Result<String, GatewayError>;
+    /// Takes back the reversal's `sent_minor` (its recovered part is the ledger's alone).
     async fn reverse_transfer(&self, transfer: &Transfer, reversal: &TransferReversal) -> Result<String, GatewayError>;
     async fn create_payout(&self, payout: &Payout, account: &ConnectedAccount) -> Result<String, GatewayError>;
     async fn cancel_payout(&self, payout: &Payout, account: &ConnectedAccount) -> Result<(), GatewayError>;

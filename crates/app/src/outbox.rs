@@ -116,6 +116,7 @@ impl OutboxEvent {
             "id": r.id.to_string(),
             "transfer_id": r.transfer_id.to_string(),
             "amount": r.amount.to_decimal_string(),
+            "recovered_amount": Money::from_minor(r.recovered_minor, r.amount.currency()).to_decimal_string(),
             "currency": r.amount.currency().code(),
             "status": r.status.as_str(),
             "description": r.description,

@@ -39,9 +39,12 @@ pub(crate) fn parse_description(text: &str) -> Result<String, FieldError> {
     domain::validation::parse_free_text("description", text, DESCRIPTION_LEN_MAX)
 }
 
-/// A reversal of `amount` (not more than what remains), its transfer and entry: taken
-/// from the vendor's balance (`balance_minor`) as far as it goes, the rest owed on
-/// its receivable and recovered from its next transfers.
+/// A reversal of `amount` (not more than what remains), its transfer and entry. What
+/// reached the vendor comes back first: taken from the vendor's balance
+/// (`balance_minor`) as far as it goes, the rest owed on its receivable and
+/// recovered from its next transfers. Beyond it, the part of the share that repaid
+/// the vendor's debt gives that debt back: nothing to ask a gateway for, so a
+/// reversal of that part alone is recorded succeeded.
 pub(crate) fn plan_reversal(
     (transfer, balance_minor): (&Transfer, i64),
     id: Uuid,
@@ -61,21 +64,24 @@ pub(crate) fn plan_reversal(
         ));
     }
     let now = Utc::now();
+    let (sent, recovered) = transfer.reversal_parts(amount);
     let reversal = TransferReversal {
         id,
         transfer_id: transfer.id,
         amount: Money::from_minor(amount, transfer.amount.currency()),
+        recovered_minor: recovered,
         description: description.to_owned(),
         idempotency_key,
-        status,
+        status: if sent == 0 { ReversalStatus::Succeeded } else { status },
         gateway_reversal_id: None,
         created_at: now,
     };
     let mut updated = transfer.clone();
     updated.reversed_minor += amount;
+    updated.reversed_recovered_minor += recovered;
     updated.status = transfer.status_after_reversal(updated.reversed_minor);
     updated.updated_at = now;
-    let split = ReversalSplit::of(amount, balance_minor);
+    let split = ReversalSplit::of(sent, balance_minor);
     let entries = vec![transfer.reversal_entry(&reversal, split).map_err(ledger)?];
     Ok(ReversalPlan { reversal, transfer: updated, entries })
 }
@@ -121,6 +127,7 @@ impl App {
             amount,
             recovered_minor: 0,
             reversed_minor: 0,
+            reversed_recovered_minor: 0,
             status: TransferStatus::Pending,
             description,
             source_transaction: payment_id.map(|p| p.to_string()),

@@ -32,7 +32,10 @@ pub struct Transfer {
     /// What of the vendor's share repaid its debt (`receivable_recovery`) and stayed
     /// on the platform. A transfer the debt took whole has a zero amount.
     pub recovered_minor: i64,
+    /// Everything reversals took back: the part that reached the vendor first, then
+    /// the recovered part (`reversed_recovered_minor` of it, given back as debt).
     pub reversed_minor: i64,
+    pub reversed_recovered_minor: i64,
     pub status: TransferStatus,
     pub description: String,
     pub source_transaction: Option<String>,
@@ -47,8 +50,10 @@ pub struct Transfer {
     pub updated_at: DateTime<Utc>,
 }
 
-// A reversal is recorded (its money back on the platform) before the gateway is
-// asked; it stays pending until the gateway confirms it, and a refusal undoes it.
+// A reversal is recorded (its money back on the platform, the recovered part given
+// back as debt) before the gateway is asked for the part that reached the vendor;
+// it stays pending until the gateway confirms it, and a refusal undoes all of it. A
+// reversal of the recovered part alone asks no gateway: it succeeds as recorded.
 text_enum!(ReversalStatus { Pending => "pending", Succeeded => "succeeded", Failed => "failed" });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +61,9 @@ pub struct TransferReversal {
     pub id: uuid::Uuid,
     pub transfer_id: uuid::Uuid,
     pub amount: Money,
+    /// What of `amount` gives back the debt the transfer repaid (the vendor owes it
+    /// again); the rest is taken back through the gateway.
+    pub recovered_minor: i64,
     pub description: String,
     pub idempotency_key: Option<String>,
     pub status: ReversalStatus,
@@ -71,15 +79,38 @@ fn platform(kind: AccountKind, transfer: &Transfer) -> LedgerAccount {
     LedgerAccount::platform(kind, transfer.amount.currency())
 }
 
+impl TransferReversal {
+    /// What the gateway is asked to take back from the vendor.
+    pub fn sent_minor(&self) -> i64 {
+        self.amount.minor() - self.recovered_minor
+    }
+}
+
 impl Transfer {
-    /// What may still be reversed.
+    /// What may still be reversed: of the vendor's whole share, recovered part included.
     pub fn reversible_minor(&self) -> i64 {
-        self.amount.minor() - self.reversed_minor
+        self.amount.minor() + self.recovered_minor - self.reversed_minor
     }
 
-    /// Status once `total_reversed` of the amount has been taken back.
+    /// What reversals took back of the part that reached the vendor.
+    pub fn reversed_sent_minor(&self) -> i64 {
+        self.reversed_minor - self.reversed_recovered_minor
+    }
+
+    /// How a reversal of `amount_minor` splits: (through the gateway, given back as
+    /// debt). What reached the vendor comes back first, the recovered part after.
+    pub fn reversal_parts(&self, amount_minor: i64) -> (i64, i64) {
+        let sent = amount_minor.min(self.amount.minor() - self.reversed_sent_minor()).max(0);
+        (sent, amount_minor - sent)
+    }
+
+    /// Status once `total_reversed` of the share has been taken back.
     pub fn status_after_reversal(&self, total_reversed: i64) -> TransferStatus {
-        if total_reversed >= self.amount.minor() { TransferStatus::Reversed } else { TransferStatus::PartiallyReversed }
+        if total_reversed >= self.amount.minor() + self.recovered_minor {
+            TransferStatus::Reversed
+        } else {
+            TransferStatus::PartiallyReversed
+        }
     }
 
     /// The transfer once `recovered` of the vendor's share repaid its debt: the rest
@@ -140,7 +171,7 @@ impl Transfer {
     /// Pending → available for what was not reversed before maturity; `None` when
     /// nothing is left to move.
     pub fn maturation_entry(&self) -> Result<Option<JournalEntry>, LedgerError> {
-        let rest = self.reversible_minor();
+        let rest = self.amount.minor() - self.reversed_sent_minor();
         if rest <= 0 {
             return Ok(None);
         }
@@ -178,17 +209,19 @@ impl Transfer {
     /// The transfer once a refused reversal no longer counts.
     pub fn without_reversal(&self, reversal: &TransferReversal, now: DateTime<Utc>) -> Transfer {
         let reversed_minor = (self.reversed_minor - reversal.amount.minor()).max(0);
+        let reversed_recovered_minor = (self.reversed_recovered_minor - reversal.recovered_minor).max(0);
         let status = if reversed_minor == 0 { TransferStatus::Paid } else { self.status_after_reversal(reversed_minor) };
-        Transfer { reversed_minor, status, updated_at: now, ..self.clone() }
+        Transfer { reversed_minor, reversed_recovered_minor, status, updated_at: now, ..self.clone() }
     }
 
-    /// Takes a reversal back from wherever the transfer's money is now (the pending
-    /// balance before maturity, the available balance after) as far as `split` says
-    /// it holds; the rest the vendor owes on its receivable (a clawback).
+    /// Takes a reversal's sent part back from wherever the transfer's money is now
+    /// (the pending balance before maturity, the available balance after) as far as
+    /// `split` says it holds; the rest the vendor owes on its receivable (a
+    /// clawback). Its recovered part gives the debt it repaid back: owed again.
     pub fn reversal_entry(&self, reversal: &TransferReversal, split: ReversalSplit) -> Result<JournalEntry, LedgerError> {
         let postings = [
             (vendor(self.vendor_balance_kind(), self), -split.from_balance_minor),
-            (receivable(self.connected_account_id, self.amount.currency()), -split.owed_minor),
+            (receivable(self.connected_account_id, self.amount.currency()), -split.owed_minor - reversal.recovered_minor),
             (platform(AccountKind::PlatformCash, self), reversal.amount.minor()),
         ];
         JournalEntry::new(EntryKind::Reversal, reversal.id.to_string(), nonzero(postings))
@@ -305,6 +338,7 @@ mod tests {
             amount: Money::from_minor(amount, usd),
             recovered_minor: 0,
             reversed_minor: reversed,
+            reversed_recovered_minor: 0,
             status: TransferStatus::Paid,
             description: String::new(),
             source_transaction: None,
@@ -334,7 +368,8 @@ mod tests {
         assert_eq!((whole.paid_at, whole.matured_at), (Some(now), Some(now)), "nothing to send, nothing to mature");
         assert_eq!(whole.entry().unwrap(), None, "nothing credited to the vendor");
         assert_eq!(whole.maturation_entry().unwrap(), None);
-        assert_eq!(whole.reversible_minor(), 0, "nothing reached the vendor, nothing to reverse");
+        assert_eq!(whole.reversible_minor(), 5_000, "the recovered share may be reversed");
+        assert_eq!(whole.reversal_parts(5_000), (0, 5_000), "all of it given back as debt");
     }
 
     #[test]
@@ -357,6 +392,7 @@ mod tests {
             id: uuid::Uuid::now_v7(),
             transfer_id: t.id,
             amount: Money::from_minor(amount, t.amount.currency()),
+            recovered_minor: 0,
             description: String::new(),
             idempotency_key: None,
             status: ReversalStatus::Pending,
@@ -389,6 +425,47 @@ mod tests {
         assert_eq!(t.reversal_taken(&lines(&entry)), ReversalSplit { from_balance_minor: 2_000, owed_minor: 8_000 });
         let whole = t.reversal_entry(&reversal, ReversalSplit::of(10_000, 10_000)).unwrap();
         assert_eq!(lines(&whole).len(), 2, "nothing owed: no receivable posting");
+    }
+
+    #[test]
+    fn a_reversal_takes_back_what_reached_the_vendor_first_then_gives_the_debt_back() {
+        let mut t = transfer(3_000, 0);
+        t.recovered_minor = 2_000;
+        assert_eq!(t.reversible_minor(), 5_000);
+        assert_eq!(t.reversal_parts(4_000), (3_000, 1_000));
+        let mut reversal = reversal_of(&t, 4_000);
+        reversal.recovered_minor = 1_000;
+        assert_eq!(reversal.sent_minor(), 3_000);
+        let vendor = uuid::Uuid::nil();
+        let entry = t.reversal_entry(&reversal, ReversalSplit::of(3_000, 500)).unwrap();
+        assert_eq!(
+            lines(&entry),
+            [
+                ("platform_cash:USD".to_owned(), 4_000),
+                (format!("vendor_pending:{vendor}:USD"), -500),
+                (format!("vendor_receivable:{vendor}:USD"), -3_500)
+            ]
+        );
+        let taken = t.reversal_taken(&lines(&entry));
+        assert_eq!(taken, ReversalSplit { from_balance_minor: 500, owed_minor: 3_500 });
+        let undo = t.reversal_failed_entry(&reversal, taken, 3_500).unwrap();
+        assert_eq!(
+            lines(&undo),
+            [
+                ("platform_cash:USD".to_owned(), -4_000),
+                (format!("vendor_pending:{vendor}:USD"), 500),
+                (format!("vendor_receivable:{vendor}:USD"), 3_500)
+            ],
+            "refused: all of it undone, the debt given back cancelled too"
+        );
+        t.reversed_minor = 4_000;
+        t.reversed_recovered_minor = 1_000;
+        assert_eq!(t.status_after_reversal(4_000), TransferStatus::PartiallyReversed);
+        assert_eq!(t.status_after_reversal(5_000), TransferStatus::Reversed);
+        assert_eq!(t.reversal_parts(1_000), (0, 1_000), "only the recovered part is left");
+        assert_eq!(t.maturation_entry().unwrap(), None, "what reached the vendor is all back");
+        let undone = t.without_reversal(&reversal, Utc::now());
+        assert_eq!((undone.reversed_minor, undone.reversed_recovered_minor, undone.status), (0, 0, TransferStatus::Paid));
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub struct Config {
     pub log_level: String,
     pub db_url: Secret,
     pub db_max_connections: u32,
+    pub db_sqlite_synchronous: store::SqliteSynchronous,
     pub db_max_idle_connections: u32,
     pub db_connection_max_lifetime: Duration,
     pub db_migration_path: String,
@@ -311,6 +312,7 @@ impl Config {
             log_level,
             db_url,
             db_max_connections: r.parse("DB_MAX_CONNECTIONS", 20, "a positive number"),
+            db_sqlite_synchronous: r.parse("DB_SQLITE_SYNCHRONOUS", Default::default(), "full or normal"),
             db_max_idle_connections: r.parse("DB_MAX_IDLE_CONNECTIONS", 10, "a number"),
             db_connection_max_lifetime: r.duration("DB_CONNECTION_MAX_LIFETIME", Duration::from_secs(3600)),
             db_migration_path: r.string("DB_MIGRATION_PATH", "migrations"),
@@ -679,6 +681,7 @@ mod tests {
         assert_eq!(config.escrow_release_interval, Duration::from_secs(3600));
         assert_eq!(config.auth_skip_methods, vec!["/payment.v1.PaymentService/HealthCheck"]);
         assert_eq!(config.server_host, "127.0.0.1", "development listens on this machine only");
+        assert_eq!(config.db_sqlite_synchronous, store::SqliteSynchronous::Full, "every commit is synced unless asked");
     }
 
     #[test]
@@ -689,6 +692,7 @@ mod tests {
         assert!(errors(&[("SERVER_IDLE_TIMEOUT", "0s")]).contains("VONDIPAYMENT_SERVER_IDLE_TIMEOUT"));
         assert!(errors(&[("AUTH_ENABLED", "maybe")]).contains("VONDIPAYMENT_AUTH_ENABLED"));
         assert!(errors(&[("DB_URL", "mysql://x")]).contains("VONDIPAYMENT_DB_URL"));
+        assert!(errors(&[("DB_SQLITE_SYNCHRONOUS", "off")]).contains("VONDIPAYMENT_DB_SQLITE_SYNCHRONOUS"));
         assert!(errors(&[("GATEWAYS_DEFAULT", "paypal")]).contains("VONDIPAYMENT_GATEWAYS_DEFAULT"));
         assert!(errors(&[("ENV", "staging")]).contains("VONDIPAYMENT_ENV"));
         assert!(

@@ -61,6 +61,7 @@ pub async fn connect_store(config: &Config) -> Result<SqlStore, BoxError> {
         max_connections: config.db_max_connections,
         max_lifetime: config.db_connection_max_lifetime,
         acquire_timeout: std::time::Duration::from_secs(10),
+        sqlite_synchronous: config.db_sqlite_synchronous,
     };
     SqlStore::connect(&options)
         .await

@@ -3,7 +3,7 @@
 use app::StoreError;
 use app::ports::IdempotencyClaim;
 use chrono::Utc;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use crate::db;
 use crate::rows::micros;
@@ -33,20 +33,8 @@ pub(crate) async fn claim(
     claim: &IdempotencyClaim,
     resource_id: &str,
 ) -> Result<Option<ExistingClaim>, StoreError> {
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, idempotency_key) DO NOTHING",
-    )
-    .bind(&claim.scope)
-    .bind(&claim.key)
-    .bind(claim.method)
-    .bind(&claim.request_hash)
-    .bind(resource_id)
-    .bind(micros(Utc::now()))
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
+    let inserted =
+        bind(sqlx::query(AssertSqlSafe(insert(1))), claim, resource_id).execute(&mut **tx).await.map_err(db)?.rows_affected();
     if inserted == 1 {
         return Ok(None);
     }
@@ -63,6 +51,29 @@ pub(crate) async fn claim(
         resource_id: row.try_get("resource_id").map_err(db)?,
     }))
 }
+
+/// The claim's INSERT (nothing when the key is taken), its six values numbered from
+/// `$first` in the order `bind` binds them.
+pub(crate) fn insert(first: usize) -> String {
+    let values: Vec<String> = (first..first + 6).map(|n| format!("${n}")).collect();
+    format!(
+        "INSERT INTO idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at) \
+         VALUES ({}) ON CONFLICT (scope, idempotency_key) DO NOTHING",
+        values.join(", ")
+    )
+}
+
+pub(crate) fn bind<'q>(query: AnyQuery<'q>, claim: &'q IdempotencyClaim, resource_id: &'q str) -> AnyQuery<'q> {
+    query
+        .bind(&claim.scope)
+        .bind(&claim.key)
+        .bind(claim.method)
+        .bind(&claim.request_hash)
+        .bind(resource_id)
+        .bind(micros(Utc::now()))
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
 
 /// Claims the key, then lets the plan's verdict count. The key comes first so that
 /// the retry of a write that succeeded replays it, even when the same request would

@@ -3,36 +3,40 @@
 
 use app::StoreError;
 use app::events_ports::OutboxEvent;
-use sqlx::{Any, Transaction};
+use sqlx::{Any, AssertSqlSafe, Transaction};
 
-use crate::db;
 use crate::rows::micros;
+use crate::{Dialect, db};
 
-/// Writes `event` (nothing for a state change the platform does not hear of).
+/// Writes `event` (nothing for a state change the platform does not hear of). On
+/// PostgreSQL the event and its deliveries go in one statement (one round trip in
+/// the caller's transaction, which often holds a row lock); SQLite takes two.
 pub(crate) async fn emit(tx: &mut Transaction<'_, Any>, event: Option<OutboxEvent>) -> Result<(), StoreError> {
     let Some(event) = event else { return Ok(()) };
     let (id, object_id, created_at) = (event.id.to_string(), event.object_id.to_string(), micros(event.created_at));
-    sqlx::query("INSERT INTO events (id, event_type, object_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
-        .bind(&id)
-        .bind(event.event_type.as_str())
-        .bind(&object_id)
-        .bind(event.payload.to_string())
-        .bind(created_at)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    sqlx::query(
-        "INSERT INTO event_deliveries (event_id, endpoint_id, object_id, status, attempts, next_attempt_at, since) \
-         SELECT $1, e.id, $2, 'pending', 0, $3, $3 FROM event_endpoints e \
-         WHERE e.enabled = 1 AND (e.event_types LIKE '%,*,%' OR e.event_types LIKE $4 ESCAPE '\\')",
-    )
-    .bind(&id)
-    .bind(&object_id)
-    .bind(created_at)
-    .bind(format!("%,{},%", like_literal(event.event_type.as_str())))
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
+    let deliveries = "INSERT INTO event_deliveries (event_id, endpoint_id, object_id, status, attempts, next_attempt_at, since) \
+         SELECT $1, e.id, $3, 'pending', 0, $5, $5 FROM event_endpoints e \
+         WHERE e.enabled = 1 AND (e.event_types LIKE '%,*,%' OR e.event_types LIKE $6 ESCAPE '\\')";
+    let insert_event = "INSERT INTO events (id, event_type, object_id, payload, created_at) VALUES ($1, $2, $3, $4, $5)";
+    let statements = match Dialect::of_connection(tx) {
+        Dialect::Postgres => vec![format!("WITH event AS ({insert_event}) {deliveries}")],
+        Dialect::Sqlite => vec![insert_event.to_owned(), deliveries.to_owned()],
+    };
+    let subscribed = format!("%,{},%", like_literal(event.event_type.as_str()));
+    let payload = event.payload.to_string();
+    for sql in statements {
+        // Every statement gets all six values; SQLite ignores the ones it does not use.
+        sqlx::query(AssertSqlSafe(sql))
+            .bind(&id)
+            .bind(event.event_type.as_str())
+            .bind(&object_id)
+            .bind(&payload)
+            .bind(created_at)
+            .bind(&subscribed)
+            .execute(&mut **tx)
+            .await
+            .map_err(db)?;
+    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::rows::{PAYMENT_COLUMNS, by_id, flag, micros, paged};
-use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
+use crate::{Dialect, SqlStore, db, idempotency, ledger, outbox, rows};
 
 #[async_trait::async_trait]
 impl PaymentStore for SqlStore {
@@ -25,6 +25,18 @@ impl PaymentStore for SqlStore {
         payment: &Payment,
         claim: Option<&IdempotencyClaim>,
     ) -> Result<CreatePaymentOutcome, StoreError> {
+        // One autocommit statement where it can be (issue 11: round trips are what a
+        // write costs under load): the payment alone, or on PostgreSQL the key's claim
+        // and the payment together, the payment inserted only if the claim was. A key
+        // claimed before (or SQLite with a key) takes the transaction below, which
+        // finds what the key points at; a concurrent claim of the same key waits on
+        // the key's unique index in either.
+        if claim.is_none() || self.dialect() == Dialect::Postgres {
+            let mut connection = self.pool().acquire().await.map_err(db)?;
+            if insert_payment(&mut connection, payment, claim).await? {
+                return Ok(CreatePaymentOutcome::Created(payment.clone()));
+            }
+        }
         let mut tx = self.begin().await?;
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &payment.id.to_string()).await? {
             tx.rollback().await.map_err(db)?;
@@ -34,7 +46,7 @@ impl PaymentStore for SqlStore {
             };
             return Ok(CreatePaymentOutcome::KeyExists { request_hash: existing.request_hash, method: existing.method, payment });
         }
-        insert_payment(&mut tx, payment).await?;
+        insert_payment(&mut tx, payment, None).await?;
         tx.commit().await.map_err(db)?;
         Ok(CreatePaymentOutcome::Created(payment.clone()))
     }
@@ -46,19 +58,25 @@ impl PaymentStore for SqlStore {
         checkout_url: &str,
         gateway_transaction_id: Option<&str>,
     ) -> Result<Payment, StoreError> {
-        sqlx::query(
+        // One round trip: the row comes back with the update; a payment that had its
+        // session already (a concurrent retry attached it first) is read as it is.
+        let updated = sqlx::query(AssertSqlSafe(format!(
             "UPDATE payments SET gateway_session_id = $1, checkout_url = $2, updated_at = $3, \
-             gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, $5) WHERE id = $4 AND gateway_session_id IS NULL",
-        )
+             gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, $5) WHERE id = $4 AND gateway_session_id IS NULL \
+             RETURNING {PAYMENT_COLUMNS}"
+        )))
         .bind(session_id)
         .bind(checkout_url)
         .bind(micros(Utc::now()))
         .bind(payment_id.to_string())
         .bind(gateway_transaction_id)
-        .execute(self.pool())
+        .fetch_optional(self.pool())
         .await
         .map_err(db)?;
-        self.payment(payment_id).await?.ok_or_else(|| StoreError::Corrupt(format!("payment {payment_id} vanished")))
+        match updated {
+            Some(row) => rows::payment(&row),
+            None => self.payment(payment_id).await?.ok_or_else(|| StoreError::Corrupt(format!("payment {payment_id} vanished"))),
+        }
     }
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError> {
@@ -101,11 +119,11 @@ impl PaymentStore for SqlStore {
         payment_id: Option<Uuid>,
         decide: Decide<'_>,
     ) -> Result<EventOutcome, StoreError> {
+        // The payment is locked first and the log row written once, with its outcome:
+        // a duplicate delivered concurrently waits on the payment's row lock (or, with
+        // no payment, on the log's unique key) and then finds the log row and changes
+        // nothing. One statement fewer than inserting the log first and finishing it.
         let mut tx = self.begin().await?;
-        if !insert_webhook_log(&mut tx, log).await? {
-            tx.rollback().await.map_err(db)?;
-            return Ok(EventOutcome::Duplicate);
-        }
         // By our id when the gateway echoes it: a session whose id we never stored
         // (a crash after the gateway call) still finds its payment.
         let (column, key) = match (payment_id, session_id) {
@@ -130,6 +148,9 @@ impl PaymentStore for SqlStore {
         };
         let outcome = match (&payment, payment.as_ref().map(decide)) {
             (Some(current), Some(Decision::Apply(settlement))) => {
+                if !insert_webhook_log(&mut tx, log, Some(current.id), None).await? {
+                    return duplicate(tx).await;
+                }
                 let sql = format!(
                     "UPDATE payments SET status = $1, gateway_payment_intent_id = COALESCE($2, gateway_payment_intent_id), \
                      failure_reason = $3, paid_at = COALESCE($4, paid_at), updated_at = $5 WHERE id = $6 AND status = $7 \
@@ -155,13 +176,14 @@ impl PaymentStore for SqlStore {
                 if let Some(deposit) = &settlement.wallet_deposit {
                     crate::wallet::insert_wallet_transaction(&mut tx, deposit).await?;
                 }
-                finish_webhook_log(&mut tx, log.id, Some(current.id), None).await?;
                 // Last, so the balance rows stay locked for the shortest time.
                 ledger::post_entries(&mut tx, self.known_accounts(), &settlement.entries).await?;
                 EventOutcome::Applied(updated)
             }
             (Some(current), Some(Decision::Skip(reason))) => {
-                finish_webhook_log(&mut tx, log.id, Some(current.id), Some(&reason)).await?;
+                if !insert_webhook_log(&mut tx, log, Some(current.id), Some(&reason)).await? {
+                    return duplicate(tx).await;
+                }
                 EventOutcome::Skipped { payment: payment.clone(), reason }
             }
             _ => {
@@ -169,7 +191,9 @@ impl PaymentStore for SqlStore {
                     (None, None) => "event type is not handled".to_owned(),
                     _ => "no payment of this gateway matches the event".to_owned(),
                 };
-                finish_webhook_log(&mut tx, log.id, None, Some(&reason)).await?;
+                if !insert_webhook_log(&mut tx, log, None, Some(&reason)).await? {
+                    return duplicate(tx).await;
+                }
                 EventOutcome::Skipped { payment: None, reason }
             }
         };
@@ -188,14 +212,8 @@ impl PaymentStore for SqlStore {
     }
 
     async fn record_webhook(&self, log: &WebhookLog, note: Option<&str>) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        if !insert_webhook_log(&mut tx, log).await? {
-            tx.rollback().await.map_err(db)?;
-            return Ok(false);
-        }
-        finish_webhook_log(&mut tx, log.id, None, note).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(true)
+        let mut connection = self.pool().acquire().await.map_err(db)?;
+        insert_webhook_log(&mut connection, log, None, note).await
     }
 
     async fn check_ledger(&self) -> Result<Vec<LedgerViolation>, StoreError> {
@@ -212,46 +230,73 @@ impl PaymentStore for SqlStore {
     }
 }
 
-async fn insert_payment(tx: &mut Transaction<'_, Any>, payment: &Payment) -> Result<(), StoreError> {
+/// Inserts the payment; with `claim` (PostgreSQL only: a data-modifying `WITH`), only
+/// if the claim of its key is new, in the same statement. False: the key was claimed.
+async fn insert_payment(
+    connection: &mut sqlx::AnyConnection,
+    payment: &Payment,
+    claim: Option<&IdempotencyClaim>,
+) -> Result<bool, StoreError> {
+    const VALUES: &str =
+        "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23";
     let metadata = serde_json::to_string(&payment.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES \
-         ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
-    )))
-    .bind(payment.id.to_string())
-    .bind(&payment.user_id)
-    .bind(payment.amount.minor())
-    .bind(payment.amount.currency().code())
-    .bind(payment.payment_type.as_str())
-    .bind(payment.status.as_str())
-    .bind(&payment.gateway_name)
-    .bind(payment.gateway_session_id.as_deref())
-    .bind(payment.gateway_payment_intent_id.as_deref())
-    .bind(payment.checkout_url.as_deref())
-    .bind(&payment.success_url)
-    .bind(&payment.cancel_url)
-    .bind(payment.merchant_id.map(|m| m.to_string()))
-    .bind(payment.buyer_id.as_deref())
-    .bind(flag(payment.escrow.is_some()))
-    .bind(payment.escrow.as_ref().map_or(0, |e| i64::from(e.hold_days)))
-    .bind(payment.refunded_minor)
-    .bind(payment.idempotency_key.as_deref())
-    .bind(metadata)
-    .bind(payment.failure_reason.as_deref())
-    .bind(payment.paid_at.map(micros))
-    .bind(micros(payment.created_at))
-    .bind(micros(payment.updated_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    Ok(())
+    let sql = match claim {
+        None => format!("INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({VALUES})"),
+        Some(_) => format!(
+            "WITH claim AS ({} RETURNING 1) INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {VALUES} \
+             WHERE EXISTS (SELECT 1 FROM claim)",
+            idempotency::insert(24)
+        ),
+    };
+    let id = payment.id.to_string();
+    let mut query = sqlx::query(AssertSqlSafe(sql))
+        .bind(&id)
+        .bind(&payment.user_id)
+        .bind(payment.amount.minor())
+        .bind(payment.amount.currency().code())
+        .bind(payment.payment_type.as_str())
+        .bind(payment.status.as_str())
+        .bind(&payment.gateway_name)
+        .bind(payment.gateway_session_id.as_deref())
+        .bind(payment.gateway_payment_intent_id.as_deref())
+        .bind(payment.checkout_url.as_deref())
+        .bind(&payment.success_url)
+        .bind(&payment.cancel_url)
+        .bind(payment.merchant_id.map(|m| m.to_string()))
+        .bind(payment.buyer_id.as_deref())
+        .bind(flag(payment.escrow.is_some()))
+        .bind(payment.escrow.as_ref().map_or(0, |e| i64::from(e.hold_days)))
+        .bind(payment.refunded_minor)
+        .bind(payment.idempotency_key.as_deref())
+        .bind(metadata)
+        .bind(payment.failure_reason.as_deref())
+        .bind(payment.paid_at.map(micros))
+        .bind(micros(payment.created_at))
+        .bind(micros(payment.updated_at));
+    if let Some(claim) = claim {
+        query = idempotency::bind(query, claim, &id);
+    }
+    Ok(query.execute(&mut *connection).await.map_err(db)?.rows_affected() == 1)
 }
 
-/// False when the (gateway, event id) was logged before.
-async fn insert_webhook_log(tx: &mut Transaction<'_, Any>, log: &WebhookLog) -> Result<bool, StoreError> {
+/// A duplicate event: nothing it did in `tx` stays.
+async fn duplicate(tx: Transaction<'_, Any>) -> Result<EventOutcome, StoreError> {
+    tx.rollback().await.map_err(db)?;
+    Ok(EventOutcome::Duplicate)
+}
+
+/// Logs a handled event with its outcome (the payment it changed or names, the
+/// reason it changed nothing); false when the (gateway, event id) was logged before.
+async fn insert_webhook_log(
+    connection: &mut sqlx::AnyConnection,
+    log: &WebhookLog,
+    payment_id: Option<Uuid>,
+    error: Option<&str>,
+) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO webhook_logs (id, gateway_name, event_id, event_type, payload, signature_valid, processed, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0, $7) ON CONFLICT (gateway_name, event_id) DO NOTHING",
+        "INSERT INTO webhook_logs \
+         (id, gateway_name, event_id, event_type, payload, signature_valid, processed, payment_id, error, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9) ON CONFLICT (gateway_name, event_id) DO NOTHING",
     )
     .bind(log.id.to_string())
     .bind(&log.gateway_name)
@@ -259,26 +304,12 @@ async fn insert_webhook_log(tx: &mut Transaction<'_, Any>, log: &WebhookLog) -> 
     .bind(&log.event_type)
     .bind(&log.payload)
     .bind(flag(log.signature_valid))
+    .bind(payment_id.map(|p| p.to_string()))
+    .bind(error)
     .bind(micros(log.received_at))
-    .execute(&mut **tx)
+    .execute(&mut *connection)
     .await
     .map_err(db)?
     .rows_affected();
     Ok(inserted == 1)
-}
-
-async fn finish_webhook_log(
-    tx: &mut Transaction<'_, Any>,
-    log_id: Uuid,
-    payment_id: Option<Uuid>,
-    error: Option<&str>,
-) -> Result<(), StoreError> {
-    sqlx::query("UPDATE webhook_logs SET processed = 1, payment_id = $1, error = $2 WHERE id = $3")
-        .bind(payment_id.map(|p| p.to_string()))
-        .bind(error)
-        .bind(log_id.to_string())
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    Ok(())
 }

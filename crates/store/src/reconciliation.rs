@@ -24,9 +24,10 @@ const OUR_RECORDS: &str = "\
     UNION ALL SELECT 'transfer', id, gateway_transfer_id, amount - recovered_amount, currency, status, NULL, \
         gateway_account_id \
     FROM transfers WHERE status <> 'failed' AND amount > recovered_amount AND created_at >= $1 AND created_at < $2 \
-    UNION ALL SELECT 'reversal', v.id, v.gateway_reversal_id, v.amount, v.currency, v.status, NULL, t.gateway_account_id \
+    UNION ALL SELECT 'reversal', v.id, v.gateway_reversal_id, v.amount - v.recovered_amount, v.currency, v.status, NULL, \
+        t.gateway_account_id \
     FROM transfer_reversals v JOIN transfers t ON t.id = v.transfer_id \
-    WHERE v.status <> 'failed' AND v.created_at >= $1 AND v.created_at < $2 \
+    WHERE v.status <> 'failed' AND v.amount > v.recovered_amount AND v.created_at >= $1 AND v.created_at < $2 \
     UNION ALL SELECT 'payout', id, gateway_payout_id, amount, currency, status, NULL, COALESCE(gateway_account_id, '') \
     FROM payouts WHERE gateway_payout_id IS NOT NULL AND created_at >= $1 AND created_at < $2 \
     ORDER BY 1, 2";

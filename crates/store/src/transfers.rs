@@ -22,8 +22,9 @@ use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
 /// debt: the domain's amount (what reached the vendor) is their difference. Stored
 /// so, as the share is never zero (the column's CHECK) while what reaches the vendor
 /// may be, and `amount - reversed_amount` is what left the platform for a payment.
+/// `reversed_recovered_amount` is the part of `reversed_amount` that gave the debt back.
 const COLUMNS: &str = "id, connected_account_id, gateway_account_id, payment_id, amount, recovered_amount, currency, \
-    reversed_amount, status, description, source_transaction, gateway_transfer_id, idempotency_key, metadata, \
+    reversed_amount, reversed_recovered_amount, status, description, source_transaction, gateway_transfer_id, idempotency_key, metadata, \
     available_on, matured_at, paid_at, created_at, updated_at";
 
 fn transfer(row: &AnyRow) -> Result<Transfer, StoreError> {
@@ -38,6 +39,7 @@ fn transfer(row: &AnyRow) -> Result<Transfer, StoreError> {
         amount: Money::from_minor(get::<i64>(row, "amount")? - recovered, currency),
         recovered_minor: recovered,
         reversed_minor: get(row, "reversed_amount")?,
+        reversed_recovered_minor: get(row, "reversed_recovered_amount")?,
         status: TransferStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("transfer status"))?,
         description: get(row, "description")?,
         source_transaction: get(row, "source_transaction")?,
@@ -58,6 +60,7 @@ fn reversal(row: &AnyRow) -> Result<TransferReversal, StoreError> {
         id: uuid(&get::<String>(row, "id")?)?,
         transfer_id: uuid(&get::<String>(row, "transfer_id")?)?,
         amount: Money::from_minor(get(row, "amount")?, currency),
+        recovered_minor: get(row, "recovered_amount")?,
         description: get(row, "description")?,
         idempotency_key: get(row, "idempotency_key")?,
         status: ReversalStatus::from_str_opt(&get::<String>(row, "status")?).ok_or_else(|| corrupt("reversal status"))?,
@@ -67,7 +70,7 @@ fn reversal(row: &AnyRow) -> Result<TransferReversal, StoreError> {
 }
 
 const REVERSAL_COLUMNS: &str =
-    "id, transfer_id, amount, currency, description, idempotency_key, status, gateway_reversal_id, created_at";
+    "id, transfer_id, amount, recovered_amount, currency, description, idempotency_key, status, gateway_reversal_id, created_at";
 
 /// What left the platform for a payment: Σ (share − reversed) of its transfers that
 /// did not fail (a share's recovered part repaid the vendor's debt: it is spent too),
@@ -111,7 +114,7 @@ pub(crate) async fn post_or_refuse(
 
 pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer) -> Result<(), StoreError> {
     sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
         )))
         .bind(t.id.to_string())
         .bind(t.connected_account_id.to_string())
@@ -121,6 +124,7 @@ pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer)
         .bind(t.recovered_minor)
         .bind(t.amount.currency().code())
         .bind(t.reversed_minor)
+        .bind(t.reversed_recovered_minor)
         .bind(t.status.as_str())
         .bind(&t.description)
         .bind(t.source_transaction.as_deref())
@@ -164,7 +168,7 @@ async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pen
     let guard = if pending_only { " AND status = 'pending'" } else { "" };
     let written = sqlx::query(AssertSqlSafe(format!(
         "UPDATE transfers SET status = $1, reversed_amount = $2, gateway_transfer_id = $3, matured_at = $4, paid_at = $5, \
-         updated_at = $6 WHERE id = $7{guard}"
+         updated_at = $6, reversed_recovered_amount = $8 WHERE id = $7{guard}"
     )))
     .bind(transfer.status.as_str())
     .bind(transfer.reversed_minor)
@@ -173,6 +177,7 @@ async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pen
     .bind(transfer.paid_at.map(micros))
     .bind(micros(transfer.updated_at))
     .bind(transfer.id.to_string())
+    .bind(transfer.reversed_recovered_minor)
     .execute(&mut **tx)
     .await
     .map_err(db)?
@@ -323,11 +328,12 @@ impl TransferStore for SqlStore {
             };
         let r = &plan.reversal;
         sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO transfer_reversals ({REVERSAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO transfer_reversals ({REVERSAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         )))
         .bind(r.id.to_string())
         .bind(r.transfer_id.to_string())
         .bind(r.amount.minor())
+        .bind(r.recovered_minor)
         .bind(r.amount.currency().code())
         .bind(&r.description)
         .bind(r.idempotency_key.as_deref())

@@ -13,7 +13,7 @@ use chrono::Utc;
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentStatus, PaymentType};
 use domain::{Currency, Money};
-use store::{SqlStore, StoreOptions};
+use store::{SqlStore, SqliteSynchronous, StoreOptions};
 
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
@@ -59,8 +59,13 @@ async fn fresh_store_with(postgres: bool, max_connections: u32) -> SqlStore {
     } else {
         format!("sqlite://{}", std::env::temp_dir().join("vondipayment-tests").join(format!("{name}.db")).display())
     };
-    let options =
-        StoreOptions { url, max_connections, max_lifetime: Duration::from_secs(60), acquire_timeout: Duration::from_secs(10) };
+    let options = StoreOptions {
+        url,
+        max_connections,
+        max_lifetime: Duration::from_secs(60),
+        acquire_timeout: Duration::from_secs(10),
+        sqlite_synchronous: Default::default(),
+    };
     let store = SqlStore::connect(&options).await.expect("connect");
     store::migrate_up(&store).await.expect("migrate");
     store
@@ -440,6 +445,26 @@ async fn postgres_writers_skip_the_stripes_others_hold() {
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
     store.pool().close().await;
     drop_database(&name).await;
+}
+
+/// SQLite syncs its log at every commit (`synchronous` FULL, 2) unless told otherwise.
+#[tokio::test]
+async fn sqlite_syncs_every_commit_unless_told_otherwise() {
+    for (setting, level) in [(SqliteSynchronous::Full, 2), (SqliteSynchronous::Normal, 1)] {
+        let path = std::env::temp_dir().join("vondipayment-tests").join(format!("sync-{}.db", uuid::Uuid::new_v4().simple()));
+        let options = StoreOptions {
+            url: format!("sqlite://{}", path.display()),
+            max_connections: 1,
+            max_lifetime: Duration::from_secs(60),
+            acquire_timeout: Duration::from_secs(10),
+            sqlite_synchronous: setting,
+        };
+        let store = SqlStore::connect(&options).await.expect("connect");
+        let row = sqlx::query("PRAGMA synchronous").fetch_one(store.pool()).await.expect("pragma");
+        assert_eq!(sqlx::Row::get::<i64, _>(&row, 0), level, "{setting:?}");
+        store.close().await;
+        let _ = std::fs::remove_file(&path);
+    }
 }
 
 /// Polls `operation` at most `times` times, yielding in between, then drops it: a

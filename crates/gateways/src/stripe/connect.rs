@@ -118,7 +118,7 @@ impl ConnectGateway for StripeConnectGateway {
         let gateway_id = transfer.gateway_transfer_id.as_deref().ok_or(StripeError::Unexpected("the transfer's Stripe id"))?;
         key_still_valid("reversal", reversal.id, reversal.created_at)?;
         let form = Form::new()
-            .set("amount", reversal.amount.minor())
+            .set("amount", reversal.sent_minor())
             .set_nonempty("description", &reversal.description)
             .set("metadata[reversal_id]", reversal.id)
             .set("metadata[transfer_id]", transfer.id);

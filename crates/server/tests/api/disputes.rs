@@ -17,7 +17,7 @@ use crate::console::sign_in;
 use crate::helpers::{Db, TestApp, authed, checkout_request, token};
 use crate::marketplace::{admin, paid_order, spawn_marketplace, transfer_request};
 use crate::on_both_databases;
-use crate::pages::WebSession;
+use crate::pages::{WebSession, hidden};
 use crate::stripe_support::{PLATFORM_SECRET, deliver, spawn_with_stripe, stripe_vendor};
 
 on_both_databases!(
@@ -307,7 +307,44 @@ async fn a_dispute_lost_after_release_is_owed_by_the_vendor_and_repaid_from_its_
     assert_eq!(later.expect("no debt left").into_inner().transfer.expect("transfer").amount, "50.00");
     assert_eq!(app.ledger_balance(&receivable).await, 0);
     app.assert_ledger_ok();
+
+    // The console refunds 20.00 of the payment whose transfer the debt took whole:
+    // reversing that transfer gives back 20.00 of the debt it repaid (owed again),
+    // then the platform refunds the buyer.
+    let detail = web.get(&format!("/en/admin/payments/{swallowed}")).await;
+    let form = [
+        ("csrf", hidden(&detail.body, "csrf")),
+        ("amount", "20.00".into()),
+        ("reason", "late".into()),
+        ("idempotency_key", hidden(&detail.body, "idempotency_key")),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let refunded = web.post(&format!("/en/admin/payments/{swallowed}/refund"), &form).await;
+    assert_eq!(refunded.status, 303, "{}", refunded.body);
+    assert_eq!(app.get_payment(&admin(), &swallowed).await.expect("payment").refunded_amount, "20.00");
+    let reversed = transfer_of_payment(&app, &vendor, &swallowed).await;
+    assert_eq!((reversed.reversed_amount.as_str(), reversed.reversed_recovered_amount.as_str()), ("20.00", "20.00"));
+    assert_eq!(app.ledger_balance(&receivable).await, -2_000, "the 20.00 it repaid is owed again");
+    let balance = GetBalanceRequest { account_id: vendor.clone(), force_refresh: false };
+    let balance = app.balances().get_balance(authed(balance, &admin())).await.expect("balance").into_inner().balances;
+    assert_eq!(balance[0].receivable_amount, "20.00");
+    let page = web.get(&format!("/en/admin/accounts/{vendor}")).await;
+    assert!(
+        page.body.contains("repaid debt $54.00</small><br><small class=\"recovered\">reversed, owed again $20.00</small>"),
+        "{}",
+        page.body
+    );
+    let page = web.get(&format!("/sr/admin/accounts/{vendor}")).await;
+    assert!(page.body.contains("stornirano, ponovo dug"), "{}", page.body);
+    app.assert_ledger_ok();
     app.stop().await;
+}
+
+/// The vendor's transfer of a payment.
+async fn transfer_of_payment(app: &TestApp, vendor: &str, payment_id: &str) -> proto::Transfer {
+    let request = ListTransfersRequest { connected_account_id: vendor.into(), limit: 100, offset: 0 };
+    let transfers = app.transfers().list_transfers(authed(request, &admin())).await.expect("transfers").into_inner().transfers;
+    transfers.into_iter().find(|t| t.payment_id == payment_id).expect("the payment's transfer")
 }
 
 /// What the vendor was credited and still has: its pending and available balances.

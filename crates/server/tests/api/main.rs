@@ -29,6 +29,7 @@ mod openapi;
 mod original_fields;
 mod pages;
 mod reconcile;
+mod recovered_reversals;
 mod replicas;
 mod stripe;
 mod stripe_connect;

@@ -29,7 +29,7 @@ async fn account_status(app: &TestApp, admin: &str, id: &str) -> proto::Connecte
     app.accounts().get_connected_account(request).await.expect("account").into_inner().account.expect("account")
 }
 
-fn payout(account: &str, amount: &str, key: &str) -> CreatePayoutRequest {
+pub(crate) fn payout(account: &str, amount: &str, key: &str) -> CreatePayoutRequest {
     CreatePayoutRequest {
         connected_account_id: account.into(),
         amount: amount.into(),
@@ -229,7 +229,7 @@ async fn production_starts_with_stripe_as_the_only_gateway() {
 }
 
 /// A transfer of `amount` from a new Stripe payment of `paid`, once Stripe made it.
-async fn paid_transfer(
+pub(crate) async fn paid_transfer(
     app: &TestApp,
     fake: &fake_stripe::FakeStripe,
     account: &str,
@@ -353,7 +353,7 @@ async fn a_debt_larger_than_two_transfers_is_repaid_by_them_and_the_third_reache
     app.stop().await;
 }
 
-fn reverse(transfer: &str, amount: &str, key: &str) -> ReverseTransferRequest {
+pub(crate) fn reverse(transfer: &str, amount: &str, key: &str) -> ReverseTransferRequest {
     ReverseTransferRequest {
         transfer_id: transfer.into(),
         amount: amount.into(),

@@ -156,6 +156,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.dispute_closed", "The dispute is closed."),
     ("console.closed_by_hand", "Closed by hand by"),
     ("console.recovered", "repaid debt"),
+    ("console.owed_again", "reversed, owed again"),
     ("console.owes", "owes"),
     ("console.no_balance", "No money yet"),
     ("console.platform_events", "Events to the platform"),

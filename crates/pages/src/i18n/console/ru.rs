@@ -153,6 +153,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.dispute_closed", "Спор закрыт."),
     ("console.closed_by_hand", "Закрыт вручную:"),
     ("console.recovered", "погашен долг"),
+    ("console.owed_again", "сторнировано, снова долг"),
     ("console.owes", "должен"),
     ("console.no_balance", "Пока без денег"),
     ("console.platform_events", "События для платформы"),

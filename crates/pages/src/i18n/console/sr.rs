@@ -156,6 +156,7 @@ pub const TABLE: &[(&str, &str)] = &[
     ("console.dispute_closed", "Spor je zatvoren."),
     ("console.closed_by_hand", "Ručno zatvorio"),
     ("console.recovered", "otplaćen dug"),
+    ("console.owed_again", "stornirano, ponovo dug"),
     ("console.owes", "duguje"),
     ("console.no_balance", "Još bez novca"),
     ("console.platform_events", "Događaji za platformu"),

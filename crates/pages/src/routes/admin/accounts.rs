@@ -107,6 +107,8 @@ pub struct Movement {
     pub link: Option<String>,
     /// A transfer's part that repaid the vendor's debt instead of reaching it.
     pub recovered: Option<String>,
+    /// What reversals took back of that part: the vendor owes it again.
+    pub owed_again: Option<String>,
 }
 
 #[derive(Template)]
@@ -155,6 +157,10 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
         Err(error) => return layout::app_error(locale, error),
     };
     let code = locale.code();
+    // A part of a transfer, shown when there is one.
+    let part = |t: &domain::transfers::Transfer, minor: i64| {
+        (minor > 0).then(|| money::format(domain::Money::from_minor(minor, t.amount.currency()), locale))
+    };
     let page = AccountPage {
         layout: Layout::at(locale, "console.account_title", &operator.csrf, Some(me), &format!("/admin/accounts/{id}")),
         id: account.id.to_string(),
@@ -174,8 +180,8 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
                         status: t.status.as_str(),
                         status_text: locale.t(&format!("console.transfer.{}", t.status.as_str())),
                         link: t.payment_id.map(|p| format!("/{code}/admin/payments/{p}")),
-                        recovered: (t.recovered_minor > 0)
-                            .then(|| money::format(domain::Money::from_minor(t.recovered_minor, t.amount.currency()), locale)),
+                        recovered: part(t, t.recovered_minor),
+                        owed_again: part(t, t.reversed_recovered_minor),
                     })
                     .collect(),
             ),
@@ -191,6 +197,7 @@ pub async fn detail(State(pages): State<Pages>, ObjectPath { locale, id }: Objec
                         status_text: locale.t(&format!("console.payout.{}", p.status.as_str())),
                         link: None,
                         recovered: None,
+                        owed_again: None,
                     })
                     .collect(),
             ),
