@@ -107,12 +107,10 @@ async fn three_replicas_release_every_expired_hold_exactly_once() {
     let errors: Vec<String> =
         replicas.iter().flat_map(|r| r.log.lock().expect("log").clone()).filter(|l| l.contains("\"ERROR\"")).take(3).collect();
     // Each replica's scheduler ticks once at start; on a loaded machine that tick
-    // can come after the holds expired and release some itself. The API counts are
-    // then fewer, never more; the metrics and the tables below count every release.
-    assert!(
-        released_total > 0 && released_total <= HOLDS as i32,
-        "released_count summed over every call: {released_total}; errors: {errors:?}"
-    );
+    // can come after the holds expired and release some, or all, itself. The API
+    // counts are then fewer (even none), never more; the metrics and the tables
+    // below count every release, whoever made it.
+    assert!(released_total <= HOLDS as i32, "released_count summed over every call: {released_total}; errors: {errors:?}");
 
     let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&app.db_url).await.expect("pool");
     let count = |sql: &'static str| {
