@@ -326,10 +326,16 @@ async fn gather(State(endpoint): State<Arc<Gathering>>) -> StatusCode {
         endpoint.release_first.notified().await;
         return StatusCode::OK;
     }
-    endpoint.in_flight.send_modify(|count| *count += 1);
+    // The count as this request made it: read later, the others may already have
+    // seen four and left.
+    let mut now_in_flight = 0;
+    endpoint.in_flight.send_modify(|count| {
+        *count += 1;
+        now_in_flight = *count;
+    });
     {
         let mut most = endpoint.most_in_flight.lock().expect("most");
-        *most = (*most).max(*endpoint.in_flight.borrow());
+        *most = (*most).max(now_in_flight);
     }
     let mut in_flight = endpoint.in_flight.subscribe();
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), in_flight.wait_for(|count| *count >= GATHER)).await;
