@@ -213,10 +213,10 @@ impl SqlStore {
         };
         let mut tx = self.begin().await?;
         // Locked by another batch or replica right now, or already ended: not ours.
-        let sql = format!(
-            "SELECT {COLUMNS} FROM escrow_holds WHERE id IN ({}) AND status = 'holding' ORDER BY id{lock}",
-            placeholders(ids.len())
-        );
+        // The status is checked on the locked row, not in the WHERE: there, a planner
+        // without statistics (a new table, autovacuum off) read the whole partial index
+        // of holding holds for every batch.
+        let sql = format!("SELECT {COLUMNS} FROM escrow_holds WHERE id IN ({}) ORDER BY id{lock}", placeholders(ids.len()));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for id in ids {
             query = query.bind(id.as_str());
@@ -225,6 +225,9 @@ impl SqlStore {
         let mut released = Vec::with_capacity(locked.len());
         for row in &locked {
             let current = hold(row)?;
+            if current.status != EscrowStatus::Holding {
+                continue;
+            }
             let id = current.id;
             let merchant_inputs = inputs.get(&(current.merchant_id, current.amount.currency())).cloned().unwrap_or_default();
             match write_release(&mut tx, current, merchant_inputs, plan).await? {

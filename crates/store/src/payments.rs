@@ -126,24 +126,24 @@ impl PaymentStore for SqlStore {
         let mut tx = self.begin().await?;
         // By our id when the gateway echoes it: a session whose id we never stored
         // (a crash after the gateway call) still finds its payment.
-        let (column, key) = match (payment_id, session_id) {
-            (Some(id), _) => ("id", Some(id.to_string())),
-            (None, session) => ("gateway_session_id", session.map(str::to_owned)),
+        // By id the primary key alone, the gateway compared here: with `gateway_name`
+        // in the WHERE, PostgreSQL planned a (gateway_name, …) index on an empty table
+        // and a pooled connection kept that plan while the table grew, scanning every
+        // payment of the gateway (issue 11's checkout slowdown).
+        let (filter, key) = match (payment_id, session_id) {
+            (Some(id), _) => ("id = $1", Some(id.to_string())),
+            (None, session) => ("gateway_session_id = $1 AND gateway_name = $2", session.map(str::to_owned)),
         };
         let payment = match key {
             None => None,
             Some(key) => {
-                let sql = format!(
-                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 AND {column} = $2{}",
-                    self.dialect().for_update()
-                );
-                let row = sqlx::query(AssertSqlSafe(sql))
-                    .bind(&log.gateway_name)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                row.as_ref().map(rows::payment).transpose()?
+                let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE {filter}{}", self.dialect().for_update());
+                let mut query = sqlx::query(AssertSqlSafe(sql)).bind(key);
+                if payment_id.is_none() {
+                    query = query.bind(&log.gateway_name);
+                }
+                let row = query.fetch_optional(&mut *tx).await.map_err(db)?;
+                row.as_ref().map(rows::payment).transpose()?.filter(|payment| payment.gateway_name == log.gateway_name)
             }
         };
         let outcome = match (&payment, payment.as_ref().map(decide)) {

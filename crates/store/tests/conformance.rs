@@ -447,6 +447,37 @@ async fn postgres_writers_skip_the_stripes_others_hold() {
     drop_database(&name).await;
 }
 
+/// No two indexes of a table lead with the same column. When two did (payments'
+/// `(gateway_name, session)` and `(gateway_name, intent)`), a lookup planned while the
+/// table was nearly empty could take either at equal cost, and a pooled connection kept
+/// that plan as the table grew: narrowed by `gateway_name` alone, every checkout read
+/// every payment of the gateway (issue 11's checkout slowdown).
+#[tokio::test]
+async fn postgres_no_two_indexes_of_a_table_lead_with_the_same_column() {
+    let store = fresh_store(true).await;
+    let name = database_name(&store).await;
+    let rows = sqlx::query(
+        "SELECT CAST(t.relname AS TEXT) AS table_name, CAST(a.attname AS TEXT) AS leading, \
+         CAST(string_agg(CAST(i.relname AS TEXT), ', ' ORDER BY i.relname) AS TEXT) AS indexes \
+         FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid \
+         JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0] \
+         WHERE n.nspname = 'public' GROUP BY t.relname, a.attname HAVING COUNT(*) > 1",
+    )
+    .fetch_all(store.pool())
+    .await
+    .expect("indexes");
+    let shared: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            let text = |column: &str| sqlx::Row::get::<String, _>(row, column);
+            format!("{}.{}: {}", text("table_name"), text("leading"), text("indexes"))
+        })
+        .collect();
+    assert_eq!(shared, Vec::<String>::new(), "indexes sharing a leading column");
+    store.pool().close().await;
+    drop_database(&name).await;
+}
+
 /// SQLite syncs its log at every commit (`synchronous` FULL, 2) unless told otherwise.
 #[tokio::test]
 async fn sqlite_syncs_every_commit_unless_told_otherwise() {
