@@ -34,6 +34,8 @@ pub struct EventDelivery {
 /// one per object and endpoint, so sending them together keeps each object's order,
 /// and one slow endpoint holds the batch up for one timeout, not one per delivery.
 pub const DELIVERY_BATCH: i64 = 16;
+/// Send timeouts a delivery claim lasts: the batch's sends run at once.
+const DELIVERY_LEASE_TIMEOUTS: u32 = 2;
 
 /// Absent fields are left unchanged.
 #[derive(Debug, Clone, Default)]
@@ -161,7 +163,7 @@ impl App {
     pub async fn deliver_events(&self) -> Result<usize, AppError> {
         let mut delivered = 0;
         loop {
-            let (now, lease_until) = self.claim_lease();
+            let (now, lease_until) = self.claim_lease(DELIVERY_LEASE_TIMEOUTS);
             let claimed = self.store.claim_deliveries(now, lease_until, DELIVERY_BATCH).await?;
             let full = claimed.len() as i64 == DELIVERY_BATCH;
             let sent = futures_util::future::join_all(claimed.into_iter().map(|claim| self.deliver(claim))).await;
@@ -182,7 +184,7 @@ impl App {
         let Some(publisher) = &self.events.publisher else { return Ok(0) };
         let mut published = 0;
         loop {
-            let (now, lease_until) = self.claim_lease();
+            let (now, lease_until) = self.claim_lease(DELIVERY_BATCH as u32 + 1);
             let claimed = self.store.claim_unpublished(now, lease_until, DELIVERY_BATCH).await?;
             let full = claimed.len() as i64 == DELIVERY_BATCH;
             let mut pending = claimed.into_iter();
@@ -206,10 +208,13 @@ impl App {
         }
     }
 
-    /// Now, and the end of a claim made now: long enough for a whole batch of sends.
-    fn claim_lease(&self) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
+    /// Now, and the end of a claim made now: `timeouts` send timeouts, long enough for
+    /// a whole batch. A crashed replica's claims wait that long before another takes
+    /// them, so deliveries (sent at once) claim two, publications (one after another)
+    /// one per event and one more.
+    fn claim_lease(&self, timeouts: u32) -> (chrono::DateTime<Utc>, chrono::DateTime<Utc>) {
         let now = Utc::now();
-        let lease = self.events.send_timeout.saturating_mul(DELIVERY_BATCH as u32 + 1);
+        let lease = self.events.send_timeout.saturating_mul(timeouts);
         (now, now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX))
     }
 

@@ -17,6 +17,7 @@ mod events;
 pub mod events_ports;
 mod gateway_events;
 pub mod gateways;
+mod group_commit;
 mod idempotency;
 pub mod marketplace_ports;
 pub mod metrics;
@@ -64,6 +65,8 @@ pub struct App {
     mock_gateway_names: Arc<Vec<String>>,
     settings: Settings,
     events: EventDelivery,
+    /// Transfer settlements of concurrent requests, written together.
+    settlements: group_commit::GroupCommit<marketplace_ports::TransferSettlement, Result<bool, StoreError>>,
 }
 
 impl App {
@@ -82,6 +85,7 @@ impl App {
             mock_gateway_names: Arc::new(mock_gateway_names),
             settings,
             events,
+            settlements: Default::default(),
         }
     }
 }

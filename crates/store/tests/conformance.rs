@@ -8,10 +8,13 @@ use std::time::Duration;
 
 use app::StoreError;
 use app::console_ports::{ConsoleStore, PaymentFilter};
+use app::marketplace_ports::{AccountStore, Guarded, LinkedPayment, TransferPlan, TransferStore};
 use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, Settlement, WebhookLog};
 use chrono::Utc;
+use domain::accounts::{AccountStatus, AccountType, BusinessType, ConnectedAccount};
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentStatus, PaymentType};
+use domain::transfers::{Transfer, TransferStatus};
 use domain::{Currency, Money};
 use store::{SqlStore, SqliteSynchronous, StoreOptions};
 
@@ -40,6 +43,7 @@ on_both_databases!(
     a_platform_debit_takes_from_several_stripes_and_never_below_zero,
     a_vendor_debit_takes_from_several_stripes_and_never_below_zero,
     a_job_slot_is_claimed_once,
+    settlements_refused_together_are_written_one_at_a_time,
 );
 
 async fn fresh_store(postgres: bool) -> SqlStore {
@@ -406,6 +410,116 @@ async fn a_vendor_debit_takes_from_several_stripes_and_never_below_zero(store: S
     };
     let total = a_debit_spreads_over_stripes(&store, &pending.code(), |p| capture_and_transfer(p, 500), mature).await;
     assert_eq!(store.ledger_balance(&available.code()).await.expect("balance"), total - 100);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// A vendor that can receive transfers.
+async fn onboarded_vendor(store: &SqlStore) -> ConnectedAccount {
+    let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).expect("time");
+    let id = uuid::Uuid::now_v7();
+    let account = ConnectedAccount {
+        id,
+        gateway_account_id: format!("acct_{}", id.simple()),
+        account_type: AccountType::Express,
+        email: "vendor@example.com".into(),
+        business_type: BusinessType::Individual,
+        country: "US".into(),
+        status: AccountStatus::Active,
+        charges_enabled: true,
+        payouts_enabled: true,
+        details_submitted: true,
+        metadata: BTreeMap::new(),
+        payout_card: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_account(&account).await.expect("vendor");
+    account
+}
+
+/// A pending transfer of `minor` from the platform's cash to the vendor's pending
+/// balance, written as the app writes one before asking the gateway.
+async fn pending_transfer(store: &SqlStore, vendor: &ConnectedAccount, minor: i64) -> Transfer {
+    let now = Utc::now();
+    let transfer = Transfer {
+        id: uuid::Uuid::now_v7(),
+        connected_account_id: vendor.id,
+        gateway_account_id: vendor.gateway_account_id.clone(),
+        payment_id: None,
+        amount: Money::from_minor(minor, usd()),
+        recovered_minor: 0,
+        reversed_minor: 0,
+        reversed_recovered_minor: 0,
+        status: TransferStatus::Pending,
+        description: "batch".into(),
+        source_transaction: None,
+        gateway_transfer_id: None,
+        idempotency_key: None,
+        metadata: BTreeMap::new(),
+        available_on: now,
+        matured_at: None,
+        paid_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
+    let pending = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd());
+    let entry =
+        JournalEntry::movement(EntryKind::Transfer, transfer.id.to_string(), cash, pending, transfer.amount).expect("entry");
+    let plan =
+        |_: Option<&LinkedPayment>| Ok(TransferPlan { transfer: transfer.clone(), split: None, entries: vec![entry.clone()] });
+    match store.create_transfer(None, None, &plan).await.expect("create") {
+        Guarded::Done(written) => written,
+        _ => panic!("the transfer was not written"),
+    }
+}
+
+/// Settlements written together, until the ledger refuses one of them: then each is
+/// written alone, so the refused one stays pending (for recovery) and its batch-mates
+/// are settled, each once.
+async fn settlements_refused_together_are_written_one_at_a_time(store: SqlStore) {
+    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
+    let vendor = onboarded_vendor(&store).await;
+    let (first, second, third) = (
+        pending_transfer(&store, &vendor, 100).await,
+        pending_transfer(&store, &vendor, 200).await,
+        pending_transfer(&store, &vendor, 300).await,
+    );
+    let paid = |transfer: &Transfer| Transfer {
+        status: TransferStatus::Paid,
+        gateway_transfer_id: Some(format!("tr_{}", transfer.id.simple())),
+        paid_at: Some(Utc::now()),
+        ..transfer.clone()
+    };
+    let pending_code = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd());
+    // The second one "fails" giving back more than the vendor's pending balance holds.
+    let give_back = JournalEntry::movement(
+        EntryKind::TransferFailed,
+        second.id.to_string(),
+        pending_code.clone(),
+        LedgerAccount::platform(AccountKind::PlatformCash, usd()),
+        Money::from_minor(601, usd()),
+    )
+    .expect("entry");
+    let failed = Transfer { status: TransferStatus::Failed, ..second.clone() };
+    let settlements = vec![(paid(&first), vec![]), (failed, vec![give_back]), (paid(&third), vec![])];
+
+    let answers = store.settle_transfers(&settlements).await;
+    assert!(matches!(answers[0], Ok(true)), "{answers:?}");
+    assert!(matches!(answers[1], Err(StoreError::InsufficientFunds { .. })), "{answers:?}");
+    assert!(matches!(answers[2], Ok(true)), "{answers:?}");
+    let status = |id| {
+        let store = &store;
+        async move { store.transfer(id).await.expect("read").expect("exists").status }
+    };
+    assert_eq!(status(first.id).await, TransferStatus::Paid);
+    assert_eq!(status(second.id).await, TransferStatus::Pending, "the refused one is left for recovery");
+    assert_eq!(status(third.id).await, TransferStatus::Paid);
+    // Settled once: the same batch again writes nothing more.
+    let again = store.settle_transfers(&settlements[..1]).await;
+    assert!(matches!(again[..], [Ok(false)]), "{again:?}");
+    assert_eq!(store.ledger_balance(&pending_code.code()).await.expect("balance"), 600);
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 400);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 

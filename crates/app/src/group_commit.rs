@@ -1,0 +1,127 @@
+//! Group commit (issue 11): the writes of concurrent requests go to the database
+//! together, one transaction for many. The writer takes whatever queued while its
+//! last write was under way, so a lone request waits for nothing extra and a busy
+//! service commits many at once. Each request gets its own answer back, and one
+//! that goes away after queueing still has its item written.
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::{mpsc, oneshot};
+
+/// Items one write takes at most.
+const BATCH_MAX: usize = 32;
+/// Items waiting for the writer at most; a request past it waits to queue.
+const QUEUE_MAX: usize = 1024;
+
+type Job<T, R> = (T, oneshot::Sender<R>);
+
+/// The writer task stopped (its write panicked): nothing of this item is known.
+#[derive(Debug, thiserror::Error)]
+#[error("the group-commit writer stopped")]
+pub(crate) struct WriterStopped;
+
+/// A queue and the task that writes it, started on first use inside the runtime that
+/// serves the requests; the task ends when the last handle is dropped.
+pub(crate) struct GroupCommit<T, R>(Arc<OnceLock<mpsc::Sender<Job<T, R>>>>);
+
+impl<T, R> Clone for GroupCommit<T, R> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<T, R> Default for GroupCommit<T, R> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
+    /// Queues `item` and waits for its answer. `writer` makes the write function the
+    /// first time: it gets a batch and answers each item, in order.
+    pub(crate) async fn submit<W, Fut>(&self, item: T, writer: impl FnOnce() -> W) -> Result<R, WriterStopped>
+    where
+        W: FnMut(Vec<T>) -> Fut + Send + 'static,
+        Fut: Future<Output = Vec<R>> + Send + 'static,
+    {
+        let queue = self.0.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE_MAX);
+            tokio::spawn(write_batches(writer(), receiver));
+            sender
+        });
+        let (answer, answered) = oneshot::channel();
+        queue.send((item, answer)).await.map_err(|_| WriterStopped)?;
+        answered.await.map_err(|_| WriterStopped)
+    }
+}
+
+async fn write_batches<T, R, W, Fut>(mut write: W, mut queue: mpsc::Receiver<Job<T, R>>)
+where
+    W: FnMut(Vec<T>) -> Fut,
+    Fut: Future<Output = Vec<R>>,
+{
+    let mut jobs = Vec::with_capacity(BATCH_MAX);
+    while queue.recv_many(&mut jobs, BATCH_MAX).await > 0 {
+        let (items, answers): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
+        for (answer, result) in answers.into_iter().zip(write(items).await) {
+            // The request went away: its item is written all the same.
+            let _ = answer.send(result);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// While one write is under way, the items queued meanwhile go together in the
+    /// next, and each request gets its own answer.
+    #[tokio::test]
+    async fn items_queued_during_a_write_are_written_together() {
+        let group: GroupCommit<u32, u32> = GroupCommit::default();
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let (started, gate) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
+        let writer = {
+            let (batches, started, gate) = (batches.clone(), started.clone(), gate.clone());
+            move || {
+                move |items: Vec<u32>| {
+                    let (batches, started, gate) = (batches.clone(), started.clone(), gate.clone());
+                    async move {
+                        let first = {
+                            let mut batches = batches.lock().expect("batches");
+                            batches.push(items.clone());
+                            batches.len() == 1
+                        };
+                        if first {
+                            started.notify_one();
+                            gate.notified().await;
+                        }
+                        items.into_iter().map(|item| item * 10).collect()
+                    }
+                }
+            }
+        };
+        let submit = |item: u32| {
+            let (group, writer) = (group.clone(), writer.clone());
+            tokio::spawn(async move { group.submit(item, writer).await.expect("answer") })
+        };
+        let first = submit(1);
+        started.notified().await;
+        let later: Vec<_> = (2..=5).map(submit).collect();
+        let queue = group.0.get().expect("started");
+        while queue.max_capacity() - queue.capacity() < later.len() {
+            tokio::task::yield_now().await;
+        }
+        gate.notify_one();
+        assert_eq!(first.await.expect("first"), 10);
+        for (item, answer) in (2..=5).zip(later) {
+            assert_eq!(answer.await.expect("later"), item * 10);
+        }
+        assert_eq!(*batches.lock().expect("batches"), vec![vec![1], vec![2, 3, 4, 5]]);
+    }
+}
