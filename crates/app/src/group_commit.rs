@@ -5,7 +5,10 @@
 //! that goes away after queueing still has its item written.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
+
+use futures_util::FutureExt;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -16,7 +19,8 @@ const QUEUE_MAX: usize = 1024;
 
 type Job<T, R> = (T, oneshot::Sender<R>);
 
-/// The writer task stopped (its write panicked): nothing of this item is known.
+/// The item's write panicked (or the writer is gone): whether it was written is not
+/// known here; a transfer left pending is found by the recovery job.
 #[derive(Debug, thiserror::Error)]
 #[error("the group-commit writer stopped")]
 pub(crate) struct WriterStopped;
@@ -64,7 +68,13 @@ where
     let mut jobs = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut jobs, BATCH_MAX).await > 0 {
         let (items, answers): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
-        for (answer, result) in answers.into_iter().zip(write(items).await) {
+        // A write that panics fails its own batch (its requests get `WriterStopped`)
+        // and not every later one: the writer goes on with the next.
+        let Ok(results) = AssertUnwindSafe(write(items)).catch_unwind().await else {
+            tracing::error!(items = answers.len(), "a group-commit write panicked");
+            continue;
+        };
+        for (answer, result) in answers.into_iter().zip(results) {
             // The request went away: its item is written all the same.
             let _ = answer.send(result);
         }
@@ -123,5 +133,19 @@ mod tests {
             assert_eq!(answer.await.expect("later"), item * 10);
         }
         assert_eq!(*batches.lock().expect("batches"), vec![vec![1], vec![2, 3, 4, 5]]);
+    }
+
+    /// A write that panics fails only its own items: the next ones are written.
+    #[tokio::test]
+    async fn a_panicking_write_fails_only_its_own_batch() {
+        let group: GroupCommit<u32, u32> = GroupCommit::default();
+        let writer = || {
+            |items: Vec<u32>| async move {
+                assert!(!items.contains(&0), "zero is refused by panicking");
+                items
+            }
+        };
+        assert!(group.submit(0, writer).await.is_err());
+        assert_eq!(group.submit(7, writer).await.expect("the writer goes on"), 7);
     }
 }
