@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use domain::escrow::{CANCELLATION_REASON_LEN_MAX, EscrowHold, EscrowStatus};
 use domain::fees::calculate_fee;
 use domain::payment::parse_uuid;
-use domain::transfers::{Transfer, TransferStatus, fee_entry, recovery, recovery_entry};
+use domain::transfers::{Transfer, fee_entry, recovery, recovery_entry};
 use domain::{FieldError, accounts::AccountStatus};
 use uuid::Uuid;
 
@@ -60,28 +60,10 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
     // A debt that takes the vendor's whole share leaves a transfer settled with
     // nothing to send, which tells the vendor where its share went.
     let transfer = quote.transfer_amount.is_positive().then(|| {
-        Transfer {
-            id: Uuid::now_v7(),
-            connected_account_id: account.id,
-            gateway_account_id: account.gateway_account_id.clone(),
-            payment_id: Some(hold.payment_id),
-            amount: quote.transfer_amount,
-            recovered_minor: 0,
-            reversed_minor: 0,
-            reversed_recovered_minor: 0,
-            status: TransferStatus::Pending,
-            description: format!("escrow release of payment {}", hold.payment_id),
-            source_transaction: Some(hold.payment_id.to_string()),
-            gateway_transfer_id: None,
-            idempotency_key: None,
-            metadata: Default::default(),
-            available_on: now + Duration::days(i64::from(pending_days)),
-            matured_at: None,
-            paid_at: None,
-            created_at: now,
-            updated_at: now,
-        }
-        .net_of_recovery(recovered, now)
+        let description = format!("escrow release of payment {}", hold.payment_id);
+        let available_on = now + Duration::days(i64::from(pending_days));
+        Transfer::pending(account, Some(hold.payment_id), quote.transfer_amount, description, available_on, now)
+            .net_of_recovery(recovered, now)
     });
     if let Some(transfer) = &transfer {
         entries.extend(transfer.entry().map_err(ledger)?);

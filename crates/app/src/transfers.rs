@@ -120,25 +120,9 @@ impl App {
         let now = Utc::now();
         let pending_days = i64::from(self.settings.balance_pending_days);
         let mut transfer = Transfer {
-            id: Uuid::now_v7(),
-            connected_account_id: account.id,
-            gateway_account_id: account.gateway_account_id.clone(),
-            payment_id,
-            amount,
-            recovered_minor: 0,
-            reversed_minor: 0,
-            reversed_recovered_minor: 0,
-            status: TransferStatus::Pending,
-            description,
-            source_transaction: payment_id.map(|p| p.to_string()),
-            gateway_transfer_id: None,
             idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
             metadata: input.metadata,
-            available_on: now + Duration::days(pending_days),
-            matured_at: None,
-            paid_at: None,
-            created_at: now,
-            updated_at: now,
+            ..Transfer::pending(&account, payment_id, amount, description, now + Duration::days(pending_days), now)
         };
         let account_id = account.id;
         // Read outside the plan's transaction: two recoveries racing are stopped by

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use crate::Money;
+use crate::accounts::ConnectedAccount;
 use crate::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount, LedgerError, Posting};
 use crate::payment::text_enum;
 
@@ -87,6 +88,39 @@ impl TransferReversal {
 }
 
 impl Transfer {
+    /// A transfer to `account` as it is recorded before the gateway is asked: nothing
+    /// sent, recovered or reversed yet, no idempotency key and no metadata.
+    pub fn pending(
+        account: &ConnectedAccount,
+        payment_id: Option<uuid::Uuid>,
+        amount: Money,
+        description: String,
+        available_on: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Transfer {
+            id: uuid::Uuid::now_v7(),
+            connected_account_id: account.id,
+            gateway_account_id: account.gateway_account_id.clone(),
+            payment_id,
+            amount,
+            recovered_minor: 0,
+            reversed_minor: 0,
+            reversed_recovered_minor: 0,
+            status: TransferStatus::Pending,
+            description,
+            source_transaction: payment_id.map(|id| id.to_string()),
+            gateway_transfer_id: None,
+            idempotency_key: None,
+            metadata: BTreeMap::new(),
+            available_on,
+            matured_at: None,
+            paid_at: None,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// What may still be reversed: of the vendor's whole share, recovered part included.
     pub fn reversible_minor(&self) -> i64 {
         self.amount.minor() + self.recovered_minor - self.reversed_minor
@@ -311,6 +345,7 @@ pub fn recovery_entry(
 mod tests {
     use super::*;
     use crate::Currency;
+    use crate::accounts::{AccountInput, AccountType, NewAccount};
 
     #[test]
     fn a_debt_takes_a_transfer_up_to_itself() {
@@ -330,27 +365,16 @@ mod tests {
     fn transfer(amount: i64, reversed: i64) -> Transfer {
         let usd = Currency::parse("currency", "USD").unwrap();
         let now = Utc::now();
-        Transfer {
-            id: uuid::Uuid::now_v7(),
-            connected_account_id: uuid::Uuid::nil(),
-            gateway_account_id: "acct_1".into(),
-            payment_id: None,
-            amount: Money::from_minor(amount, usd),
-            recovered_minor: 0,
-            reversed_minor: reversed,
-            reversed_recovered_minor: 0,
-            status: TransferStatus::Paid,
-            description: String::new(),
-            source_transaction: None,
-            gateway_transfer_id: None,
-            idempotency_key: None,
-            metadata: BTreeMap::new(),
-            available_on: now,
-            matured_at: None,
-            paid_at: None,
-            created_at: now,
-            updated_at: now,
-        }
+        let input = AccountInput {
+            email: "vendor@example.com".into(),
+            account_type: Some(AccountType::Express),
+            business_type: "individual".into(),
+            country: "US".into(),
+            ..AccountInput::default()
+        };
+        let vendor = NewAccount::parse(input).unwrap().into_account(uuid::Uuid::nil(), "acct_1".into(), now);
+        let pending = Transfer::pending(&vendor, None, Money::from_minor(amount, usd), String::new(), now, now);
+        Transfer { status: TransferStatus::Paid, reversed_minor: reversed, ..pending }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use app::console_ports::{ConsoleStore, PaymentFilter};
 use app::marketplace_ports::{AccountStore, Guarded, LinkedPayment, TransferPlan, TransferStore};
 use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, Settlement, WebhookLog};
 use chrono::Utc;
-use domain::accounts::{AccountStatus, AccountType, BusinessType, ConnectedAccount};
+use domain::accounts::{AccountInput, AccountType, ConnectedAccount, NewAccount};
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentStatus, PaymentType};
 use domain::transfers::{Transfer, TransferStatus};
@@ -415,24 +415,16 @@ async fn a_vendor_debit_takes_from_several_stripes_and_never_below_zero(store: S
 
 /// A vendor that can receive transfers.
 async fn onboarded_vendor(store: &SqlStore) -> ConnectedAccount {
-    let now = chrono::DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).expect("time");
-    let id = uuid::Uuid::now_v7();
-    let account = ConnectedAccount {
-        id,
-        gateway_account_id: format!("acct_{}", id.simple()),
-        account_type: AccountType::Express,
+    let input = AccountInput {
         email: "vendor@example.com".into(),
-        business_type: BusinessType::Individual,
+        account_type: Some(AccountType::Express),
+        business_type: "individual".into(),
         country: "US".into(),
-        status: AccountStatus::Active,
-        charges_enabled: true,
-        payouts_enabled: true,
-        details_submitted: true,
-        metadata: BTreeMap::new(),
-        payout_card: None,
-        created_at: now,
-        updated_at: now,
+        ..AccountInput::default()
     };
+    let id = uuid::Uuid::now_v7();
+    let now = Utc::now();
+    let account = NewAccount::parse(input).expect("valid").into_account(id, format!("acct_{}", id.simple()), now).onboarded(now);
     store.insert_account(&account).await.expect("vendor");
     account
 }
@@ -441,27 +433,7 @@ async fn onboarded_vendor(store: &SqlStore) -> ConnectedAccount {
 /// balance, written as the app writes one before asking the gateway.
 async fn pending_transfer(store: &SqlStore, vendor: &ConnectedAccount, minor: i64) -> Transfer {
     let now = Utc::now();
-    let transfer = Transfer {
-        id: uuid::Uuid::now_v7(),
-        connected_account_id: vendor.id,
-        gateway_account_id: vendor.gateway_account_id.clone(),
-        payment_id: None,
-        amount: Money::from_minor(minor, usd()),
-        recovered_minor: 0,
-        reversed_minor: 0,
-        reversed_recovered_minor: 0,
-        status: TransferStatus::Pending,
-        description: "batch".into(),
-        source_transaction: None,
-        gateway_transfer_id: None,
-        idempotency_key: None,
-        metadata: BTreeMap::new(),
-        available_on: now,
-        matured_at: None,
-        paid_at: None,
-        created_at: now,
-        updated_at: now,
-    };
+    let transfer = Transfer::pending(vendor, None, Money::from_minor(minor, usd()), "batch".into(), now, now);
     let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
     let pending = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd());
     let entry =
