@@ -9,6 +9,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -25,33 +26,35 @@ type Job<T, R> = (T, oneshot::Sender<R>);
 #[error("the group-commit writer stopped")]
 pub(crate) struct WriterStopped;
 
+/// The write: a batch in, one answer per item out, in order.
+type Write<T, R> = Arc<dyn Fn(Vec<T>) -> BoxFuture<'static, Vec<R>> + Send + Sync>;
+
 /// A queue and the task that writes it, started on first use inside the runtime that
 /// serves the requests; the task ends when the last handle is dropped.
-pub(crate) struct GroupCommit<T, R>(Arc<OnceLock<mpsc::Sender<Job<T, R>>>>);
+pub(crate) struct GroupCommit<T, R> {
+    write: Write<T, R>,
+    queue: Arc<OnceLock<mpsc::Sender<Job<T, R>>>>,
+}
 
 impl<T, R> Clone for GroupCommit<T, R> {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<T, R> Default for GroupCommit<T, R> {
-    fn default() -> Self {
-        Self(Arc::default())
+        Self { write: self.write.clone(), queue: self.queue.clone() }
     }
 }
 
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
-    /// Queues `item` and waits for its answer. `writer` makes the write function the
-    /// first time: it gets a batch and answers each item, in order.
-    pub(crate) async fn submit<W, Fut>(&self, item: T, writer: impl FnOnce() -> W) -> Result<R, WriterStopped>
+    pub(crate) fn new<Fut>(write: impl Fn(Vec<T>) -> Fut + Send + Sync + 'static) -> Self
     where
-        W: FnMut(Vec<T>) -> Fut + Send + 'static,
         Fut: Future<Output = Vec<R>> + Send + 'static,
     {
-        let queue = self.0.get_or_init(|| {
+        Self { write: Arc::new(move |items| write(items).boxed()), queue: Arc::default() }
+    }
+
+    /// Queues `item` and waits for its answer.
+    pub(crate) async fn submit(&self, item: T) -> Result<R, WriterStopped> {
+        let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE_MAX);
-            tokio::spawn(write_batches(writer(), receiver));
+            tokio::spawn(write_batches(self.write.clone(), receiver));
             sender
         });
         let (answer, answered) = oneshot::channel();
@@ -60,11 +63,7 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     }
 }
 
-async fn write_batches<T, R, W, Fut>(mut write: W, mut queue: mpsc::Receiver<Job<T, R>>)
-where
-    W: FnMut(Vec<T>) -> Fut,
-    Fut: Future<Output = Vec<R>>,
-{
+async fn write_batches<T, R>(write: Write<T, R>, mut queue: mpsc::Receiver<Job<T, R>>) {
     let mut jobs = Vec::with_capacity(BATCH_MAX);
     while queue.recv_many(&mut jobs, BATCH_MAX).await > 0 {
         let (items, answers): (Vec<_>, Vec<_>) = jobs.drain(..).unzip();
@@ -93,37 +92,34 @@ mod tests {
     /// next, and each request gets its own answer.
     #[tokio::test]
     async fn items_queued_during_a_write_are_written_together() {
-        let group: GroupCommit<u32, u32> = GroupCommit::default();
         let batches = Arc::new(Mutex::new(Vec::new()));
         let (started, gate) = (Arc::new(Notify::new()), Arc::new(Notify::new()));
-        let writer = {
+        let group: GroupCommit<u32, u32> = GroupCommit::new({
             let (batches, started, gate) = (batches.clone(), started.clone(), gate.clone());
-            move || {
-                move |items: Vec<u32>| {
-                    let (batches, started, gate) = (batches.clone(), started.clone(), gate.clone());
-                    async move {
-                        let first = {
-                            let mut batches = batches.lock().expect("batches");
-                            batches.push(items.clone());
-                            batches.len() == 1
-                        };
-                        if first {
-                            started.notify_one();
-                            gate.notified().await;
-                        }
-                        items.into_iter().map(|item| item * 10).collect()
+            move |items: Vec<u32>| {
+                let (batches, started, gate) = (batches.clone(), started.clone(), gate.clone());
+                async move {
+                    let first = {
+                        let mut batches = batches.lock().expect("batches");
+                        batches.push(items.clone());
+                        batches.len() == 1
+                    };
+                    if first {
+                        started.notify_one();
+                        gate.notified().await;
                     }
+                    items.into_iter().map(|item| item * 10).collect()
                 }
             }
-        };
+        });
         let submit = |item: u32| {
-            let (group, writer) = (group.clone(), writer.clone());
-            tokio::spawn(async move { group.submit(item, writer).await.expect("answer") })
+            let group = group.clone();
+            tokio::spawn(async move { group.submit(item).await.expect("answer") })
         };
         let first = submit(1);
         started.notified().await;
         let later: Vec<_> = (2..=5).map(submit).collect();
-        let queue = group.0.get().expect("started");
+        let queue = group.queue.get().expect("started");
         while queue.max_capacity() - queue.capacity() < later.len() {
             tokio::task::yield_now().await;
         }
@@ -138,14 +134,11 @@ mod tests {
     /// A write that panics fails only its own items: the next ones are written.
     #[tokio::test]
     async fn a_panicking_write_fails_only_its_own_batch() {
-        let group: GroupCommit<u32, u32> = GroupCommit::default();
-        let writer = || {
-            |items: Vec<u32>| async move {
-                assert!(!items.contains(&0), "zero is refused by panicking");
-                items
-            }
-        };
-        assert!(group.submit(0, writer).await.is_err());
-        assert_eq!(group.submit(7, writer).await.expect("the writer goes on"), 7);
+        let group: GroupCommit<u32, u32> = GroupCommit::new(|items: Vec<u32>| async move {
+            assert!(!items.contains(&0), "zero is refused by panicking");
+            items
+        });
+        assert!(group.submit(0).await.is_err());
+        assert_eq!(group.submit(7).await.expect("the writer goes on"), 7);
     }
 }

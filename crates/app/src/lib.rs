@@ -78,6 +78,14 @@ impl App {
         settings: Settings,
         events: EventDelivery,
     ) -> Self {
+        // The gateway's answers to concurrent transfers, settled together.
+        let settlements = group_commit::GroupCommit::new({
+            let store = store.clone();
+            move |batch: Vec<marketplace_ports::TransferSettlement>| {
+                let store = store.clone();
+                async move { store.settle_transfers(&batch).await }
+            }
+        });
         Self {
             store,
             gateways: Arc::new(gateways),
@@ -85,7 +93,7 @@ impl App {
             mock_gateway_names: Arc::new(mock_gateway_names),
             settings,
             events,
-            settlements: Default::default(),
+            settlements,
         }
     }
 }

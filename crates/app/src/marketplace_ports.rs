@@ -156,15 +156,12 @@ pub trait TransferStore: Send + Sync + 'static {
         payment_id: Option<Uuid>,
         plan: PlanTransfer<'_>,
     ) -> Result<Guarded<Transfer>, StoreError>;
-    /// Records the gateway's answer for a transfer still pending: paid (with its id)
-    /// or failed, with its entries. False when it was no longer pending (someone
-    /// settled it first).
-    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<bool, StoreError>;
-    /// `settle_transfer` for several transfers (an escrow release batch's) in one
-    /// transaction, their entries posted together; one answer per settlement, in
-    /// order. When that transaction fails (the ledger refuses their entries together,
-    /// say), each is settled in a transaction of its own, so one transfer's failure
-    /// stays its own.
+    /// Records the gateway's answers for transfers still pending: each paid (with its
+    /// id) or failed, with its entries, all in one transaction, their entries posted
+    /// together; one answer per settlement, in order, false for a transfer no longer
+    /// pending (someone settled it first). When that transaction fails (the ledger
+    /// refuses their entries together, say), each is settled in a transaction of its
+    /// own, so one transfer's failure stays its own.
     async fn settle_transfers(&self, settlements: &[TransferSettlement]) -> Vec<Result<bool, StoreError>>;
     /// Transfers still pending (the gateway never answered) created before `before`.
     async fn stale_transfers(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Transfer>, StoreError>;

@@ -198,14 +198,7 @@ impl App {
     /// transfer pending for the recovery job: it may have acted.
     pub(crate) async fn send_transfer(&self, transfer: Transfer) -> Result<Transfer, AppError> {
         let Some((transfer, entries)) = self.gateway_answer(&transfer).await? else { return Ok(transfer) };
-        let store = self.store.clone();
-        let writer = move || {
-            move |batch: Vec<TransferSettlement>| {
-                let store = store.clone();
-                async move { store.settle_transfers(&batch).await }
-            }
-        };
-        let settled = self.settlements.submit((transfer.clone(), entries), writer).await.map_err(AppError::internal)?;
+        let settled = self.settlements.submit((transfer.clone(), entries)).await.map_err(AppError::internal)?;
         if !settled? {
             // Another replica's recovery settled it first: report what is stored.
             return self.store.transfer(transfer.id).await?.ok_or(AppError::NotFound("transfer"));

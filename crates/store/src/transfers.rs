@@ -254,16 +254,6 @@ impl TransferStore for SqlStore {
         Ok(Guarded::Done(plan.transfer))
     }
 
-    async fn settle_transfer(&self, transfer: &Transfer, entries: &[JournalEntry]) -> Result<bool, StoreError> {
-        let mut tx = self.begin().await?;
-        if !update_transfer(&mut tx, transfer, true).await? {
-            return Ok(false);
-        }
-        ledger::post_entries(&mut tx, self.known_accounts(), entries).await?;
-        tx.commit().await.map_err(db)?;
-        Ok(true)
-    }
-
     async fn settle_transfers(&self, settlements: &[TransferSettlement]) -> Vec<Result<bool, StoreError>> {
         if settlements.is_empty() {
             return Vec::new();
@@ -273,8 +263,9 @@ impl TransferStore for SqlStore {
             Err(error) => {
                 tracing::warn!(%error, transfers = settlements.len(), "transfers not settled together: one at a time");
                 let mut answers = Vec::with_capacity(settlements.len());
-                for (transfer, entries) in settlements {
-                    answers.push(self.settle_transfer(transfer, entries).await);
+                for settlement in settlements {
+                    let alone = self.settle_together(std::slice::from_ref(settlement)).await;
+                    answers.push(alone.map(|written| written.first().copied().unwrap_or(false)));
                 }
                 answers
             }
