@@ -65,6 +65,11 @@ pub struct App {
     mock_gateway_names: Arc<Vec<String>>,
     settings: Settings,
     events: EventDelivery,
+    /// New transfers of concurrent requests, written together.
+    new_transfers: group_commit::GroupCommit<
+        marketplace_ports::TransferRequest,
+        Result<marketplace_ports::Guarded<domain::transfers::Transfer>, StoreError>,
+    >,
     /// Transfer settlements of concurrent requests, written together.
     settlements: group_commit::GroupCommit<marketplace_ports::TransferSettlement, Result<bool, StoreError>>,
 }
@@ -78,6 +83,13 @@ impl App {
         settings: Settings,
         events: EventDelivery,
     ) -> Self {
+        let new_transfers = group_commit::GroupCommit::new({
+            let store = store.clone();
+            move |batch: Vec<marketplace_ports::TransferRequest>| {
+                let store = store.clone();
+                async move { store.create_transfers(&batch).await }
+            }
+        });
         // The gateway's answers to concurrent transfers, settled together.
         let settlements = group_commit::GroupCommit::new({
             let store = store.clone();
@@ -93,6 +105,7 @@ impl App {
             mock_gateway_names: Arc::new(mock_gateway_names),
             settings,
             events,
+            new_transfers,
             settlements,
         }
     }

@@ -1,6 +1,8 @@
 //! Storage and gateway ports of the marketplace contexts: connected accounts, split
 //! rules, transfers, balances and payouts.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use domain::accounts::{AccountStatus, ConnectedAccount};
 use domain::fees::SplitRule;
@@ -132,7 +134,16 @@ pub struct ReversalPlan {
     pub entries: Vec<JournalEntry>,
 }
 
-pub type PlanTransfer<'a> = &'a (dyn Fn(Option<&LinkedPayment>) -> Result<TransferPlan, String> + Send + Sync);
+/// Given the linked payment (locked), the transfer to write or the refusal; owned, so
+/// that the request can wait in the group commit's queue.
+pub type PlanTransfer = Arc<dyn Fn(Option<&LinkedPayment>) -> Result<TransferPlan, String> + Send + Sync>;
+/// One CreateTransfer's write: its idempotency claim, the payment it draws on, its plan.
+#[derive(Clone)]
+pub struct TransferRequest {
+    pub claim: Option<IdempotencyClaim>,
+    pub payment_id: Option<Uuid>,
+    pub plan: PlanTransfer,
+}
 /// Given the locked transfer and the vendor's balance its money is in (read in the
 /// same transaction; the balance's guard refuses a plan it no longer covers), the
 /// reversal to write.
@@ -148,14 +159,13 @@ pub type UndoReversal<'a> = &'a (dyn Fn(&Transfer, ReversalSplit, i64) -> Result
 
 #[async_trait::async_trait]
 pub trait TransferStore: Send + Sync + 'static {
-    /// Claims the key, locks the linked payment, lets `plan` decide, writes it all in
-    /// one transaction. Entries that would overdraw: `Refused` with insufficient_funds.
-    async fn create_transfer(
-        &self,
-        claim: Option<&IdempotencyClaim>,
-        payment_id: Option<Uuid>,
-        plan: PlanTransfer<'_>,
-    ) -> Result<Guarded<Transfer>, StoreError>;
+    /// For each request: claims the key, locks the linked payment, lets the plan
+    /// decide and writes what it decided; one answer per request, in order. They go
+    /// in one transaction, their entries posted together; a request refused (by its
+    /// plan, or entries that would overdraw: insufficient_funds) or a transaction
+    /// that fails leaves the requests concerned to a transaction each, so a refusal
+    /// or an error stays the request's own.
+    async fn create_transfers(&self, requests: &[TransferRequest]) -> Vec<Result<Guarded<Transfer>, StoreError>>;
     /// Records the gateway's answers for transfers still pending: each paid (with its
     /// id) or failed, with its entries, all in one transaction, their entries posted
     /// together; one answer per settlement, in order, false for a transfer no longer

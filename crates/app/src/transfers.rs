@@ -2,6 +2,7 @@
 //! transaction as the row; the gateway is called after commit.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use domain::accounts::AccountStatus;
@@ -17,7 +18,9 @@ use domain::{FieldError, Money};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::marketplace_ports::{Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan, TransferSettlement};
+use crate::marketplace_ports::{
+    Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan, TransferRequest, TransferSettlement,
+};
 use crate::ports::Page;
 use crate::{App, AppError, idempotency};
 
@@ -119,7 +122,7 @@ impl App {
         let rules = if payment_id.is_some() { self.store.fee_rules(account.id).await? } else { Vec::new() };
         let now = Utc::now();
         let pending_days = i64::from(self.settings.balance_pending_days);
-        let mut transfer = Transfer {
+        let transfer = Transfer {
             idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
             metadata: input.metadata,
             ..Transfer::pending(&account, payment_id, amount, description, now + Duration::days(pending_days), now)
@@ -128,7 +131,7 @@ impl App {
         // Read outside the plan's transaction: two recoveries racing are stopped by
         // the receivable's guard (it never goes above zero).
         let owed = -self.store.ledger_balance(&receivable(account.id, currency).code()).await?.min(0);
-        let plan = |linked: Option<&LinkedPayment>| -> Result<TransferPlan, String> {
+        let plan = move |linked: Option<&LinkedPayment>| -> Result<TransferPlan, String> {
             let mut entries = Vec::new();
             let mut split = None;
             if let Some(linked) = linked {
@@ -178,7 +181,8 @@ impl App {
             entries.extend(transfer.entry().map_err(ledger)?);
             Ok(TransferPlan { transfer, split, entries })
         };
-        let created = match self.store.create_transfer(claim.as_ref(), payment_id, &plan).await? {
+        let request = TransferRequest { claim: claim.clone(), payment_id, plan: Arc::new(plan) };
+        let created = match self.new_transfers.submit(request).await.map_err(AppError::internal)?? {
             Guarded::Done(created) => created,
             Guarded::KeyExists { request_hash, method, resource_id } => {
                 idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
@@ -187,9 +191,8 @@ impl App {
             }
             Guarded::Refused(reason) => return Err(AppError::FailedPrecondition(reason)),
         };
-        transfer = created;
-        crate::metrics::transfer(transfer.status.as_str());
-        self.send_transfer(transfer).await
+        crate::metrics::transfer(created.status.as_str());
+        self.send_transfer(created).await
     }
 
     /// Asks the gateway to move the money, then records paid or failed. Funds become

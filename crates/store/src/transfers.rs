@@ -3,7 +3,7 @@
 use app::StoreError;
 use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{
-    Guarded, LinkedPayment, PaymentSplit, PlanReversal, PlanTransfer, TransferSettlement, TransferStore, UndoReversal,
+    Guarded, LinkedPayment, PaymentSplit, PlanReversal, TransferRequest, TransferSettlement, TransferStore, UndoReversal,
 };
 use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
@@ -208,6 +208,80 @@ impl SqlStore {
         Ok(written)
     }
 
+    /// The requests in one transaction, their entries posted at once (the accounts
+    /// they share move once). A request its plan refuses, or whose payment is
+    /// missing, is left out (`None`) for `create_alone` to answer, where its key is
+    /// claimed first; `Err` when any statement fails or the entries together would
+    /// overdraw, and then nothing is written.
+    async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
+        let mut tx = self.begin().await?;
+        let mut answers = Vec::with_capacity(requests.len());
+        let mut entries = Vec::new();
+        for request in requests {
+            let linked = match request.payment_id {
+                Some(id) => match self.linked_payment(&mut tx, id).await? {
+                    Some(linked) => Some(linked),
+                    None => {
+                        answers.push(None);
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let Ok(plan) = (request.plan)(linked.as_ref()) else {
+                answers.push(None);
+                continue;
+            };
+            if let Some(existing) =
+                idempotency::claim_optional(&mut tx, request.claim.as_ref(), &plan.transfer.id.to_string()).await?
+            {
+                answers.push(Some(existing.into_guarded()));
+                continue;
+            }
+            insert_transfer(&mut tx, &plan.transfer).await?;
+            if let Some(split) = &plan.split {
+                insert_split(&mut tx, split).await?;
+            }
+            entries.extend(plan.entries);
+            answers.push(Some(Guarded::Done(plan.transfer)));
+        }
+        ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(answers)
+    }
+
+    /// One request in a transaction of its own: the key is claimed before the plan's
+    /// verdict counts, so the retry of a transfer that succeeded replays it even when
+    /// the same request would now be refused.
+    async fn create_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
+        let TransferRequest { claim, payment_id, plan } = request;
+        let mut tx = self.begin().await?;
+        let linked = match *payment_id {
+            Some(id) => match self.linked_payment(&mut tx, id).await? {
+                Some(linked) => Some(linked),
+                None => return Ok(Guarded::Refused(format!("payment {id} does not exist"))),
+            },
+            None => None,
+        };
+        let plan =
+            match idempotency::claim_for_plan(&mut tx, claim.as_ref(), plan(linked.as_ref()), |p| p.transfer.id.to_string())
+                .await?
+            {
+                Ok(plan) => plan,
+                Err(answer) => return Ok(answer),
+            };
+        insert_transfer(&mut tx, &plan.transfer).await?;
+        if let Some(split) = &plan.split {
+            insert_split(&mut tx, split).await?;
+        }
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
+            tx.rollback().await.map_err(db)?;
+            return Ok(Guarded::Refused(refusal));
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Guarded::Done(plan.transfer))
+    }
+
     async fn linked_payment(&self, tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<LinkedPayment>, StoreError> {
         let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
         let Some(row) =
@@ -223,35 +297,22 @@ impl SqlStore {
 
 #[async_trait::async_trait]
 impl TransferStore for SqlStore {
-    async fn create_transfer(
-        &self,
-        claim: Option<&IdempotencyClaim>,
-        payment_id: Option<Uuid>,
-        plan: PlanTransfer<'_>,
-    ) -> Result<Guarded<Transfer>, StoreError> {
-        let mut tx = self.begin().await?;
-        let linked = match payment_id {
-            Some(id) => match self.linked_payment(&mut tx, id).await? {
-                Some(linked) => Some(linked),
-                None => return Ok(Guarded::Refused(format!("payment {id} does not exist"))),
-            },
-            None => None,
+    async fn create_transfers(&self, requests: &[TransferRequest]) -> Vec<Result<Guarded<Transfer>, StoreError>> {
+        let together = match self.create_together(requests).await {
+            Ok(answers) => answers,
+            Err(error) => {
+                tracing::warn!(%error, transfers = requests.len(), "transfers not created together: one at a time");
+                vec![None; requests.len()]
+            }
         };
-        let plan = match idempotency::claim_for_plan(&mut tx, claim, plan(linked.as_ref()), |p| p.transfer.id.to_string()).await?
-        {
-            Ok(plan) => plan,
-            Err(answer) => return Ok(answer),
-        };
-        insert_transfer(&mut tx, &plan.transfer).await?;
-        if let Some(split) = &plan.split {
-            insert_split(&mut tx, split).await?;
+        let mut answers = Vec::with_capacity(requests.len());
+        for (request, answer) in requests.iter().zip(together) {
+            answers.push(match answer {
+                Some(answer) => Ok(answer),
+                None => self.create_alone(request).await,
+            });
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
-            tx.rollback().await.map_err(db)?;
-            return Ok(Guarded::Refused(refusal));
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(Guarded::Done(plan.transfer))
+        answers
     }
 
     async fn settle_transfers(&self, settlements: &[TransferSettlement]) -> Vec<Result<bool, StoreError>> {

@@ -4,11 +4,12 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use app::StoreError;
 use app::console_ports::{ConsoleStore, PaymentFilter};
-use app::marketplace_ports::{AccountStore, Guarded, LinkedPayment, TransferPlan, TransferStore};
+use app::marketplace_ports::{AccountStore, Guarded, LinkedPayment, TransferPlan, TransferRequest, TransferStore};
 use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, Settlement, WebhookLog};
 use chrono::Utc;
 use domain::accounts::{AccountInput, AccountType, ConnectedAccount, NewAccount};
@@ -44,6 +45,7 @@ on_both_databases!(
     a_vendor_debit_takes_from_several_stripes_and_never_below_zero,
     a_job_slot_is_claimed_once,
     settlements_refused_together_are_written_one_at_a_time,
+    transfers_created_together_keep_their_own_answers,
 );
 
 async fn fresh_store(postgres: bool) -> SqlStore {
@@ -429,21 +431,76 @@ async fn onboarded_vendor(store: &SqlStore) -> ConnectedAccount {
     account
 }
 
-/// A pending transfer of `minor` from the platform's cash to the vendor's pending
-/// balance, written as the app writes one before asking the gateway.
-async fn pending_transfer(store: &SqlStore, vendor: &ConnectedAccount, minor: i64) -> Transfer {
+/// The request of a transfer of `minor` from the platform's cash to the vendor's
+/// pending balance, as the app makes one before asking the gateway.
+fn transfer_request(vendor: &ConnectedAccount, minor: i64, claim: Option<IdempotencyClaim>) -> (TransferRequest, Transfer) {
     let now = Utc::now();
     let transfer = Transfer::pending(vendor, None, Money::from_minor(minor, usd()), "batch".into(), now, now);
     let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
     let pending = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd());
     let entry =
         JournalEntry::movement(EntryKind::Transfer, transfer.id.to_string(), cash, pending, transfer.amount).expect("entry");
-    let plan =
-        |_: Option<&LinkedPayment>| Ok(TransferPlan { transfer: transfer.clone(), split: None, entries: vec![entry.clone()] });
-    match store.create_transfer(None, None, &plan).await.expect("create") {
-        Guarded::Done(written) => written,
-        _ => panic!("the transfer was not written"),
+    let planned = transfer.clone();
+    let plan = move |_: Option<&LinkedPayment>| {
+        Ok(TransferPlan { transfer: planned.clone(), split: None, entries: vec![entry.clone()] })
+    };
+    (TransferRequest { claim, payment_id: None, plan: Arc::new(plan) }, transfer)
+}
+
+/// A pending transfer of `minor`, written.
+async fn pending_transfer(store: &SqlStore, vendor: &ConnectedAccount, minor: i64) -> Transfer {
+    let (request, _) = transfer_request(vendor, minor, None);
+    match store.create_transfers(&[request]).await.pop() {
+        Some(Ok(Guarded::Done(written))) => written,
+        other => panic!("the transfer was not written: {other:?}"),
     }
+}
+
+/// Transfers created together keep their own answers: a refused plan is refused, a
+/// key used earlier in the batch replays, and when the entries together would
+/// overdraw the platform's cash, each is created alone, so only the one that
+/// overdraws is refused.
+async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
+    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
+    let vendor = onboarded_vendor(&store).await;
+    let key = || Some(IdempotencyClaim { method: "CreateTransfer", ..claim("tr-1", "h1") });
+    let refused = TransferRequest {
+        claim: None,
+        payment_id: None,
+        plan: Arc::new(|_: Option<&LinkedPayment>| Err("refused by its plan".to_owned())),
+    };
+    let mut keyed_id = None;
+    for overdraw in [false, true] {
+        let (first, first_transfer) = transfer_request(&vendor, 100, None);
+        let (keyed, keyed_transfer) = transfer_request(&vendor, 200, if overdraw { None } else { key() });
+        let (replay, _) = transfer_request(&vendor, 200, key());
+        let mut batch = vec![first, refused.clone(), keyed, replay];
+        if overdraw {
+            batch.push(transfer_request(&vendor, 2_000, None).0);
+        }
+        let answers = store.create_transfers(&batch).await;
+        assert!(matches!(&answers[0], Ok(Guarded::Done(t)) if t.id == first_transfer.id), "{answers:?}");
+        assert!(matches!(&answers[1], Ok(Guarded::Refused(reason)) if reason == "refused by its plan"), "{answers:?}");
+        assert!(matches!(&answers[2], Ok(Guarded::Done(t)) if t.id == keyed_transfer.id), "{answers:?}");
+        let keyed_id = keyed_id.get_or_insert(keyed_transfer.id.to_string());
+        assert!(
+            matches!(&answers[3], Ok(Guarded::KeyExists { resource_id: Some(id), .. }) if id == keyed_id),
+            "the key's first transfer is replayed: {answers:?}"
+        );
+        if overdraw {
+            assert!(
+                matches!(&answers[4], Ok(Guarded::Refused(reason)) if reason.starts_with("insufficient_funds")),
+                "{answers:?}"
+            );
+        }
+        for id in [first_transfer.id, keyed_transfer.id] {
+            assert_eq!(store.transfer(id).await.expect("read").expect("written").status, TransferStatus::Pending);
+        }
+    }
+    let pending_code = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd()).code();
+    assert_eq!(store.ledger_balance(&pending_code).await.expect("balance"), 600);
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 400);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
 /// Settlements written together, until the ledger refuses one of them: then each is
