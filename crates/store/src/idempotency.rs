@@ -1,5 +1,7 @@
 //! The idempotency claim, written in the caller's transaction.
 
+use std::collections::HashSet;
+
 use app::StoreError;
 use app::ports::IdempotencyClaim;
 use chrono::Utc;
@@ -52,15 +54,37 @@ pub(crate) async fn claim(
     }))
 }
 
+/// Claims every key of `claims` (each with its resource) that is free, in one
+/// statement; the (scope, key) pairs it claimed. A key used before is not among
+/// them. On PostgreSQL a concurrent claim of the same key waits until ours commits.
+pub(crate) async fn claim_all(
+    tx: &mut Transaction<'_, Any>,
+    claims: &[(&IdempotencyClaim, String)],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let mut claimed = HashSet::with_capacity(claims.len());
+    for chunk in claims.chunks(crate::ledger::ROWS_PER_INSERT / 10) {
+        let sql = format!(
+            "{} ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope, idempotency_key",
+            crate::ledger::multi_row_insert(COLUMNS, 6, chunk.len())
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (claim, resource_id) in chunk {
+            query = bind(query, claim, resource_id);
+        }
+        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+            claimed.insert((row.try_get("scope").map_err(db)?, row.try_get("idempotency_key").map_err(db)?));
+        }
+    }
+    Ok(claimed)
+}
+
+const COLUMNS: &str = "idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at)";
+
 /// The claim's INSERT (nothing when the key is taken), its six values numbered from
 /// `$first` in the order `bind` binds them.
 pub(crate) fn insert(first: usize) -> String {
     let values: Vec<String> = (first..first + 6).map(|n| format!("${n}")).collect();
-    format!(
-        "INSERT INTO idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at) \
-         VALUES ({}) ON CONFLICT (scope, idempotency_key) DO NOTHING",
-        values.join(", ")
-    )
+    format!("INSERT INTO {COLUMNS} VALUES ({}) ON CONFLICT (scope, idempotency_key) DO NOTHING", values.join(", "))
 }
 
 pub(crate) fn bind<'q>(query: AnyQuery<'q>, claim: &'q IdempotencyClaim, resource_id: &'q str) -> AnyQuery<'q> {

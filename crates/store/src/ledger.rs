@@ -157,10 +157,10 @@ async fn insert_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry],
 }
 
 /// Rows per multi-row INSERT: far below SQLite's 32,766 bound parameters.
-const ROWS_PER_INSERT: usize = 200;
+pub(crate) const ROWS_PER_INSERT: usize = 200;
 
 /// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values.
-fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
+pub(crate) fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
     let tuples: Vec<String> = (0..rows)
         .map(|row| {
             let placeholders: Vec<String> = (1..=columns).map(|column| format!("${}", row * columns + column)).collect();

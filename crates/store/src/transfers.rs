@@ -1,5 +1,7 @@
 //! `TransferStore`: transfers, reversals and the maturing of pending funds.
 
+use std::collections::HashSet;
+
 use app::StoreError;
 use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{
@@ -113,33 +115,39 @@ pub(crate) async fn post_or_refuse(
 }
 
 pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer) -> Result<(), StoreError> {
-    sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO transfers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
-        )))
-        .bind(t.id.to_string())
-        .bind(t.connected_account_id.to_string())
-        .bind(&t.gateway_account_id)
-        .bind(t.payment_id.map(|p| p.to_string()))
-        .bind(t.amount.minor() + t.recovered_minor)
-        .bind(t.recovered_minor)
-        .bind(t.amount.currency().code())
-        .bind(t.reversed_minor)
-        .bind(t.reversed_recovered_minor)
-        .bind(t.status.as_str())
-        .bind(&t.description)
-        .bind(t.source_transaction.as_deref())
-        .bind(t.gateway_transfer_id.as_deref())
-        .bind(t.idempotency_key.as_deref())
-        .bind(serde_json::to_string(&t.metadata).map_err(corrupt)?)
-        .bind(micros(t.available_on))
-        .bind(t.matured_at.map(micros))
-        .bind(t.paid_at.map(micros))
-        .bind(micros(t.created_at))
-        .bind(micros(t.updated_at))
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?;
-    outbox::emit(tx, OutboxEvent::transfer(t)).await
+    insert_transfers(tx, &[t]).await
+}
+
+/// The transfers (one multi-row INSERT) and their events.
+async fn insert_transfers(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) -> Result<(), StoreError> {
+    for chunk in transfers.chunks(ledger::ROWS_PER_INSERT / 10) {
+        let mut query = sqlx::query(AssertSqlSafe(ledger::multi_row_insert(&format!("transfers ({COLUMNS})"), 20, chunk.len())));
+        for t in chunk {
+            query = query
+                .bind(t.id.to_string())
+                .bind(t.connected_account_id.to_string())
+                .bind(t.gateway_account_id.clone())
+                .bind(t.payment_id.map(|p| p.to_string()))
+                .bind(t.amount.minor() + t.recovered_minor)
+                .bind(t.recovered_minor)
+                .bind(t.amount.currency().code())
+                .bind(t.reversed_minor)
+                .bind(t.reversed_recovered_minor)
+                .bind(t.status.as_str())
+                .bind(t.description.clone())
+                .bind(t.source_transaction.clone())
+                .bind(t.gateway_transfer_id.clone())
+                .bind(t.idempotency_key.clone())
+                .bind(serde_json::to_string(&t.metadata).map_err(corrupt)?)
+                .bind(micros(t.available_on))
+                .bind(t.matured_at.map(micros))
+                .bind(t.paid_at.map(micros))
+                .bind(micros(t.created_at))
+                .bind(micros(t.updated_at));
+        }
+        query.execute(&mut **tx).await.map_err(db)?;
+    }
+    outbox::emit_all(tx, transfers.iter().filter_map(|t| OutboxEvent::transfer(t)).collect()).await
 }
 
 pub(crate) async fn insert_split(tx: &mut Transaction<'_, Any>, split: &PaymentSplit) -> Result<(), StoreError> {
@@ -160,16 +168,12 @@ pub(crate) async fn insert_split(tx: &mut Transaction<'_, Any>, split: &PaymentS
     Ok(())
 }
 
-/// Writes the transfer's changing columns; with `pending_only`, only while the stored
-/// transfer is still pending (a settlement that lost a race changes nothing).
-/// Returns whether it was written. A settlement (`pending_only`) is the platform's
-/// `transfer.paid` or `transfer.failed`; reversals tell their own events.
-async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pending_only: bool) -> Result<bool, StoreError> {
-    let guard = if pending_only { " AND status = 'pending'" } else { "" };
-    let written = sqlx::query(AssertSqlSafe(format!(
+/// Writes a transfer's state (a reversal's, a maturing's).
+async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer) -> Result<(), StoreError> {
+    sqlx::query(
         "UPDATE transfers SET status = $1, reversed_amount = $2, gateway_transfer_id = $3, matured_at = $4, paid_at = $5, \
-         updated_at = $6, reversed_recovered_amount = $8 WHERE id = $7{guard}"
-    )))
+         updated_at = $6, reversed_recovered_amount = $8 WHERE id = $7",
+    )
     .bind(transfer.status.as_str())
     .bind(transfer.reversed_minor)
     .bind(transfer.gateway_transfer_id.as_deref())
@@ -180,73 +184,139 @@ async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer, pen
     .bind(transfer.reversed_recovered_minor)
     .execute(&mut **tx)
     .await
-    .map_err(db)?
-    .rows_affected();
-    if written == 1 && pending_only {
-        outbox::emit(tx, OutboxEvent::transfer(transfer)).await?;
+    .map_err(db)?;
+    Ok(())
+}
+
+/// What a settlement writes, in the order `settle_pending` binds it.
+const SETTLED_COLUMNS: [&str; 8] = [
+    "id",
+    "status",
+    "reversed_amount",
+    "reversed_recovered_amount",
+    "gateway_transfer_id",
+    "matured_at",
+    "paid_at",
+    "updated_at",
+];
+
+/// Writes the gateway's answers (one multi-row UPDATE) for the transfers still
+/// pending, and their events (the platform's `transfer.paid` or `transfer.failed`);
+/// the ids of those written. A transfer no longer pending (a settlement that lost a
+/// race) is left as it is.
+async fn settle_pending(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) -> Result<HashSet<String>, StoreError> {
+    let mut written = HashSet::with_capacity(transfers.len());
+    for chunk in transfers.chunks(ledger::ROWS_PER_INSERT / 10) {
+        let tuples: Vec<String> = (0..chunk.len())
+            .map(|row| {
+                let numbers: Vec<String> =
+                    (1..=SETTLED_COLUMNS.len()).map(|n| format!("${}", row * SETTLED_COLUMNS.len() + n)).collect();
+                format!("({})", numbers.join(", "))
+            })
+            .collect();
+        let set: Vec<String> = SETTLED_COLUMNS[1..].iter().map(|column| format!("{column} = answer.{column}")).collect();
+        let sql = format!(
+            "WITH answer ({}) AS (VALUES {}) UPDATE transfers SET {} \
+             FROM answer WHERE transfers.id = answer.id AND transfers.status = 'pending' RETURNING transfers.id",
+            SETTLED_COLUMNS.join(", "),
+            tuples.join(", "),
+            set.join(", ")
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for t in chunk {
+            query = query
+                .bind(t.id.to_string())
+                .bind(t.status.as_str())
+                .bind(t.reversed_minor)
+                .bind(t.reversed_recovered_minor)
+                .bind(t.gateway_transfer_id.clone())
+                .bind(t.matured_at.map(micros))
+                .bind(t.paid_at.map(micros))
+                .bind(micros(t.updated_at));
+        }
+        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+            written.insert(row.try_get::<String, _>("id").map_err(db)?);
+        }
     }
-    Ok(written == 1)
+    let events = transfers.iter().filter(|t| written.contains(&t.id.to_string())).filter_map(|t| OutboxEvent::transfer(t));
+    outbox::emit_all(tx, events.collect()).await?;
+    Ok(written)
 }
 
 impl SqlStore {
     /// The settlements in one transaction: each transfer still pending is written, and
     /// their entries posted at once (the accounts they share move once). Whether each
-    /// was written; nothing is when any statement fails.
+    /// was written (a transfer settled twice in the batch, only the first time);
+    /// nothing is when any statement fails.
     async fn settle_together(&self, settlements: &[TransferSettlement]) -> Result<Vec<bool>, StoreError> {
+        let mut seen = HashSet::with_capacity(settlements.len());
+        let firsts: Vec<bool> = settlements.iter().map(|(transfer, _)| seen.insert(transfer.id)).collect();
+        let transfers: Vec<&Transfer> =
+            settlements.iter().zip(&firsts).filter(|(_, first)| **first).map(|((transfer, _), _)| transfer).collect();
         let mut tx = self.begin().await?;
-        let mut written = Vec::with_capacity(settlements.len());
-        let mut entries = Vec::new();
-        for (transfer, its_entries) in settlements {
-            let settled = update_transfer(&mut tx, transfer, true).await?;
-            if settled {
-                entries.extend_from_slice(its_entries);
-            }
-            written.push(settled);
-        }
+        let settled = settle_pending(&mut tx, &transfers).await?;
+        let written: Vec<bool> = settlements
+            .iter()
+            .zip(firsts)
+            .map(|((transfer, _), first)| first && settled.contains(&transfer.id.to_string()))
+            .collect();
+        let entries: Vec<JournalEntry> = settlements
+            .iter()
+            .zip(&written)
+            .filter(|(_, written)| **written)
+            .flat_map(|((_, entries), _)| entries.iter().cloned())
+            .collect();
         ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
         tx.commit().await.map_err(db)?;
         Ok(written)
     }
 
-    /// The requests in one transaction, their entries posted at once (the accounts
-    /// they share move once). A request its plan refuses, or whose payment is
-    /// missing, is left out (`None`) for `create_alone` to answer, where its key is
-    /// claimed first; `Err` when any statement fails or the entries together would
-    /// overdraw, and then nothing is written.
+    /// The requests in one transaction, each statement written for all of them at
+    /// once (their claims, their rows, their events, their entries: the accounts
+    /// they share move once). Left out (`None`) for `create_alone` to answer: a
+    /// request its plan refuses or whose payment is missing (there its key is claimed
+    /// first), one whose key was used before or earlier in the batch (there it is
+    /// replayed), and one drawing on a payment an earlier one of the batch draws on
+    /// (its plan would not see the earlier transfer). `Err` when any statement fails
+    /// or the entries together would overdraw, and then nothing is written.
     async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
         let mut tx = self.begin().await?;
-        let mut answers = Vec::with_capacity(requests.len());
-        let mut entries = Vec::new();
-        for request in requests {
+        let mut planned = Vec::with_capacity(requests.len());
+        let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
+        for (index, request) in requests.iter().enumerate() {
+            let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
             let linked = match request.payment_id {
-                Some(id) => match self.linked_payment(&mut tx, id).await? {
+                Some(id) if payments.insert(id) && first_of_its_key => match self.linked_payment(&mut tx, id).await? {
                     Some(linked) => Some(linked),
-                    None => {
-                        answers.push(None);
-                        continue;
-                    }
+                    None => continue,
                 },
-                None => None,
+                Some(_) => continue,
+                None if first_of_its_key => None,
+                None => continue,
             };
-            let Ok(plan) = (request.plan)(linked.as_ref()) else {
-                answers.push(None);
-                continue;
-            };
-            if let Some(existing) =
-                idempotency::claim_optional(&mut tx, request.claim.as_ref(), &plan.transfer.id.to_string()).await?
-            {
-                answers.push(Some(existing.into_guarded()));
-                continue;
+            if let Ok(plan) = (request.plan)(linked.as_ref()) {
+                planned.push((index, plan));
             }
-            insert_transfer(&mut tx, &plan.transfer).await?;
-            if let Some(split) = &plan.split {
-                insert_split(&mut tx, split).await?;
-            }
-            entries.extend(plan.entries);
-            answers.push(Some(Guarded::Done(plan.transfer)));
         }
+        let claims: Vec<_> = planned
+            .iter()
+            .filter_map(|(index, plan)| requests[*index].claim.as_ref().map(|claim| (claim, plan.transfer.id.to_string())))
+            .collect();
+        let claimed = idempotency::claim_all(&mut tx, &claims).await?;
+        planned.retain(|(index, _)| {
+            requests[*index].claim.as_ref().is_none_or(|c| claimed.contains(&(c.scope.clone(), c.key.clone())))
+        });
+        insert_transfers(&mut tx, &planned.iter().map(|(_, plan)| &plan.transfer).collect::<Vec<_>>()).await?;
+        for split in planned.iter().filter_map(|(_, plan)| plan.split.as_ref()) {
+            insert_split(&mut tx, split).await?;
+        }
+        let entries: Vec<JournalEntry> = planned.iter().flat_map(|(_, plan)| plan.entries.iter().cloned()).collect();
         ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
         tx.commit().await.map_err(db)?;
+        let mut answers = vec![None; requests.len()];
+        for (index, plan) in planned {
+            answers[index] = Some(Guarded::Done(plan.transfer));
+        }
         Ok(answers)
     }
 
@@ -396,7 +466,7 @@ impl TransferStore for SqlStore {
         .await
         .map_err(db)?;
         outbox::emit(&mut tx, Some(OutboxEvent::reversal(r))).await?;
-        update_transfer(&mut tx, &plan.transfer, false).await?;
+        update_transfer(&mut tx, &plan.transfer).await?;
         if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
@@ -436,7 +506,7 @@ impl TransferStore for SqlStore {
             let taken =
                 current.reversal_taken(&ledger::postings_of(&mut tx, EntryKind::Reversal, &settled.id.to_string()).await?);
             let (restored, entry) = undo(&current, taken, owed_now).map_err(StoreError::Corrupt)?;
-            update_transfer(&mut tx, &restored, false).await?;
+            update_transfer(&mut tx, &restored).await?;
             ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
         }
         tx.commit().await.map_err(db)?;
@@ -471,7 +541,7 @@ impl TransferStore for SqlStore {
             }
             due.matured_at = Some(now);
             due.updated_at = now;
-            update_transfer(&mut tx, &due, false).await?;
+            update_transfer(&mut tx, &due).await?;
             tx.commit().await.map_err(db)?;
             matured += 1;
         }

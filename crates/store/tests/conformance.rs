@@ -549,6 +549,25 @@ async fn settlements_refused_together_are_written_one_at_a_time(store: SqlStore)
     assert!(matches!(again[..], [Ok(false)]), "{again:?}");
     assert_eq!(store.ledger_balance(&pending_code.code()).await.expect("balance"), 600);
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 400);
+
+    // The same transfer twice in one batch (its request and the recovery job): the
+    // first is written, the second finds it settled and posts nothing.
+    let fourth = pending_transfer(&store, &vendor, 50).await;
+    let available = LedgerAccount::owned(AccountKind::VendorAvailable, vendor.id.to_string(), usd());
+    let matured = JournalEntry::movement(
+        EntryKind::Maturation,
+        fourth.id.to_string(),
+        pending_code.clone(),
+        available.clone(),
+        Money::from_minor(50, usd()),
+    )
+    .expect("entry");
+    let twice = vec![(paid(&fourth), vec![]), (paid(&fourth), vec![matured])];
+    let answers = store.settle_transfers(&twice).await;
+    assert!(matches!(answers[..], [Ok(true), Ok(false)]), "{answers:?}");
+    assert_eq!(status(fourth.id).await, TransferStatus::Paid);
+    assert_eq!(store.ledger_balance(&available.code()).await.expect("balance"), 0);
+    assert_eq!(store.ledger_balance(&pending_code.code()).await.expect("balance"), 650);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
