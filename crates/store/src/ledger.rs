@@ -161,13 +161,18 @@ pub(crate) const ROWS_PER_INSERT: usize = 200;
 
 /// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values.
 pub(crate) fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
+    format!("INSERT INTO {table} VALUES {}", value_rows(columns, rows))
+}
+
+/// `($1, …), (…)`: `rows` rows of `columns` values, numbered in binding order.
+pub(crate) fn value_rows(columns: usize, rows: usize) -> String {
     let tuples: Vec<String> = (0..rows)
         .map(|row| {
             let placeholders: Vec<String> = (1..=columns).map(|column| format!("${}", row * columns + column)).collect();
             format!("({})", placeholders.join(", "))
         })
         .collect();
-    format!("INSERT INTO {table} VALUES {}", tuples.join(", "))
+    tuples.join(", ")
 }
 
 /// Moves a striped account's stripes, or an account's own row.

@@ -207,19 +207,12 @@ const SETTLED_COLUMNS: [&str; 8] = [
 async fn settle_pending(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) -> Result<HashSet<String>, StoreError> {
     let mut written = HashSet::with_capacity(transfers.len());
     for chunk in transfers.chunks(ledger::ROWS_PER_INSERT / 10) {
-        let tuples: Vec<String> = (0..chunk.len())
-            .map(|row| {
-                let numbers: Vec<String> =
-                    (1..=SETTLED_COLUMNS.len()).map(|n| format!("${}", row * SETTLED_COLUMNS.len() + n)).collect();
-                format!("({})", numbers.join(", "))
-            })
-            .collect();
         let set: Vec<String> = SETTLED_COLUMNS[1..].iter().map(|column| format!("{column} = answer.{column}")).collect();
         let sql = format!(
             "WITH answer ({}) AS (VALUES {}) UPDATE transfers SET {} \
              FROM answer WHERE transfers.id = answer.id AND transfers.status = 'pending' RETURNING transfers.id",
             SETTLED_COLUMNS.join(", "),
-            tuples.join(", "),
+            ledger::value_rows(SETTLED_COLUMNS.len(), chunk.len()),
             set.join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
