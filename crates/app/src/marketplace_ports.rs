@@ -134,14 +134,18 @@ pub struct ReversalPlan {
     pub entries: Vec<JournalEntry>,
 }
 
-/// Given the linked payment (locked), the transfer to write or the refusal; owned, so
+/// Given the linked payment (locked) and the balance of the vendor's receivable (read
+/// in the same transaction, not locked: two recoveries racing are stopped by its
+/// guard, it never goes above zero), the transfer to write or the refusal; owned, so
 /// that the request can wait in the group commit's queue.
-pub type PlanTransfer = Arc<dyn Fn(Option<&LinkedPayment>) -> Result<TransferPlan, String> + Send + Sync>;
-/// One CreateTransfer's write: its idempotency claim, the payment it draws on, its plan.
+pub type PlanTransfer = Arc<dyn Fn(Option<&LinkedPayment>, i64) -> Result<TransferPlan, String> + Send + Sync>;
+/// One CreateTransfer's write: its idempotency claim, the payment it draws on, the
+/// vendor's receivable account (its debt is recovered first), its plan.
 #[derive(Clone)]
 pub struct TransferRequest {
     pub claim: Option<IdempotencyClaim>,
     pub payment_id: Option<Uuid>,
+    pub receivable: String,
     pub plan: PlanTransfer,
 }
 /// Given the locked transfer and the vendor's balance its money is in (read in the

@@ -128,10 +128,7 @@ impl App {
             ..Transfer::pending(&account, payment_id, amount, description, now + Duration::days(pending_days), now)
         };
         let account_id = account.id;
-        // Read outside the plan's transaction: two recoveries racing are stopped by
-        // the receivable's guard (it never goes above zero).
-        let owed = -self.store.ledger_balance(&receivable(account.id, currency).code()).await?.min(0);
-        let plan = move |linked: Option<&LinkedPayment>| -> Result<TransferPlan, String> {
+        let plan = move |linked: Option<&LinkedPayment>, receivable_balance: i64| -> Result<TransferPlan, String> {
             let mut entries = Vec::new();
             let mut split = None;
             if let Some(linked) = linked {
@@ -175,13 +172,14 @@ impl App {
             }
             // The vendor's debt is repaid first; the vendor is credited the rest (a
             // debt that takes it all leaves a transfer settled with nothing to send).
-            let recovered = recovery(owed, amount);
+            let recovered = recovery(-receivable_balance.min(0), amount);
             let transfer = transfer.clone().net_of_recovery(recovered, now);
             entries.extend(recovery_entry(transfer.id.to_string(), account_id, recovered).map_err(ledger)?);
             entries.extend(transfer.entry().map_err(ledger)?);
             Ok(TransferPlan { transfer, split, entries })
         };
-        let request = TransferRequest { claim: claim.clone(), payment_id, plan: Arc::new(plan) };
+        let receivable = receivable(account_id, currency).code();
+        let request = TransferRequest { claim: claim.clone(), payment_id, receivable, plan: Arc::new(plan) };
         let created = match self.new_transfers.submit(request).await.map_err(AppError::internal)?? {
             Guarded::Done(created) => created,
             Guarded::KeyExists { request_hash, method, resource_id } => {

@@ -274,6 +274,7 @@ impl SqlStore {
     /// or the entries together would overdraw, and then nothing is written.
     async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
         let mut tx = self.begin().await?;
+        let receivables = ledger::balances_in(&mut tx, requests.iter().map(|r| r.receivable.as_str())).await?;
         let mut planned = Vec::with_capacity(requests.len());
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
         for (index, request) in requests.iter().enumerate() {
@@ -287,7 +288,8 @@ impl SqlStore {
                 None if first_of_its_key => None,
                 None => continue,
             };
-            if let Ok(plan) = (request.plan)(linked.as_ref()) {
+            let receivable = receivables.get(&request.receivable).copied().unwrap_or_default();
+            if let Ok(plan) = (request.plan)(linked.as_ref(), receivable) {
                 planned.push((index, plan));
             }
         }
@@ -317,7 +319,7 @@ impl SqlStore {
     /// verdict counts, so the retry of a transfer that succeeded replays it even when
     /// the same request would now be refused.
     async fn create_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
-        let TransferRequest { claim, payment_id, plan } = request;
+        let TransferRequest { claim, payment_id, receivable, plan } = request;
         let mut tx = self.begin().await?;
         let linked = match *payment_id {
             Some(id) => match self.linked_payment(&mut tx, id).await? {
@@ -326,13 +328,11 @@ impl SqlStore {
             },
             None => None,
         };
-        let plan =
-            match idempotency::claim_for_plan(&mut tx, claim.as_ref(), plan(linked.as_ref()), |p| p.transfer.id.to_string())
-                .await?
-            {
-                Ok(plan) => plan,
-                Err(answer) => return Ok(answer),
-            };
+        let planned = plan(linked.as_ref(), ledger::balance_in(&mut tx, receivable).await?);
+        let plan = match idempotency::claim_for_plan(&mut tx, claim.as_ref(), planned, |p| p.transfer.id.to_string()).await? {
+            Ok(plan) => plan,
+            Err(answer) => return Ok(answer),
+        };
         insert_transfer(&mut tx, &plan.transfer).await?;
         if let Some(split) = &plan.split {
             insert_split(&mut tx, split).await?;

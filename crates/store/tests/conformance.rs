@@ -441,10 +441,11 @@ fn transfer_request(vendor: &ConnectedAccount, minor: i64, claim: Option<Idempot
     let entry =
         JournalEntry::movement(EntryKind::Transfer, transfer.id.to_string(), cash, pending, transfer.amount).expect("entry");
     let planned = transfer.clone();
-    let plan = move |_: Option<&LinkedPayment>| {
+    let plan = move |_: Option<&LinkedPayment>, _: i64| {
         Ok(TransferPlan { transfer: planned.clone(), split: None, entries: vec![entry.clone()] })
     };
-    (TransferRequest { claim, payment_id: None, plan: Arc::new(plan) }, transfer)
+    let receivable = LedgerAccount::owned(AccountKind::VendorReceivable, vendor.id.to_string(), usd()).code();
+    (TransferRequest { claim, payment_id: None, receivable, plan: Arc::new(plan) }, transfer)
 }
 
 /// A pending transfer of `minor`, written.
@@ -465,9 +466,8 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
     let vendor = onboarded_vendor(&store).await;
     let key = || Some(IdempotencyClaim { method: "CreateTransfer", ..claim("tr-1", "h1") });
     let refused = TransferRequest {
-        claim: None,
-        payment_id: None,
-        plan: Arc::new(|_: Option<&LinkedPayment>| Err("refused by its plan".to_owned())),
+        plan: Arc::new(|_: Option<&LinkedPayment>, _: i64| Err("refused by its plan".to_owned())),
+        ..transfer_request(&vendor, 1, None).0
     };
     let mut keyed_id = None;
     for overdraw in [false, true] {
