@@ -83,21 +83,9 @@ impl App {
         settings: Settings,
         events: EventDelivery,
     ) -> Self {
-        let new_transfers = group_commit::GroupCommit::new({
-            let store = store.clone();
-            move |batch: Vec<marketplace_ports::TransferRequest>| {
-                let store = store.clone();
-                async move { store.create_transfers(&batch).await }
-            }
-        });
+        let new_transfers = store_writer(&store, |store, batch| store.create_transfers(batch));
         // The gateway's answers to concurrent transfers, settled together.
-        let settlements = group_commit::GroupCommit::new({
-            let store = store.clone();
-            move |batch: Vec<marketplace_ports::TransferSettlement>| {
-                let store = store.clone();
-                async move { store.settle_transfers(&batch).await }
-            }
-        });
+        let settlements = store_writer(&store, |store, batch| store.settle_transfers(batch));
         Self {
             store,
             gateways: Arc::new(gateways),
@@ -109,4 +97,16 @@ impl App {
             settlements,
         }
     }
+}
+
+/// A group commit whose write is one call of the store's with the whole batch.
+fn store_writer<T: Send + Sync + 'static, R: Send + 'static>(
+    store: &Arc<dyn ports::Store>,
+    write: for<'a> fn(&'a dyn ports::Store, &'a [T]) -> futures_util::future::BoxFuture<'a, Vec<R>>,
+) -> group_commit::GroupCommit<T, R> {
+    let store = store.clone();
+    group_commit::GroupCommit::new(move |batch: Vec<T>| {
+        let store = store.clone();
+        async move { write(&*store, &batch).await }
+    })
 }

@@ -16,7 +16,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, time, uuid};
+use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, placeholders, time, uuid};
 use crate::transfers::{insert_split, insert_transfer, post_or_refuse};
 use crate::{Dialect, SqlStore, db, outbox, rows};
 
@@ -245,10 +245,6 @@ impl SqlStore {
 }
 
 /// `$1, $2, …, $n`.
-fn placeholders(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 /// Writes a locked hold's release but not its entries: the plan's refusal, or the
 /// release whose entries the caller posts (alone, or with its batch's).
 async fn write_release(

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use crate::db;
-use crate::rows::micros;
+use crate::rows::{WIDE_ROWS_PER_STATEMENT, micros, multi_row_insert};
 
 /// A key that was claimed before.
 pub(crate) struct ExistingClaim {
@@ -62,10 +62,10 @@ pub(crate) async fn claim_all(
     claims: &[(&IdempotencyClaim, String)],
 ) -> Result<HashSet<(String, String)>, StoreError> {
     let mut claimed = HashSet::with_capacity(claims.len());
-    for chunk in claims.chunks(crate::ledger::ROWS_PER_INSERT / 10) {
+    for chunk in claims.chunks(WIDE_ROWS_PER_STATEMENT) {
         let sql = format!(
             "{} ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope, idempotency_key",
-            crate::ledger::multi_row_insert(COLUMNS, 6, chunk.len())
+            multi_row_insert(COLUMNS, 6, chunk.len())
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (claim, resource_id) in chunk {

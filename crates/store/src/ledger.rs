@@ -9,7 +9,7 @@ use domain::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerViolation};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{flag, micros};
+use crate::rows::{ROWS_PER_INSERT, flag, micros, multi_row_insert, placeholders};
 use crate::{db, stripes};
 
 /// Writes entries and moves the balances in the caller's transaction. Each account's
@@ -70,8 +70,7 @@ pub(crate) async fn balances_in<'a>(
     let codes: Vec<&str> = codes.collect::<HashSet<_>>().into_iter().collect();
     let mut balances = HashMap::with_capacity(codes.len());
     for chunk in codes.chunks(ROWS_PER_INSERT) {
-        let numbers: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-        let sql = format!("SELECT id, balance FROM ledger_balances WHERE id IN ({})", numbers.join(", "));
+        let sql = format!("SELECT id, balance FROM ledger_balances WHERE id IN ({})", placeholders(chunk.len()));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for code in chunk {
             query = query.bind(*code);
@@ -176,25 +175,6 @@ async fn insert_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry],
         query.execute(&mut **tx).await.map_err(db)?;
     }
     Ok(())
-}
-
-/// Rows per multi-row INSERT: far below SQLite's 32,766 bound parameters.
-pub(crate) const ROWS_PER_INSERT: usize = 200;
-
-/// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values.
-pub(crate) fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
-    format!("INSERT INTO {table} VALUES {}", value_rows(columns, rows))
-}
-
-/// `($1, …), (…)`: `rows` rows of `columns` values, numbered in binding order.
-pub(crate) fn value_rows(columns: usize, rows: usize) -> String {
-    let tuples: Vec<String> = (0..rows)
-        .map(|row| {
-            let placeholders: Vec<String> = (1..=columns).map(|column| format!("${}", row * columns + column)).collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
-    tuples.join(", ")
 }
 
 /// Moves a striped account's stripes, or an account's own row.

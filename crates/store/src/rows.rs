@@ -14,6 +14,32 @@ pub(crate) const PAYMENT_COLUMNS: &str = "id, user_id, amount, currency, payment
     escrow_enabled, escrow_hold_period_days, refunded_amount, idempotency_key, metadata, failure_reason, paid_at, \
     created_at, updated_at";
 
+/// Rows per multi-row INSERT: far below SQLite's 32,766 bound parameters.
+pub(crate) const ROWS_PER_INSERT: usize = 200;
+/// Rows per multi-row statement whose rows are wide (a transfer's 20 columns).
+pub(crate) const WIDE_ROWS_PER_STATEMENT: usize = 20;
+
+/// `INSERT INTO {table} VALUES ($1, …), (…)` for `rows` rows of `columns` values.
+pub(crate) fn multi_row_insert(table: &str, columns: usize, rows: usize) -> String {
+    format!("INSERT INTO {table} VALUES {}", value_rows(columns, rows))
+}
+
+/// `($1, …), (…)`: `rows` rows of `columns` values, numbered in binding order.
+pub(crate) fn value_rows(columns: usize, rows: usize) -> String {
+    let tuples: Vec<String> = (0..rows)
+        .map(|row| {
+            let placeholders: Vec<String> = (1..=columns).map(|column| format!("${}", row * columns + column)).collect();
+            format!("({})", placeholders.join(", "))
+        })
+        .collect();
+    tuples.join(", ")
+}
+
+/// `$1, $2, …, $n`: a list of `n` values, as in `IN (…)`.
+pub(crate) fn placeholders(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
     at.timestamp_micros()
 }

@@ -17,7 +17,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, due, get, micros, paged, time, uuid};
+use crate::rows::{
+    PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time, uuid, value_rows,
+};
 use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
 
 /// `amount` is the vendor's share, `recovered_amount` what of it repaid the vendor's
@@ -120,8 +122,8 @@ pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer)
 
 /// The transfers (one multi-row INSERT) and their events.
 async fn insert_transfers(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) -> Result<(), StoreError> {
-    for chunk in transfers.chunks(ledger::ROWS_PER_INSERT / 10) {
-        let mut query = sqlx::query(AssertSqlSafe(ledger::multi_row_insert(&format!("transfers ({COLUMNS})"), 20, chunk.len())));
+    for chunk in transfers.chunks(WIDE_ROWS_PER_STATEMENT) {
+        let mut query = sqlx::query(AssertSqlSafe(multi_row_insert(&format!("transfers ({COLUMNS})"), 20, chunk.len())));
         for t in chunk {
             query = query
                 .bind(t.id.to_string())
@@ -206,13 +208,13 @@ const SETTLED_COLUMNS: [&str; 8] = [
 /// race) is left as it is.
 async fn settle_pending(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) -> Result<HashSet<String>, StoreError> {
     let mut written = HashSet::with_capacity(transfers.len());
-    for chunk in transfers.chunks(ledger::ROWS_PER_INSERT / 10) {
+    for chunk in transfers.chunks(WIDE_ROWS_PER_STATEMENT) {
         let set: Vec<String> = SETTLED_COLUMNS[1..].iter().map(|column| format!("{column} = answer.{column}")).collect();
         let sql = format!(
             "WITH answer ({}) AS (VALUES {}) UPDATE transfers SET {} \
              FROM answer WHERE transfers.id = answer.id AND transfers.status = 'pending' RETURNING transfers.id",
             SETTLED_COLUMNS.join(", "),
-            ledger::value_rows(SETTLED_COLUMNS.len(), chunk.len()),
+            value_rows(SETTLED_COLUMNS.len(), chunk.len()),
             set.join(", ")
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -242,17 +244,13 @@ impl SqlStore {
     /// was written (a transfer settled twice in the batch, only the first time);
     /// nothing is when any statement fails.
     async fn settle_together(&self, settlements: &[TransferSettlement]) -> Result<Vec<bool>, StoreError> {
+        // A transfer's first settlement in the batch is the one sent, and the one that
+        // counts: the UPDATE would pick one of two rows for it at random.
         let mut seen = HashSet::with_capacity(settlements.len());
-        let firsts: Vec<bool> = settlements.iter().map(|(transfer, _)| seen.insert(transfer.id)).collect();
-        let transfers: Vec<&Transfer> =
-            settlements.iter().zip(&firsts).filter(|(_, first)| **first).map(|((transfer, _), _)| transfer).collect();
+        let firsts: Vec<&Transfer> = settlements.iter().map(|(transfer, _)| transfer).filter(|t| seen.insert(t.id)).collect();
         let mut tx = self.begin().await?;
-        let settled = settle_pending(&mut tx, &transfers).await?;
-        let written: Vec<bool> = settlements
-            .iter()
-            .zip(firsts)
-            .map(|((transfer, _), first)| first && settled.contains(&transfer.id.to_string()))
-            .collect();
+        let mut settled = settle_pending(&mut tx, &firsts).await?;
+        let written: Vec<bool> = settlements.iter().map(|(transfer, _)| settled.remove(&transfer.id.to_string())).collect();
         let entries: Vec<JournalEntry> = settlements
             .iter()
             .zip(&written)
@@ -279,14 +277,16 @@ impl SqlStore {
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
         for (index, request) in requests.iter().enumerate() {
             let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
+            let first_on_its_payment = request.payment_id.is_none_or(|id| payments.insert(id));
+            if !(first_of_its_key && first_on_its_payment) {
+                continue;
+            }
             let linked = match request.payment_id {
-                Some(id) if payments.insert(id) && first_of_its_key => match self.linked_payment(&mut tx, id).await? {
+                Some(id) => match self.linked_payment(&mut tx, id).await? {
                     Some(linked) => Some(linked),
                     None => continue,
                 },
-                Some(_) => continue,
-                None if first_of_its_key => None,
-                None => continue,
+                None => None,
             };
             let receivable = receivables.get(&request.receivable).copied().unwrap_or_default();
             if let Ok(plan) = (request.plan)(linked.as_ref(), receivable) {
