@@ -72,6 +72,8 @@ pub struct App {
     >,
     /// Transfer settlements of concurrent requests, written together.
     settlements: group_commit::GroupCommit<marketplace_ports::TransferSettlement, Result<bool, StoreError>>,
+    /// Payment events (a checkout's success, failure, expiry) of concurrent requests, applied together.
+    payment_events: group_commit::GroupCommit<ports::PaymentEvent, Result<ports::EventOutcome, StoreError>>,
 }
 
 impl App {
@@ -86,6 +88,7 @@ impl App {
         let new_transfers = store_writer(&store, |store, batch| store.create_transfers(batch));
         // The gateway's answers to concurrent transfers, settled together.
         let settlements = store_writer(&store, |store, batch| store.settle_transfers(batch));
+        let payment_events = store_writer(&store, |store, batch| store.apply_payment_events(batch));
         Self {
             store,
             gateways: Arc::new(gateways),
@@ -95,6 +98,7 @@ impl App {
             events,
             new_transfers,
             settlements,
+            payment_events,
         }
     }
 }

@@ -82,8 +82,18 @@ pub enum EventOutcome {
     },
 }
 
-/// Decides, inside the store's transaction, what an event does to a payment.
-pub type Decide<'a> = &'a (dyn Fn(&Payment) -> Decision + Send + Sync);
+/// Decides, inside the store's transaction, what an event does to a payment. Owned,
+/// so the event can queue for a group commit.
+pub type Decide = std::sync::Arc<dyn Fn(&Payment) -> Decision + Send + Sync>;
+
+/// One gateway event about a payment: its log row, how its payment is found (by
+/// `payment_id` when given, else by `session_id`) and what it does to it.
+pub struct PaymentEvent {
+    pub log: WebhookLog,
+    pub session_id: Option<String>,
+    pub payment_id: Option<Uuid>,
+    pub decide: Decide,
+}
 
 /// Everything the use cases need from storage, one trait per bounded context.
 pub trait Store:
@@ -133,16 +143,12 @@ pub trait PaymentStore: Send + Sync + 'static {
     /// Newest first, with the total count.
     async fn user_payments(&self, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), StoreError>;
 
-    /// In one transaction: logs the event (a duplicate stops here), finds the payment
-    /// (by `payment_id` when given, else by `session_id`), applies `decide`'s
-    /// settlement and its ledger entries.
-    async fn apply_payment_event(
-        &self,
-        log: &WebhookLog,
-        session_id: Option<&str>,
-        payment_id: Option<Uuid>,
-        decide: Decide<'_>,
-    ) -> Result<EventOutcome, StoreError>;
+    /// Each event, all or nothing: logged (a duplicate stops there), its payment found
+    /// and locked, `decide`'s settlement and its ledger entries written. Concurrent
+    /// events go in one transaction; one answer per event, in order. When that
+    /// transaction fails (the ledger refuses their entries together, say), each is
+    /// applied in a transaction of its own, so one event's failure stays its own.
+    async fn apply_payment_events(&self, events: &[PaymentEvent]) -> Vec<Result<EventOutcome, StoreError>>;
 
     /// Whether the (gateway, event id) was logged before.
     async fn webhook_seen(&self, gateway_name: &str, event_id: &str) -> Result<bool, StoreError>;

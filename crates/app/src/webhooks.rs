@@ -1,6 +1,8 @@
 //! Gateway events: verified webhooks, trusted events and the mock page all end in
 //! `apply_event`, which logs the event and applies it at most once.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use domain::FieldError;
 use domain::payment::{Payment, PaymentOutcome, PaymentStatus, PaymentType};
@@ -9,11 +11,11 @@ use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransaction
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::ports::{Decision, EventEffect, EventOutcome, GatewayEvent, Settlement, WebhookDelivery, WebhookError, WebhookLog};
+use crate::ports::{
+    Decide, Decision, EventEffect, EventOutcome, GatewayEvent, PaymentEvent, Settlement, WebhookDelivery, WebhookError,
+    WebhookLog,
+};
 use crate::{App, AppError};
-
-/// What an event does to the payment it names, decided inside the store's transaction.
-type Decider = Box<dyn Fn(&Payment) -> Decision + Send + Sync>;
 
 /// How a skipped event that names a wrong amount starts its reason.
 const CHARGED_OTHER_AMOUNT: &str = "the gateway charged";
@@ -153,23 +155,24 @@ impl App {
             return self.apply_object_event(gateway_name, event, payload).await;
         }
         let log = webhook_log(gateway_name, &event, payload);
-        let (session_id, payment_id, decide): (Option<&str>, Option<Uuid>, Decider) = match &event.effect {
+        let (session_id, payment_id, decide): (Option<String>, Option<Uuid>, Decide) = match &event.effect {
             EventEffect::Checkout { session_id, payment_id, outcome, payment_intent_id, failure_reason, charged } => {
                 let (outcome, intent, reason, charged) =
                     (*outcome, payment_intent_id.clone(), failure_reason.clone(), charged.clone());
                 (
-                    session_id.as_deref(),
+                    session_id.clone(),
                     *payment_id,
-                    Box::new(move |payment: &Payment| settle(payment, outcome, intent.clone(), reason.clone(), charged.as_ref())),
+                    Arc::new(move |payment: &Payment| settle(payment, outcome, intent.clone(), reason.clone(), charged.as_ref())),
                 )
             }
-            _ => (None, None, Box::new(|_: &Payment| Decision::Skip("event type is not handled".into()))),
+            _ => (None, None, Arc::new(|_: &Payment| Decision::Skip("event type is not handled".into()))),
         };
-        let outcome = self.store.apply_payment_event(&log, session_id, payment_id, decide.as_ref()).await?;
+        let request = PaymentEvent { log, session_id: session_id.clone(), payment_id, decide };
+        let outcome = self.payment_events.submit(request).await.map_err(AppError::internal)??;
         let receipt = match outcome {
             EventOutcome::Duplicate => {
                 crate::metrics::webhook_event(gateway_name, "duplicate");
-                let payment = match session_id {
+                let payment = match &session_id {
                     Some(session) => self.store.payment_by_session(gateway_name, session).await?,
                     None => None,
                 };

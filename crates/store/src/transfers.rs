@@ -361,21 +361,8 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl TransferStore for SqlStore {
     async fn create_transfers(&self, requests: &[TransferRequest]) -> Vec<Result<Guarded<Transfer>, StoreError>> {
-        let together = match self.create_together(requests).await {
-            Ok(answers) => answers,
-            Err(error) => {
-                tracing::warn!(%error, transfers = requests.len(), "transfers not created together: one at a time");
-                vec![None; requests.len()]
-            }
-        };
-        let mut answers = Vec::with_capacity(requests.len());
-        for (request, answer) in requests.iter().zip(together) {
-            answers.push(match answer {
-                Some(answer) => Ok(answer),
-                None => self.create_alone(request).await,
-            });
-        }
-        answers
+        let together = self.create_together(requests).await;
+        crate::alone_where_not_together(requests, together, "transfers", |request| self.create_alone(request)).await
     }
 
     async fn settle_transfers(&self, settlements: &[TransferSettlement]) -> Vec<Result<bool, StoreError>> {
@@ -401,7 +388,7 @@ impl TransferStore for SqlStore {
     }
 
     async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError> {
-        by_id(self.pool(), "transfers", COLUMNS, id, transfer).await
+        by_id(self, "transfers", COLUMNS, id, transfer).await
     }
 
     async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError> {
@@ -469,7 +456,7 @@ impl TransferStore for SqlStore {
     }
 
     async fn reversal(&self, id: Uuid) -> Result<Option<TransferReversal>, StoreError> {
-        by_id(self.pool(), "transfer_reversals", REVERSAL_COLUMNS, id, reversal).await
+        by_id(self, "transfer_reversals", REVERSAL_COLUMNS, id, reversal).await
     }
 
     async fn settle_reversal(&self, settled: &TransferReversal, undo: Option<UndoReversal<'_>>) -> Result<bool, StoreError> {

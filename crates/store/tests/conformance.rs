@@ -10,7 +10,9 @@ use std::time::Duration;
 use app::StoreError;
 use app::console_ports::{ConsoleStore, PaymentFilter};
 use app::marketplace_ports::{AccountStore, Guarded, LinkedPayment, TransferPlan, TransferRequest, TransferStore};
-use app::ports::{CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentStore, Settlement, WebhookLog};
+use app::ports::{
+    CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentEvent, PaymentStore, Settlement, WebhookLog,
+};
 use chrono::Utc;
 use domain::accounts::{AccountInput, AccountType, ConnectedAccount, NewAccount};
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
@@ -41,6 +43,7 @@ on_both_databases!(
     the_console_filters_payments_by_every_field,
     an_event_is_applied_once_with_its_ledger_entry,
     an_entry_that_would_overdraw_rolls_back_everything,
+    payment_events_applied_together_keep_their_own_answers,
     a_platform_debit_takes_from_several_stripes_and_never_below_zero,
     a_vendor_debit_takes_from_several_stripes_and_never_below_zero,
     a_job_slot_is_claimed_once,
@@ -213,28 +216,17 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
     let payment = new_payment("user-1", "5");
     store.create_payment(&payment, None).await.expect("insert");
     store.attach_checkout_session(payment.id, "cs_e", "https://pay", None).await.expect("attach");
-    let decide = |p: &Payment| {
-        Decision::Apply(Box::new(Settlement {
-            status: PaymentStatus::Succeeded,
-            payment_intent_id: Some("pi_1".into()),
-            failure_reason: None,
-            paid_at: Some(Utc::now()),
-            entries: vec![p.capture_entry().expect("entry")],
-            escrow_hold: None,
-            wallet_deposit: None,
-        }))
-    };
-    let applied = store.apply_payment_event(&log("evt_1"), Some("cs_e"), None, &decide).await.expect("apply");
+    let applied = apply_one(&store, log("evt_1"), "cs_e", captured).await.expect("apply");
     assert!(matches!(applied, EventOutcome::Applied(ref p) if p.status == PaymentStatus::Succeeded));
-    let duplicate = store.apply_payment_event(&log("evt_1"), Some("cs_e"), None, &decide).await.expect("again");
+    let duplicate = apply_one(&store, log("evt_1"), "cs_e", captured).await.expect("again");
     assert!(matches!(duplicate, EventOutcome::Duplicate));
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 500);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 
     let skip = |_: &Payment| Decision::Skip("not today".into());
-    let skipped = store.apply_payment_event(&log("evt_2"), Some("cs_e"), None, &skip).await.expect("skip");
+    let skipped = apply_one(&store, log("evt_2"), "cs_e", skip).await.expect("skip");
     assert!(matches!(skipped, EventOutcome::Skipped { reason, .. } if reason == "not today"));
-    let unknown = store.apply_payment_event(&log("evt_3"), Some("cs_none"), None, &decide).await.expect("unknown session");
+    let unknown = apply_one(&store, log("evt_3"), "cs_none", captured).await.expect("unknown session");
     assert!(matches!(unknown, EventOutcome::Skipped { payment: None, .. }));
 
     // The console reads the payment's entry and its events, not the unknown one.
@@ -274,7 +266,7 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
             wallet_deposit: None,
         }))
     };
-    let refused = store.apply_payment_event(&log("evt_o"), Some("cs_o"), None, &overdraw).await;
+    let refused = apply_one(&store, log("evt_o"), "cs_o", overdraw).await;
     assert!(
         matches!(refused, Err(StoreError::InsufficientFunds { ref account }) if account == "wallet:user-1:USD"),
         "{refused:?}"
@@ -282,11 +274,80 @@ async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
     assert_eq!(store.payment(payment.id).await.expect("read").map(|p| p.status), Some(PaymentStatus::Pending));
     assert_eq!(store.ledger_balance("wallet:user-1:USD").await.expect("balance"), 0);
     // The event was not consumed: a redelivery can still be applied.
-    let retry = store
-        .apply_payment_event(&log("evt_o"), Some("cs_o"), None, &|_: &Payment| Decision::Skip("ok".into()))
-        .await
-        .expect("retry");
+    let retry = apply_one(&store, log("evt_o"), "cs_o", |_: &Payment| Decision::Skip("ok".into())).await.expect("retry");
     assert!(matches!(retry, EventOutcome::Skipped { .. }));
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// Events applied together keep their own answers: the same event twice and two
+/// events on one payment are answered as if one came after the other, an event
+/// logged before is a duplicate, one whose payment is missing changes nothing, and
+/// when the entries together would overdraw, each is applied alone, so only the
+/// one that overdraws is refused.
+async fn payment_events_applied_together_keep_their_own_answers(store: SqlStore) {
+    let paid = |store: &SqlStore, amount: &str| {
+        let (store, payment) = (store.clone(), new_payment("user-1", amount));
+        async move {
+            store.create_payment(&payment, None).await.expect("insert");
+            payment
+        }
+    };
+    let event = |id: &str, payment: uuid::Uuid, decide: fn(&Payment) -> Decision| PaymentEvent {
+        log: log(id),
+        session_id: None,
+        payment_id: Some(payment),
+        decide: Arc::new(decide),
+    };
+    let (first, second, third) = (paid(&store, "5").await, paid(&store, "3").await, paid(&store, "2").await);
+    let earlier = store.apply_payment_events(&[event("evt_seen", third.id, captured)]).await;
+    assert!(matches!(earlier[..], [Ok(EventOutcome::Applied(ref p))] if p.status == PaymentStatus::Succeeded), "{earlier:?}");
+    let batch = [
+        event("evt_a", first.id, captured),
+        event("evt_a", first.id, captured),
+        event("evt_b", second.id, |_| Decision::Skip("not today".into())),
+        event("evt_c", uuid::Uuid::now_v7(), captured),
+        event("evt_seen", third.id, captured),
+        event("evt_d", first.id, captured),
+    ];
+    let answers = store.apply_payment_events(&batch).await;
+    assert!(matches!(&answers[0], Ok(EventOutcome::Applied(p)) if p.id == first.id && p.status == PaymentStatus::Succeeded));
+    assert!(matches!(answers[1], Ok(EventOutcome::Duplicate)), "{answers:?}");
+    assert!(
+        matches!(&answers[2], Ok(EventOutcome::Skipped { payment: Some(p), reason }) if p.id == second.id && reason == "not today")
+    );
+    assert!(matches!(&answers[3], Ok(EventOutcome::Skipped { payment: None, .. })), "{answers:?}");
+    assert!(matches!(answers[4], Ok(EventOutcome::Duplicate)), "logged before: {answers:?}");
+    assert!(
+        matches!(&answers[5], Ok(EventOutcome::Skipped { reason, .. }) if reason == "the payment is succeeded"),
+        "the second event on a payment sees the first's write: {answers:?}"
+    );
+    let status = |id| {
+        let store = store.clone();
+        async move { store.payment(id).await.expect("read").expect("exists").status }
+    };
+    assert_eq!(status(second.id).await, PaymentStatus::Pending);
+    let (_, logged) = store.webhook_log(Page { limit: 1, offset: 0 }).await.expect("webhook log");
+    assert_eq!(logged, 5, "evt_seen, evt_a, evt_b, evt_c and evt_d, once each");
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 700);
+
+    let (fourth, fifth, sixth) = (paid(&store, "1").await, paid(&store, "1").await, paid(&store, "1").await);
+    let overdraw = |p: &Payment| {
+        let wallet = LedgerAccount::owned(AccountKind::Wallet, "user-1", usd());
+        let external = LedgerAccount::platform(AccountKind::External, usd());
+        let entry =
+            JournalEntry::movement(EntryKind::Withdrawal, p.id.to_string(), wallet, external, Money::from_minor(1, usd()));
+        succeeded(vec![entry.expect("entry")])
+    };
+    let batch = [event("evt_e", fourth.id, captured), event("evt_f", fifth.id, overdraw), event("evt_g", sixth.id, captured)];
+    let answers = store.apply_payment_events(&batch).await;
+    assert!(matches!(answers[0], Ok(EventOutcome::Applied(_))), "{answers:?}");
+    assert!(matches!(&answers[1], Err(StoreError::InsufficientFunds { account }) if account == "wallet:user-1:USD"));
+    assert!(matches!(answers[2], Ok(EventOutcome::Applied(_))), "{answers:?}");
+    assert_eq!(
+        [status(fourth.id).await, status(fifth.id).await, status(sixth.id).await],
+        [PaymentStatus::Succeeded, PaymentStatus::Pending, PaymentStatus::Succeeded]
+    );
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 900);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
@@ -308,18 +369,40 @@ async fn settle_with(
     store.create_payment(&payment, None).await.expect("insert");
     let session = format!("cs_{}", payment.id.simple());
     store.attach_checkout_session(payment.id, &session, "https://pay", None).await.expect("attach");
-    let decide = |p: &Payment| {
-        Decision::Apply(Box::new(Settlement {
-            status: PaymentStatus::Succeeded,
-            payment_intent_id: None,
-            failure_reason: None,
-            paid_at: Some(Utc::now()),
-            entries: entries(p),
-            escrow_hold: None,
-            wallet_deposit: None,
-        }))
-    };
-    store.apply_payment_event(&log(&format!("evt_{}", payment.id.simple())), Some(&session), None, &decide).await
+    let entries = entries(&payment);
+    apply_one(store, log(&format!("evt_{}", payment.id.simple())), &session, move |_: &Payment| succeeded(entries.clone())).await
+}
+
+/// One event, found by its session (as a webhook that does not echo our id is): it
+/// is applied in a transaction of its own.
+async fn apply_one(
+    store: &SqlStore,
+    log: WebhookLog,
+    session: &str,
+    decide: impl Fn(&Payment) -> Decision + Send + Sync + 'static,
+) -> Result<EventOutcome, StoreError> {
+    let event = PaymentEvent { log, session_id: Some(session.to_owned()), payment_id: None, decide: Arc::new(decide) };
+    store.apply_payment_events(&[event]).await.remove(0)
+}
+
+fn succeeded(entries: Vec<JournalEntry>) -> Decision {
+    Decision::Apply(Box::new(Settlement {
+        status: PaymentStatus::Succeeded,
+        payment_intent_id: Some("pi_1".into()),
+        failure_reason: None,
+        paid_at: Some(Utc::now()),
+        entries,
+        escrow_hold: None,
+        wallet_deposit: None,
+    }))
+}
+
+/// The payment's capture, once: a payment no longer pending is skipped.
+fn captured(p: &Payment) -> Decision {
+    match p.status {
+        PaymentStatus::Pending => succeeded(vec![p.capture_entry().expect("entry")]),
+        other => Decision::Skip(format!("the payment is {other}")),
+    }
 }
 
 /// Captures the payment `p`, and moves `minor` of platform cash to a wallet.

@@ -1,0 +1,269 @@
+//! Gateway events about payments: each logged once, its payment locked, settled and
+//! its entries posted in the same transaction. Concurrent events are written
+//! together (issue 11: a paid checkout's heaviest write); what cannot be, alone.
+
+use std::collections::{HashMap, HashSet};
+
+use app::StoreError;
+use app::events_ports::OutboxEvent;
+use app::ports::{Decision, EventOutcome, PaymentEvent, Settlement, WebhookLog};
+use chrono::Utc;
+use domain::ledger::JournalEntry;
+use domain::payment::Payment;
+use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, flag, micros, multi_row_insert, placeholders, value_rows};
+use crate::{SqlStore, db, ledger, outbox, rows};
+
+/// A log row: the event, the payment it names, why it changed nothing.
+pub(crate) type LogRow<'a> = (&'a WebhookLog, Option<Uuid>, Option<&'a str>);
+
+/// What a settlement writes to its payment, in the order `settle_payments` binds it.
+/// Named apart from the payment's columns, which the statement returns.
+const SETTLED_COLUMNS: [&str; 7] =
+    ["answer_id", "new_status", "new_intent", "new_reason", "new_paid_at", "new_updated_at", "old_status"];
+
+impl SqlStore {
+    /// The events found by our payment id, in one transaction, each statement written
+    /// for all of them at once. Left out (`None`) for `apply_alone` to answer: one
+    /// found by its session only, one whose payment is missing, one naming a payment
+    /// or repeating an event id an earlier one of the batch does (it must see the
+    /// earlier one's write). `Err` when any statement fails, and then nothing is written.
+    pub(crate) async fn apply_together(&self, events: &[PaymentEvent]) -> Result<Vec<Option<EventOutcome>>, StoreError> {
+        let mut answers = vec![None; events.len()];
+        let (mut payments, mut keys) = (HashSet::new(), HashSet::new());
+        let batched: Vec<(usize, Uuid)> = events
+            .iter()
+            .enumerate()
+            .filter_map(|(index, event)| {
+                let id = event.payment_id?;
+                (payments.insert(id) && keys.insert((&event.log.gateway_name, &event.log.event_id))).then_some((index, id))
+            })
+            .collect();
+        if batched.is_empty() {
+            return Ok(answers);
+        }
+        let mut tx = self.begin().await?;
+        let locked = self.lock_payments(&mut tx, batched.iter().map(|(_, id)| *id)).await?;
+        let decided: Vec<(usize, &Payment, Decision)> = batched
+            .iter()
+            .filter_map(|(index, id)| {
+                let event = &events[*index];
+                let payment = locked.get(id).filter(|payment| payment.gateway_name == event.log.gateway_name)?;
+                Some((*index, payment, (event.decide)(payment)))
+            })
+            .collect();
+        let logs: Vec<LogRow> = decided
+            .iter()
+            .map(|(index, payment, decision)| (&events[*index].log, Some(payment.id), skip_reason(decision)))
+            .collect();
+        let logged = insert_webhook_logs(&mut tx, &logs).await?;
+        let mut settled = Vec::new();
+        for (index, payment, decision) in decided {
+            let log = &events[index].log;
+            answers[index] = match decision {
+                _ if !logged.contains(&(log.gateway_name.clone(), log.event_id.clone())) => Some(EventOutcome::Duplicate),
+                Decision::Skip(reason) => Some(EventOutcome::Skipped { payment: Some(payment.clone()), reason }),
+                Decision::Apply(settlement) => {
+                    settled.push((index, payment, settlement));
+                    None
+                }
+            };
+        }
+        let mut updated = settle_payments(&mut tx, &settled).await?;
+        let events = settled.iter().filter_map(|(_, payment, _)| updated.get(&payment.id)).filter_map(OutboxEvent::payment);
+        outbox::emit_all(&mut tx, events.collect()).await?;
+        for (_, _, settlement) in &settled {
+            write_beside(&mut tx, settlement).await?;
+        }
+        let entries: Vec<JournalEntry> =
+            settled.iter().flat_map(|(_, _, settlement)| settlement.entries.iter().cloned()).collect();
+        // Last, so the balance rows stay locked for the shortest time.
+        ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
+        tx.commit().await.map_err(db)?;
+        for (index, payment, _) in settled {
+            let payment =
+                updated.remove(&payment.id).ok_or_else(|| StoreError::Corrupt(format!("payment {} unsettled", payment.id)))?;
+            answers[index] = Some(EventOutcome::Applied(payment));
+        }
+        Ok(answers)
+    }
+
+    /// One event in a transaction of its own. The payment is locked first and the log
+    /// row written once, with its outcome: a duplicate delivered concurrently waits
+    /// on the payment's row lock (or, with no payment, on the log's unique key), then
+    /// finds the log row and changes nothing.
+    #[tracing::instrument(skip_all, fields(gateway = %event.log.gateway_name, event_id = %event.log.event_id))]
+    pub(crate) async fn apply_alone(&self, event: &PaymentEvent) -> Result<EventOutcome, StoreError> {
+        let PaymentEvent { log, session_id, payment_id, decide } = event;
+        let mut tx = self.begin().await?;
+        // By our id when the gateway echoes it: a session whose id we never stored
+        // (a crash after the gateway call) still finds its payment. By id the primary
+        // key alone, the gateway compared here: with `gateway_name` in the WHERE,
+        // PostgreSQL planned a (gateway_name, …) index on an empty table and a pooled
+        // connection kept that plan while the table grew (issue 11).
+        let payment = match (payment_id, session_id) {
+            (Some(id), _) => self.lock_payments(&mut tx, [*id]).await?.remove(id),
+            (None, Some(session)) => {
+                let sql = format!(
+                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_session_id = $1 AND gateway_name = $2{}",
+                    self.dialect().for_update()
+                );
+                let query = sqlx::query(AssertSqlSafe(sql)).bind(session).bind(&log.gateway_name);
+                let row = query.fetch_optional(&mut *tx).await.map_err(db)?;
+                row.as_ref().map(rows::payment).transpose()?
+            }
+            (None, None) => None,
+        };
+        let payment = payment.filter(|payment| payment.gateway_name == log.gateway_name);
+        let decision = payment.as_ref().map(|payment| decide(payment));
+        let reason = match (&decision, session_id, payment_id) {
+            (Some(decision), ..) => skip_reason(decision).map(str::to_owned),
+            (None, None, None) => Some("event type is not handled".to_owned()),
+            (None, ..) => Some("no payment of this gateway matches the event".to_owned()),
+        };
+        if insert_webhook_logs(&mut tx, &[(log, payment.as_ref().map(|p| p.id), reason.as_deref())]).await?.is_empty() {
+            tx.rollback().await.map_err(db)?;
+            return Ok(EventOutcome::Duplicate);
+        }
+        let outcome = match (payment, decision) {
+            (Some(current), Some(Decision::Apply(settlement))) => {
+                let settled = [(0, &current, settlement)];
+                let updated = settle_payments(&mut tx, &settled)
+                    .await?
+                    .remove(&current.id)
+                    .ok_or_else(|| StoreError::Database(format!("payment {} changed under a row lock", current.id)))?;
+                outbox::emit(&mut tx, OutboxEvent::payment(&updated)).await?;
+                let [(_, _, settlement)] = &settled;
+                write_beside(&mut tx, settlement).await?;
+                ledger::post_entries(&mut tx, self.known_accounts(), &settlement.entries).await?;
+                EventOutcome::Applied(updated)
+            }
+            (payment, _) => EventOutcome::Skipped { payment, reason: reason.unwrap_or_default() },
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(outcome)
+    }
+
+    /// The payments of `ids` that exist, locked in id order (two batches lock in the
+    /// same order, so they wait for each other instead of deadlocking).
+    async fn lock_payments(
+        &self,
+        tx: &mut Transaction<'_, Any>,
+        ids: impl IntoIterator<Item = Uuid>,
+    ) -> Result<HashMap<Uuid, Payment>, StoreError> {
+        let ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+        let mut locked = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(WIDE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE id IN ({}) ORDER BY id{}",
+                placeholders(chunk.len()),
+                self.dialect().for_update()
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+                let payment = rows::payment(&row)?;
+                locked.insert(payment.id, payment);
+            }
+        }
+        Ok(locked)
+    }
+}
+
+fn skip_reason(decision: &Decision) -> Option<&str> {
+    match decision {
+        Decision::Skip(reason) => Some(reason),
+        Decision::Apply(_) => None,
+    }
+}
+
+/// Writes the settlements (one multi-row UPDATE) of payments still in the status
+/// they were locked in; the payments as written.
+async fn settle_payments(
+    tx: &mut Transaction<'_, Any>,
+    settled: &[(usize, &Payment, Box<Settlement>)],
+) -> Result<HashMap<Uuid, Payment>, StoreError> {
+    let mut updated = HashMap::with_capacity(settled.len());
+    let now = micros(Utc::now());
+    for chunk in settled.chunks(WIDE_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "WITH answer ({}) AS (VALUES {}) UPDATE payments SET status = answer.new_status, \
+             gateway_payment_intent_id = COALESCE(answer.new_intent, gateway_payment_intent_id), \
+             failure_reason = answer.new_reason, paid_at = COALESCE(answer.new_paid_at, paid_at), \
+             updated_at = answer.new_updated_at FROM answer \
+             WHERE payments.id = answer.answer_id AND payments.status = answer.old_status RETURNING {PAYMENT_COLUMNS}",
+            SETTLED_COLUMNS.join(", "),
+            value_rows(SETTLED_COLUMNS.len(), chunk.len()),
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (_, payment, settlement) in chunk {
+            query = query
+                .bind(payment.id.to_string())
+                .bind(settlement.status.as_str())
+                .bind(settlement.payment_intent_id.clone())
+                .bind(settlement.failure_reason.clone())
+                .bind(settlement.paid_at.map(micros))
+                .bind(now)
+                .bind(payment.status.as_str());
+        }
+        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+            let payment = rows::payment(&row)?;
+            updated.insert(payment.id, payment);
+        }
+    }
+    Ok(updated)
+}
+
+/// What a settlement writes beside its payment: an escrowed payment's hold, a
+/// top-up's wallet history row.
+async fn write_beside(tx: &mut Transaction<'_, Any>, settlement: &Settlement) -> Result<(), StoreError> {
+    if let Some(hold) = &settlement.escrow_hold {
+        crate::escrow::insert_hold(tx, hold).await?;
+    }
+    if let Some(deposit) = &settlement.wallet_deposit {
+        crate::wallet::insert_wallet_transaction(tx, deposit).await?;
+    }
+    Ok(())
+}
+
+/// Logs handled events with their outcomes (one multi-row INSERT); the (gateway,
+/// event id) of those logged now, not before.
+pub(crate) async fn insert_webhook_logs(
+    connection: &mut sqlx::AnyConnection,
+    logs: &[LogRow<'_>],
+) -> Result<HashSet<(String, String)>, StoreError> {
+    let mut logged = HashSet::with_capacity(logs.len());
+    for chunk in logs.chunks(WIDE_ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "{} ON CONFLICT (gateway_name, event_id) DO NOTHING RETURNING gateway_name, event_id",
+            multi_row_insert(
+                "webhook_logs (id, gateway_name, event_id, event_type, payload, signature_valid, processed, payment_id, \
+                 error, received_at)",
+                10,
+                chunk.len()
+            )
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (log, payment_id, error) in chunk {
+            query = query
+                .bind(log.id.to_string())
+                .bind(&log.gateway_name)
+                .bind(&log.event_id)
+                .bind(&log.event_type)
+                .bind(&log.payload)
+                .bind(flag(log.signature_valid))
+                .bind(1_i64)
+                .bind(payment_id.map(|p| p.to_string()))
+                .bind(*error)
+                .bind(micros(log.received_at));
+        }
+        for row in query.fetch_all(&mut *connection).await.map_err(db)? {
+            logged.insert((row.try_get("gateway_name").map_err(db)?, row.try_get("event_id").map_err(db)?));
+        }
+    }
+    Ok(logged)
+}
