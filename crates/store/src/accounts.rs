@@ -71,7 +71,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn account(&self, id: Uuid) -> Result<Option<ConnectedAccount>, StoreError> {
-        by_id(self, "connected_accounts", COLUMNS, id, account).await
+        by_id(self.pool(), "connected_accounts", COLUMNS, id, account).await
     }
 
     async fn accounts(

@@ -146,7 +146,7 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl DisputeStore for SqlStore {
     async fn dispute(&self, id: Uuid) -> Result<Option<Dispute>, StoreError> {
-        by_id(self, "disputes", COLUMNS, id, dispute).await
+        by_id(self.pool(), "disputes", COLUMNS, id, dispute).await
     }
 
     async fn disputes(

@@ -275,7 +275,7 @@ async fn write_release(
 #[async_trait::async_trait]
 impl EscrowStore for SqlStore {
     async fn escrow(&self, id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
-        by_id(self, "escrow_holds", COLUMNS, id, hold).await
+        by_id(self.pool(), "escrow_holds", COLUMNS, id, hold).await
     }
 
     async fn escrow_by_payment(&self, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError> {

@@ -116,7 +116,7 @@ impl EventStore for SqlStore {
     }
 
     async fn endpoint(&self, id: Uuid) -> Result<Option<EventEndpoint>, StoreError> {
-        by_id(self, "event_endpoints", ENDPOINT_COLUMNS, id, endpoint).await
+        by_id(self.pool(), "event_endpoints", ENDPOINT_COLUMNS, id, endpoint).await
     }
 
     async fn endpoints(&self, page: Page) -> Result<(Vec<EventEndpoint>, i64), StoreError> {
@@ -153,7 +153,7 @@ impl EventStore for SqlStore {
     }
 
     async fn event(&self, id: Uuid) -> Result<Option<OutboxEvent>, StoreError> {
-        by_id(self, "events", EVENT_COLUMNS, id, event).await
+        by_id(self.pool(), "events", EVENT_COLUMNS, id, event).await
     }
 
     async fn events(&self, filter: &EventFilter, page: Page) -> Result<(Vec<OutboxEvent>, i64), StoreError> {

@@ -9,7 +9,6 @@ mod disputes;
 mod escrow;
 mod events;
 mod idempotency;
-mod lane;
 mod ledger;
 mod outbox;
 mod payment_events;
@@ -115,17 +114,8 @@ impl std::str::FromStr for SqliteSynchronous {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
-    /// PostgreSQL's connections for one autocommit statement each; `None` on SQLite,
-    /// whose one connection is the pool's.
-    lane: Option<lane::Lane>,
     dialect: Dialect,
     known_accounts: std::sync::Arc<ledger::KnownAccounts>,
-}
-
-/// PostgreSQL connections (of `DB_MAX_CONNECTIONS`) kept for one autocommit
-/// statement each: a quarter, none below four.
-fn lane_size(max_connections: u32) -> u32 {
-    max_connections / 4
 }
 
 /// Foreign keys on, WAL so readers in other processes (`check-ledger`) do not block
@@ -144,8 +134,7 @@ impl SqlStore {
             // sqlx still pings every connection as it comes back to the pool, closing
             // a broken one there.
             Dialect::Postgres => {
-                let pool_size = options.max_connections - lane_size(options.max_connections);
-                pool_options.max_connections(pool_size).test_before_acquire(false).connect(&options.url).await
+                pool_options.max_connections(options.max_connections).test_before_acquire(false).connect(&options.url).await
             }
             // One connection serialises writers: SQLite allows one at a time anyway,
             // and this way a transaction never fails with SQLITE_BUSY mid-way.
@@ -167,32 +156,7 @@ impl SqlStore {
             }
         }
         .map_err(db)?;
-        let lane = match (dialect, lane_size(options.max_connections)) {
-            (Dialect::Postgres, size) if size > 0 => Some(
-                lane::Lane::new(&options.url, size, options.max_lifetime, options.acquire_timeout)
-                    .map_err(StoreError::Database)?,
-            ),
-            _ => None,
-        };
-        Ok(Self { pool, lane, dialect, known_accounts: Default::default() })
-    }
-
-    /// One autocommit statement's row, if any: over the lane where there is one.
-    pub(crate) async fn lone_fetch(&self, query: rows::AnyQuery<'_>) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
-        match &self.lane {
-            Some(lane) => lane.fetch_optional(query).await,
-            None => query.fetch_optional(&self.pool).await,
-        }
-        .map_err(db)
-    }
-
-    /// One autocommit statement: over the lane where there is one.
-    pub(crate) async fn lone_execute(&self, query: rows::AnyQuery<'_>) -> Result<sqlx::any::AnyQueryResult, StoreError> {
-        match &self.lane {
-            Some(lane) => lane.execute(query).await,
-            None => query.execute(&self.pool).await,
-        }
-        .map_err(db)
+        Ok(Self { pool, dialect, known_accounts: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -232,9 +196,6 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
-        if let Some(lane) = &self.lane {
-            lane.close();
-        }
         self.pool.close().await;
     }
 }

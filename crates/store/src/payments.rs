@@ -32,12 +32,12 @@ impl PaymentStore for SqlStore {
         // the key's unique index in either.
         let id = payment.id.to_string();
         if (claim.is_none() || self.dialect() == Dialect::Postgres)
-            && self.lone_execute(insert_payment(payment, &id, claim)?).await?.rows_affected() == 1
+            && insert_payment(payment, &id, claim)?.execute(self.pool()).await.map_err(db)?.rows_affected() == 1
         {
             return Ok(CreatePaymentOutcome::Created(payment.clone()));
         }
         let mut tx = self.begin().await?;
-        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &payment.id.to_string()).await? {
+        if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &id).await? {
             tx.rollback().await.map_err(db)?;
             let payment = match existing.resource_id.as_deref().map(Uuid::try_parse) {
                 Some(Ok(id)) => self.payment(id).await?,
@@ -59,7 +59,7 @@ impl PaymentStore for SqlStore {
     ) -> Result<Payment, StoreError> {
         // One round trip: the row comes back with the update; a payment that had its
         // session already (a concurrent retry attached it first) is read as it is.
-        let update = sqlx::query(AssertSqlSafe(format!(
+        let updated = sqlx::query(AssertSqlSafe(format!(
             "UPDATE payments SET gateway_session_id = $1, checkout_url = $2, updated_at = $3, \
              gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, $5) WHERE id = $4 AND gateway_session_id IS NULL \
              RETURNING {PAYMENT_COLUMNS}"
@@ -68,8 +68,10 @@ impl PaymentStore for SqlStore {
         .bind(checkout_url)
         .bind(micros(Utc::now()))
         .bind(payment_id.to_string())
-        .bind(gateway_transaction_id);
-        let updated = self.lone_fetch(update).await?;
+        .bind(gateway_transaction_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
         match updated {
             Some(row) => rows::payment(&row),
             None => self.payment(payment_id).await?.ok_or_else(|| StoreError::Corrupt(format!("payment {payment_id} vanished"))),
@@ -77,19 +79,18 @@ impl PaymentStore for SqlStore {
     }
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError> {
-        by_id(self, "payments", PAYMENT_COLUMNS, payment_id, rows::payment).await
+        by_id(self.pool(), "payments", PAYMENT_COLUMNS, payment_id, rows::payment).await
     }
 
     async fn payment_by_session(&self, gateway_name: &str, session_id: &str) -> Result<Option<Payment>, StoreError> {
-        let row = self
-            .lone_fetch(
-                sqlx::query(AssertSqlSafe(format!(
-                    "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 AND gateway_session_id = $2"
-                )))
-                .bind(gateway_name)
-                .bind(session_id),
-            )
-            .await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE gateway_name = $1 AND gateway_session_id = $2"
+        )))
+        .bind(gateway_name)
+        .bind(session_id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
         row.as_ref().map(rows::payment).transpose()
     }
 

@@ -102,7 +102,7 @@ impl PayoutStore for SqlStore {
     }
 
     async fn payout(&self, id: Uuid) -> Result<Option<Payout>, StoreError> {
-        by_id(self, "payouts", COLUMNS, id, payout).await
+        by_id(self.pool(), "payouts", COLUMNS, id, payout).await
     }
 
     async fn payouts(

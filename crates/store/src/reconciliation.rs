@@ -171,7 +171,7 @@ impl ReconciliationStore for SqlStore {
     }
 
     async fn reconciliation_run(&self, id: Uuid) -> Result<Option<(ReconciliationRun, Vec<Line>)>, StoreError> {
-        let Some(found) = by_id(self, "reconciliation_runs", RUN_COLUMNS, id, run).await? else {
+        let Some(found) = by_id(self.pool(), "reconciliation_runs", RUN_COLUMNS, id, run).await? else {
             return Ok(None);
         };
         let rows = sqlx::query(AssertSqlSafe(format!(

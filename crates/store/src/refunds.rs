@@ -158,7 +158,7 @@ impl RefundStore for SqlStore {
     }
 
     async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError> {
-        by_id(self, "refunds", COLUMNS, id, refund).await
+        by_id(self.pool(), "refunds", COLUMNS, id, refund).await
     }
 
     async fn payment_refunds(&self, payment_id: Uuid) -> Result<Vec<Refund>, StoreError> {

@@ -147,14 +147,14 @@ where
 
 /// The row of `table` with this id.
 pub(crate) async fn by_id<T>(
-    store: &crate::SqlStore,
+    pool: &sqlx::AnyPool,
     table: &str,
     columns: &str,
     id: uuid::Uuid,
     map: fn(&AnyRow) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
     let sql = format!("SELECT {columns} FROM {table} WHERE id = $1");
-    let row = store.lone_fetch(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string())).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(pool).await.map_err(crate::db)?;
     row.as_ref().map(map).transpose()
 }
 

@@ -388,7 +388,7 @@ impl TransferStore for SqlStore {
     }
 
     async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError> {
-        by_id(self, "transfers", COLUMNS, id, transfer).await
+        by_id(self.pool(), "transfers", COLUMNS, id, transfer).await
     }
 
     async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError> {
@@ -456,7 +456,7 @@ impl TransferStore for SqlStore {
     }
 
     async fn reversal(&self, id: Uuid) -> Result<Option<TransferReversal>, StoreError> {
-        by_id(self, "transfer_reversals", REVERSAL_COLUMNS, id, reversal).await
+        by_id(self.pool(), "transfer_reversals", REVERSAL_COLUMNS, id, reversal).await
     }
 
     async fn settle_reversal(&self, settled: &TransferReversal, undo: Option<UndoReversal<'_>>) -> Result<bool, StoreError> {

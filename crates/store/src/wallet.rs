@@ -92,7 +92,7 @@ impl WalletStore for SqlStore {
     }
 
     async fn wallet_transaction(&self, id: Uuid) -> Result<Option<WalletTransaction>, StoreError> {
-        by_id(self, "wallet_transactions", COLUMNS, id, transaction).await
+        by_id(self.pool(), "wallet_transactions", COLUMNS, id, transaction).await
     }
 
     async fn wallet_transactions(&self, user_id: &str, page: Page) -> Result<(Vec<WalletTransaction>, i64), StoreError> {
