@@ -7,7 +7,7 @@ use domain::{FieldError, Money};
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::ports::{CreatePaymentOutcome, GatewayCheckout, GatewayLimits};
+use crate::ports::{CreatePaymentOutcome, GatewayCheckout, GatewayLimits, NewPayment, SessionAttachment};
 use crate::{App, AppError, idempotency};
 
 const METHOD: &str = "CreateCheckoutSession";
@@ -28,7 +28,8 @@ impl App {
 
         let claim = idempotency::claim(principal, request.idempotency_key.as_ref(), METHOD, &fingerprint(&request));
         let candidate = Payment::pending(Uuid::now_v7(), &request, Utc::now());
-        let (payment, outcome) = match self.store.create_payment(&candidate, claim.as_ref()).await? {
+        let new = NewPayment { payment: candidate, claim: claim.clone() };
+        let (payment, outcome) = match self.new_payments.submit(new).await.map_err(AppError::internal)?? {
             CreatePaymentOutcome::Created(payment) => (payment, "created"),
             CreatePaymentOutcome::KeyExists { request_hash, method, payment } => {
                 idempotency::ensure_same_request(claim.as_ref(), &method, &request_hash)?;
@@ -64,15 +65,13 @@ impl App {
                 tracing::warn!(payment_id = %payment.id, %error, "gateway did not create a checkout session");
                 AppError::from(error)
             })?;
-        let attached = self
-            .store
-            .attach_checkout_session(
-                payment.id,
-                &session.session_id,
-                &session.checkout_url,
-                session.gateway_transaction_id.as_deref(),
-            )
-            .await?;
+        let attachment = SessionAttachment {
+            payment_id: payment.id,
+            session_id: session.session_id,
+            checkout_url: session.checkout_url,
+            gateway_transaction_id: session.gateway_transaction_id,
+        };
+        let attached = self.sessions.submit(attachment).await.map_err(AppError::internal)??;
         match session.settled {
             Some(event) => {
                 let payload = serde_json::json!({"id": event.event_id, "type": event.event_type, "answer_of": "checkout"});

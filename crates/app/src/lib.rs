@@ -72,6 +72,9 @@ pub struct App {
     >,
     /// Transfer settlements of concurrent requests, written together.
     settlements: group_commit::GroupCommit<marketplace_ports::TransferSettlement, Result<bool, StoreError>>,
+    /// Checkouts' new payments, and then their gateway sessions, written together.
+    new_payments: group_commit::GroupCommit<ports::NewPayment, Result<ports::CreatePaymentOutcome, StoreError>>,
+    sessions: group_commit::GroupCommit<ports::SessionAttachment, Result<domain::payment::Payment, StoreError>>,
     /// Payment events (a checkout's success, failure, expiry) of concurrent requests, applied together.
     payment_events: group_commit::GroupCommit<ports::PaymentEvent, Result<ports::EventOutcome, StoreError>>,
 }
@@ -88,6 +91,8 @@ impl App {
         let new_transfers = store_writer(&store, |store, batch| store.create_transfers(batch));
         // The gateway's answers to concurrent transfers, settled together.
         let settlements = store_writer(&store, |store, batch| store.settle_transfers(batch));
+        let new_payments = store_writer(&store, |store, batch| store.create_payments(batch));
+        let sessions = store_writer(&store, |store, batch| store.attach_checkout_sessions(batch));
         let payment_events = store_writer(&store, |store, batch| store.apply_payment_events(batch));
         Self {
             store,
@@ -98,6 +103,8 @@ impl App {
             events,
             new_transfers,
             settlements,
+            new_payments,
+            sessions,
             payment_events,
         }
     }

@@ -26,6 +26,22 @@ pub struct IdempotencyClaim {
     pub request_hash: String,
 }
 
+/// A checkout's new payment and its key's claim.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub payment: Payment,
+    pub claim: Option<IdempotencyClaim>,
+}
+
+/// The session a gateway opened for a payment.
+#[derive(Debug, Clone)]
+pub struct SessionAttachment {
+    pub payment_id: Uuid,
+    pub session_id: String,
+    pub checkout_url: String,
+    pub gateway_transaction_id: Option<String>,
+}
+
 /// Result of creating a payment under an optional idempotency key.
 #[derive(Debug, Clone)]
 pub enum CreatePaymentOutcome {
@@ -117,24 +133,15 @@ pub trait Store:
 pub trait PaymentStore: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Inserts the payment and the idempotency claim in one transaction; when the
-    /// key exists, returns what it points at instead. Concurrent identical claims
-    /// resolve to one payment.
-    async fn create_payment(
-        &self,
-        payment: &Payment,
-        claim: Option<&IdempotencyClaim>,
-    ) -> Result<CreatePaymentOutcome, StoreError>;
+    /// Each payment inserted with its key's claim, all or nothing; when the key was
+    /// used before, what it points at instead. Concurrent identical claims resolve to
+    /// one payment. Concurrent payments are written together; one answer each, in
+    /// order, and one's failure stays its own.
+    async fn create_payments(&self, payments: &[NewPayment]) -> Vec<Result<CreatePaymentOutcome, StoreError>>;
 
-    /// Records the gateway's session unless one was recorded already; returns the
-    /// payment as stored afterwards.
-    async fn attach_checkout_session(
-        &self,
-        payment_id: Uuid,
-        session_id: &str,
-        checkout_url: &str,
-        gateway_transaction_id: Option<&str>,
-    ) -> Result<Payment, StoreError>;
+    /// Records each gateway's session unless its payment had one already; each
+    /// payment as stored afterwards, in order. Concurrent ones are written together.
+    async fn attach_checkout_sessions(&self, sessions: &[SessionAttachment]) -> Vec<Result<Payment, StoreError>>;
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError>;
 

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod balances;
+mod checkouts;
 mod console;
 mod disputes;
 mod escrow;

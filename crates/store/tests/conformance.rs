@@ -11,7 +11,8 @@ use app::StoreError;
 use app::console_ports::{ConsoleStore, PaymentFilter};
 use app::marketplace_ports::{AccountStore, Guarded, LinkedPayment, TransferPlan, TransferRequest, TransferStore};
 use app::ports::{
-    CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, Page, PaymentEvent, PaymentStore, Settlement, WebhookLog,
+    CreatePaymentOutcome, Decision, EventOutcome, IdempotencyClaim, NewPayment, Page, PaymentEvent, PaymentStore,
+    SessionAttachment, Settlement, WebhookLog,
 };
 use chrono::Utc;
 use domain::accounts::{AccountInput, AccountType, ConnectedAccount, NewAccount};
@@ -39,6 +40,7 @@ on_both_databases!(
     payments_round_trip_with_every_field,
     an_idempotency_key_points_at_its_first_payment,
     a_checkout_session_is_attached_only_once,
+    checkouts_written_together_keep_their_own_answers,
     user_payments_are_newest_first,
     the_console_filters_payments_by_every_field,
     an_event_is_applied_once_with_its_ledger_entry,
@@ -125,6 +127,56 @@ fn claim(key: &str, hash: &str) -> IdempotencyClaim {
     IdempotencyClaim { scope: "user-1".into(), key: key.into(), method: "CreateCheckoutSession", request_hash: hash.into() }
 }
 
+/// One payment or session at a time, as a lone checkout writes them.
+trait OneAtATime {
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<CreatePaymentOutcome, StoreError>;
+    async fn attach_checkout_session(
+        &self,
+        payment_id: uuid::Uuid,
+        session_id: &str,
+        checkout_url: &str,
+        gateway_transaction_id: Option<&str>,
+    ) -> Result<Payment, StoreError>;
+}
+
+impl OneAtATime for SqlStore {
+    async fn create_payment(
+        &self,
+        payment: &Payment,
+        claim: Option<&IdempotencyClaim>,
+    ) -> Result<CreatePaymentOutcome, StoreError> {
+        self.create_payments(&[NewPayment { payment: payment.clone(), claim: claim.cloned() }]).await.remove(0)
+    }
+
+    async fn attach_checkout_session(
+        &self,
+        payment_id: uuid::Uuid,
+        session_id: &str,
+        checkout_url: &str,
+        gateway_transaction_id: Option<&str>,
+    ) -> Result<Payment, StoreError> {
+        self.attach_checkout_sessions(&[attachment(payment_id, session_id, checkout_url, gateway_transaction_id)]).await.remove(0)
+    }
+}
+
+fn attachment(
+    payment_id: uuid::Uuid,
+    session_id: &str,
+    checkout_url: &str,
+    gateway_transaction_id: Option<&str>,
+) -> SessionAttachment {
+    SessionAttachment {
+        payment_id,
+        session_id: session_id.to_owned(),
+        checkout_url: checkout_url.to_owned(),
+        gateway_transaction_id: gateway_transaction_id.map(str::to_owned),
+    }
+}
+
 fn log(event_id: &str) -> WebhookLog {
     WebhookLog {
         id: uuid::Uuid::now_v7(),
@@ -168,6 +220,53 @@ async fn a_checkout_session_is_attached_only_once(store: SqlStore) {
     assert_eq!(again.gateway_session_id.as_deref(), Some("cs_1"), "the first session stays");
     assert_eq!(store.payment_by_session("mock", "cs_1").await.expect("by session").map(|p| p.id), Some(payment.id));
     assert_eq!(store.payment_by_session("stripe", "cs_1").await.expect("other gateway"), None);
+}
+
+/// Checkouts written together keep their own answers: a key used earlier in the
+/// batch or before points at its first payment and leaves nothing behind, a session
+/// is attached once, and the rest of the batch is written.
+async fn checkouts_written_together_keep_their_own_answers(store: SqlStore) {
+    let earlier = new_payment("user-1", "1");
+    store.create_payment(&earlier, Some(&claim("k0", "h0"))).await.expect("earlier");
+    store.attach_checkout_session(earlier.id, "cs_0", "https://pay/cs_0", None).await.expect("earlier session");
+    let payments: Vec<Payment> = (0..4).map(|_| new_payment("user-1", "2")).collect();
+    let claims = [None, Some(claim("k1", "h1")), Some(claim("k1", "h1")), Some(claim("k0", "h0"))];
+    let batch: Vec<NewPayment> = payments
+        .iter()
+        .zip(&claims)
+        .map(|(payment, claim)| NewPayment { payment: payment.clone(), claim: claim.clone() })
+        .collect();
+    let answers = store.create_payments(&batch).await;
+    for (index, answer) in answers[..2].iter().enumerate() {
+        assert!(matches!(answer, Ok(CreatePaymentOutcome::Created(p)) if p.id == payments[index].id), "{answers:?}");
+    }
+    let points_at = |answer: &Result<CreatePaymentOutcome, StoreError>| match answer {
+        Ok(CreatePaymentOutcome::KeyExists { payment: Some(p), .. }) => Some(p.id),
+        _ => None,
+    };
+    assert_eq!(points_at(&answers[2]), Some(payments[1].id), "a key used earlier in the batch: {answers:?}");
+    assert_eq!(points_at(&answers[3]), Some(earlier.id), "a key used before: {answers:?}");
+    for (payment, written) in payments.iter().zip([true, true, false, false]) {
+        assert_eq!(store.payment(payment.id).await.expect("read").is_some(), written, "{answers:?}");
+    }
+
+    let sessions = [
+        attachment(payments[0].id, "cs_a", "https://pay/cs_a", Some("pi_a")),
+        attachment(payments[1].id, "cs_b", "https://pay/cs_b", None),
+        attachment(payments[1].id, "cs_c", "https://pay/cs_c", None),
+        attachment(earlier.id, "cs_d", "https://pay/cs_d", None),
+    ];
+    let attached = store.attach_checkout_sessions(&sessions).await;
+    let session_of = |index: usize| {
+        let payment = attached[index].as_ref().expect("attached");
+        (payment.gateway_session_id.clone(), payment.checkout_url.clone())
+    };
+    assert_eq!(session_of(0), (Some("cs_a".into()), Some("https://pay/cs_a".into())));
+    assert_eq!(attached[0].as_ref().expect("attached").gateway_payment_intent_id.as_deref(), Some("pi_a"));
+    assert_eq!(session_of(1).0.as_deref(), Some("cs_b"));
+    assert_eq!(session_of(2).0.as_deref(), Some("cs_b"), "the first session of the batch stays");
+    assert_eq!(session_of(3).0.as_deref(), Some("cs_0"), "the session attached before stays");
+    assert_eq!(store.payment_by_session("mock", "cs_c").await.expect("by session"), None);
 }
 
 async fn user_payments_are_newest_first(store: SqlStore) {

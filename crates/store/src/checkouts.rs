@@ -1,0 +1,220 @@
+//! A checkout's two writes: its payment with its key's claim, and later the session
+//! the gateway opened for it. Concurrent checkouts write each together (issue 11);
+//! a lone one keeps its one autocommit statement.
+
+use std::collections::HashSet;
+
+use app::StoreError;
+use app::ports::{CreatePaymentOutcome, IdempotencyClaim, NewPayment, PaymentStore, SessionAttachment};
+use chrono::Utc;
+use domain::payment::Payment;
+use sqlx::{Any, AssertSqlSafe, Transaction};
+use uuid::Uuid;
+
+use crate::rows::{AnyQuery, PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, flag, micros, multi_row_insert, placeholders, value_rows};
+use crate::{Dialect, SqlStore, db, idempotency, rows};
+
+/// The payment's columns, in the order `bind_payment` binds them.
+const PAYMENT_VALUES: usize = 23;
+
+/// What an attachment writes, in the order `attach_sessions_together` binds it; named
+/// apart from the payment's columns, which the statement returns.
+const ATTACHED_COLUMNS: [&str; 5] = ["answer_id", "new_session", "new_url", "new_intent", "new_updated_at"];
+
+impl SqlStore {
+    /// The payments in one transaction: their keys' claims in one statement, the
+    /// payments in another. Left out (`None`) for `create_payment_alone`: one whose
+    /// key was used before or earlier in the batch (it finds what the key points at),
+    /// and a batch of one (its one statement is cheaper than a transaction).
+    pub(crate) async fn create_payments_together(
+        &self,
+        payments: &[NewPayment],
+    ) -> Result<Vec<Option<CreatePaymentOutcome>>, StoreError> {
+        let mut answers = vec![None; payments.len()];
+        if payments.len() < 2 {
+            return Ok(answers);
+        }
+        let mut keys = HashSet::new();
+        let firsts: Vec<&NewPayment> =
+            payments.iter().filter(|new| new.claim.as_ref().is_none_or(|c| keys.insert((&c.scope, &c.key)))).collect();
+        let mut tx = self.begin().await?;
+        let claims: Vec<_> =
+            firsts.iter().filter_map(|new| new.claim.as_ref().map(|claim| (claim, new.payment.id.to_string()))).collect();
+        let claimed = idempotency::claim_all(&mut tx, &claims).await?;
+        let written: HashSet<Uuid> = firsts
+            .iter()
+            .filter(|new| new.claim.as_ref().is_none_or(|c| claimed.contains(&(c.scope.clone(), c.key.clone()))))
+            .map(|new| new.payment.id)
+            .collect();
+        let rows: Vec<&Payment> = payments.iter().map(|new| &new.payment).filter(|p| written.contains(&p.id)).collect();
+        insert_payments(&mut tx, &rows).await?;
+        tx.commit().await.map_err(db)?;
+        for (answer, new) in answers.iter_mut().zip(payments) {
+            if written.contains(&new.payment.id) {
+                *answer = Some(CreatePaymentOutcome::Created(new.payment.clone()));
+            }
+        }
+        Ok(answers)
+    }
+
+    #[tracing::instrument(skip_all, fields(payment_id = %new.payment.id))]
+    pub(crate) async fn create_payment_alone(&self, new: &NewPayment) -> Result<CreatePaymentOutcome, StoreError> {
+        let NewPayment { payment, claim } = new;
+        // One autocommit statement where it can be (issue 11: round trips are what a
+        // write costs under load): the payment alone, or on PostgreSQL the key's claim
+        // and the payment together, the payment inserted only if the claim was. A key
+        // claimed before (or SQLite with a key) takes the transaction below, which
+        // finds what the key points at; a concurrent claim of the same key waits on
+        // the key's unique index in either.
+        let id = payment.id.to_string();
+        if (claim.is_none() || self.dialect() == Dialect::Postgres)
+            && insert_payment(payment, &id, claim.as_ref())?.execute(self.pool()).await.map_err(db)?.rows_affected() == 1
+        {
+            return Ok(CreatePaymentOutcome::Created(payment.clone()));
+        }
+        let mut tx = self.begin().await?;
+        if let Some(existing) = idempotency::claim_optional(&mut tx, claim.as_ref(), &id).await? {
+            tx.rollback().await.map_err(db)?;
+            let payment = match existing.resource_id.as_deref().map(Uuid::try_parse) {
+                Some(Ok(id)) => self.payment(id).await?,
+                _ => None,
+            };
+            return Ok(CreatePaymentOutcome::KeyExists { request_hash: existing.request_hash, method: existing.method, payment });
+        }
+        insert_payment(payment, &id, None)?.execute(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(CreatePaymentOutcome::Created(payment.clone()))
+    }
+
+    /// The sessions in one autocommit statement (per 20), each written only if its
+    /// payment has none yet. Left out (`None`) for `attach_session_alone`: one whose
+    /// payment had a session already or is named earlier in the batch, and a batch of one.
+    pub(crate) async fn attach_sessions_together(
+        &self,
+        sessions: &[SessionAttachment],
+    ) -> Result<Vec<Option<Payment>>, StoreError> {
+        let mut answers = vec![None; sessions.len()];
+        if sessions.len() < 2 {
+            return Ok(answers);
+        }
+        let mut seen = HashSet::new();
+        let firsts: Vec<&SessionAttachment> = sessions.iter().filter(|s| seen.insert(s.payment_id)).collect();
+        let now = micros(Utc::now());
+        let mut attached = std::collections::HashMap::with_capacity(firsts.len());
+        for chunk in firsts.chunks(WIDE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "WITH answer ({}) AS (VALUES {}) UPDATE payments SET gateway_session_id = answer.new_session, \
+                 checkout_url = answer.new_url, updated_at = answer.new_updated_at, \
+                 gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, answer.new_intent) FROM answer \
+                 WHERE payments.id = answer.answer_id AND payments.gateway_session_id IS NULL RETURNING {PAYMENT_COLUMNS}",
+                ATTACHED_COLUMNS.join(", "),
+                value_rows(ATTACHED_COLUMNS.len(), chunk.len())
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for session in chunk {
+                query = query
+                    .bind(session.payment_id.to_string())
+                    .bind(&session.session_id)
+                    .bind(&session.checkout_url)
+                    .bind(session.gateway_transaction_id.as_deref())
+                    .bind(now);
+            }
+            for row in query.fetch_all(self.pool()).await.map_err(db)? {
+                let payment = rows::payment(&row)?;
+                attached.insert(payment.id, payment);
+            }
+        }
+        for (answer, session) in answers.iter_mut().zip(sessions) {
+            *answer = attached.remove(&session.payment_id);
+        }
+        Ok(answers)
+    }
+
+    pub(crate) async fn attach_session_alone(&self, session: &SessionAttachment) -> Result<Payment, StoreError> {
+        let SessionAttachment { payment_id, session_id, checkout_url, gateway_transaction_id } = session;
+        // One round trip: the row comes back with the update; a payment that had its
+        // session already (a concurrent retry attached it first) is read as it is.
+        let updated = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE payments SET gateway_session_id = $1, checkout_url = $2, updated_at = $3, \
+             gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, $5) WHERE id = $4 AND gateway_session_id IS NULL \
+             RETURNING {PAYMENT_COLUMNS}"
+        )))
+        .bind(session_id)
+        .bind(checkout_url)
+        .bind(micros(Utc::now()))
+        .bind(payment_id.to_string())
+        .bind(gateway_transaction_id.as_deref())
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db)?;
+        match updated {
+            Some(row) => rows::payment(&row),
+            None => self.payment(*payment_id).await?.ok_or_else(|| StoreError::Corrupt(format!("payment {payment_id} vanished"))),
+        }
+    }
+}
+
+/// The payments' rows (one multi-row INSERT per 20).
+async fn insert_payments(tx: &mut Transaction<'_, Any>, payments: &[&Payment]) -> Result<(), StoreError> {
+    for chunk in payments.chunks(WIDE_ROWS_PER_STATEMENT) {
+        let sql = multi_row_insert(&format!("payments ({PAYMENT_COLUMNS})"), PAYMENT_VALUES, chunk.len());
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for payment in chunk {
+            query = bind_payment(query, payment)?;
+        }
+        query.execute(&mut **tx).await.map_err(db)?;
+    }
+    Ok(())
+}
+
+/// The payment's INSERT (`id` is its id); with `claim` (PostgreSQL only: a
+/// data-modifying `WITH`), only if the claim of its key is new, in the same statement:
+/// no row inserted means the key was claimed.
+fn insert_payment<'q>(
+    payment: &'q Payment,
+    id: &'q str,
+    claim: Option<&'q IdempotencyClaim>,
+) -> Result<AnyQuery<'q>, StoreError> {
+    let values = placeholders(PAYMENT_VALUES);
+    let sql = match claim {
+        None => format!("INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({values})"),
+        Some(_) => format!(
+            "WITH claim AS ({} RETURNING 1) INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {values} \
+             WHERE EXISTS (SELECT 1 FROM claim)",
+            idempotency::insert(PAYMENT_VALUES + 1)
+        ),
+    };
+    let mut query = bind_payment(sqlx::query(AssertSqlSafe(sql)), payment)?;
+    if let Some(claim) = claim {
+        query = idempotency::bind(query, claim, id);
+    }
+    Ok(query)
+}
+
+fn bind_payment<'q>(query: AnyQuery<'q>, payment: &'q Payment) -> Result<AnyQuery<'q>, StoreError> {
+    let metadata = serde_json::to_string(&payment.metadata).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(query
+        .bind(payment.id.to_string())
+        .bind(&payment.user_id)
+        .bind(payment.amount.minor())
+        .bind(payment.amount.currency().code())
+        .bind(payment.payment_type.as_str())
+        .bind(payment.status.as_str())
+        .bind(&payment.gateway_name)
+        .bind(payment.gateway_session_id.as_deref())
+        .bind(payment.gateway_payment_intent_id.as_deref())
+        .bind(payment.checkout_url.as_deref())
+        .bind(&payment.success_url)
+        .bind(&payment.cancel_url)
+        .bind(payment.merchant_id.map(|m| m.to_string()))
+        .bind(payment.buyer_id.as_deref())
+        .bind(flag(payment.escrow.is_some()))
+        .bind(payment.escrow.as_ref().map_or(0, |e| i64::from(e.hold_days)))
+        .bind(payment.refunded_minor)
+        .bind(payment.idempotency_key.as_deref())
+        .bind(metadata)
+        .bind(payment.failure_reason.as_deref())
+        .bind(payment.paid_at.map(micros))
+        .bind(micros(payment.created_at))
+        .bind(micros(payment.updated_at)))
+}
