@@ -24,16 +24,11 @@ const ATTACHED_COLUMNS: [&str; 5] = ["answer_id", "new_session", "new_url", "new
 impl SqlStore {
     /// The payments in one transaction: their keys' claims in one statement, the
     /// payments in another. Left out (`None`) for `create_payment_alone`: one whose
-    /// key was used before or earlier in the batch (it finds what the key points at),
-    /// and a batch of one (its one statement is cheaper than a transaction).
+    /// key was used before or earlier in the batch (it finds what the key points at).
     pub(crate) async fn create_payments_together(
         &self,
         payments: &[NewPayment],
     ) -> Result<Vec<Option<CreatePaymentOutcome>>, StoreError> {
-        let mut answers = vec![None; payments.len()];
-        if payments.len() < 2 {
-            return Ok(answers);
-        }
         let mut keys = HashSet::new();
         let firsts: Vec<&NewPayment> =
             payments.iter().filter(|new| new.claim.as_ref().is_none_or(|c| keys.insert((&c.scope, &c.key)))).collect();
@@ -49,12 +44,9 @@ impl SqlStore {
         let rows: Vec<&Payment> = payments.iter().map(|new| &new.payment).filter(|p| written.contains(&p.id)).collect();
         insert_payments(&mut tx, &rows).await?;
         tx.commit().await.map_err(db)?;
-        for (answer, new) in answers.iter_mut().zip(payments) {
-            if written.contains(&new.payment.id) {
-                *answer = Some(CreatePaymentOutcome::Created(new.payment.clone()));
-            }
-        }
-        Ok(answers)
+        let created =
+            |new: &NewPayment| written.contains(&new.payment.id).then(|| CreatePaymentOutcome::Created(new.payment.clone()));
+        Ok(payments.iter().map(created).collect())
     }
 
     #[tracing::instrument(skip_all, fields(payment_id = %new.payment.id))]
@@ -88,15 +80,11 @@ impl SqlStore {
 
     /// The sessions in one autocommit statement (per 20), each written only if its
     /// payment has none yet. Left out (`None`) for `attach_session_alone`: one whose
-    /// payment had a session already or is named earlier in the batch, and a batch of one.
+    /// payment had a session already or is named earlier in the batch.
     pub(crate) async fn attach_sessions_together(
         &self,
         sessions: &[SessionAttachment],
     ) -> Result<Vec<Option<Payment>>, StoreError> {
-        let mut answers = vec![None; sessions.len()];
-        if sessions.len() < 2 {
-            return Ok(answers);
-        }
         let mut seen = HashSet::new();
         let firsts: Vec<&SessionAttachment> = sessions.iter().filter(|s| seen.insert(s.payment_id)).collect();
         let now = micros(Utc::now());
@@ -124,10 +112,8 @@ impl SqlStore {
                 attached.insert(payment.id, payment);
             }
         }
-        for (answer, session) in answers.iter_mut().zip(sessions) {
-            *answer = attached.remove(&session.payment_id);
-        }
-        Ok(answers)
+        // The first attachment of a payment takes its row; a second finds it gone.
+        Ok(sessions.iter().map(|session| attached.remove(&session.payment_id)).collect())
     }
 
     pub(crate) async fn attach_session_alone(&self, session: &SessionAttachment) -> Result<Payment, StoreError> {

@@ -221,25 +221,33 @@ pub(crate) fn db(error: sqlx::Error) -> StoreError {
     StoreError::Database(error.to_string())
 }
 
-/// The answers of a batch written together; a request it left out (`None`), or every
-/// request when its transaction failed, is answered by `alone` in a transaction of
-/// its own, so one request's failure stays its own.
-pub(crate) async fn alone_where_not_together<'a, T, R, Fut>(
+/// Each request's answer: written together with the others, or, where the batch
+/// left it out (`None`) or its transaction failed, by `alone` in a transaction of
+/// its own, so one request's failure stays its own. A lone request goes alone: its
+/// own path is as short (one autocommit statement for a checkout's writes).
+pub(crate) async fn together_or_alone<'a, T, R, Together, Alone>(
     requests: &'a [T],
-    together: Result<Vec<Option<R>>, StoreError>,
     what: &str,
-    alone: impl Fn(&'a T) -> Fut,
+    together: impl FnOnce(&'a [T]) -> Together,
+    alone: impl Fn(&'a T) -> Alone,
 ) -> Vec<Result<R, StoreError>>
 where
-    Fut: std::future::Future<Output = Result<R, StoreError>>,
+    Together: std::future::Future<Output = Result<Vec<Option<R>>, StoreError>>,
+    Alone: std::future::Future<Output = Result<R, StoreError>>,
 {
-    let together = together.unwrap_or_else(|error| {
-        tracing::warn!(%error, requests = requests.len(), what, "not written together: one at a time");
-        requests.iter().map(|_| None).collect()
-    });
+    let together = match requests.len() {
+        0 | 1 => Ok(Vec::new()),
+        _ => together(requests).await,
+    };
+    let mut together = together
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, requests = requests.len(), what, "not written together: one at a time");
+            Vec::new()
+        })
+        .into_iter();
     let mut answers = Vec::with_capacity(requests.len());
-    for (request, answer) in requests.iter().zip(together) {
-        answers.push(match answer {
+    for request in requests {
+        answers.push(match together.next().flatten() {
             Some(answer) => Ok(answer),
             None => alone(request).await,
         });

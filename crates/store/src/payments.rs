@@ -20,14 +20,13 @@ impl PaymentStore for SqlStore {
     }
 
     async fn create_payments(&self, payments: &[NewPayment]) -> Vec<Result<CreatePaymentOutcome, StoreError>> {
-        let together = self.create_payments_together(payments).await;
-        crate::alone_where_not_together(payments, together, "payments", |new| self.create_payment_alone(new)).await
+        let together = |payments| self.create_payments_together(payments);
+        crate::together_or_alone(payments, "payments", together, |new| self.create_payment_alone(new)).await
     }
 
     async fn attach_checkout_sessions(&self, sessions: &[SessionAttachment]) -> Vec<Result<Payment, StoreError>> {
-        let together = self.attach_sessions_together(sessions).await;
-        crate::alone_where_not_together(sessions, together, "checkout sessions", |session| self.attach_session_alone(session))
-            .await
+        let together = |sessions| self.attach_sessions_together(sessions);
+        crate::together_or_alone(sessions, "checkout sessions", together, |session| self.attach_session_alone(session)).await
     }
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError> {
@@ -63,8 +62,8 @@ impl PaymentStore for SqlStore {
     }
 
     async fn apply_payment_events(&self, events: &[PaymentEvent]) -> Vec<Result<EventOutcome, StoreError>> {
-        let together = self.apply_together(events).await;
-        crate::alone_where_not_together(events, together, "payment events", |event| self.apply_alone(event)).await
+        let together = |events| self.apply_together(events);
+        crate::together_or_alone(events, "payment events", together, |event| self.apply_alone(event)).await
     }
 
     async fn webhook_seen(&self, gateway_name: &str, event_id: &str) -> Result<bool, StoreError> {

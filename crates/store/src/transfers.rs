@@ -361,8 +361,8 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl TransferStore for SqlStore {
     async fn create_transfers(&self, requests: &[TransferRequest]) -> Vec<Result<Guarded<Transfer>, StoreError>> {
-        let together = self.create_together(requests).await;
-        crate::alone_where_not_together(requests, together, "transfers", |request| self.create_alone(request)).await
+        let together = |requests| self.create_together(requests);
+        crate::together_or_alone(requests, "transfers", together, |request| self.create_alone(request)).await
     }
 
     async fn settle_transfers(&self, settlements: &[TransferSettlement]) -> Vec<Result<bool, StoreError>> {

@@ -128,22 +128,7 @@ fn claim(key: &str, hash: &str) -> IdempotencyClaim {
 }
 
 /// One payment or session at a time, as a lone checkout writes them.
-trait OneAtATime {
-    async fn create_payment(
-        &self,
-        payment: &Payment,
-        claim: Option<&IdempotencyClaim>,
-    ) -> Result<CreatePaymentOutcome, StoreError>;
-    async fn attach_checkout_session(
-        &self,
-        payment_id: uuid::Uuid,
-        session_id: &str,
-        checkout_url: &str,
-        gateway_transaction_id: Option<&str>,
-    ) -> Result<Payment, StoreError>;
-}
-
-impl OneAtATime for SqlStore {
+trait OneAtATime: PaymentStore {
     async fn create_payment(
         &self,
         payment: &Payment,
@@ -152,16 +137,12 @@ impl OneAtATime for SqlStore {
         self.create_payments(&[NewPayment { payment: payment.clone(), claim: claim.cloned() }]).await.remove(0)
     }
 
-    async fn attach_checkout_session(
-        &self,
-        payment_id: uuid::Uuid,
-        session_id: &str,
-        checkout_url: &str,
-        gateway_transaction_id: Option<&str>,
-    ) -> Result<Payment, StoreError> {
-        self.attach_checkout_sessions(&[attachment(payment_id, session_id, checkout_url, gateway_transaction_id)]).await.remove(0)
+    async fn attach_checkout_session(&self, payment_id: uuid::Uuid, session_id: &str, url: &str) -> Result<Payment, StoreError> {
+        self.attach_checkout_sessions(&[attachment(payment_id, session_id, url, None)]).await.remove(0)
     }
 }
+
+impl OneAtATime for SqlStore {}
 
 fn attachment(
     payment_id: uuid::Uuid,
@@ -214,9 +195,9 @@ async fn an_idempotency_key_points_at_its_first_payment(store: SqlStore) {
 async fn a_checkout_session_is_attached_only_once(store: SqlStore) {
     let payment = new_payment("user-1", "1");
     store.create_payment(&payment, None).await.expect("insert");
-    let attached = store.attach_checkout_session(payment.id, "cs_1", "https://pay/cs_1", None).await.expect("attach");
+    let attached = store.attach_checkout_session(payment.id, "cs_1", "https://pay/cs_1").await.expect("attach");
     assert_eq!(attached.gateway_session_id.as_deref(), Some("cs_1"));
-    let again = store.attach_checkout_session(payment.id, "cs_2", "https://pay/cs_2", None).await.expect("attach again");
+    let again = store.attach_checkout_session(payment.id, "cs_2", "https://pay/cs_2").await.expect("attach again");
     assert_eq!(again.gateway_session_id.as_deref(), Some("cs_1"), "the first session stays");
     assert_eq!(store.payment_by_session("mock", "cs_1").await.expect("by session").map(|p| p.id), Some(payment.id));
     assert_eq!(store.payment_by_session("stripe", "cs_1").await.expect("other gateway"), None);
@@ -228,7 +209,7 @@ async fn a_checkout_session_is_attached_only_once(store: SqlStore) {
 async fn checkouts_written_together_keep_their_own_answers(store: SqlStore) {
     let earlier = new_payment("user-1", "1");
     store.create_payment(&earlier, Some(&claim("k0", "h0"))).await.expect("earlier");
-    store.attach_checkout_session(earlier.id, "cs_0", "https://pay/cs_0", None).await.expect("earlier session");
+    store.attach_checkout_session(earlier.id, "cs_0", "https://pay/cs_0").await.expect("earlier session");
     let payments: Vec<Payment> = (0..4).map(|_| new_payment("user-1", "2")).collect();
     let claims = [None, Some(claim("k1", "h1")), Some(claim("k1", "h1")), Some(claim("k0", "h0"))];
     let batch: Vec<NewPayment> = payments
@@ -314,7 +295,7 @@ async fn the_console_filters_payments_by_every_field(store: SqlStore) {
 async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
     let payment = new_payment("user-1", "5");
     store.create_payment(&payment, None).await.expect("insert");
-    store.attach_checkout_session(payment.id, "cs_e", "https://pay", None).await.expect("attach");
+    store.attach_checkout_session(payment.id, "cs_e", "https://pay").await.expect("attach");
     let applied = apply_one(&store, log("evt_1"), "cs_e", captured).await.expect("apply");
     assert!(matches!(applied, EventOutcome::Applied(ref p) if p.status == PaymentStatus::Succeeded));
     let duplicate = apply_one(&store, log("evt_1"), "cs_e", captured).await.expect("again");
@@ -344,7 +325,7 @@ async fn an_event_is_applied_once_with_its_ledger_entry(store: SqlStore) {
 async fn an_entry_that_would_overdraw_rolls_back_everything(store: SqlStore) {
     let payment = new_payment("user-1", "5");
     store.create_payment(&payment, None).await.expect("insert");
-    store.attach_checkout_session(payment.id, "cs_o", "https://pay", None).await.expect("attach");
+    store.attach_checkout_session(payment.id, "cs_o", "https://pay").await.expect("attach");
     // Takes money from a wallet that holds none.
     let overdraw = |p: &Payment| {
         let entry = JournalEntry::movement(
@@ -467,7 +448,7 @@ async fn settle_with(
     let payment = new_payment("user-1", amount);
     store.create_payment(&payment, None).await.expect("insert");
     let session = format!("cs_{}", payment.id.simple());
-    store.attach_checkout_session(payment.id, &session, "https://pay", None).await.expect("attach");
+    store.attach_checkout_session(payment.id, &session, "https://pay").await.expect("attach");
     let entries = entries(&payment);
     apply_one(store, log(&format!("evt_{}", payment.id.simple())), &session, move |_: &Payment| succeeded(entries.clone())).await
 }
