@@ -38,7 +38,10 @@ impl SqlStore {
             .enumerate()
             .filter_map(|(index, event)| {
                 let id = event.payment_id?;
-                (payments.insert(id) && keys.insert((&event.log.gateway_name, &event.log.event_id))).then_some((index, id))
+                // Both recorded, so a later event repeating either goes alone.
+                let first_on_its_payment = payments.insert(id);
+                let first_of_its_id = keys.insert((&event.log.gateway_name, &event.log.event_id));
+                (first_on_its_payment && first_of_its_id).then_some((index, id))
             })
             .collect();
         if batched.is_empty() {
@@ -72,6 +75,10 @@ impl SqlStore {
             };
         }
         let mut updated = settle_payments(&mut tx, &settled).await?;
+        // Under the row lock each is written; if one were not, nothing of the batch may commit.
+        if let Some((_, payment, _)) = settled.iter().find(|(_, payment, _)| !updated.contains_key(&payment.id)) {
+            return Err(StoreError::Database(format!("payment {} changed under a row lock", payment.id)));
+        }
         let events = settled.iter().filter_map(|(_, payment, _)| updated.get(&payment.id)).filter_map(OutboxEvent::payment);
         outbox::emit_all(&mut tx, events.collect()).await?;
         for (_, _, settlement) in &settled {
@@ -83,9 +90,7 @@ impl SqlStore {
         ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
         tx.commit().await.map_err(db)?;
         for (index, payment, _) in settled {
-            let payment =
-                updated.remove(&payment.id).ok_or_else(|| StoreError::Corrupt(format!("payment {} unsettled", payment.id)))?;
-            answers[index] = Some(EventOutcome::Applied(payment));
+            answers[index] = updated.remove(&payment.id).map(EventOutcome::Applied);
         }
         Ok(answers)
     }
@@ -153,7 +158,10 @@ impl SqlStore {
         tx: &mut Transaction<'_, Any>,
         ids: impl IntoIterator<Item = Uuid>,
     ) -> Result<HashMap<Uuid, Payment>, StoreError> {
-        let ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+        // Sorted before chunking: every chunk, and so the whole batch, locks in id order.
+        let mut ids: Vec<String> = ids.into_iter().map(|id| id.to_string()).collect();
+        ids.sort();
+        ids.dedup();
         let mut locked = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(WIDE_ROWS_PER_STATEMENT) {
             let sql = format!(
