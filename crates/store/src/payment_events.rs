@@ -19,7 +19,7 @@ use crate::{SqlStore, db, ledger, outbox, rows};
 /// A log row: the event, the payment it names, why it changed nothing.
 pub(crate) type LogRow<'a> = (&'a WebhookLog, Option<Uuid>, Option<&'a str>);
 
-/// What a settlement writes to its payment, in the order `settle_payments` binds it.
+/// What a settlement writes to its payment, in the order `write_settlements` binds it.
 /// Named apart from the payment's columns, which the statement returns.
 const SETTLED_COLUMNS: [&str; 7] =
     ["answer_id", "new_status", "new_intent", "new_reason", "new_paid_at", "new_updated_at", "old_status"];
@@ -74,23 +74,12 @@ impl SqlStore {
                 }
             };
         }
-        let mut updated = settle_payments(&mut tx, &settled).await?;
-        // Under the row lock each is written; if one were not, nothing of the batch may commit.
-        if let Some((_, payment, _)) = settled.iter().find(|(_, payment, _)| !updated.contains_key(&payment.id)) {
-            return Err(StoreError::Database(format!("payment {} changed under a row lock", payment.id)));
-        }
-        let events = settled.iter().filter_map(|(_, payment, _)| updated.get(&payment.id)).filter_map(OutboxEvent::payment);
-        outbox::emit_all(&mut tx, events.collect()).await?;
-        for (_, _, settlement) in &settled {
-            write_beside(&mut tx, settlement).await?;
-        }
-        let entries: Vec<JournalEntry> =
-            settled.iter().flat_map(|(_, _, settlement)| settlement.entries.iter().cloned()).collect();
-        // Last, so the balance rows stay locked for the shortest time.
-        ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
+        let pairs: Vec<(&Payment, &Settlement)> =
+            settled.iter().map(|(_, payment, settlement)| (*payment, &**settlement)).collect();
+        let written = write_settlements(&mut tx, self.known_accounts(), &pairs).await?;
         tx.commit().await.map_err(db)?;
-        for (index, payment, _) in settled {
-            answers[index] = updated.remove(&payment.id).map(EventOutcome::Applied);
+        for ((index, _, _), payment) in settled.iter().zip(written) {
+            answers[*index] = Some(EventOutcome::Applied(payment));
         }
         Ok(answers)
     }
@@ -134,15 +123,9 @@ impl SqlStore {
         }
         let outcome = match (payment, decision) {
             (Some(current), Some(Decision::Apply(settlement))) => {
-                let settled = [(0, &current, settlement)];
-                let updated = settle_payments(&mut tx, &settled)
-                    .await?
-                    .remove(&current.id)
-                    .ok_or_else(|| StoreError::Database(format!("payment {} changed under a row lock", current.id)))?;
-                outbox::emit(&mut tx, OutboxEvent::payment(&updated)).await?;
-                let [(_, _, settlement)] = &settled;
-                write_beside(&mut tx, settlement).await?;
-                ledger::post_entries(&mut tx, self.known_accounts(), &settlement.entries).await?;
+                let written = write_settlements(&mut tx, self.known_accounts(), &[(&current, &settlement)]).await?;
+                let updated =
+                    written.into_iter().next().ok_or_else(|| StoreError::Corrupt("a settlement without its payment".into()))?;
                 EventOutcome::Applied(updated)
             }
             (payment, _) => EventOutcome::Skipped { payment, reason: reason.unwrap_or_default() },
@@ -189,12 +172,15 @@ fn skip_reason(decision: &Decision) -> Option<&str> {
     }
 }
 
-/// Writes the settlements (one multi-row UPDATE) of payments still in the status
-/// they were locked in; the payments as written.
-async fn settle_payments(
+/// Writes the settlements of payments still in the status they were locked in (one
+/// multi-row UPDATE), their events, holds and top-up rows, and posts their entries
+/// together; the payments as written, in order. A payment not written (changed under
+/// its row lock) fails the whole write, before anything else of it is written.
+async fn write_settlements(
     tx: &mut Transaction<'_, Any>,
-    settled: &[(usize, &Payment, Box<Settlement>)],
-) -> Result<HashMap<Uuid, Payment>, StoreError> {
+    known: &ledger::KnownAccounts,
+    settled: &[(&Payment, &Settlement)],
+) -> Result<Vec<Payment>, StoreError> {
     let mut updated = HashMap::with_capacity(settled.len());
     let now = micros(Utc::now());
     for chunk in settled.chunks(WIDE_ROWS_PER_STATEMENT) {
@@ -208,7 +194,7 @@ async fn settle_payments(
             value_rows(SETTLED_COLUMNS.len(), chunk.len()),
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (_, payment, settlement) in chunk {
+        for (payment, settlement) in chunk {
             query = query
                 .bind(payment.id.to_string())
                 .bind(settlement.status.as_str())
@@ -223,7 +209,22 @@ async fn settle_payments(
             updated.insert(payment.id, payment);
         }
     }
-    Ok(updated)
+    let written = settled
+        .iter()
+        .map(|(payment, _)| {
+            updated
+                .remove(&payment.id)
+                .ok_or_else(|| StoreError::Database(format!("payment {} changed under a row lock", payment.id)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    outbox::emit_all(tx, written.iter().filter_map(OutboxEvent::payment).collect()).await?;
+    for (_, settlement) in settled {
+        write_beside(tx, settlement).await?;
+    }
+    let entries: Vec<JournalEntry> = settled.iter().flat_map(|(_, settlement)| settlement.entries.iter().cloned()).collect();
+    // Last, so the balance rows stay locked for the shortest time.
+    ledger::post_entries(tx, known, &entries).await?;
+    Ok(written)
 }
 
 /// What a settlement writes beside its payment: an escrowed payment's hold, a
