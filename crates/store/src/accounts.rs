@@ -71,7 +71,7 @@ impl AccountStore for SqlStore {
     }
 
     async fn account(&self, id: Uuid) -> Result<Option<ConnectedAccount>, StoreError> {
-        by_id(self.pool(), "connected_accounts", COLUMNS, id, account).await
+        by_id(self.reads(), "connected_accounts", COLUMNS, id, account).await
     }
 
     async fn accounts(
@@ -84,7 +84,7 @@ impl AccountStore for SqlStore {
         let filter = "($1 IS NULL OR status = $1) AND ($2 IS NULL OR owner_user_id = $2 OR id = $2)";
         let (status, owner) = (status.map(|s| s.as_str().to_owned()), owner.map(str::to_owned));
         paged(
-            self.pool(),
+            self.reads(),
             "connected_accounts",
             COLUMNS,
             filter,
@@ -99,7 +99,7 @@ impl AccountStore for SqlStore {
 
     async fn account_by_gateway_id(&self, gateway_account_id: &str) -> Result<Option<ConnectedAccount>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM connected_accounts WHERE gateway_account_id = $1");
-        let row = sqlx::query(AssertSqlSafe(sql)).bind(gateway_account_id).fetch_optional(self.pool()).await.map_err(db)?;
+        let row = sqlx::query(AssertSqlSafe(sql)).bind(gateway_account_id).fetch_optional(self.reads()).await.map_err(db)?;
         row.as_ref().map(account).transpose()
     }
 
@@ -189,7 +189,7 @@ impl AccountStore for SqlStore {
         )
         .bind(link_id.to_string())
         .bind(account_id.to_string())
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await
         .map_err(db)?;
         let Some(row) = row else { return Ok(None) };

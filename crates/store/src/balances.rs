@@ -47,7 +47,7 @@ impl BalanceStore for SqlStore {
              AND kind IN ('vendor_available', 'vendor_pending', 'vendor_receivable') ORDER BY currency",
         )
         .bind(account.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await
         .map_err(db)?;
         let mut lines: BTreeMap<String, BalanceLine> = BTreeMap::new();
@@ -72,7 +72,7 @@ impl BalanceStore for SqlStore {
              WHERE a.owner = $1 AND a.kind IN ('vendor_available', 'vendor_pending') ORDER BY j.kind",
         )
         .bind(account.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await
         .map_err(db)?;
         for row in &sources {
@@ -90,7 +90,7 @@ impl BalanceStore for SqlStore {
     }
 
     async fn recent_on_demand_snapshots(&self, account: Uuid, since: DateTime<Utc>) -> Result<Vec<BalanceSnapshot>, StoreError> {
-        let mut connection = self.pool().acquire().await.map_err(db)?;
+        let mut connection = self.reads().acquire().await.map_err(db)?;
         recent_on_demand(&mut connection, account, since).await
     }
 
@@ -126,7 +126,7 @@ impl BalanceStore for SqlStore {
         let filter = "connected_account_id = $1 AND created_at >= $2 AND created_at <= $3";
         let (account, from, to) = (account.to_string(), from.map_or(i64::MIN, micros), to.map_or(i64::MAX, micros));
         paged(
-            self.pool(),
+            self.reads(),
             "balance_snapshots",
             COLUMNS,
             filter,
@@ -158,7 +158,7 @@ impl BalanceStore for SqlStore {
             "SELECT DISTINCT owner FROM ledger_accounts WHERE kind IN ('vendor_available', 'vendor_pending', 'vendor_receivable') \
              ORDER BY owner",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await
         .map_err(db)?;
         rows.iter().map(|row| uuid(&get::<String>(row, "owner")?)).collect()

@@ -55,7 +55,7 @@ impl ConsoleStore for SqlStore {
         let status = filter.status.map(|s| s.as_str().to_owned());
         let (from, until) = (filter.from.map(micros), filter.until.map(micros));
         paged(
-            self.pool(),
+            self.reads(),
             "payments",
             PAYMENT_COLUMNS,
             PAYMENT_FILTER,
@@ -74,7 +74,7 @@ impl ConsoleStore for SqlStore {
              FROM journal_entries e JOIN postings p ON p.entry_id = e.id WHERE {PAYMENT_OBJECTS} \
              ORDER BY e.created_at, e.id, p.amount"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql)).bind(payment_id.to_string()).fetch_all(self.pool()).await.map_err(db)?;
+        let rows = sqlx::query(AssertSqlSafe(sql)).bind(payment_id.to_string()).fetch_all(self.reads()).await.map_err(db)?;
         rows.iter().map(ledger_line).collect()
     }
 
@@ -83,14 +83,14 @@ impl ConsoleStore for SqlStore {
             "SELECT {WEBHOOK_COLUMNS} FROM webhook_logs WHERE payment_id = $1 ORDER BY received_at, id"
         )))
         .bind(payment_id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await
         .map_err(db)?;
         rows.iter().map(webhook_event).collect()
     }
 
     async fn webhook_log(&self, page: Page) -> Result<(Vec<WebhookEvent>, i64), StoreError> {
-        paged(self.pool(), "webhook_logs", WEBHOOK_COLUMNS, "1 = 1", "received_at DESC, id DESC", 0, |q| q, page, webhook_event)
+        paged(self.reads(), "webhook_logs", WEBHOOK_COLUMNS, "1 = 1", "received_at DESC, id DESC", 0, |q| q, page, webhook_event)
             .await
     }
 }

@@ -146,7 +146,7 @@ impl SqlStore {
 #[async_trait::async_trait]
 impl DisputeStore for SqlStore {
     async fn dispute(&self, id: Uuid) -> Result<Option<Dispute>, StoreError> {
-        by_id(self.pool(), "disputes", COLUMNS, id, dispute).await
+        by_id(self.reads(), "disputes", COLUMNS, id, dispute).await
     }
 
     async fn disputes(
@@ -160,7 +160,7 @@ impl DisputeStore for SqlStore {
         let filter = "($1 IS NULL OR payment_id = $1) AND ($2 IS NULL OR status = $2)";
         let order = "created_at DESC, id DESC";
         paged(
-            self.pool(),
+            self.reads(),
             "disputes",
             COLUMNS,
             filter,
@@ -227,7 +227,7 @@ impl DisputeStore for SqlStore {
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(gateway_name)
             .bind(gateway_transaction_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await
             .map_err(db)?;
         row.as_ref().map(rows::payment).transpose()

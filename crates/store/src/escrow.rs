@@ -194,7 +194,7 @@ impl SqlStore {
             query = query.bind(id.as_str());
         }
         let mut inputs = HashMap::new();
-        for row in query.fetch_all(self.pool()).await.map_err(db)? {
+        for row in query.fetch_all(self.reads()).await.map_err(db)? {
             let merchant = uuid(&get::<String>(&row, "merchant_id")?)?;
             let currency = Currency::parse("currency", &get::<String>(&row, "currency")?).map_err(corrupt)?;
             let owed = self.owed(merchant, currency).await?;
@@ -275,13 +275,13 @@ async fn write_release(
 #[async_trait::async_trait]
 impl EscrowStore for SqlStore {
     async fn escrow(&self, id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
-        by_id(self.pool(), "escrow_holds", COLUMNS, id, hold).await
+        by_id(self.reads(), "escrow_holds", COLUMNS, id, hold).await
     }
 
     async fn escrow_by_payment(&self, payment_id: Uuid) -> Result<Option<EscrowHold>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM escrow_holds WHERE payment_id = $1")))
             .bind(payment_id.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await
             .map_err(db)?;
         row.as_ref().map(hold).transpose()
@@ -290,8 +290,18 @@ impl EscrowStore for SqlStore {
     async fn escrows(&self, status: Option<EscrowStatus>, page: Page) -> Result<(Vec<EscrowHold>, i64), StoreError> {
         let status = status.map(|s| s.as_str().to_owned());
         let filter = "($1 IS NULL OR status = $1)";
-        paged(self.pool(), "escrow_holds", COLUMNS, filter, "created_at DESC, id DESC", 1, |q| q.bind(status.clone()), page, hold)
-            .await
+        paged(
+            self.reads(),
+            "escrow_holds",
+            COLUMNS,
+            filter,
+            "created_at DESC, id DESC",
+            1,
+            |q| q.bind(status.clone()),
+            page,
+            hold,
+        )
+        .await
     }
 
     async fn release_escrow(&self, id: Uuid, plan: PlanRelease<'_>) -> Result<Guarded<ReleasePlan>, StoreError> {
@@ -322,7 +332,7 @@ impl EscrowStore for SqlStore {
         )))
         .bind(micros(now))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await
         .map_err(db)?;
         rows.iter().map(|row| uuid(&get::<String>(row, "id")?)).collect()

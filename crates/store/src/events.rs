@@ -116,11 +116,11 @@ impl EventStore for SqlStore {
     }
 
     async fn endpoint(&self, id: Uuid) -> Result<Option<EventEndpoint>, StoreError> {
-        by_id(self.pool(), "event_endpoints", ENDPOINT_COLUMNS, id, endpoint).await
+        by_id(self.reads(), "event_endpoints", ENDPOINT_COLUMNS, id, endpoint).await
     }
 
     async fn endpoints(&self, page: Page) -> Result<(Vec<EventEndpoint>, i64), StoreError> {
-        paged(self.pool(), "event_endpoints", ENDPOINT_COLUMNS, "1 = 1", "created_at, id", 0, |q| q, page, endpoint).await
+        paged(self.reads(), "event_endpoints", ENDPOINT_COLUMNS, "1 = 1", "created_at, id", 0, |q| q, page, endpoint).await
     }
 
     async fn update_endpoint(&self, e: &EventEndpoint) -> Result<bool, StoreError> {
@@ -153,7 +153,7 @@ impl EventStore for SqlStore {
     }
 
     async fn event(&self, id: Uuid) -> Result<Option<OutboxEvent>, StoreError> {
-        by_id(self.pool(), "events", EVENT_COLUMNS, id, event).await
+        by_id(self.reads(), "events", EVENT_COLUMNS, id, event).await
     }
 
     async fn events(&self, filter: &EventFilter, page: Page) -> Result<(Vec<OutboxEvent>, i64), StoreError> {
@@ -161,7 +161,7 @@ impl EventStore for SqlStore {
         let event_type = filter.event_type.map(|t| t.as_str().to_owned());
         let condition = "($1 IS NULL OR object_id = $1) AND ($2 IS NULL OR event_type = $2)";
         paged(
-            self.pool(),
+            self.reads(),
             "events",
             EVENT_COLUMNS,
             condition,
@@ -179,7 +179,7 @@ impl EventStore for SqlStore {
         let table = "event_deliveries d JOIN events v ON v.id = d.event_id";
         let filter = "($1 IS NULL OR d.endpoint_id = $1)";
         let order = "d.event_id DESC, d.endpoint_id";
-        paged(self.pool(), table, DELIVERY_COLUMNS, filter, order, 1, |q| q.bind(endpoint_id.clone()), page, delivery).await
+        paged(self.reads(), table, DELIVERY_COLUMNS, filter, order, 1, |q| q.bind(endpoint_id.clone()), page, delivery).await
     }
 
     async fn claim_deliveries(
@@ -208,7 +208,7 @@ impl EventStore for SqlStore {
             let found = sqlx::query(AssertSqlSafe(select))
                 .bind(get::<String>(row, "event_id")?)
                 .bind(get::<String>(row, "endpoint_id")?)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.reads())
                 .await
                 .map_err(db)?;
             // Deleted with its endpoint since the claim: nothing to send.

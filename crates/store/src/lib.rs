@@ -115,6 +115,10 @@ impl std::str::FromStr for SqliteSynchronous {
 #[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
+    /// Reads outside a transaction. On an SQLite file, connections of their own: WAL
+    /// lets them read while the one writer writes, each on its own thread, instead of
+    /// queueing behind the writer's transactions. Elsewhere the same pool.
+    reads: AnyPool,
     dialect: Dialect,
     known_accounts: std::sync::Arc<ledger::KnownAccounts>,
 }
@@ -123,6 +127,13 @@ pub struct SqlStore {
 /// the service, and a 5 s wait for another process's lock instead of failing at once.
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;";
 
+/// The reading connections refuse writes, so a write sent to them by mistake fails
+/// loudly instead of racing the writer for the lock.
+const SQLITE_READ_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA query_only = ON;";
+
+/// SQLite's reading connections: enough for both cores and a few waiting on the disk.
+const SQLITE_READERS: u32 = 4;
+
 impl SqlStore {
     pub async fn connect(options: &StoreOptions) -> Result<Self, StoreError> {
         install_default_drivers();
@@ -130,6 +141,10 @@ impl SqlStore {
             .ok_or_else(|| StoreError::Database("database URL must start with postgres:// or sqlite:".into()))?;
         let synchronous = options.sqlite_synchronous.pragma();
         let pool_options = AnyPoolOptions::new().max_lifetime(options.max_lifetime).acquire_timeout(options.acquire_timeout);
+        let url = match dialect {
+            Dialect::Postgres => options.url.clone(),
+            Dialect::Sqlite => sqlite_url_creating_file(&options.url)?,
+        };
         let pool = match dialect {
             // No ping before each checkout: it is a round trip per transaction, and
             // sqlx still pings every connection as it comes back to the pool, closing
@@ -152,12 +167,22 @@ impl SqlStore {
                             connection.execute(synchronous).await.map(|_| ())
                         })
                     })
-                    .connect(&sqlite_url_creating_file(&options.url)?)
+                    .connect(&url)
                     .await
             }
         }
         .map_err(db)?;
-        Ok(Self { pool, dialect, known_accounts: Default::default() })
+        let reads = match dialect {
+            Dialect::Sqlite if !sqlite_in_memory(&url) => AnyPoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .acquire_timeout(options.acquire_timeout)
+                .after_connect(|connection, _| Box::pin(async move { connection.execute(SQLITE_READ_PRAGMAS).await.map(|_| ()) }))
+                .connect_lazy(&url)
+                .map_err(db)?,
+            // An in-memory database exists only on the writer's connection.
+            _ => pool.clone(),
+        };
+        Ok(Self { pool, reads, dialect, known_accounts: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -171,6 +196,11 @@ impl SqlStore {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// For a read that needs no transaction: it sees every write committed before it.
+    pub(crate) fn reads(&self) -> &AnyPool {
+        &self.reads
     }
 
     /// A write transaction. On SQLite it takes the write lock at once (`BEGIN
@@ -197,8 +227,13 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        self.reads.close().await;
         self.pool.close().await;
     }
+}
+
+fn sqlite_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }
 
 /// `sqlite://data/x.db` → creates `data/` and asks SQLite to create the file.

@@ -30,7 +30,7 @@ impl PaymentStore for SqlStore {
     }
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError> {
-        by_id(self.pool(), "payments", PAYMENT_COLUMNS, payment_id, rows::payment).await
+        by_id(self.reads(), "payments", PAYMENT_COLUMNS, payment_id, rows::payment).await
     }
 
     async fn payment_by_session(&self, gateway_name: &str, session_id: &str) -> Result<Option<Payment>, StoreError> {
@@ -39,7 +39,7 @@ impl PaymentStore for SqlStore {
         )))
         .bind(gateway_name)
         .bind(session_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await
         .map_err(db)?;
         row.as_ref().map(rows::payment).transpose()
@@ -48,7 +48,7 @@ impl PaymentStore for SqlStore {
     async fn user_payments(&self, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), StoreError> {
         let user_id = user_id.to_owned();
         paged(
-            self.pool(),
+            self.reads(),
             "payments",
             PAYMENT_COLUMNS,
             "user_id = $1",
@@ -70,7 +70,7 @@ impl PaymentStore for SqlStore {
         let row = sqlx::query("SELECT 1 AS seen FROM webhook_logs WHERE gateway_name = $1 AND event_id = $2")
             .bind(gateway_name)
             .bind(event_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await
             .map_err(db)?;
         Ok(row.is_some())
@@ -88,7 +88,7 @@ impl PaymentStore for SqlStore {
     async fn ledger_balance(&self, account_code: &str) -> Result<i64, StoreError> {
         let row = sqlx::query("SELECT balance FROM ledger_balances WHERE id = $1")
             .bind(account_code)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await
             .map_err(db)?;
         row.map(|r| r.try_get("balance").map_err(db)).transpose().map(Option::unwrap_or_default)

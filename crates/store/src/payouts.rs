@@ -102,7 +102,7 @@ impl PayoutStore for SqlStore {
     }
 
     async fn payout(&self, id: Uuid) -> Result<Option<Payout>, StoreError> {
-        by_id(self.pool(), "payouts", COLUMNS, id, payout).await
+        by_id(self.reads(), "payouts", COLUMNS, id, payout).await
     }
 
     async fn payouts(
@@ -114,7 +114,7 @@ impl PayoutStore for SqlStore {
         let filter = "($1 IS NULL OR connected_account_id = $1) AND ($2 IS NULL OR status = $2)";
         let (account, status) = (account.map(|a| a.to_string()), status.map(|s| s.as_str().to_owned()));
         paged(
-            self.pool(),
+            self.reads(),
             "payouts",
             COLUMNS,
             filter,
@@ -169,10 +169,10 @@ impl PayoutStore for SqlStore {
 
     async fn unsent_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError> {
         let unsent = "status = 'pending' AND gateway_payout_id IS NULL";
-        due(self.pool(), ("payouts", COLUMNS), unsent, "created_at", before, limit, payout).await
+        due(self.reads(), ("payouts", COLUMNS), unsent, "created_at", before, limit, payout).await
     }
 
     async fn open_payouts(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Payout>, StoreError> {
-        due(self.pool(), ("payouts", COLUMNS), "status IN ('pending', 'in_transit')", "updated_at", before, limit, payout).await
+        due(self.reads(), ("payouts", COLUMNS), "status IN ('pending', 'in_transit')", "updated_at", before, limit, payout).await
     }
 }

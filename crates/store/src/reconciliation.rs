@@ -117,7 +117,7 @@ impl ReconciliationStore for SqlStore {
         let rows = sqlx::query(OUR_RECORDS)
             .bind(micros(window.since))
             .bind(micros(window.until))
-            .fetch_all(self.pool())
+            .fetch_all(self.reads())
             .await
             .map_err(db)?;
         rows.iter().map(our_record).collect()
@@ -167,11 +167,11 @@ impl ReconciliationStore for SqlStore {
     }
 
     async fn reconciliation_runs(&self, page: Page) -> Result<(Vec<ReconciliationRun>, i64), StoreError> {
-        paged(self.pool(), "reconciliation_runs", RUN_COLUMNS, "1 = 1", "finished_at DESC, id DESC", 0, |q| q, page, run).await
+        paged(self.reads(), "reconciliation_runs", RUN_COLUMNS, "1 = 1", "finished_at DESC, id DESC", 0, |q| q, page, run).await
     }
 
     async fn reconciliation_run(&self, id: Uuid) -> Result<Option<(ReconciliationRun, Vec<Line>)>, StoreError> {
-        let Some(found) = by_id(self.pool(), "reconciliation_runs", RUN_COLUMNS, id, run).await? else {
+        let Some(found) = by_id(self.reads(), "reconciliation_runs", RUN_COLUMNS, id, run).await? else {
             return Ok(None);
         };
         let rows = sqlx::query(AssertSqlSafe(format!(
@@ -179,7 +179,7 @@ impl ReconciliationStore for SqlStore {
              ORDER BY CASE WHEN outcome = 'matched' THEN 1 ELSE 0 END, position"
         )))
         .bind(id.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await
         .map_err(db)?;
         Ok(Some((found, rows.iter().map(line).collect::<Result<_, _>>()?)))

@@ -154,18 +154,18 @@ impl RefundStore for SqlStore {
     }
 
     async fn stale_refunds(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Refund>, StoreError> {
-        due(self.pool(), ("refunds", COLUMNS), "status = 'pending'", "created_at", before, limit, refund).await
+        due(self.reads(), ("refunds", COLUMNS), "status = 'pending'", "created_at", before, limit, refund).await
     }
 
     async fn refund(&self, id: Uuid) -> Result<Option<Refund>, StoreError> {
-        by_id(self.pool(), "refunds", COLUMNS, id, refund).await
+        by_id(self.reads(), "refunds", COLUMNS, id, refund).await
     }
 
     async fn payment_refunds(&self, payment_id: Uuid) -> Result<Vec<Refund>, StoreError> {
         let rows =
             sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM refunds WHERE payment_id = $1 ORDER BY created_at, id")))
                 .bind(payment_id.to_string())
-                .fetch_all(self.pool())
+                .fetch_all(self.reads())
                 .await
                 .map_err(db)?;
         rows.iter().map(refund).collect()

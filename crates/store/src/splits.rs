@@ -64,7 +64,7 @@ impl SplitStore for SqlStore {
     async fn split_rule(&self, id: Uuid) -> Result<Option<SplitRule>, StoreError> {
         let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM split_rules WHERE id = $1 AND deleted_at IS NULL")))
             .bind(id.to_string())
-            .fetch_optional(self.pool())
+            .fetch_optional(self.reads())
             .await
             .map_err(db)?;
         row.as_ref().map(rule).transpose()
@@ -73,7 +73,7 @@ impl SplitStore for SqlStore {
     async fn split_rules(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<SplitRule>, i64), StoreError> {
         let filter = "deleted_at IS NULL AND ($1 IS NULL OR connected_account_id = $1)";
         let account = account.map(|a| a.to_string());
-        paged(self.pool(), "split_rules", COLUMNS, filter, "created_at, id", 1, |q| q.bind(account.clone()), page, rule).await
+        paged(self.reads(), "split_rules", COLUMNS, filter, "created_at, id", 1, |q| q.bind(account.clone()), page, rule).await
     }
 
     async fn fee_rules(&self, account: Uuid) -> Result<Vec<SplitRule>, StoreError> {
@@ -82,7 +82,7 @@ impl SplitStore for SqlStore {
              AND (connected_account_id IS NULL OR connected_account_id = $1)"
         )))
         .bind(account.to_string())
-        .fetch_all(self.pool())
+        .fetch_all(self.reads())
         .await
         .map_err(db)?;
         rows.iter().map(rule).collect()

@@ -384,18 +384,18 @@ impl TransferStore for SqlStore {
     }
 
     async fn stale_transfers(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<Transfer>, StoreError> {
-        due(self.pool(), ("transfers", COLUMNS), "status = 'pending'", "created_at", before, limit, transfer).await
+        due(self.reads(), ("transfers", COLUMNS), "status = 'pending'", "created_at", before, limit, transfer).await
     }
 
     async fn transfer(&self, id: Uuid) -> Result<Option<Transfer>, StoreError> {
-        by_id(self.pool(), "transfers", COLUMNS, id, transfer).await
+        by_id(self.reads(), "transfers", COLUMNS, id, transfer).await
     }
 
     async fn transfers(&self, account: Option<Uuid>, page: Page) -> Result<(Vec<Transfer>, i64), StoreError> {
         let account = account.map(|a| a.to_string());
         let filter = "($1 IS NULL OR connected_account_id = $1)";
         paged(
-            self.pool(),
+            self.reads(),
             "transfers",
             COLUMNS,
             filter,
@@ -456,7 +456,7 @@ impl TransferStore for SqlStore {
     }
 
     async fn reversal(&self, id: Uuid) -> Result<Option<TransferReversal>, StoreError> {
-        by_id(self.pool(), "transfer_reversals", REVERSAL_COLUMNS, id, reversal).await
+        by_id(self.reads(), "transfer_reversals", REVERSAL_COLUMNS, id, reversal).await
     }
 
     async fn settle_reversal(&self, settled: &TransferReversal, undo: Option<UndoReversal<'_>>) -> Result<bool, StoreError> {
@@ -494,7 +494,7 @@ impl TransferStore for SqlStore {
     }
 
     async fn stale_reversals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<TransferReversal>, StoreError> {
-        due(self.pool(), ("transfer_reversals", REVERSAL_COLUMNS), "status = 'pending'", "created_at", before, limit, reversal)
+        due(self.reads(), ("transfer_reversals", REVERSAL_COLUMNS), "status = 'pending'", "created_at", before, limit, reversal)
             .await
     }
 

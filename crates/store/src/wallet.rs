@@ -67,7 +67,7 @@ impl WalletStore for SqlStore {
         let rows =
             sqlx::query("SELECT currency, balance FROM ledger_accounts WHERE kind = 'wallet' AND owner = $1 ORDER BY currency")
                 .bind(user_id)
-                .fetch_all(self.pool())
+                .fetch_all(self.reads())
                 .await
                 .map_err(db)?;
         rows.iter().map(|row| Ok((get(row, "currency")?, get(row, "balance")?))).collect()
@@ -92,14 +92,14 @@ impl WalletStore for SqlStore {
     }
 
     async fn wallet_transaction(&self, id: Uuid) -> Result<Option<WalletTransaction>, StoreError> {
-        by_id(self.pool(), "wallet_transactions", COLUMNS, id, transaction).await
+        by_id(self.reads(), "wallet_transactions", COLUMNS, id, transaction).await
     }
 
     async fn wallet_transactions(&self, user_id: &str, page: Page) -> Result<(Vec<WalletTransaction>, i64), StoreError> {
         let user_id = user_id.to_owned();
         let order = "created_at DESC, id DESC";
         paged(
-            self.pool(),
+            self.reads(),
             "wallet_transactions",
             COLUMNS,
             "user_id = $1",
@@ -153,13 +153,13 @@ impl WalletStore for SqlStore {
 
     async fn open_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError> {
         let condition = "status = 'pending' AND kind = 'withdrawal' AND gateway_name IS NULL";
-        due(self.pool(), ("wallet_transactions", COLUMNS), condition, "updated_at", before, limit, transaction).await
+        due(self.reads(), ("wallet_transactions", COLUMNS), condition, "updated_at", before, limit, transaction).await
     }
 
     async fn unsent_withdrawals(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<WalletTransaction>, StoreError> {
         let condition =
             "status = 'pending' AND kind = 'withdrawal' AND gateway_name IS NOT NULL AND gateway_transaction_id IS NULL";
-        due(self.pool(), ("wallet_transactions", COLUMNS), condition, "created_at", before, limit, transaction).await
+        due(self.reads(), ("wallet_transactions", COLUMNS), condition, "created_at", before, limit, transaction).await
     }
 
     async fn card_on_file(&self, user_id: &str, gateway_name: &str) -> Result<Option<String>, StoreError> {
@@ -170,7 +170,7 @@ impl WalletStore for SqlStore {
         )
         .bind(user_id)
         .bind(gateway_name)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.reads())
         .await
         .map_err(db)?;
         row.as_ref().map(|row| get(row, "gateway_payment_intent_id")).transpose()

@@ -823,6 +823,28 @@ async fn sqlite_syncs_every_commit_unless_told_otherwise() {
     }
 }
 
+/// On an SQLite file, reads have connections of their own: one runs while the one
+/// writing connection is inside a transaction, sees only what was committed, and sees
+/// the commit as soon as it is made.
+#[tokio::test]
+async fn sqlite_reads_run_beside_an_open_write_and_see_only_commits() {
+    let store = fresh_store(false).await;
+    let payment = new_payment("user-1", "5");
+    assert!(matches!(store.create_payment(&payment, None).await.expect("create"), CreatePaymentOutcome::Created(_)));
+    let mut writing = store.pool().begin().await.expect("begin");
+    sqlx::query("UPDATE payments SET user_id = 'user-2' WHERE id = $1")
+        .bind(payment.id.to_string())
+        .execute(&mut *writing)
+        .await
+        .expect("update");
+    let during = store.payment(payment.id).await.expect("a read while the writer is busy").expect("payment");
+    assert_eq!(during.user_id, "user-1", "an uncommitted write is not read");
+    writing.commit().await.expect("commit");
+    let after = store.payment(payment.id).await.expect("read").expect("payment");
+    assert_eq!(after.user_id, "user-2", "a committed write is read at once");
+    store.close().await;
+}
+
 /// Polls `operation` at most `times` times, yielding in between, then drops it: a
 /// caller that went away (client gone, deadline) at some point of its work.
 async fn abandon_after<F: std::future::Future>(operation: F, times: usize) {
