@@ -149,7 +149,7 @@ impl SqlStore {
     }
 
     /// The merchant's account and fee rules, read before the transaction: on SQLite the
-    /// transaction holds the only connection.
+    /// transaction holds the only writing connection, and these reads need no lock.
     async fn release_inputs(&self, id: Uuid) -> Result<Option<ReleaseInputs>, StoreError> {
         let Some(snapshot) = self.escrow(id).await? else { return Ok(None) };
         let owed = self.owed(snapshot.merchant_id, snapshot.amount.currency()).await?;
@@ -184,7 +184,7 @@ impl SqlStore {
 
     /// The merchants' accounts, fee rules and debts of the holds `ids`, per merchant
     /// and currency, read before the batch's transaction (on SQLite it holds the only
-    /// connection). Two holds of one indebted merchant both plan to recover the whole
+    /// writing connection). Two holds of one indebted merchant both plan to recover the whole
     /// debt; the receivable's guard then refuses the batch, and the holds are released
     /// one per transaction, each reading the debt anew.
     async fn batch_inputs(&self, ids: &[String]) -> Result<HashMap<(Uuid, Currency), ReleaseInputs>, StoreError> {

@@ -173,14 +173,8 @@ impl SqlStore {
         }
         .map_err(db)?;
         let reads = match dialect {
-            Dialect::Sqlite if !sqlite_in_memory(&url) => AnyPoolOptions::new()
-                .max_connections(SQLITE_READERS)
-                .acquire_timeout(options.acquire_timeout)
-                .after_connect(|connection, _| Box::pin(async move { connection.execute(SQLITE_READ_PRAGMAS).await.map(|_| ()) }))
-                .connect_lazy(&url)
-                .map_err(db)?,
-            // An in-memory database exists only on the writer's connection.
-            _ => pool.clone(),
+            Dialect::Sqlite => sqlite_reads(&pool, &url, options.acquire_timeout).await?,
+            Dialect::Postgres => pool.clone(),
         };
         Ok(Self { pool, reads, dialect, known_accounts: Default::default() })
     }
@@ -232,17 +226,37 @@ impl SqlStore {
     }
 }
 
-fn sqlite_in_memory(url: &str) -> bool {
-    url.contains(":memory:") || url.contains("mode=memory")
+/// SQLite's pool for reads: connections of their own on a file in WAL mode. A
+/// database in memory (or SQLite's temporary one, an empty path) exists on the
+/// writer's connection only, and without WAL (a file system that refuses it) a
+/// reader's lock would hold the writer's commit back: both read on the writer.
+async fn sqlite_reads(writer: &AnyPool, url: &str, acquire_timeout: Duration) -> Result<AnyPool, StoreError> {
+    let mode: String =
+        sqlx::Row::try_get(&sqlx::query("PRAGMA journal_mode").fetch_one(writer).await.map_err(db)?, 0).map_err(db)?;
+    if sqlite_file(url).is_none() || !mode.eq_ignore_ascii_case("wal") {
+        return Ok(writer.clone());
+    }
+    AnyPoolOptions::new()
+        .max_connections(SQLITE_READERS)
+        .acquire_timeout(acquire_timeout)
+        // A ping before each read would be one more hand-off to the connection's thread.
+        .test_before_acquire(false)
+        .after_connect(|connection, _| Box::pin(async move { connection.execute(SQLITE_READ_PRAGMAS).await.map(|_| ()) }))
+        .connect_lazy(url)
+        .map_err(db)
+}
+
+/// The file an `sqlite:` URL names; `None` for a database in memory or SQLite's
+/// temporary one.
+fn sqlite_file(url: &str) -> Option<&str> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:" && !url.contains("mode=memory")).then_some(path)
 }
 
 /// `sqlite://data/x.db` → creates `data/` and asks SQLite to create the file.
 fn sqlite_url_creating_file(url: &str) -> Result<String, StoreError> {
-    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
-        return Ok(url.to_owned());
-    }
+    let Some(path) = sqlite_file(url) else { return Ok(url.to_owned()) };
     if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| StoreError::Database(format!("cannot create {}: {e}", parent.display())))?;
     }

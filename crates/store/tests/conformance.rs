@@ -845,6 +845,25 @@ async fn sqlite_reads_run_beside_an_open_write_and_see_only_commits() {
     store.close().await;
 }
 
+/// A database in memory exists on the writer's connection only: reads go there too,
+/// and see what was written.
+#[tokio::test]
+async fn sqlite_in_memory_reads_what_it_wrote() {
+    let options = StoreOptions {
+        url: "sqlite::memory:".into(),
+        max_connections: 1,
+        max_lifetime: Duration::from_secs(60),
+        acquire_timeout: Duration::from_secs(10),
+        sqlite_synchronous: Default::default(),
+    };
+    let store = SqlStore::connect(&options).await.expect("connect");
+    store::migrate_up(&store).await.expect("migrate");
+    let payment = new_payment("user-1", "5");
+    store.create_payment(&payment, None).await.expect("create");
+    assert_eq!(store.payment(payment.id).await.expect("read").map(|p| p.id), Some(payment.id));
+    store.close().await;
+}
+
 /// Polls `operation` at most `times` times, yielding in between, then drops it: a
 /// caller that went away (client gone, deadline) at some point of its work.
 async fn abandon_after<F: std::future::Future>(operation: F, times: usize) {
