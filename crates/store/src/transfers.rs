@@ -273,14 +273,21 @@ impl SqlStore {
     async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
         let mut tx = self.begin().await?;
         let receivables = ledger::balances_in(&mut tx, requests.iter().map(|r| r.receivable.as_str())).await?;
-        let mut planned = Vec::with_capacity(requests.len());
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
-        for (index, request) in requests.iter().enumerate() {
-            let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
-            let first_on_its_payment = request.payment_id.is_none_or(|id| payments.insert(id));
-            if !(first_of_its_key && first_on_its_payment) {
-                continue;
-            }
+        let mut firsts: Vec<usize> = (0..requests.len())
+            .filter(|&index| {
+                let request = &requests[index];
+                let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
+                let first_on_its_payment = request.payment_id.is_none_or(|id| payments.insert(id));
+                first_of_its_key && first_on_its_payment
+            })
+            .collect();
+        // Their payments are locked in id order, as a batch of payment events locks
+        // them, so two batches never wait on each other's locks.
+        firsts.sort_by_key(|&index| requests[index].payment_id);
+        let mut planned = Vec::with_capacity(firsts.len());
+        for index in firsts {
+            let request = &requests[index];
             let linked = match request.payment_id {
                 Some(id) => match self.linked_payment(&mut tx, id).await? {
                     Some(linked) => Some(linked),

@@ -663,6 +663,33 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
     let pending_code = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd()).code();
     assert_eq!(store.ledger_balance(&pending_code).await.expect("balance"), 600);
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 400);
+
+    // Requests drawing on payments are planned in the payments' id order (the order
+    // their rows are locked in), and each is still planned with its own payment.
+    let (older, newer) = (new_payment("user-1", "5"), new_payment("user-1", "5"));
+    for payment in [&older, &newer] {
+        store.create_payment(payment, None).await.expect("payment");
+    }
+    let planned_on = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let drawing_on = |payment: &Payment| {
+        let (request, transfer) = transfer_request(&vendor, 1, None);
+        let (own, plan, planned_on) = (payment.id, request.plan.clone(), planned_on.clone());
+        let checked = move |linked: Option<&LinkedPayment>, receivable: i64| {
+            planned_on.lock().expect("planned").push(linked.map(|found| found.payment.id));
+            match linked {
+                Some(found) if found.payment.id == own => plan(linked, receivable),
+                _ => Err("planned with another payment".to_owned()),
+            }
+        };
+        (TransferRequest { payment_id: Some(payment.id), plan: Arc::new(checked), ..request }, transfer)
+    };
+    let ((on_newer, newer_transfer), (on_older, older_transfer)) = (drawing_on(&newer), drawing_on(&older));
+    let answers = store.create_transfers(&[on_newer, on_older]).await;
+    assert!(matches!(&answers[0], Ok(Guarded::Done(t)) if t.id == newer_transfer.id), "{answers:?}");
+    assert!(matches!(&answers[1], Ok(Guarded::Done(t)) if t.id == older_transfer.id), "{answers:?}");
+    // Once each, in the batch: a plan given another payment would be planned again alone.
+    assert_eq!(*planned_on.lock().expect("planned"), vec![Some(older.id), Some(newer.id)]);
+    assert_eq!(store.ledger_balance(&pending_code).await.expect("balance"), 602);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
