@@ -195,13 +195,7 @@ impl App {
             }
             None => {}
         }
-        // Decided on `current`: a send that reached the gateway since refuses it.
-        let sent_as = current.gateway_payout_id.clone();
-        let decide = move |payout: &Payout| {
-            payout.ensure_unsent_since(sent_as.as_deref())?;
-            cancel_change(payout)
-        };
-        match self.change_payout(id, &decide).await {
+        match self.change_payout(id, &cancel_change).await {
             Ok(payout) => {
                 crate::metrics::payout(payout.status.as_str());
                 Ok(payout)

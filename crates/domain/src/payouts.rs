@@ -157,17 +157,6 @@ impl Payout {
         )
     }
 
-    /// A cancel decided on this payout while the gateway knew it as `sent_as` (its
-    /// gateway id then): if it reached the gateway since, canceling only here would
-    /// return money the gateway is paying out.
-    pub fn ensure_unsent_since(&self, sent_as: Option<&str>) -> Result<(), String> {
-        if self.gateway_payout_id.as_deref() == sent_as {
-            Ok(())
-        } else {
-            Err("the payout reached the gateway meanwhile; retry the cancel".to_owned())
-        }
-    }
-
     /// Failed or canceled: amount and fee go back to the vendor's available balance,
     /// from wherever the payout's current status holds them.
     pub fn returned_entry(&self, kind: EntryKind) -> Result<JournalEntry, LedgerError> {
@@ -218,15 +207,6 @@ mod tests {
         assert!(parse_statement_descriptor("VONDI SHOP 42").is_ok());
         assert!(parse_statement_descriptor(&"x".repeat(23)).is_err());
         assert!(parse_statement_descriptor("a<b").is_err());
-    }
-
-    #[test]
-    fn a_cancel_holds_only_for_the_payout_as_the_gateway_knew_it() {
-        let mut sent = payout(PayoutStatus::Pending, 0);
-        assert!(sent.ensure_unsent_since(None).is_ok());
-        sent.gateway_payout_id = Some("po_1".into());
-        assert!(sent.ensure_unsent_since(None).is_err(), "sent since the cancel was decided");
-        assert!(sent.ensure_unsent_since(Some("po_1")).is_ok());
     }
 
     fn payout(status: PayoutStatus, fee: i64) -> Payout {
