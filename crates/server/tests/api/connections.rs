@@ -36,20 +36,28 @@ async fn closed_by_server(mut stream: TcpStream, within: Duration) {
     .expect("the server closes the connection");
 }
 
-/// A new client's HealthCheck over a fresh connection, within one second.
-async fn health_check_within_a_second(addr: std::net::SocketAddr) {
-    tokio::time::timeout(Duration::from_secs(1), async {
+/// The server's read and idle timeouts in the test below: no hostile connection is
+/// closed before `READ_TIMEOUT`, so a client answered sooner was served beside them.
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
+const IDLE_TIMEOUT: Duration = Duration::from_secs(12);
+
+/// A new client's HealthCheck over a fresh connection, answered before the server
+/// could have closed any of the hostile connections opened before it (the margin is
+/// for a loaded machine).
+async fn health_check_while_they_are_open(addr: std::net::SocketAddr) {
+    tokio::time::timeout(READ_TIMEOUT - Duration::from_secs(2), async {
         let channel =
             tonic::transport::Channel::from_shared(format!("http://{addr}")).expect("uri").connect().await.expect("connects");
         PaymentServiceClient::new(channel).health_check(HealthCheckRequest {}).await.expect("health check answers")
     })
     .await
-    .expect("HealthCheck answered within a second");
+    .expect("HealthCheck answered while the hostile connections were open");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_and_slowloris_connections_are_closed_while_new_clients_are_served() {
-    let app = spawn_app_with(Db::Sqlite, &[("SERVER_READ_TIMEOUT", "3s"), ("SERVER_IDLE_TIMEOUT", "4s")]).await;
+    let (read_timeout, idle_timeout) = (format!("{}s", READ_TIMEOUT.as_secs()), format!("{}s", IDLE_TIMEOUT.as_secs()));
+    let app = spawn_app_with(Db::Sqlite, &[("SERVER_READ_TIMEOUT", &read_timeout), ("SERVER_IDLE_TIMEOUT", &idle_timeout)]).await;
     let idle = open(app.addr, IDLE_CONNECTIONS).await;
     let mut slow = open(app.addr, SLOWLORIS_CONNECTIONS).await;
     for stream in &mut slow {
@@ -74,7 +82,7 @@ async fn idle_and_slowloris_connections_are_closed_while_new_clients_are_served(
         }
     });
 
-    health_check_within_a_second(app.addr).await;
+    health_check_while_they_are_open(app.addr).await;
 
     let deadline = Duration::from_secs(60);
     let closing: Vec<_> = idle.into_iter().map(|stream| tokio::spawn(closed_by_server(stream, deadline))).collect();
@@ -119,7 +127,7 @@ async fn a_half_sent_request_does_not_hold_up_shutdown() {
     let app = spawn_app_with(Db::Sqlite, &[("SERVER_READ_TIMEOUT", "60s"), ("SERVER_SHUTDOWN_TIMEOUT", "60s")]).await;
     let mut half = TcpStream::connect(app.addr).await.expect("connect");
     half.write_all(b"POST /payment/mock/complete HTTP/1.1\r\nHost: shop\r\n").await.expect("half a request");
-    health_check_within_a_second(app.addr).await;
+    health_check_while_they_are_open(app.addr).await;
     tokio::time::timeout(Duration::from_secs(15), app.stop())
         .await
         .expect("shutdown does not wait for a request that never finishes");
