@@ -55,13 +55,17 @@ pub(crate) async fn claim(
 }
 
 /// Claims every key of `claims` (each with its resource) that is free, in one
-/// statement; the (scope, key) pairs it claimed. A key used before is not among
+/// statement per chunk; the (scope, key) pairs it claimed. A key used before is not among
 /// them. On PostgreSQL a concurrent claim of the same key waits until ours commits.
 pub(crate) async fn claim_all(
     tx: &mut Transaction<'_, Any>,
     claims: &[(&IdempotencyClaim, String)],
 ) -> Result<HashSet<(String, String)>, StoreError> {
     let mut claimed = HashSet::with_capacity(claims.len());
+    // In key order: two batches claiming some of the same keys (on two replicas)
+    // then wait on each other in one order, never in a cycle.
+    let mut claims: Vec<_> = claims.iter().collect();
+    claims.sort_by(|(a, _), (b, _)| (&a.scope, &a.key).cmp(&(&b.scope, &b.key)));
     for chunk in claims.chunks(WIDE_ROWS_PER_STATEMENT) {
         let sql = format!(
             "{} ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope, idempotency_key",
