@@ -274,14 +274,14 @@ impl SqlStore {
         let mut tx = self.begin().await?;
         let receivables = ledger::balances_in(&mut tx, requests.iter().map(|r| r.receivable.as_str())).await?;
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
-        let mut firsts: Vec<usize> = (0..requests.len())
-            .filter(|&index| {
-                let request = &requests[index];
-                let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
-                let first_on_its_payment = request.payment_id.is_none_or(|id| payments.insert(id));
-                first_of_its_key && first_on_its_payment
-            })
-            .collect();
+        let mut firsts = Vec::with_capacity(requests.len());
+        for (index, request) in requests.iter().enumerate() {
+            let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
+            let first_on_its_payment = request.payment_id.is_none_or(|id| payments.insert(id));
+            if first_of_its_key && first_on_its_payment {
+                firsts.push(index);
+            }
+        }
         // Their payments are locked in id order, as a batch of payment events locks
         // them, so two batches never wait on each other's locks.
         firsts.sort_by_key(|&index| requests[index].payment_id);
