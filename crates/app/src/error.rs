@@ -50,11 +50,16 @@ impl From<crate::ports::GatewayError> for AppError {
     }
 }
 
-/// Errors of a storage adapter. Everything but a lost race is internal.
+/// Errors of a storage adapter. Everything but a record the request named and the
+/// write found missing is internal.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
+    /// A record the request names (a transfer's vendor account) is not there: read
+    /// in the write's own transaction, so nothing was written.
+    #[error("{0} not found")]
+    NotFound(&'static str),
     /// An account that must not go negative would: the transaction was rolled back.
     #[error("insufficient funds on {account}")]
     InsufficientFunds { account: String },
@@ -64,6 +69,9 @@ pub enum StoreError {
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
-        Self::internal(error)
+        match error {
+            StoreError::NotFound(what) => Self::NotFound(what),
+            other => Self::internal(other),
+        }
     }
 }

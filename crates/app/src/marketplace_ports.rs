@@ -134,16 +134,19 @@ pub struct ReversalPlan {
     pub entries: Vec<JournalEntry>,
 }
 
-/// Given the linked payment (locked) and the balance of the vendor's receivable (read
-/// in the same transaction, not locked: two recoveries racing are stopped by its
-/// guard, it never goes above zero), the transfer to write or the refusal; owned, so
-/// that the request can wait in the group commit's queue.
-pub type PlanTransfer = Arc<dyn Fn(Option<&LinkedPayment>, i64) -> Result<TransferPlan, String> + Send + Sync>;
-/// One CreateTransfer's write: its idempotency claim, the payment it draws on, the
-/// vendor's receivable account (its debt is recovered first), its plan.
+/// Given the vendor's account and the linked payment (read in the write's
+/// transaction, the payment locked) and the balance of the vendor's receivable (read
+/// there too, not locked: two recoveries racing are stopped by its guard, it never
+/// goes above zero), the transfer to write or the refusal; owned, so that the request
+/// can wait in the group commit's queue.
+pub type PlanTransfer = Arc<dyn Fn(&ConnectedAccount, Option<&LinkedPayment>, i64) -> Result<TransferPlan, String> + Send + Sync>;
+/// One CreateTransfer's write: its idempotency claim, the vendor's account (read in
+/// the batch: one statement for all, not one round trip per request), the payment it
+/// draws on, the vendor's receivable account (its debt is recovered first), its plan.
 #[derive(Clone)]
 pub struct TransferRequest {
     pub claim: Option<IdempotencyClaim>,
+    pub account_id: Uuid,
     pub payment_id: Option<Uuid>,
     pub receivable: String,
     pub plan: PlanTransfer,
@@ -163,8 +166,9 @@ pub type UndoReversal<'a> = &'a (dyn Fn(&Transfer, ReversalSplit, i64) -> Result
 
 #[async_trait::async_trait]
 pub trait TransferStore: Send + Sync + 'static {
-    /// For each request: claims the key, locks the linked payment, lets the plan
-    /// decide and writes what it decided; one answer per request, in order. They go
+    /// For each request: reads the vendor's account (`StoreError::NotFound` when
+    /// there is none: nothing claimed), claims the key, locks the linked payment, lets
+    /// the plan decide and writes what it decided; one answer per request, in order. They go
     /// in one transaction, their entries posted together; a request refused (by its
     /// plan, or entries that would overdraw: insufficient_funds) or a transaction
     /// that fails leaves the requests concerned to a transaction each, so a refusal

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use domain::accounts::AccountStatus;
+use domain::accounts::{AccountStatus, ConnectedAccount};
 use domain::fees::calculate_fee;
 use domain::ledger::LedgerError;
 use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
@@ -102,10 +102,10 @@ impl App {
         validate_metadata("metadata", &input.metadata)?;
         let key = IdempotencyKey::parse_optional("idempotency_key", &input.idempotency_key)?;
         principal.ensure_service()?;
-        let account = self.load_account("connected_account_id", &input.connected_account_id).await?;
+        let account_id = parse_uuid("connected_account_id", &input.connected_account_id)?;
 
         let fields = vec![
-            account.id.to_string(),
+            account_id.to_string(),
             amount.minor().to_string(),
             currency.code().to_owned(),
             payment_id.map(|p| p.to_string()).unwrap_or_default(),
@@ -113,22 +113,25 @@ impl App {
             serde_json::to_string(&input.metadata).unwrap_or_default(),
         ];
         let claim = idempotency::claim(principal, key.as_ref(), CREATE_METHOD, &fields);
-        if account.status != AccountStatus::Active {
-            return Err(AppError::FailedPrecondition(format!(
-                "connected account is {}, transfers need an active account",
-                account.status
-            )));
-        }
-        let rules = if payment_id.is_some() { self.store.fee_rules(account.id).await? } else { Vec::new() };
+        let rules = if payment_id.is_some() { self.store.fee_rules(account_id).await? } else { Vec::new() };
         let now = Utc::now();
-        let pending_days = i64::from(self.settings.balance_pending_days);
-        let transfer = Transfer {
-            idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
-            metadata: input.metadata,
-            ..Transfer::pending(&account, payment_id, amount, description, now + Duration::days(pending_days), now)
-        };
-        let account_id = account.id;
-        let plan = move |linked: Option<&LinkedPayment>, receivable_balance: i64| -> Result<TransferPlan, String> {
+        let available_on = now + Duration::days(i64::from(self.settings.balance_pending_days));
+        let idempotency_key = key.as_ref().map(|k| k.as_str().to_owned());
+        let metadata = input.metadata;
+        let plan = move |account: &ConnectedAccount,
+                         linked: Option<&LinkedPayment>,
+                         receivable_balance: i64|
+              -> Result<TransferPlan, String> {
+            // Checked after the key's claim (a retry of a transfer that succeeded
+            // replays it), before any money moves.
+            if account.status != AccountStatus::Active {
+                return Err(format!("connected account is {}, transfers need an active account", account.status));
+            }
+            let transfer = Transfer {
+                idempotency_key: idempotency_key.clone(),
+                metadata: metadata.clone(),
+                ..Transfer::pending(account, payment_id, amount, description.clone(), available_on, now)
+            };
             let mut entries = Vec::new();
             let mut split = None;
             if let Some(linked) = linked {
@@ -173,13 +176,13 @@ impl App {
             // The vendor's debt is repaid first; the vendor is credited the rest (a
             // debt that takes it all leaves a transfer settled with nothing to send).
             let recovered = recovery(-receivable_balance.min(0), amount);
-            let transfer = transfer.clone().net_of_recovery(recovered, now);
+            let transfer = transfer.net_of_recovery(recovered, now);
             entries.extend(recovery_entry(transfer.id.to_string(), account_id, recovered).map_err(ledger)?);
             entries.extend(transfer.entry().map_err(ledger)?);
             Ok(TransferPlan { transfer, split, entries })
         };
         let receivable = receivable(account_id, currency).code();
-        let request = TransferRequest { claim: claim.clone(), payment_id, receivable, plan: Arc::new(plan) };
+        let request = TransferRequest { claim: claim.clone(), account_id, payment_id, receivable, plan: Arc::new(plan) };
         let created = match self.new_transfers.submit(request).await.map_err(AppError::internal)?? {
             Guarded::Done(created) => created,
             Guarded::KeyExists { request_hash, method, resource_id } => {

@@ -1,5 +1,7 @@
 //! `AccountStore`: connected accounts and onboarding links.
 
+use std::collections::{BTreeSet, HashMap};
+
 use app::StoreError;
 use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{AccountLink, AccountStore, OnboardingOutcome};
@@ -10,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{by_id, corrupt, flag, get, micros, paged, time, uuid};
+use crate::rows::{ROWS_PER_INSERT, by_id, corrupt, flag, get, micros, paged, placeholders, time, uuid};
 use crate::{SqlStore, db, outbox};
 
 const COLUMNS: &str = "id, gateway_account_id, account_type, email, business_type, country, status, charges_enabled, \
@@ -34,6 +36,28 @@ fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
         updated_at: time(get(row, "updated_at")?)?,
         payout_card: get(row, "payout_card_reference")?,
     })
+}
+
+/// The accounts of `ids` that exist, read in the caller's transaction (a batch's
+/// vendors: one statement for all of them).
+pub(crate) async fn accounts_in(
+    tx: &mut Transaction<'_, Any>,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashMap<Uuid, ConnectedAccount>, StoreError> {
+    let ids: Vec<String> = ids.collect::<BTreeSet<_>>().iter().map(Uuid::to_string).collect();
+    let mut accounts = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_INSERT) {
+        let sql = format!("SELECT {COLUMNS} FROM connected_accounts WHERE id IN ({})", placeholders(chunk.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.as_str());
+        }
+        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+            let found = account(&row)?;
+            accounts.insert(found.id, found);
+        }
+    }
+    Ok(accounts)
 }
 
 /// `account.updated` with the account as the caller's transaction changed it.

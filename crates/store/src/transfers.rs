@@ -20,7 +20,7 @@ use uuid::Uuid;
 use crate::rows::{
     PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time, uuid, value_rows,
 };
-use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
+use crate::{SqlStore, accounts, db, idempotency, ledger, outbox, rows};
 
 /// `amount` is the vendor's share, `recovered_amount` what of it repaid the vendor's
 /// debt: the domain's amount (what reached the vendor) is their difference. Stored
@@ -265,17 +265,21 @@ impl SqlStore {
     /// The requests in one transaction, each statement written for all of them at
     /// once (their claims, their rows, their events, their entries: the accounts
     /// they share move once). Left out (`None`) for `create_alone` to answer: a
-    /// request its plan refuses or whose payment is missing (there its key is claimed
-    /// first), one whose key was used before or earlier in the batch (there it is
+    /// request naming no existing vendor account, one its plan refuses or whose
+    /// payment is missing (there its key is claimed first), one whose key was used before or earlier in the batch (there it is
     /// replayed), and one drawing on a payment an earlier one of the batch draws on
     /// (its plan would not see the earlier transfer). `Err` when any statement fails
     /// or the entries together would overdraw, and then nothing is written.
     async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
         let mut tx = self.begin().await?;
+        let vendors = accounts::accounts_in(&mut tx, requests.iter().map(|r| r.account_id)).await?;
         let receivables = ledger::balances_in(&mut tx, requests.iter().map(|r| r.receivable.as_str())).await?;
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
         let mut firsts = Vec::with_capacity(requests.len());
         for (index, request) in requests.iter().enumerate() {
+            if !vendors.contains_key(&request.account_id) {
+                continue;
+            }
             let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
             let first_on_its_payment = request.payment_id.is_none_or(|id| payments.insert(id));
             if first_of_its_key && first_on_its_payment {
@@ -296,7 +300,7 @@ impl SqlStore {
                 None => None,
             };
             let receivable = receivables.get(&request.receivable).copied().unwrap_or_default();
-            if let Ok(plan) = (request.plan)(linked.as_ref(), receivable) {
+            if let Ok(plan) = (request.plan)(&vendors[&request.account_id], linked.as_ref(), receivable) {
                 planned.push((index, plan));
             }
         }
@@ -326,8 +330,11 @@ impl SqlStore {
     /// verdict counts, so the retry of a transfer that succeeded replays it even when
     /// the same request would now be refused.
     async fn create_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
-        let TransferRequest { claim, payment_id, receivable, plan } = request;
+        let TransferRequest { claim, account_id, payment_id, receivable, plan } = request;
         let mut tx = self.begin().await?;
+        let Some(vendor) = accounts::accounts_in(&mut tx, std::iter::once(*account_id)).await?.remove(account_id) else {
+            return Err(StoreError::NotFound("connected account"));
+        };
         let linked = match *payment_id {
             Some(id) => match self.linked_payment(&mut tx, id).await? {
                 Some(linked) => Some(linked),
@@ -335,7 +342,7 @@ impl SqlStore {
             },
             None => None,
         };
-        let planned = plan(linked.as_ref(), ledger::balance_in(&mut tx, receivable).await?);
+        let planned = plan(&vendor, linked.as_ref(), ledger::balance_in(&mut tx, receivable).await?);
         let plan = match idempotency::claim_for_plan(&mut tx, claim.as_ref(), planned, |p| p.transfer.id.to_string()).await? {
             Ok(plan) => plan,
             Err(answer) => return Ok(answer),

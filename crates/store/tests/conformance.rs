@@ -51,6 +51,7 @@ on_both_databases!(
     a_job_slot_is_claimed_once,
     settlements_refused_together_are_written_one_at_a_time,
     transfers_created_together_keep_their_own_answers,
+    a_transfer_is_planned_with_its_vendor_and_refused_without_one,
 );
 
 async fn fresh_store(postgres: bool) -> SqlStore {
@@ -604,11 +605,11 @@ fn transfer_request(vendor: &ConnectedAccount, minor: i64, claim: Option<Idempot
     let entry =
         JournalEntry::movement(EntryKind::Transfer, transfer.id.to_string(), cash, pending, transfer.amount).expect("entry");
     let planned = transfer.clone();
-    let plan = move |_: Option<&LinkedPayment>, _: i64| {
+    let plan = move |_: &ConnectedAccount, _: Option<&LinkedPayment>, _: i64| {
         Ok(TransferPlan { transfer: planned.clone(), split: None, entries: vec![entry.clone()] })
     };
     let receivable = LedgerAccount::owned(AccountKind::VendorReceivable, vendor.id.to_string(), usd()).code();
-    (TransferRequest { claim, payment_id: None, receivable, plan: Arc::new(plan) }, transfer)
+    (TransferRequest { claim, account_id: vendor.id, payment_id: None, receivable, plan: Arc::new(plan) }, transfer)
 }
 
 /// A pending transfer of `minor`, written.
@@ -629,7 +630,7 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
     let vendor = onboarded_vendor(&store).await;
     let key = || Some(IdempotencyClaim { method: "CreateTransfer", ..claim("tr-1", "h1") });
     let refused = TransferRequest {
-        plan: Arc::new(|_: Option<&LinkedPayment>, _: i64| Err("refused by its plan".to_owned())),
+        plan: Arc::new(|_: &ConnectedAccount, _: Option<&LinkedPayment>, _: i64| Err("refused by its plan".to_owned())),
         ..transfer_request(&vendor, 1, None).0
     };
     let mut keyed_id = None;
@@ -674,10 +675,10 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
     let drawing_on = |payment: &Payment| {
         let (request, transfer) = transfer_request(&vendor, 1, None);
         let (own, plan, planned_on) = (payment.id, request.plan.clone(), planned_on.clone());
-        let checked = move |linked: Option<&LinkedPayment>, receivable: i64| {
+        let checked = move |vendor: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable: i64| {
             planned_on.lock().expect("planned").push(linked.map(|found| found.payment.id));
             match linked {
-                Some(found) if found.payment.id == own => plan(linked, receivable),
+                Some(found) if found.payment.id == own => plan(vendor, linked, receivable),
                 _ => Err("planned with another payment".to_owned()),
             }
         };
@@ -690,6 +691,36 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
     // Once each, in the batch: a plan given another payment would be planned again alone.
     assert_eq!(*planned_on.lock().expect("planned"), vec![Some(older.id), Some(newer.id)]);
     assert_eq!(store.ledger_balance(&pending_code).await.expect("balance"), 602);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// Each plan is given its own vendor's account, read in the write's transaction; a
+/// request naming no account is answered NotFound, alone or beside others, and
+/// writes nothing, while its batch-mates are written.
+async fn a_transfer_is_planned_with_its_vendor_and_refused_without_one(store: SqlStore) {
+    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
+    let (first, second) = (onboarded_vendor(&store).await, onboarded_vendor(&store).await);
+    let for_vendor = |vendor: &ConnectedAccount, minor: i64| {
+        let (request, transfer) = transfer_request(vendor, minor, None);
+        let (own, plan) = (vendor.id, request.plan.clone());
+        let checked = move |given: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable: i64| {
+            if given.id != own {
+                return Err(format!("planned with account {}", given.id));
+            }
+            plan(given, linked, receivable)
+        };
+        (TransferRequest { plan: Arc::new(checked), ..request }, transfer)
+    };
+    let missing = || TransferRequest { account_id: uuid::Uuid::now_v7(), ..for_vendor(&first, 300).0 };
+    let ((to_first, first_transfer), (to_second, second_transfer)) = (for_vendor(&first, 100), for_vendor(&second, 200));
+    let answers = store.create_transfers(&[to_first, missing(), to_second]).await;
+    assert!(matches!(&answers[0], Ok(Guarded::Done(t)) if t.id == first_transfer.id), "{answers:?}");
+    assert!(matches!(&answers[1], Err(StoreError::NotFound("connected account"))), "{answers:?}");
+    assert!(matches!(&answers[2], Ok(Guarded::Done(t)) if t.id == second_transfer.id), "{answers:?}");
+    let alone = store.create_transfers(&[missing()]).await;
+    assert!(matches!(&alone[0], Err(StoreError::NotFound("connected account"))), "{alone:?}");
+    // Only the two planned transfers moved money.
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 700);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 

@@ -135,6 +135,11 @@ async fn each_bad_marketplace_input_is_named_and_changes_nothing(db: Db) {
     );
     refused(app.transfers().create_transfer(transfer_with(|_| {}, "bad")).await, InvalidArgument, "connected_account_id");
     refused(app.transfers().create_transfer(transfer_with(|_| {}, &pending)).await, FailedPrecondition, "");
+    // The account is read in the write's transaction: refused there, its key is not kept.
+    let keyed = transfer_with(|r| r.idempotency_key = "to-a-pending-account".into(), &pending);
+    refused(app.transfers().create_transfer(keyed).await, FailedPrecondition, "");
+    let nobody = uuid::Uuid::now_v7().to_string();
+    refused(app.transfers().create_transfer(transfer_with(|_| {}, &nobody)).await, NotFound, "");
 
     let reverse = |transfer_id: &str, amount: &str| {
         authed(ReverseTransferRequest { transfer_id: transfer_id.into(), amount: amount.into(), ..Default::default() }, &admin)
