@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use domain::accounts::{AccountStatus, ConnectedAccount};
-use domain::fees::calculate_fee;
+use domain::fees::{SplitRule, calculate_fee};
 use domain::ledger::LedgerError;
 use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
 use domain::transfers::{
@@ -89,6 +89,95 @@ pub(crate) fn plan_reversal(
     Ok(ReversalPlan { reversal, transfer: updated, entries })
 }
 
+/// What a CreateTransfer asks for, fixed before it queues for its batch. Its ids are
+/// made here, once: a plan made again (the batch's transaction failed, perhaps after
+/// its commit went through) writes the same transfer, which the database then
+/// refuses as a duplicate instead of moving the money twice.
+struct TransferDraft {
+    transfer_id: Uuid,
+    split_id: Uuid,
+    payment_id: Option<Uuid>,
+    amount: Money,
+    description: String,
+    metadata: BTreeMap<String, String>,
+    idempotency_key: Option<String>,
+    /// The vendor's fee rules, read only for a transfer linked to a payment.
+    rules: Vec<SplitRule>,
+    available_on: DateTime<Utc>,
+    now: DateTime<Utc>,
+}
+
+impl TransferDraft {
+    /// The transfer to write for this vendor's account, the linked payment (locked)
+    /// and the vendor's receivable balance, or the refusal.
+    fn plan(
+        &self,
+        account: &ConnectedAccount,
+        linked: Option<&LinkedPayment>,
+        receivable_balance: i64,
+    ) -> Result<TransferPlan, String> {
+        // Checked after the key's claim (a retry of a transfer that succeeded
+        // replays it), before any money moves.
+        if account.status != AccountStatus::Active {
+            return Err(format!("connected account is {}, transfers need an active account", account.status));
+        }
+        let transfer = Transfer {
+            id: self.transfer_id,
+            idempotency_key: self.idempotency_key.clone(),
+            metadata: self.metadata.clone(),
+            ..Transfer::pending(account, self.payment_id, self.amount, self.description.clone(), self.available_on, self.now)
+        };
+        let mut entries = Vec::new();
+        let mut split = None;
+        if let Some(linked) = linked {
+            let payment = &linked.payment;
+            if payment.status != PaymentStatus::Succeeded {
+                return Err(format!(
+                    "payment {} is {}, only a succeeded payment's money can be transferred",
+                    payment.id, payment.status
+                ));
+            }
+            if payment.escrow.is_some() {
+                return Err(format!("payment {} is held in escrow: release the escrow instead", payment.id));
+            }
+            if payment.amount.currency() != self.amount.currency() {
+                return Err(format!("currency must be {} like the payment's", payment.amount.currency()));
+            }
+            let fee = match linked.fee_taken_minor {
+                Some(fee) => fee,
+                None => {
+                    let quote = calculate_fee(&self.rules, Some(account.id), payment.amount);
+                    split = Some(PaymentSplit {
+                        id: self.split_id,
+                        payment_id: payment.id,
+                        rule_id: quote.applied_rule.as_ref().map(|r| r.rule_id),
+                        fee_minor: quote.fee.minor(),
+                        transfer_minor: quote.transfer_amount.minor(),
+                        currency: payment.amount.currency().code(),
+                    });
+                    entries.extend(fee_entry(payment.id, quote.fee).map_err(ledger)?);
+                    quote.fee.minor()
+                }
+            };
+            let rest = payment.amount.minor() - payment.refunded_minor - fee - linked.transferred_minor;
+            if self.amount.minor() > rest {
+                return Err(format!(
+                    "amount exceeds what payment {} left on the platform ({} after fee, refunds and earlier transfers)",
+                    payment.id,
+                    Money::from_minor(rest.max(0), self.amount.currency()).to_decimal_string()
+                ));
+            }
+        }
+        // The vendor's debt is repaid first; the vendor is credited the rest (a
+        // debt that takes it all leaves a transfer settled with nothing to send).
+        let recovered = recovery(-receivable_balance.min(0), self.amount);
+        let transfer = transfer.net_of_recovery(recovered, self.now);
+        entries.extend(recovery_entry(transfer.id.to_string(), account.id, recovered).map_err(ledger)?);
+        entries.extend(transfer.entry().map_err(ledger)?);
+        Ok(TransferPlan { transfer, split, entries })
+    }
+}
+
 fn ledger(error: LedgerError) -> String {
     format!("ledger entry refused: {error}")
 }
@@ -115,71 +204,20 @@ impl App {
         let claim = idempotency::claim(principal, key.as_ref(), CREATE_METHOD, &fields);
         let rules = if payment_id.is_some() { self.store.fee_rules(account_id).await? } else { Vec::new() };
         let now = Utc::now();
-        let available_on = now + Duration::days(i64::from(self.settings.balance_pending_days));
-        let idempotency_key = key.as_ref().map(|k| k.as_str().to_owned());
-        let metadata = input.metadata;
-        let plan = move |account: &ConnectedAccount,
-                         linked: Option<&LinkedPayment>,
-                         receivable_balance: i64|
-              -> Result<TransferPlan, String> {
-            // Checked after the key's claim (a retry of a transfer that succeeded
-            // replays it), before any money moves.
-            if account.status != AccountStatus::Active {
-                return Err(format!("connected account is {}, transfers need an active account", account.status));
-            }
-            let transfer = Transfer {
-                idempotency_key: idempotency_key.clone(),
-                metadata: metadata.clone(),
-                ..Transfer::pending(account, payment_id, amount, description.clone(), available_on, now)
-            };
-            let mut entries = Vec::new();
-            let mut split = None;
-            if let Some(linked) = linked {
-                let payment = &linked.payment;
-                if payment.status != PaymentStatus::Succeeded {
-                    return Err(format!(
-                        "payment {} is {}, only a succeeded payment's money can be transferred",
-                        payment.id, payment.status
-                    ));
-                }
-                if payment.escrow.is_some() {
-                    return Err(format!("payment {} is held in escrow: release the escrow instead", payment.id));
-                }
-                if payment.amount.currency() != amount.currency() {
-                    return Err(format!("currency must be {} like the payment's", payment.amount.currency()));
-                }
-                let fee = match linked.fee_taken_minor {
-                    Some(fee) => fee,
-                    None => {
-                        let quote = calculate_fee(&rules, Some(account_id), payment.amount);
-                        split = Some(PaymentSplit {
-                            id: Uuid::now_v7(),
-                            payment_id: payment.id,
-                            rule_id: quote.applied_rule.as_ref().map(|r| r.rule_id),
-                            fee_minor: quote.fee.minor(),
-                            transfer_minor: quote.transfer_amount.minor(),
-                            currency: payment.amount.currency().code(),
-                        });
-                        entries.extend(fee_entry(payment.id, quote.fee).map_err(ledger)?);
-                        quote.fee.minor()
-                    }
-                };
-                let rest = payment.amount.minor() - payment.refunded_minor - fee - linked.transferred_minor;
-                if amount.minor() > rest {
-                    return Err(format!(
-                        "amount exceeds what payment {} left on the platform ({} after fee, refunds and earlier transfers)",
-                        payment.id,
-                        Money::from_minor(rest.max(0), amount.currency()).to_decimal_string()
-                    ));
-                }
-            }
-            // The vendor's debt is repaid first; the vendor is credited the rest (a
-            // debt that takes it all leaves a transfer settled with nothing to send).
-            let recovered = recovery(-receivable_balance.min(0), amount);
-            let transfer = transfer.net_of_recovery(recovered, now);
-            entries.extend(recovery_entry(transfer.id.to_string(), account_id, recovered).map_err(ledger)?);
-            entries.extend(transfer.entry().map_err(ledger)?);
-            Ok(TransferPlan { transfer, split, entries })
+        let draft = TransferDraft {
+            transfer_id: Uuid::now_v7(),
+            split_id: Uuid::now_v7(),
+            payment_id,
+            amount,
+            description,
+            metadata: input.metadata,
+            idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
+            rules,
+            available_on: now + Duration::days(i64::from(self.settings.balance_pending_days)),
+            now,
+        };
+        let plan = move |account: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable_balance: i64| {
+            draft.plan(account, linked, receivable_balance)
         };
         let receivable = receivable(account_id, currency).code();
         let request = TransferRequest { claim: claim.clone(), account_id, payment_id, receivable, plan: Arc::new(plan) };
@@ -332,5 +370,80 @@ impl App {
             return self.store.reversal(reversal.id).await?.ok_or(AppError::NotFound("reversal"));
         }
         Ok(reversal)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentType};
+    use domain::{Currency, Money};
+
+    use super::*;
+
+    fn usd(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::parse("currency", "USD").expect("USD"))
+    }
+
+    fn vendor(onboarded: bool) -> ConnectedAccount {
+        let now = Utc::now();
+        let account = domain::testing::vendor_account(Uuid::now_v7(), now);
+        if onboarded { account.onboarded(now) } else { account }
+    }
+
+    fn paid_payment() -> LinkedPayment {
+        let request = CheckoutRequest::parse(CheckoutInput {
+            user_id: "buyer-1".into(),
+            amount: "50.00".into(),
+            currency: "USD".into(),
+            payment_type: Some(PaymentType::ProductC2c),
+            success_url: "https://s.example/ok".into(),
+            cancel_url: "https://s.example/no".into(),
+            gateway_name: "mock".into(),
+            ..CheckoutInput::default()
+        })
+        .expect("valid");
+        let payment = Payment { status: PaymentStatus::Succeeded, ..Payment::pending(Uuid::now_v7(), &request, Utc::now()) };
+        LinkedPayment { payment, transferred_minor: 0, fee_taken_minor: None }
+    }
+
+    fn draft(payment_id: Option<Uuid>) -> TransferDraft {
+        let now = Utc::now();
+        TransferDraft {
+            transfer_id: Uuid::now_v7(),
+            split_id: Uuid::now_v7(),
+            payment_id,
+            amount: usd(1_000),
+            description: "order 7".into(),
+            metadata: BTreeMap::new(),
+            idempotency_key: Some("tr-7".into()),
+            rules: Vec::new(),
+            available_on: now,
+            now,
+        }
+    }
+
+    /// A batch whose transaction failed (perhaps after its commit went through) plans
+    /// its requests again alone: the same transfer and split, which the database
+    /// then refuses as duplicates, never a second transfer moving the money again.
+    #[test]
+    fn a_draft_planned_again_is_the_same_transfer() {
+        let (account, linked) = (vendor(true), paid_payment());
+        let draft = draft(Some(linked.payment.id));
+        let first = draft.plan(&account, Some(&linked), 0).expect("planned");
+        let again = draft.plan(&account, Some(&linked), 0).expect("planned");
+        assert_eq!((first.transfer.id, again.transfer.id), (draft.transfer_id, draft.transfer_id));
+        let split_ids = |plan: &TransferPlan| plan.split.as_ref().map(|split| split.id);
+        assert_eq!((split_ids(&first), split_ids(&again)), (Some(draft.split_id), Some(draft.split_id)));
+        let objects = |plan: &TransferPlan| plan.entries.iter().map(|e| e.object_id().to_owned()).collect::<Vec<_>>();
+        assert_eq!(objects(&first), objects(&again));
+        assert_eq!(first.transfer.connected_account_id, account.id);
+    }
+
+    /// The account's status is the plan's to check: it is read in the write's
+    /// transaction, after the key's claim.
+    #[test]
+    fn an_account_not_yet_active_is_refused() {
+        let refused = draft(None).plan(&vendor(false), None, 0).expect_err("not onboarded");
+        assert!(refused.contains("transfers need an active account"), "{refused}");
     }
 }

@@ -13,6 +13,8 @@ pub mod payment;
 pub mod payouts;
 pub mod reconciliation;
 pub mod refunds;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod transfers;
 pub mod validation;
 pub mod wallet;

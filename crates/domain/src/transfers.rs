@@ -345,7 +345,6 @@ pub fn recovery_entry(
 mod tests {
     use super::*;
     use crate::Currency;
-    use crate::accounts::{AccountInput, AccountType, NewAccount};
 
     #[test]
     fn a_debt_takes_a_transfer_up_to_itself() {
@@ -365,14 +364,7 @@ mod tests {
     fn transfer(amount: i64, reversed: i64) -> Transfer {
         let usd = Currency::parse("currency", "USD").unwrap();
         let now = Utc::now();
-        let input = AccountInput {
-            email: "vendor@example.com".into(),
-            account_type: Some(AccountType::Express),
-            business_type: "individual".into(),
-            country: "US".into(),
-            ..AccountInput::default()
-        };
-        let vendor = NewAccount::parse(input).unwrap().into_account(uuid::Uuid::nil(), "acct_1".into(), now);
+        let vendor = crate::testing::vendor_account(uuid::Uuid::nil(), now);
         let pending = Transfer::pending(&vendor, None, Money::from_minor(amount, usd), String::new(), now, now);
         Transfer { status: TransferStatus::Paid, reversed_minor: reversed, ..pending }
     }

@@ -265,8 +265,9 @@ impl SqlStore {
     /// The requests in one transaction, each statement written for all of them at
     /// once (their claims, their rows, their events, their entries: the accounts
     /// they share move once). Left out (`None`) for `create_alone` to answer: a
-    /// request naming no existing vendor account, one its plan refuses or whose
-    /// payment is missing (there its key is claimed first), one whose key was used before or earlier in the batch (there it is
+    /// request naming no existing vendor account (there `NotFound`, no key
+    /// claimed), one its plan refuses or whose payment is missing (there its key is
+    /// claimed first), one whose key was used before or earlier in the batch (there it is
     /// replayed), and one drawing on a payment an earlier one of the batch draws on
     /// (its plan would not see the earlier transfer). `Err` when any statement fails
     /// or the entries together would overdraw, and then nothing is written.

@@ -15,7 +15,7 @@ use app::ports::{
     SessionAttachment, Settlement, WebhookLog,
 };
 use chrono::Utc;
-use domain::accounts::{AccountInput, AccountType, ConnectedAccount, NewAccount};
+use domain::accounts::ConnectedAccount;
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentStatus, PaymentType};
 use domain::transfers::{Transfer, TransferStatus};
@@ -581,16 +581,8 @@ async fn a_vendor_debit_takes_from_several_stripes_and_never_below_zero(store: S
 
 /// A vendor that can receive transfers.
 async fn onboarded_vendor(store: &SqlStore) -> ConnectedAccount {
-    let input = AccountInput {
-        email: "vendor@example.com".into(),
-        account_type: Some(AccountType::Express),
-        business_type: "individual".into(),
-        country: "US".into(),
-        ..AccountInput::default()
-    };
-    let id = uuid::Uuid::now_v7();
     let now = Utc::now();
-    let account = NewAccount::parse(input).expect("valid").into_account(id, format!("acct_{}", id.simple()), now).onboarded(now);
+    let account = domain::testing::vendor_account(uuid::Uuid::now_v7(), now).onboarded(now);
     store.insert_account(&account).await.expect("vendor");
     account
 }
@@ -695,32 +687,52 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
 }
 
 /// Each plan is given its own vendor's account, read in the write's transaction; a
-/// request naming no account is answered NotFound, alone or beside others, and
-/// writes nothing, while its batch-mates are written.
+/// request naming no account is answered NotFound, alone or beside others, writes
+/// nothing and keeps no key, while its batch-mates are written. A request refused
+/// by its plan (as an inactive account is) whose key was used replays that key.
 async fn a_transfer_is_planned_with_its_vendor_and_refused_without_one(store: SqlStore) {
     settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
     let (first, second) = (onboarded_vendor(&store).await, onboarded_vendor(&store).await);
-    let for_vendor = |vendor: &ConnectedAccount, minor: i64| {
-        let (request, transfer) = transfer_request(vendor, minor, None);
-        let (own, plan) = (vendor.id, request.plan.clone());
-        let checked = move |given: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable: i64| {
-            if given.id != own {
-                return Err(format!("planned with account {}", given.id));
-            }
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let for_vendor = |vendor: &ConnectedAccount, minor: i64, claim: Option<IdempotencyClaim>| {
+        let (request, transfer) = transfer_request(vendor, minor, claim);
+        let (own, plan, seen) = (vendor.id, request.plan.clone(), seen.clone());
+        let recorded = move |given: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable: i64| {
+            seen.lock().expect("seen").push((own, given.id));
             plan(given, linked, receivable)
         };
-        (TransferRequest { plan: Arc::new(checked), ..request }, transfer)
+        (TransferRequest { plan: Arc::new(recorded), ..request }, transfer)
     };
-    let missing = || TransferRequest { account_id: uuid::Uuid::now_v7(), ..for_vendor(&first, 300).0 };
-    let ((to_first, first_transfer), (to_second, second_transfer)) = (for_vendor(&first, 100), for_vendor(&second, 200));
+    let key = || Some(IdempotencyClaim { method: "CreateTransfer", ..claim("tr-vendor", "h1") });
+    let missing = || TransferRequest { account_id: uuid::Uuid::now_v7(), ..for_vendor(&first, 300, key()).0 };
+    let ((to_first, first_transfer), (to_second, second_transfer)) =
+        (for_vendor(&first, 100, None), for_vendor(&second, 200, None));
     let answers = store.create_transfers(&[to_first, missing(), to_second]).await;
     assert!(matches!(&answers[0], Ok(Guarded::Done(t)) if t.id == first_transfer.id), "{answers:?}");
     assert!(matches!(&answers[1], Err(StoreError::NotFound("connected account"))), "{answers:?}");
     assert!(matches!(&answers[2], Ok(Guarded::Done(t)) if t.id == second_transfer.id), "{answers:?}");
+    // Once each, with its own account: the missing one was never planned.
+    let mut planned = std::mem::take(&mut *seen.lock().expect("seen"));
+    planned.sort();
+    let mut expected = vec![(first.id, first.id), (second.id, second.id)];
+    expected.sort();
+    assert_eq!(planned, expected);
     let alone = store.create_transfers(&[missing()]).await;
     assert!(matches!(&alone[0], Err(StoreError::NotFound("connected account"))), "{alone:?}");
-    // Only the two planned transfers moved money.
-    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 700);
+
+    // The missing account's key was not kept: it is free for a transfer that goes.
+    let (keyed, keyed_transfer) = for_vendor(&first, 50, key());
+    let answers = store.create_transfers(&[keyed]).await;
+    assert!(matches!(&answers[0], Ok(Guarded::Done(t)) if t.id == keyed_transfer.id), "{answers:?}");
+    let refused = TransferRequest {
+        plan: Arc::new(|_: &ConnectedAccount, _: Option<&LinkedPayment>, _: i64| Err("the account is restricted".to_owned())),
+        ..for_vendor(&first, 50, key()).0
+    };
+    let answers = store.create_transfers(&[refused]).await;
+    let replayed = keyed_transfer.id.to_string();
+    assert!(matches!(&answers[0], Ok(Guarded::KeyExists { resource_id: Some(id), .. }) if *id == replayed), "{answers:?}");
+    // Only the three planned transfers moved money.
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 650);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
