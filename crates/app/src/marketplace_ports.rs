@@ -141,12 +141,15 @@ pub struct ReversalPlan {
 /// can wait in the group commit's queue.
 pub type PlanTransfer = Arc<dyn Fn(&ConnectedAccount, Option<&LinkedPayment>, i64) -> Result<TransferPlan, String> + Send + Sync>;
 /// One CreateTransfer's write: its idempotency claim, the vendor's account (read in
-/// the batch: one statement for all, not one round trip per request), the payment it
-/// draws on, the vendor's receivable account (its debt is recovered first), its plan.
+/// the batch: one statement for all, not one round trip per request), the id its plan
+/// gives the transfer (made once: a request planned again finds it if written), the
+/// payment it draws on, the vendor's receivable account (its debt is recovered
+/// first), its plan.
 #[derive(Clone)]
 pub struct TransferRequest {
     pub claim: Option<IdempotencyClaim>,
     pub account_id: Uuid,
+    pub transfer_id: Uuid,
     pub payment_id: Option<Uuid>,
     pub receivable: String,
     pub plan: PlanTransfer,

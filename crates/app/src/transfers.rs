@@ -216,11 +216,13 @@ impl App {
             available_on: now + Duration::days(i64::from(self.settings.balance_pending_days)),
             now,
         };
+        let transfer_id = draft.transfer_id;
         let plan = move |account: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable_balance: i64| {
             draft.plan(account, linked, receivable_balance)
         };
         let receivable = receivable(account_id, currency).code();
-        let request = TransferRequest { claim: claim.clone(), account_id, payment_id, receivable, plan: Arc::new(plan) };
+        let request =
+            TransferRequest { claim: claim.clone(), account_id, transfer_id, payment_id, receivable, plan: Arc::new(plan) };
         let created = match self.new_transfers.submit(request).await.map_err(AppError::internal)?? {
             Guarded::Done(created) => created,
             Guarded::KeyExists { request_hash, method, resource_id } => {

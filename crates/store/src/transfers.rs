@@ -327,11 +327,24 @@ impl SqlStore {
         Ok(answers)
     }
 
-    /// One request in a transaction of its own: the key is claimed before the plan's
-    /// verdict counts, so the retry of a transfer that succeeded replays it even when
-    /// the same request would now be refused.
+    /// One request in a transaction of its own. A request planned again after its
+    /// batch's transaction failed may find its transfer written (the commit went
+    /// through, its answer was lost): its own id is then refused as a duplicate, or
+    /// its plan sees the transfer's money gone, and the stored transfer is the answer.
     async fn create_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
-        let TransferRequest { claim, account_id, payment_id, receivable, plan } = request;
+        let answer = self.write_alone(request).await;
+        if matches!(answer, Ok(Guarded::Refused(_)) | Err(StoreError::Database(_)))
+            && let Some(written) = self.transfer(request.transfer_id).await?
+        {
+            return Ok(Guarded::Done(written));
+        }
+        answer
+    }
+
+    /// The key is claimed before the plan's verdict counts, so the retry of a transfer
+    /// that succeeded replays it even when the same request would now be refused.
+    async fn write_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
+        let TransferRequest { claim, account_id, transfer_id: _, payment_id, receivable, plan } = request;
         let mut tx = self.begin().await?;
         let Some(vendor) = accounts::accounts_in(&mut tx, std::iter::once(*account_id)).await?.remove(account_id) else {
             return Err(StoreError::NotFound("connected account"));

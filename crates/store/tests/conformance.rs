@@ -52,6 +52,7 @@ on_both_databases!(
     settlements_refused_together_are_written_one_at_a_time,
     transfers_created_together_keep_their_own_answers,
     a_transfer_is_planned_with_its_vendor_and_refused_without_one,
+    a_transfer_written_before_its_answer_was_lost_is_the_answer,
 );
 
 async fn fresh_store(postgres: bool) -> SqlStore {
@@ -601,7 +602,15 @@ fn transfer_request(vendor: &ConnectedAccount, minor: i64, claim: Option<Idempot
         Ok(TransferPlan { transfer: planned.clone(), split: None, entries: vec![entry.clone()] })
     };
     let receivable = LedgerAccount::owned(AccountKind::VendorReceivable, vendor.id.to_string(), usd()).code();
-    (TransferRequest { claim, account_id: vendor.id, payment_id: None, receivable, plan: Arc::new(plan) }, transfer)
+    let request = TransferRequest {
+        claim,
+        account_id: vendor.id,
+        transfer_id: transfer.id,
+        payment_id: None,
+        receivable,
+        plan: Arc::new(plan),
+    };
+    (request, transfer)
 }
 
 /// A pending transfer of `minor`, written.
@@ -733,6 +742,41 @@ async fn a_transfer_is_planned_with_its_vendor_and_refused_without_one(store: Sq
     assert!(matches!(&answers[0], Ok(Guarded::KeyExists { resource_id: Some(id), .. }) if *id == replayed), "{answers:?}");
     // Only the three planned transfers moved money.
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 650);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// A request planned again after its batch's commit went through unanswered (here:
+/// submitted again as it was) finds its transfer written: its own id refused as a
+/// duplicate, or its plan now refusing, the stored transfer is the answer, alone or
+/// in a batch, and the money moved once.
+async fn a_transfer_written_before_its_answer_was_lost_is_the_answer(store: SqlStore) {
+    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
+    let vendor = onboarded_vendor(&store).await;
+    let (written, transfer) = transfer_request(&vendor, 100, None);
+    let done = |answers: &[Result<Guarded<Transfer>, StoreError>], id: uuid::Uuid| {
+        assert!(matches!(&answers[0], Ok(Guarded::Done(t)) if t.id == id), "{answers:?}");
+    };
+    done(&store.create_transfers(std::slice::from_ref(&written)).await, transfer.id);
+    done(&store.create_transfers(std::slice::from_ref(&written)).await, transfer.id);
+    // In a batch: the duplicate fails the batch's transaction, then each goes alone.
+    let (fresh, fresh_transfer) = transfer_request(&vendor, 200, None);
+    let answers = store.create_transfers(&[written.clone(), fresh]).await;
+    done(&answers, transfer.id);
+    assert!(matches!(&answers[1], Ok(Guarded::Done(t)) if t.id == fresh_transfer.id), "{answers:?}");
+    // A plan that sees the money gone the second time (the payment's rest used up).
+    let (request, refused_later) = transfer_request(&vendor, 300, None);
+    let planned_before = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (plan, before) = (request.plan.clone(), planned_before.clone());
+    let once = move |vendor: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable: i64| {
+        if before.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err("amount exceeds what the payment left on the platform".to_owned());
+        }
+        plan(vendor, linked, receivable)
+    };
+    let request = TransferRequest { plan: Arc::new(once), ..request };
+    done(&store.create_transfers(std::slice::from_ref(&request)).await, refused_later.id);
+    done(&store.create_transfers(std::slice::from_ref(&request)).await, refused_later.id);
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 400);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
