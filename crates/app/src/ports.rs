@@ -109,6 +109,10 @@ pub struct PaymentEvent {
     pub session_id: Option<String>,
     pub payment_id: Option<Uuid>,
     pub decide: Decide,
+    /// A gateway's event is logged even when no payment of its gateway matches (the
+    /// log is the record of what the gateway said); a click on the mock page that
+    /// matches none is only a wrong link, and writes nothing.
+    pub log_unmatched: bool,
 }
 
 /// Everything the use cases need from storage, one trait per bounded context.

@@ -24,6 +24,8 @@ const CHARGED_OTHER_AMOUNT: &str = "the gateway charged";
 pub const WEBHOOK_BODY_BYTES_MAX: usize = 64 * 1024;
 /// Event types are short dotted names (`checkout.session.completed`).
 const EVENT_TYPE_LEN_MAX: usize = 100;
+/// The mock page's event id is its session id after this.
+const MOCK_EVENT_PREFIX: &str = "evt_";
 
 /// What happened to an event, for the caller's response.
 #[derive(Debug, Clone)]
@@ -95,9 +97,13 @@ impl App {
     }
 
     /// The mock gateway's hosted page: the buyer's button press becomes the event a
-    /// real gateway would send, and takes the same path.
+    /// real gateway would send, and takes the same path. The event names its payment
+    /// by session only, so it is found and settled in the events' group commit with no
+    /// read before (issue 11); a click whose session no mock-served gateway's payment
+    /// has writes nothing and is not found.
     pub async fn complete_mock_checkout(&self, session_id: &str, outcome: PaymentOutcome) -> Result<WebhookReceipt, AppError> {
-        let payment = self.mock_payment(session_id).await?;
+        // The event id is the session's with a prefix: both must be storable.
+        parse_identifier("session_id", session_id, IDENTIFIER_LEN_MAX - MOCK_EVENT_PREFIX.len())?;
         let (event_type, failure_reason) = match outcome {
             PaymentOutcome::Succeeded => ("checkout.session.completed", None),
             PaymentOutcome::Failed => {
@@ -107,20 +113,38 @@ impl App {
         };
         let event = GatewayEvent {
             // One event per session: a second click is a duplicate with no effect.
-            event_id: format!("evt_{session_id}"),
+            event_id: format!("{MOCK_EVENT_PREFIX}{session_id}"),
             event_type: event_type.to_owned(),
             created: Some(Utc::now().timestamp()),
             effect: EventEffect::Checkout {
                 session_id: Some(session_id.to_owned()),
-                payment_id: Some(payment.id),
+                payment_id: None,
                 outcome,
-                payment_intent_id: Some(format!("pi_{}", payment.id.simple())),
-                failure_reason,
-                charged: Some((payment.amount.minor(), payment.amount.currency().code().to_owned())),
+                payment_intent_id: None,
+                failure_reason: failure_reason.clone(),
+                charged: None,
             },
         };
         let payload = serde_json::json!({"id": event.event_id, "type": event_type, "data": {"object": {"id": session_id}}});
-        self.apply_event(&payment.gateway_name, event, payload.to_string()).await
+        let decide: Decide = Arc::new(move |payment: &Payment| {
+            let intent = format!("pi_{}", payment.id.simple());
+            settle(payment, outcome, Some(intent), failure_reason.clone(), None)
+        });
+        for name in self.mock_gateway_names.iter() {
+            let log = webhook_log(name, &event, payload.to_string());
+            let request = PaymentEvent {
+                log,
+                session_id: Some(session_id.to_owned()),
+                payment_id: None,
+                decide: decide.clone(),
+                log_unmatched: false,
+            };
+            let receipt = self.settle_payment(name, &event, request).await?;
+            if receipt.payment.is_some() {
+                return Ok(receipt);
+            }
+        }
+        Err(AppError::NotFound("checkout session"))
     }
 
     /// The payment behind a mock checkout page; only sessions of mock-served gateways.
@@ -167,7 +191,18 @@ impl App {
             }
             _ => (None, None, Arc::new(|_: &Payment| Decision::Skip("event type is not handled".into()))),
         };
-        let request = PaymentEvent { log, session_id: session_id.clone(), payment_id, decide };
+        let request = PaymentEvent { log, session_id, payment_id, decide, log_unmatched: true };
+        self.settle_payment(gateway_name, &event, request).await
+    }
+
+    /// A payment event through the events' group commit, and its receipt.
+    async fn settle_payment(
+        &self,
+        gateway_name: &str,
+        event: &GatewayEvent,
+        request: PaymentEvent,
+    ) -> Result<WebhookReceipt, AppError> {
+        let session_id = request.session_id.clone();
         let outcome = self.payment_events.submit(request).await.map_err(AppError::internal)??;
         let receipt = match outcome {
             EventOutcome::Duplicate => {

@@ -15,6 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency, outbox, rows};
@@ -196,22 +197,21 @@ impl DisputeStore for SqlStore {
                 }
             }
         }
-        for event in OutboxEvent::dispute(&plan.dispute, context.existing.as_ref().map(|d| d.status)) {
-            outbox::emit(&mut tx, Some(event)).await?;
-        }
+        let mut rows = Inserts::default();
+        outbox::add_events(&mut rows, &OutboxEvent::dispute(&plan.dispute, context.existing.as_ref().map(|d| d.status)));
         // A new open dispute freezes a hold still holding (see `is_disputed`).
         if context.existing.is_none()
             && plan.dispute.status.is_open()
             && let Some(hold) = context.hold.as_ref().filter(|h| h.status == EscrowStatus::Holding)
         {
-            outbox::emit(&mut tx, Some(OutboxEvent::escrow_frozen(hold))).await?;
+            outbox::add_events(&mut rows, &[OutboxEvent::escrow_frozen(hold)]);
         }
         if let Some(hold) = &plan.hold
-            && !crate::escrow::end_hold(&mut tx, hold).await?
+            && !crate::escrow::end_hold(&mut tx, &mut rows, hold).await?
         {
             return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries, rows).await? {
             return Ok(Guarded::Refused(refusal));
         }
         tx.commit().await.map_err(db)?;

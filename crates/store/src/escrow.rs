@@ -16,8 +16,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, placeholders, time, uuid};
-use crate::transfers::{insert_split, insert_transfer, post_or_refuse};
+use crate::transfers::{add_split, add_transfers, post_or_refuse};
 use crate::{Dialect, SqlStore, db, outbox, rows};
 
 const COLUMNS: &str = "id, payment_id, merchant_id, amount, currency, status, hold_until, released_at, cancelled_at, \
@@ -45,26 +46,22 @@ fn hold(row: &AnyRow) -> Result<EscrowHold, StoreError> {
     })
 }
 
-pub(crate) async fn insert_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<(), StoreError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO escrow_holds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-    )))
-    .bind(h.id.to_string())
-    .bind(h.payment_id.to_string())
-    .bind(h.merchant_id.to_string())
-    .bind(h.amount.minor())
-    .bind(h.amount.currency().code())
-    .bind(h.status.as_str())
-    .bind(micros(h.hold_until))
-    .bind(h.released_at.map(micros))
-    .bind(h.cancelled_at.map(micros))
-    .bind(h.cancellation_reason.as_deref())
-    .bind(micros(h.created_at))
-    .bind(micros(h.updated_at))
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    outbox::emit(tx, Some(OutboxEvent::escrow(h))).await
+pub(crate) fn add_hold(inserts: &mut Inserts, h: &EscrowHold) {
+    inserts
+        .add(&format!("INSERT INTO escrow_holds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
+        .bind(h.id.to_string())
+        .bind(h.payment_id.to_string())
+        .bind(h.merchant_id.to_string())
+        .bind(h.amount.minor())
+        .bind(h.amount.currency().code())
+        .bind(h.status.as_str())
+        .bind(micros(h.hold_until))
+        .bind(h.released_at.map(micros))
+        .bind(h.cancelled_at.map(micros))
+        .bind(h.cancellation_reason.as_deref())
+        .bind(micros(h.created_at))
+        .bind(micros(h.updated_at));
+    outbox::add_events(inserts, &[OutboxEvent::escrow(h)]);
 }
 
 /// The hold of a payment, read in the caller's transaction.
@@ -86,8 +83,9 @@ pub(crate) async fn hold_of_payment_locked(
     row.as_ref().map(hold).transpose()
 }
 
-/// Moves a hold out of `holding`; false when someone else got there first.
-pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
+/// Moves a hold out of `holding` and adds its event to `events`; false when someone
+/// else got there first.
+pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, events: &mut Inserts, h: &EscrowHold) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE escrow_holds SET status = $1, released_at = $2, cancelled_at = $3, cancellation_reason = $4, updated_at = $5 \
          WHERE id = $6 AND status = 'holding'",
@@ -103,7 +101,7 @@ pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> R
     .map_err(db)?
     .rows_affected();
     if updated == 1 {
-        outbox::emit(tx, Some(OutboxEvent::escrow(h))).await?;
+        outbox::add_events(events, &[OutboxEvent::escrow(h)]);
     }
     Ok(updated == 1)
 }
@@ -172,11 +170,12 @@ impl SqlStore {
         inputs: ReleaseInputs,
         plan: PlanRelease<'_>,
     ) -> Result<Guarded<ReleasePlan>, StoreError> {
-        let plan = match write_release(tx, current, inputs, plan).await? {
+        let mut rows = Inserts::default();
+        let plan = match write_release(tx, &mut rows, current, inputs, plan).await? {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),
         };
-        if let Some(refusal) = post_or_refuse(tx, self.known_accounts(), &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(tx, self.known_accounts(), &plan.entries, rows).await? {
             return Ok(Guarded::Refused(refusal));
         }
         Ok(Guarded::Done(plan))
@@ -222,7 +221,7 @@ impl SqlStore {
             query = query.bind(id.as_str());
         }
         let locked = query.fetch_all(&mut *tx).await.map_err(db)?;
-        let mut released = Vec::with_capacity(locked.len());
+        let (mut released, mut rows) = (Vec::with_capacity(locked.len()), Inserts::default());
         for row in &locked {
             let current = hold(row)?;
             if current.status != EscrowStatus::Holding {
@@ -230,13 +229,13 @@ impl SqlStore {
             }
             let id = current.id;
             let merchant_inputs = inputs.get(&(current.merchant_id, current.amount.currency())).cloned().unwrap_or_default();
-            match write_release(&mut tx, current, merchant_inputs, plan).await? {
+            match write_release(&mut tx, &mut rows, current, merchant_inputs, plan).await? {
                 Ok(release) => released.push(release),
                 Err(reason) => tracing::warn!(escrow_id = %id, reason, "expired escrow hold not released"),
             }
         }
         let entries: Vec<_> = released.iter().flat_map(|release| release.entries.iter().cloned()).collect();
-        if post_or_refuse(&mut tx, self.known_accounts(), &entries).await?.is_some() {
+        if post_or_refuse(&mut tx, self.known_accounts(), &entries, rows).await?.is_some() {
             return Ok(None);
         }
         tx.commit().await.map_err(db)?;
@@ -244,11 +243,12 @@ impl SqlStore {
     }
 }
 
-/// `$1, $2, …, $n`.
 /// Writes a locked hold's release but not its entries: the plan's refusal, or the
-/// release whose entries the caller posts (alone, or with its batch's).
+/// release whose entries the caller posts (alone, or with its batch's), with its
+/// split and transfer, added to `rows`.
 async fn write_release(
     tx: &mut Transaction<'_, Any>,
+    rows: &mut Inserts,
     current: EscrowHold,
     (account, rules, owed_minor): ReleaseInputs,
     plan: PlanRelease<'_>,
@@ -262,12 +262,12 @@ async fn write_release(
         Ok(plan) => plan,
         Err(reason) => return Ok(Err(reason)),
     };
-    if !end_hold(tx, &plan.hold).await? {
+    if !end_hold(tx, rows, &plan.hold).await? {
         return Ok(Err("escrow hold was already released or cancelled".into()));
     }
-    insert_split(tx, &plan.split).await?;
+    add_split(rows, &plan.split);
     if let Some(transfer) = &plan.transfer {
-        insert_transfer(tx, transfer).await?;
+        add_transfers(rows, &[transfer])?;
     }
     Ok(Ok(plan))
 }
@@ -372,9 +372,11 @@ impl EscrowStore for SqlStore {
             return Ok(Guarded::Refused(app::escrow_ports::FROZEN.to_owned()));
         }
         let cancelled = current.cancelled(reason.to_owned(), now);
-        if !end_hold(&mut tx, &cancelled).await? {
+        let mut event = Inserts::default();
+        if !end_hold(&mut tx, &mut event, &cancelled).await? {
             return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
         }
+        event.write(&mut tx).await?;
         tx.commit().await.map_err(db)?;
         Ok(Guarded::Done(cancelled))
     }

@@ -9,10 +9,12 @@ use domain::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerViolation};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{ROWS_PER_INSERT, flag, micros, multi_row_insert, placeholders};
 use crate::{db, stripes};
 
-/// Writes entries and moves the balances in the caller's transaction. Each account's
+/// Writes entries, with `beside` (the rows the entries go with) in the same round
+/// trip, and moves the balances in the caller's transaction. Each account's
 /// balance is updated once, with the net of all the entries' postings, and the
 /// accounts are updated in one global code order: two transactions touching
 /// overlapping accounts always lock them in the same order and cannot deadlock. An
@@ -20,16 +22,17 @@ use crate::{db, stripes};
 /// transaction must roll back (the entries may already be written).
 ///
 /// Round trips are what a write costs under load (issue 11): an account is created
-/// only when its update finds no row, and the entries and postings go in one
-/// statement each. When every account is one `known` has seen, the entries go first
-/// and the balances last, right before the commit, so a busy account's row is locked
-/// for the shortest time. Call it once per transaction: it learns an account when
-/// its update finds the row, which a second call could find from the first call's
-/// own insert, uncommitted (and rolled back, the store would believe it exists).
+/// only when its update finds no row, and the entries, their postings and `beside`
+/// go in one statement. When every account is one `known` has seen, the entries go
+/// first and the balances last, right before the commit, so a busy account's row is
+/// locked for the shortest time. Call it once per transaction: it learns an account
+/// when its update finds the row, which a second call could find from the first
+/// call's own insert, uncommitted (and rolled back, the store would believe it exists).
 pub(crate) async fn post_entries(
     tx: &mut Transaction<'_, Any>,
     known: &KnownAccounts,
     entries: &[JournalEntry],
+    mut beside: Inserts,
 ) -> Result<(), StoreError> {
     let now = micros(Utc::now());
     let mut net: BTreeMap<String, (&LedgerAccount, i64)> = BTreeMap::new();
@@ -39,12 +42,13 @@ pub(crate) async fn post_entries(
             slot.1 = slot.1.checked_add(posting.amount).ok_or_else(|| StoreError::Corrupt("balance overflow".into()))?;
         }
     }
+    add_entries(&mut beside, entries, now);
     if known.all(net.keys()) {
-        insert_entries(tx, entries, now).await?;
+        beside.write(tx).await?;
         move_balances(tx, known, &net, entries, now).await
     } else {
         move_balances(tx, known, &net, entries, now).await?;
-        insert_entries(tx, entries, now).await
+        beside.write(tx).await
     }
 }
 
@@ -142,8 +146,8 @@ async fn move_balances(
     Ok(())
 }
 
-/// The entries and their postings, one multi-row INSERT each.
-async fn insert_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry], now: i64) -> Result<(), StoreError> {
+/// Adds the entries and their postings, one multi-row INSERT each.
+fn add_entries(inserts: &mut Inserts, entries: &[JournalEntry], now: i64) {
     let mut journal = Vec::with_capacity(entries.len());
     let mut postings = Vec::new();
     for entry in entries {
@@ -154,27 +158,22 @@ async fn insert_entries(tx: &mut Transaction<'_, Any>, entries: &[JournalEntry],
         journal.push((entry_id, entry));
     }
     for rows in journal.chunks(ROWS_PER_INSERT) {
-        let sql = multi_row_insert("journal_entries (id, kind, object_id, created_at)", 4, rows.len());
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        inserts.add(&multi_row_insert("journal_entries (id, kind, object_id, created_at)", 4, rows.len()));
         for (entry_id, entry) in rows {
-            query = query.bind(entry_id.as_str()).bind(entry.kind().as_str()).bind(entry.object_id()).bind(now);
+            inserts.bind(entry_id.as_str()).bind(entry.kind().as_str()).bind(entry.object_id()).bind(now);
         }
-        query.execute(&mut **tx).await.map_err(db)?;
     }
     for rows in postings.chunks(ROWS_PER_INSERT) {
-        let sql = multi_row_insert("postings (id, entry_id, account_id, amount, currency)", 5, rows.len());
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        inserts.add(&multi_row_insert("postings (id, entry_id, account_id, amount, currency)", 5, rows.len()));
         for (entry_id, posting) in rows {
-            query = query
+            inserts
                 .bind(Uuid::now_v7().to_string())
                 .bind(entry_id.as_str())
                 .bind(posting.account.code())
                 .bind(posting.amount)
                 .bind(posting.account.currency);
         }
-        query.execute(&mut **tx).await.map_err(db)?;
     }
-    Ok(())
 }
 
 /// Moves a striped account's stripes, or an account's own row.

@@ -10,6 +10,7 @@ mod disputes;
 mod escrow;
 mod events;
 mod idempotency;
+mod inserts;
 mod ledger;
 mod outbox;
 mod payment_events;

@@ -13,6 +13,7 @@ use domain::payment::Payment;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, flag, micros, multi_row_insert, placeholders, value_rows};
 use crate::{SqlStore, db, ledger, outbox, rows};
 
@@ -25,19 +26,27 @@ const SETTLED_COLUMNS: [&str; 7] =
     ["answer_id", "new_status", "new_intent", "new_reason", "new_paid_at", "new_updated_at", "old_status"];
 
 impl SqlStore {
-    /// The events found by our payment id, in one transaction, each statement written
-    /// for all of them at once. Left out (`None`) for `apply_alone` to answer: one
-    /// found by its session only, one whose payment is missing, one naming a payment
-    /// or repeating an event id an earlier one of the batch does (it must see the
-    /// earlier one's write). `Err` when any statement fails, and then nothing is written.
+    /// The events found by our payment id or by their session, in one transaction,
+    /// each statement written for all of them at once. Left out (`None`) for
+    /// `apply_alone` to answer: one whose payment is missing, one naming a payment or
+    /// repeating an event id an earlier one of the batch does (it must see the earlier
+    /// one's write). `Err` when any statement fails, and then nothing is written.
     pub(crate) async fn apply_together(&self, events: &[PaymentEvent]) -> Result<Vec<Option<EventOutcome>>, StoreError> {
         let mut answers = vec![None; events.len()];
+        if events.iter().all(|event| event.payment_id.is_none() && event.session_id.is_none()) {
+            return Ok(answers);
+        }
+        let mut tx = self.begin().await?;
+        let by_session = ids_by_session(&mut tx, events).await?;
         let (mut payments, mut keys) = (HashSet::new(), HashSet::new());
         let batched: Vec<(usize, Uuid)> = events
             .iter()
             .enumerate()
             .filter_map(|(index, event)| {
-                let id = event.payment_id?;
+                let id = event.payment_id.or_else(|| {
+                    let session = event.session_id.as_deref()?;
+                    by_session.get(&(event.log.gateway_name.as_str(), session)).copied()
+                })?;
                 // Both recorded, so a later event repeating either goes alone.
                 let first_on_its_payment = payments.insert(id);
                 let first_of_its_id = keys.insert((&event.log.gateway_name, &event.log.event_id));
@@ -45,9 +54,9 @@ impl SqlStore {
             })
             .collect();
         if batched.is_empty() {
+            tx.rollback().await.map_err(db)?;
             return Ok(answers);
         }
-        let mut tx = self.begin().await?;
         let locked = self.lock_payments(&mut tx, batched.iter().map(|(_, id)| *id)).await?;
         let decided: Vec<(usize, &Payment, Decision)> = batched
             .iter()
@@ -90,7 +99,7 @@ impl SqlStore {
     /// finds the log row and changes nothing.
     #[tracing::instrument(skip_all, fields(gateway = %event.log.gateway_name, event_id = %event.log.event_id))]
     pub(crate) async fn apply_alone(&self, event: &PaymentEvent) -> Result<EventOutcome, StoreError> {
-        let PaymentEvent { log, session_id, payment_id, decide } = event;
+        let PaymentEvent { log, session_id, payment_id, decide, log_unmatched } = event;
         let mut tx = self.begin().await?;
         // By our id when the gateway echoes it: a session whose id we never stored
         // (a crash after the gateway call) still finds its payment. By id the primary
@@ -117,6 +126,10 @@ impl SqlStore {
             (None, None, None) => Some("event type is not handled".to_owned()),
             (None, ..) => Some("no payment of this gateway matches the event".to_owned()),
         };
+        if payment.is_none() && !log_unmatched {
+            tx.rollback().await.map_err(db)?;
+            return Ok(EventOutcome::Skipped { payment: None, reason: reason.unwrap_or_default() });
+        }
         if insert_webhook_logs(&mut tx, &[(log, payment.as_ref().map(|p| p.id), reason.as_deref())]).await?.is_empty() {
             tx.rollback().await.map_err(db)?;
             return Ok(EventOutcome::Duplicate);
@@ -163,6 +176,43 @@ impl SqlStore {
         }
         Ok(locked)
     }
+}
+
+/// Our ids of the payments that the batch's events naming only a session name, by
+/// (gateway, session). Read, not locked: a session once attached never changes, so
+/// every payment is then locked by id, in id order, with the others.
+async fn ids_by_session<'a>(
+    tx: &mut Transaction<'_, Any>,
+    events: &'a [PaymentEvent],
+) -> Result<HashMap<(&'a str, &'a str), Uuid>, StoreError> {
+    let mut sessions: HashMap<&str, Vec<&str>> = HashMap::new();
+    for event in events.iter().filter(|event| event.payment_id.is_none()) {
+        if let Some(session) = event.session_id.as_deref() {
+            sessions.entry(event.log.gateway_name.as_str()).or_default().push(session);
+        }
+    }
+    let mut ids = HashMap::new();
+    for (gateway, sessions) in sessions {
+        for chunk in sessions.chunks(WIDE_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT id, gateway_session_id FROM payments WHERE gateway_session_id IN ({}) AND gateway_name = ${}",
+                placeholders(chunk.len()),
+                chunk.len() + 1
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for session in chunk {
+                query = query.bind(*session);
+            }
+            for row in query.bind(gateway).fetch_all(&mut **tx).await.map_err(db)? {
+                let found = rows::get::<String>(&row, "gateway_session_id")?;
+                // The key borrows the event's own session text, equal to the row's.
+                if let Some(session) = chunk.iter().find(|session| **session == found) {
+                    ids.insert((gateway, *session), rows::uuid(&rows::get::<String>(&row, "id")?)?);
+                }
+            }
+        }
+    }
+    Ok(ids)
 }
 
 fn skip_reason(decision: &Decision) -> Option<&str> {
@@ -217,26 +267,26 @@ async fn write_settlements(
                 .ok_or_else(|| StoreError::Database(format!("payment {} changed under a row lock", payment.id)))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    outbox::emit_all(tx, written.iter().filter_map(OutboxEvent::payment).collect()).await?;
+    let mut rows = Inserts::default();
+    outbox::add_events(&mut rows, &written.iter().filter_map(OutboxEvent::payment).collect::<Vec<_>>());
     for (_, settlement) in settled {
-        write_beside(tx, settlement).await?;
+        add_beside(&mut rows, settlement);
     }
     let entries: Vec<JournalEntry> = settled.iter().flat_map(|(_, settlement)| settlement.entries.iter().cloned()).collect();
     // Last, so the balance rows stay locked for the shortest time.
-    ledger::post_entries(tx, known, &entries).await?;
+    ledger::post_entries(tx, known, &entries, rows).await?;
     Ok(written)
 }
 
 /// What a settlement writes beside its payment: an escrowed payment's hold, a
 /// top-up's wallet history row.
-async fn write_beside(tx: &mut Transaction<'_, Any>, settlement: &Settlement) -> Result<(), StoreError> {
+fn add_beside(rows: &mut Inserts, settlement: &Settlement) {
     if let Some(hold) = &settlement.escrow_hold {
-        crate::escrow::insert_hold(tx, hold).await?;
+        crate::escrow::add_hold(rows, hold);
     }
     if let Some(deposit) = &settlement.wallet_deposit {
-        crate::wallet::insert_wallet_transaction(tx, deposit).await?;
+        crate::wallet::add_wallet_transaction(rows, deposit);
     }
-    Ok(())
 }
 
 /// Logs handled events with their outcomes (one multi-row INSERT); the (gateway,

@@ -12,6 +12,7 @@ use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency, outbox};
@@ -91,7 +92,7 @@ impl PayoutStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), entries, Inserts::default()).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(
                 refusal.replace("does not hold enough for this movement", "holds less than amount + fee"),
@@ -156,10 +157,11 @@ impl PayoutStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
+        let mut event = Inserts::default();
         if p.status != current.status {
-            outbox::emit(&mut tx, OutboxEvent::payout(p)).await?;
+            outbox::add_events(&mut event, OutboxEvent::payout(p).as_slice());
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &change.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &change.entries, event).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
         }

@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, due, get, micros, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency, ledger, outbox, rows};
@@ -89,7 +90,8 @@ impl RefundStore for SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        outbox::emit(&mut tx, Some(OutboxEvent::refund(r))).await?;
+        let mut rows = Inserts::default();
+        outbox::add_events(&mut rows, &[OutboxEvent::refund(r)]);
         sqlx::query("UPDATE payments SET refunded_amount = $1, status = $2, updated_at = $3 WHERE id = $4 AND status = $5")
             .bind(plan.payment.refunded_minor)
             .bind(plan.payment.status.as_str())
@@ -100,12 +102,12 @@ impl RefundStore for SqlStore {
             .await
             .map_err(db)?;
         if plan.payment.status != context.payment.status {
-            outbox::emit(&mut tx, OutboxEvent::payment(&plan.payment)).await?;
+            outbox::add_events(&mut rows, OutboxEvent::payment(&plan.payment).as_slice());
         }
         if let Some(row) = &plan.wallet_row {
-            crate::wallet::insert_wallet_transaction(&mut tx, row).await?;
+            crate::wallet::add_wallet_transaction(&mut rows, row);
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries, rows).await? {
             return Ok(Guarded::Refused(refusal));
         }
         tx.commit().await.map_err(db)?;
@@ -137,7 +139,7 @@ impl RefundStore for SqlStore {
             && let Some(context) = self.refund_context(&mut tx, refund.payment_id).await?
         {
             let entry = undo(&context).map_err(StoreError::Corrupt)?;
-            ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
+            ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry), Inserts::default()).await?;
             sqlx::query(
                 "UPDATE payments SET refunded_amount = refunded_amount - $1, \
                  status = CASE WHEN status = 'refunded' THEN 'succeeded' ELSE status END, updated_at = $2 WHERE id = $3",

@@ -17,6 +17,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{
     PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time, uuid, value_rows,
 };
@@ -101,13 +102,15 @@ pub(crate) async fn distributed(tx: &mut Transaction<'_, Any>, payment_id: Uuid)
     Ok((transferred, fee))
 }
 
-/// Posts entries; an overdraw becomes a refusal message (the caller rolls back).
+/// Posts entries, with `beside` (`ledger::post_entries`); an overdraw becomes a
+/// refusal message (the caller rolls back).
 pub(crate) async fn post_or_refuse(
     tx: &mut Transaction<'_, Any>,
     known: &ledger::KnownAccounts,
     entries: &[JournalEntry],
+    beside: Inserts,
 ) -> Result<Option<String>, StoreError> {
-    match ledger::post_entries(tx, known, entries).await {
+    match ledger::post_entries(tx, known, entries, beside).await {
         Ok(()) => Ok(None),
         Err(StoreError::InsufficientFunds { account }) => {
             Ok(Some(format!("insufficient_funds: {account} does not hold enough for this movement")))
@@ -116,19 +119,16 @@ pub(crate) async fn post_or_refuse(
     }
 }
 
-pub(crate) async fn insert_transfer(tx: &mut Transaction<'_, Any>, t: &Transfer) -> Result<(), StoreError> {
-    insert_transfers(tx, &[t]).await
-}
-
-/// The transfers (one multi-row INSERT) and their events.
-async fn insert_transfers(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) -> Result<(), StoreError> {
+/// Adds the transfers (one multi-row INSERT) and their events.
+pub(crate) fn add_transfers(inserts: &mut Inserts, transfers: &[&Transfer]) -> Result<(), StoreError> {
     for chunk in transfers.chunks(WIDE_ROWS_PER_STATEMENT) {
-        let mut query = sqlx::query(AssertSqlSafe(multi_row_insert(&format!("transfers ({COLUMNS})"), 20, chunk.len())));
+        inserts.add(&multi_row_insert(&format!("transfers ({COLUMNS})"), 20, chunk.len()));
         for t in chunk {
-            query = query
+            let metadata = serde_json::to_string(&t.metadata).map_err(corrupt)?;
+            inserts
                 .bind(t.id.to_string())
                 .bind(t.connected_account_id.to_string())
-                .bind(t.gateway_account_id.clone())
+                .bind(t.gateway_account_id.as_str())
                 .bind(t.payment_id.map(|p| p.to_string()))
                 .bind(t.amount.minor() + t.recovered_minor)
                 .bind(t.recovered_minor)
@@ -136,38 +136,36 @@ async fn insert_transfers(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]
                 .bind(t.reversed_minor)
                 .bind(t.reversed_recovered_minor)
                 .bind(t.status.as_str())
-                .bind(t.description.clone())
-                .bind(t.source_transaction.clone())
-                .bind(t.gateway_transfer_id.clone())
-                .bind(t.idempotency_key.clone())
-                .bind(serde_json::to_string(&t.metadata).map_err(corrupt)?)
+                .bind(t.description.as_str())
+                .bind(t.source_transaction.as_deref())
+                .bind(t.gateway_transfer_id.as_deref())
+                .bind(t.idempotency_key.as_deref())
+                .bind(metadata)
                 .bind(micros(t.available_on))
                 .bind(t.matured_at.map(micros))
                 .bind(t.paid_at.map(micros))
                 .bind(micros(t.created_at))
                 .bind(micros(t.updated_at));
         }
-        query.execute(&mut **tx).await.map_err(db)?;
     }
-    outbox::emit_all(tx, transfers.iter().filter_map(|t| OutboxEvent::transfer(t)).collect()).await
+    let events: Vec<OutboxEvent> = transfers.iter().filter_map(|t| OutboxEvent::transfer(t)).collect();
+    outbox::add_events(inserts, &events);
+    Ok(())
 }
 
-pub(crate) async fn insert_split(tx: &mut Transaction<'_, Any>, split: &PaymentSplit) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at) \
+pub(crate) fn add_split(inserts: &mut Inserts, split: &PaymentSplit) {
+    inserts
+        .add(
+            "INSERT INTO payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(split.id.to_string())
-    .bind(split.payment_id.to_string())
-    .bind(split.rule_id.map(|r| r.to_string()))
-    .bind(split.fee_minor)
-    .bind(split.transfer_minor)
-    .bind(split.currency)
-    .bind(micros(Utc::now()))
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    Ok(())
+        )
+        .bind(split.id.to_string())
+        .bind(split.payment_id.to_string())
+        .bind(split.rule_id.map(|r| r.to_string()))
+        .bind(split.fee_minor)
+        .bind(split.transfer_minor)
+        .bind(split.currency)
+        .bind(micros(Utc::now()));
 }
 
 /// Writes a transfer's state (a reversal's, a maturing's).
@@ -203,10 +201,14 @@ const SETTLED_COLUMNS: [&str; 8] = [
 ];
 
 /// Writes the gateway's answers (one multi-row UPDATE) for the transfers still
-/// pending, and their events (the platform's `transfer.paid` or `transfer.failed`);
-/// the ids of those written. A transfer no longer pending (a settlement that lost a
-/// race) is left as it is.
-async fn settle_pending(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) -> Result<HashSet<String>, StoreError> {
+/// pending, and adds their events (the platform's `transfer.paid` or
+/// `transfer.failed`) to `events`; the ids of those written. A transfer no longer
+/// pending (a settlement that lost a race) is left as it is.
+async fn settle_pending(
+    tx: &mut Transaction<'_, Any>,
+    events: &mut Inserts,
+    transfers: &[&Transfer],
+) -> Result<HashSet<String>, StoreError> {
     let mut written = HashSet::with_capacity(transfers.len());
     for chunk in transfers.chunks(WIDE_ROWS_PER_STATEMENT) {
         let set: Vec<String> = SETTLED_COLUMNS[1..].iter().map(|column| format!("{column} = answer.{column}")).collect();
@@ -233,8 +235,9 @@ async fn settle_pending(tx: &mut Transaction<'_, Any>, transfers: &[&Transfer]) 
             written.insert(row.try_get::<String, _>("id").map_err(db)?);
         }
     }
-    let events = transfers.iter().filter(|t| written.contains(&t.id.to_string())).filter_map(|t| OutboxEvent::transfer(t));
-    outbox::emit_all(tx, events.collect()).await?;
+    let settled: Vec<OutboxEvent> =
+        transfers.iter().filter(|t| written.contains(&t.id.to_string())).filter_map(|t| OutboxEvent::transfer(t)).collect();
+    outbox::add_events(events, &settled);
     Ok(written)
 }
 
@@ -249,7 +252,8 @@ impl SqlStore {
         let mut seen = HashSet::with_capacity(settlements.len());
         let firsts: Vec<&Transfer> = settlements.iter().map(|(transfer, _)| transfer).filter(|t| seen.insert(t.id)).collect();
         let mut tx = self.begin().await?;
-        let mut settled = settle_pending(&mut tx, &firsts).await?;
+        let mut events = Inserts::default();
+        let mut settled = settle_pending(&mut tx, &mut events, &firsts).await?;
         let written: Vec<bool> = settlements.iter().map(|(transfer, _)| settled.remove(&transfer.id.to_string())).collect();
         let entries: Vec<JournalEntry> = settlements
             .iter()
@@ -257,7 +261,7 @@ impl SqlStore {
             .filter(|(_, written)| **written)
             .flat_map(|((_, entries), _)| entries.iter().cloned())
             .collect();
-        ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
+        ledger::post_entries(&mut tx, self.known_accounts(), &entries, events).await?;
         tx.commit().await.map_err(db)?;
         Ok(written)
     }
@@ -313,12 +317,13 @@ impl SqlStore {
         planned.retain(|(index, _)| {
             requests[*index].claim.as_ref().is_none_or(|c| claimed.contains(&(c.scope.clone(), c.key.clone())))
         });
-        insert_transfers(&mut tx, &planned.iter().map(|(_, plan)| &plan.transfer).collect::<Vec<_>>()).await?;
+        let mut rows = Inserts::default();
+        add_transfers(&mut rows, &planned.iter().map(|(_, plan)| &plan.transfer).collect::<Vec<_>>())?;
         for split in planned.iter().filter_map(|(_, plan)| plan.split.as_ref()) {
-            insert_split(&mut tx, split).await?;
+            add_split(&mut rows, split);
         }
         let entries: Vec<JournalEntry> = planned.iter().flat_map(|(_, plan)| plan.entries.iter().cloned()).collect();
-        ledger::post_entries(&mut tx, self.known_accounts(), &entries).await?;
+        ledger::post_entries(&mut tx, self.known_accounts(), &entries, rows).await?;
         tx.commit().await.map_err(db)?;
         let mut answers = vec![None; requests.len()];
         for (index, plan) in planned {
@@ -361,11 +366,12 @@ impl SqlStore {
             Ok(plan) => plan,
             Err(answer) => return Ok(answer),
         };
-        insert_transfer(&mut tx, &plan.transfer).await?;
+        let mut rows = Inserts::default();
+        add_transfers(&mut rows, &[&plan.transfer])?;
         if let Some(split) = &plan.split {
-            insert_split(&mut tx, split).await?;
+            add_split(&mut rows, split);
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries, rows).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
         }
@@ -475,7 +481,7 @@ impl TransferStore for SqlStore {
         .map_err(db)?;
         outbox::emit(&mut tx, Some(OutboxEvent::reversal(r))).await?;
         update_transfer(&mut tx, &plan.transfer).await?;
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries, Inserts::default()).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
         }
@@ -515,7 +521,7 @@ impl TransferStore for SqlStore {
                 current.reversal_taken(&ledger::postings_of(&mut tx, EntryKind::Reversal, &settled.id.to_string()).await?);
             let (restored, entry) = undo(&current, taken, owed_now).map_err(StoreError::Corrupt)?;
             update_transfer(&mut tx, &restored).await?;
-            ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
+            ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry), Inserts::default()).await?;
         }
         tx.commit().await.map_err(db)?;
         Ok(true)
@@ -545,7 +551,7 @@ impl TransferStore for SqlStore {
             };
             let mut due = transfer(&row)?;
             if let Some(entry) = due.maturation_entry().map_err(corrupt)? {
-                ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry)).await?;
+                ledger::post_entries(&mut tx, self.known_accounts(), std::slice::from_ref(&entry), Inserts::default()).await?;
             }
             due.matured_at = Some(now);
             due.updated_at = now;

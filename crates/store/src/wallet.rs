@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use domain::ledger::JournalEntry;
 use domain::wallet::{WalletTransaction, WalletTransactionKind, WalletTransactionStatus};
 use domain::{Currency, Money};
+use sqlx::AssertSqlSafe;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
+use crate::inserts::Inserts;
 use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency, outbox};
@@ -38,27 +39,26 @@ fn transaction(row: &AnyRow) -> Result<WalletTransaction, StoreError> {
     })
 }
 
-pub(crate) async fn insert_wallet_transaction(tx: &mut Transaction<'_, Any>, t: &WalletTransaction) -> Result<(), StoreError> {
-    sqlx::query(AssertSqlSafe(format!(
-        "INSERT INTO wallet_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    )))
-    .bind(t.id.to_string())
-    .bind(&t.user_id)
-    .bind(t.kind.as_str())
-    .bind(t.amount.minor())
-    .bind(t.amount.currency().code())
-    .bind(t.status.as_str())
-    .bind(&t.description)
-    .bind(t.payment_id.map(|p| p.to_string()))
-    .bind(t.idempotency_key.as_deref())
-    .bind(micros(t.created_at))
-    .bind(micros(t.updated_at))
-    .bind(t.gateway_name.as_deref())
-    .bind(t.gateway_transaction_id.as_deref())
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?;
-    outbox::emit(tx, OutboxEvent::wallet(t)).await
+/// Adds a wallet history row and its event.
+pub(crate) fn add_wallet_transaction(inserts: &mut Inserts, t: &WalletTransaction) {
+    inserts
+        .add(&format!(
+            "INSERT INTO wallet_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        ))
+        .bind(t.id.to_string())
+        .bind(t.user_id.as_str())
+        .bind(t.kind.as_str())
+        .bind(t.amount.minor())
+        .bind(t.amount.currency().code())
+        .bind(t.status.as_str())
+        .bind(t.description.as_str())
+        .bind(t.payment_id.map(|p| p.to_string()))
+        .bind(t.idempotency_key.as_deref())
+        .bind(micros(t.created_at))
+        .bind(micros(t.updated_at))
+        .bind(t.gateway_name.as_deref())
+        .bind(t.gateway_transaction_id.as_deref());
+    outbox::add_events(inserts, OutboxEvent::wallet(t).as_slice());
 }
 
 #[async_trait::async_trait]
@@ -83,8 +83,9 @@ impl WalletStore for SqlStore {
         if let Some(existing) = idempotency::claim_optional(&mut tx, claim, &t.id.to_string()).await? {
             return Ok(existing.into_guarded());
         }
-        insert_wallet_transaction(&mut tx, t).await?;
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), entries).await? {
+        let mut row = Inserts::default();
+        add_wallet_transaction(&mut row, t);
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), entries, row).await? {
             return Ok(Guarded::Refused(refusal.replace("does not hold enough for this movement", "holds less than the amount")));
         }
         tx.commit().await.map_err(db)?;
@@ -138,13 +139,14 @@ impl WalletStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        let mut rows = Inserts::default();
         if change.transaction.status != current.status {
-            outbox::emit(&mut tx, OutboxEvent::wallet(&change.transaction)).await?;
+            outbox::add_events(&mut rows, OutboxEvent::wallet(&change.transaction).as_slice());
         }
         for added in &change.added {
-            insert_wallet_transaction(&mut tx, added).await?;
+            add_wallet_transaction(&mut rows, added);
         }
-        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &change.entries).await? {
+        if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &change.entries, rows).await? {
             return Ok(Guarded::Refused(refusal));
         }
         tx.commit().await.map_err(db)?;

@@ -46,6 +46,7 @@ on_both_databases!(
     an_event_is_applied_once_with_its_ledger_entry,
     an_entry_that_would_overdraw_rolls_back_everything,
     payment_events_applied_together_keep_their_own_answers,
+    events_found_by_session_are_applied_together,
     a_platform_debit_takes_from_several_stripes_and_never_below_zero,
     a_vendor_debit_takes_from_several_stripes_and_never_below_zero,
     a_job_slot_is_claimed_once,
@@ -379,6 +380,7 @@ async fn payment_events_applied_together_keep_their_own_answers(store: SqlStore)
         session_id: None,
         payment_id: Some(payment),
         decide: Arc::new(decide),
+        log_unmatched: true,
     };
     let (first, second, third) = (paid(&store, "5").await, paid(&store, "3").await, paid(&store, "2").await);
     let earlier = store.apply_payment_events(&[event("evt_seen", third.id, captured)]).await;
@@ -433,6 +435,62 @@ async fn payment_events_applied_together_keep_their_own_answers(store: SqlStore)
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
+/// Events naming only a session are found in the batch (the mock page's clicks):
+/// each settles its own payment, one on a payment an earlier event of the batch
+/// names sees that one's write, and one whose session no payment of its gateway has
+/// is logged only when `log_unmatched` says so.
+async fn events_found_by_session_are_applied_together(store: SqlStore) {
+    let mut sessions = Vec::new();
+    for amount in ["4", "2", "1"] {
+        let payment = new_payment("user-1", amount);
+        store.create_payment(&payment, None).await.expect("insert");
+        let session = format!("cs_{}", payment.id.simple());
+        store.attach_checkout_session(payment.id, &session, "https://pay").await.expect("attach");
+        sessions.push((payment.id, session));
+    }
+    let by_session = |id: &str, session: &str, decide: fn(&Payment) -> Decision, log_unmatched: bool| PaymentEvent {
+        log: log(id),
+        session_id: Some(session.to_owned()),
+        payment_id: None,
+        decide: Arc::new(decide),
+        log_unmatched,
+    };
+    let mut of_stripe = by_session("evt_stripe", &sessions[2].1, captured, false);
+    of_stripe.log.gateway_name = "stripe".into();
+    let by_id = PaymentEvent { payment_id: Some(sessions[0].0), session_id: None, ..by_session("evt_id", "", captured, true) };
+    let batch = [
+        by_session("evt_s1", &sessions[1].1, captured, false),
+        by_session("evt_s0", &sessions[0].1, |_| Decision::Skip("not today".into()), false),
+        by_id,
+        by_session("evt_lost", "cs_nobody", captured, false),
+        by_session("evt_logged", "cs_nobody_either", captured, true),
+        of_stripe,
+    ];
+    let answers = store.apply_payment_events(&batch).await;
+    assert!(matches!(&answers[0], Ok(EventOutcome::Applied(p)) if p.id == sessions[1].0), "{answers:?}");
+    assert!(
+        matches!(&answers[1], Ok(EventOutcome::Skipped { payment: Some(p), reason }) if p.id == sessions[0].0 && reason == "not today"),
+        "{answers:?}"
+    );
+    assert!(matches!(&answers[2], Ok(EventOutcome::Applied(p)) if p.id == sessions[0].0), "after the skip: {answers:?}");
+    for unmatched in &answers[3..] {
+        assert!(matches!(unmatched, Ok(EventOutcome::Skipped { payment: None, .. })), "{answers:?}");
+    }
+    let status = |id| {
+        let store = store.clone();
+        async move { store.payment(id).await.expect("read").expect("exists").status }
+    };
+    assert_eq!(status(sessions[0].0).await, PaymentStatus::Succeeded);
+    assert_eq!(status(sessions[1].0).await, PaymentStatus::Succeeded);
+    assert_eq!(status(sessions[2].0).await, PaymentStatus::Pending, "a mock payment is not another gateway's");
+    let (logs, logged) = store.webhook_log(Page { limit: 10, offset: 0 }).await.expect("webhook log");
+    let mut ids: Vec<&str> = logs.iter().map(|l| l.event_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!((logged, ids), (4, vec!["evt_id", "evt_logged", "evt_s0", "evt_s1"]), "unmatched clicks write nothing");
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 600);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
 async fn a_job_slot_is_claimed_once(store: SqlStore) {
     use app::marketplace_ports::BalanceStore;
     assert!(store.claim_job_slot("balance_snapshots", 42).await.expect("first"));
@@ -463,7 +521,13 @@ async fn apply_one(
     session: &str,
     decide: impl Fn(&Payment) -> Decision + Send + Sync + 'static,
 ) -> Result<EventOutcome, StoreError> {
-    let event = PaymentEvent { log, session_id: Some(session.to_owned()), payment_id: None, decide: Arc::new(decide) };
+    let event = PaymentEvent {
+        log,
+        session_id: Some(session.to_owned()),
+        payment_id: None,
+        decide: Arc::new(decide),
+        log_unmatched: true,
+    };
     store.apply_payment_events(&[event]).await.remove(0)
 }
 

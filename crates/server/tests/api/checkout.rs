@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use api::proto::{self, GetUserPaymentsRequest};
 use app::Role;
 
@@ -9,6 +11,7 @@ on_both_databases!(
     a_failed_payment_redirects_to_cancel_and_moves_no_money,
     escrowed_and_deposit_payments_capture_into_their_accounts,
     a_users_payments_are_listed_newest_first_with_paging,
+    mock_page_clicks_at_once_settle_their_own_payments_and_an_unknown_session_writes_nothing,
 );
 
 async fn a_checkout_is_paid_on_the_mock_page_and_its_capture_is_in_the_ledger(db: Db) {
@@ -115,4 +118,46 @@ async fn a_users_payments_are_listed_newest_first_with_paging(db: Db) {
     assert_eq!(too_many.code(), tonic::Code::InvalidArgument);
     assert!(too_many.message().contains("limit"));
     app.stop().await;
+}
+
+/// Clicks on the mock page arrive together and are settled in one group commit,
+/// found by their sessions: each pays its own payment once. A click whose session no
+/// payment has is not found and writes nothing.
+async fn mock_page_clicks_at_once_settle_their_own_payments_and_an_unknown_session_writes_nothing(db: Db) {
+    const CLICKS: usize = 12;
+    let app = Arc::new(spawn_app(db).await);
+    let buyer = token("user-5", &[Role::User]);
+    let mut created = Vec::new();
+    for n in 1..=CLICKS {
+        let checkout = app.create_checkout(&buyer, checkout_request("user-5", &n.to_string(), "USD")).await.expect("checkout");
+        created.push((checkout.payment_id, checkout.session_id, n));
+    }
+    let before = app.row_counts().await;
+    let (status, _) = app.complete_on_mock_page("cs_mock_0190a1b2c3d4e5f60718293a4b5c6d7e", "success").await;
+    assert_eq!(status, 404, "an unknown session");
+    assert_eq!(app.row_counts().await, before, "an unknown session writes nothing");
+
+    for round in ["first", "again"] {
+        let mut clicks = tokio::task::JoinSet::new();
+        for (payment_id, session_id, _) in created.clone() {
+            let app = app.clone();
+            clicks.spawn(async move { (payment_id, app.complete_on_mock_page(&session_id, "success").await) });
+        }
+        for (payment_id, (status, location)) in clicks.join_all().await {
+            let session = &created.iter().find(|(id, ..)| *id == payment_id).expect("ours").1;
+            assert_eq!((status, location), (303, format!("https://shop.example/success?session={session}")), "{round}");
+        }
+    }
+    for (payment_id, _, dollars) in &created {
+        let payment = app.get_payment(&buyer, payment_id).await.expect("payment");
+        assert_eq!(payment.status, i32::from(proto::PaymentStatus::Succeeded));
+        assert_eq!(payment.amount, format!("{dollars}.00"));
+        assert!(payment.gateway_payment_intent_id.starts_with("pi_"), "{payment:?}");
+    }
+    let counts = app.row_counts().await;
+    assert_eq!((counts["webhook_logs"], counts["journal_entries"]), (CLICKS as i64, CLICKS as i64), "each click once");
+    let total: i64 = (1..=CLICKS as i64).sum::<i64>() * 100;
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, total);
+    app.assert_ledger_ok();
+    Arc::into_inner(app).expect("every click answered").stop().await;
 }
