@@ -5,7 +5,7 @@
 //! statements, run in order in one call (one hand-off to the connection's thread).
 
 use app::StoreError;
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Transaction, Type};
 
 use crate::{Dialect, db};
@@ -24,7 +24,8 @@ pub(crate) struct Inserts {
 /// Statements written together, and their values in binding order.
 #[derive(Default)]
 struct Write {
-    statements: Vec<String>,
+    /// Each with the name another statement reads its `RETURNING` rows by.
+    statements: Vec<(Option<&'static str>, String)>,
     /// The placeholders of `statements`: where the next one's are numbered from.
     numbered: usize,
     values: AnyArguments,
@@ -35,13 +36,23 @@ impl Inserts {
     /// Adds an `INSERT` whose placeholders are numbered `$1…$n`; its `n` values
     /// follow with `bind`, before the next statement is added.
     pub(crate) fn add(&mut self, statement: &str) -> &mut Self {
+        self.add_as(None, statement)
+    }
+
+    /// Adds a statement whose `RETURNING` rows later ones (and `fetch_all`'s
+    /// `select`) read as `name`; on PostgreSQL only, where it is a CTE.
+    pub(crate) fn add_named(&mut self, name: &'static str, statement: &str) -> &mut Self {
+        self.add_as(Some(name), statement)
+    }
+
+    fn add_as(&mut self, name: Option<&'static str>, statement: &str) -> &mut Self {
         let count = highest_placeholder(statement);
         match self.writes.last_mut() {
             Some(write) if write.numbered + count <= VALUES_PER_WRITE => {
-                write.statements.push(renumbered(statement, write.numbered));
+                write.statements.push((name, renumbered(statement, write.numbered)));
                 write.numbered += count;
             }
-            _ => self.writes.push(Write { statements: vec![statement.to_owned()], numbered: count, ..Write::default() }),
+            _ => self.writes.push(Write { statements: vec![(name, statement.to_owned())], numbered: count, ..Write::default() }),
         }
         self
     }
@@ -59,26 +70,60 @@ impl Inserts {
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         let dialect = Dialect::of_connection(tx);
         for write in self.writes {
-            if let Some(error) = write.error {
-                return Err(StoreError::Database(format!("a value could not be bound: {error}")));
-            }
-            let sql = joined(dialect, &write.statements);
-            sqlx::query_with(AssertSqlSafe(sql), write.values).execute(&mut **tx).await.map_err(db)?;
+            let (sql, values) = write.joined(dialect, None)?;
+            sqlx::query_with(AssertSqlSafe(sql), values).execute(&mut **tx).await.map_err(db)?;
         }
         Ok(())
     }
+
+    /// Runs them as one statement and answers its rows: `select`'s, after every
+    /// statement as a CTE (PostgreSQL only), or else the last statement's. Outside a
+    /// transaction that statement commits alone, all or nothing.
+    pub(crate) async fn fetch_all<'c>(
+        self,
+        dialect: Dialect,
+        executor: impl sqlx::Executor<'c, Database = Any>,
+        select: Option<&str>,
+    ) -> Result<Vec<AnyRow>, StoreError> {
+        let [write] = <[Write; 1]>::try_from(self.writes)
+            .map_err(|writes| StoreError::Database(format!("{} statements cannot be run as one", writes.len())))?;
+        let (sql, values) = write.joined(dialect, select)?;
+        sqlx::query_with(AssertSqlSafe(sql), values).fetch_all(executor).await.map_err(db)
+    }
 }
 
-/// One statement of PostgreSQL (every insert but the last a CTE of the last), or
-/// SQLite's statements one after another.
-fn joined(dialect: Dialect, statements: &[String]) -> String {
-    match (dialect, statements) {
-        (Dialect::Postgres, [ctes @ .., last]) if !ctes.is_empty() => {
-            let ctes: Vec<String> = ctes.iter().enumerate().map(|(n, insert)| format!("insert_{n} AS ({insert})")).collect();
-            format!("WITH {} {last}", ctes.join(", "))
+impl Write {
+    /// One statement of PostgreSQL (every statement but the last, or all of them
+    /// before `select`, a CTE), or SQLite's statements one after another.
+    fn joined(self, dialect: Dialect, select: Option<&str>) -> Result<(String, AnyArguments), StoreError> {
+        if let Some(error) = self.error {
+            return Err(StoreError::Database(format!("a value could not be bound: {error}")));
         }
-        _ => statements.join(";\n"),
+        let sql = match (dialect, select) {
+            (Dialect::Postgres, Some(select)) => format!("WITH {} {select}", ctes(&self.statements)),
+            (Dialect::Postgres, None) => match self.statements.split_last() {
+                Some(((_, last), before)) if !before.is_empty() => format!("WITH {} {last}", ctes(before)),
+                _ => plain(&self.statements),
+            },
+            (Dialect::Sqlite, None) => plain(&self.statements),
+            (Dialect::Sqlite, Some(_)) => {
+                return Err(StoreError::Database("SQLite runs no data-modifying CTE".into()));
+            }
+        };
+        Ok((sql, self.values))
     }
+}
+
+fn ctes(statements: &[(Option<&'static str>, String)]) -> String {
+    let named = statements.iter().enumerate().map(|(n, (name, statement))| match name {
+        Some(name) => format!("{name} AS ({statement})"),
+        None => format!("insert_{n} AS ({statement})"),
+    });
+    named.collect::<Vec<_>>().join(", ")
+}
+
+fn plain(statements: &[(Option<&'static str>, String)]) -> String {
+    statements.iter().map(|(_, statement)| statement.as_str()).collect::<Vec<_>>().join(";\n")
 }
 
 /// The largest `$N` of a statement: the number of values it binds.
@@ -126,15 +171,42 @@ mod tests {
         assert_eq!(highest_placeholder("SELECT 1"), 0);
     }
 
+    fn sql(inserts: Inserts, dialect: Dialect, select: Option<&str>) -> Result<String, StoreError> {
+        let mut writes = inserts.writes.into_iter();
+        let write = writes.next().expect("one write");
+        assert!(writes.next().is_none());
+        write.joined(dialect, select).map(|(sql, _)| sql)
+    }
+
     #[test]
     fn postgres_gets_one_statement_and_sqlite_a_string_of_them() {
-        let statements = ["INSERT INTO a VALUES ($1)".to_owned(), "INSERT INTO b VALUES ($2)".to_owned()];
+        let two = || {
+            let mut inserts = Inserts::default();
+            inserts.add("INSERT INTO a VALUES ($1)").add("INSERT INTO b VALUES ($1)");
+            inserts
+        };
         assert_eq!(
-            joined(Dialect::Postgres, &statements),
+            sql(two(), Dialect::Postgres, None).expect("sql"),
             "WITH insert_0 AS (INSERT INTO a VALUES ($1)) INSERT INTO b VALUES ($2)"
         );
-        assert_eq!(joined(Dialect::Sqlite, &statements), "INSERT INTO a VALUES ($1);\nINSERT INTO b VALUES ($2)");
-        assert_eq!(joined(Dialect::Postgres, &statements[..1]), "INSERT INTO a VALUES ($1)");
+        assert_eq!(sql(two(), Dialect::Sqlite, None).expect("sql"), "INSERT INTO a VALUES ($1);\nINSERT INTO b VALUES ($2)");
+        let mut one = Inserts::default();
+        one.add("INSERT INTO a VALUES ($1)");
+        assert_eq!(sql(one, Dialect::Postgres, None).expect("sql"), "INSERT INTO a VALUES ($1)");
+    }
+
+    #[test]
+    fn a_select_reads_a_named_statement_after_all_of_them_on_postgres_only() {
+        let both = || {
+            let mut inserts = Inserts::default();
+            inserts.add_named("moved", "UPDATE a SET x = $1 RETURNING id").add("INSERT INTO b SELECT id FROM moved");
+            inserts
+        };
+        assert_eq!(
+            sql(both(), Dialect::Postgres, Some("SELECT id FROM moved")).expect("sql"),
+            "WITH moved AS (UPDATE a SET x = $1 RETURNING id), insert_1 AS (INSERT INTO b SELECT id FROM moved) SELECT id FROM moved"
+        );
+        assert!(sql(both(), Dialect::Sqlite, Some("SELECT id FROM moved")).is_err());
     }
 
     #[test]
@@ -144,6 +216,6 @@ mod tests {
         inserts.add(&wide).add("INSERT INTO u VALUES ($1)").add("INSERT INTO v VALUES ($1, $2)");
         let counts: Vec<usize> = inserts.writes.iter().map(|write| write.statements.len()).collect();
         assert_eq!(counts, [2, 1], "the third would pass the bound: a write of its own");
-        assert!(inserts.writes[1].statements[0].ends_with("($1, $2)"), "numbered from its own write's start");
+        assert!(inserts.writes[1].statements[0].1.ends_with("($1, $2)"), "numbered from its own write's start");
     }
 }

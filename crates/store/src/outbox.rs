@@ -6,7 +6,7 @@ use app::events_ports::OutboxEvent;
 use sqlx::{Any, Transaction};
 
 use crate::inserts::Inserts;
-use crate::rows::{micros, multi_row_insert, value_rows};
+use crate::rows::{micros, value_rows};
 
 /// Writes `event` (nothing for a state change the platform does not hear of).
 pub(crate) async fn emit(tx: &mut Transaction<'_, Any>, event: Option<OutboxEvent>) -> Result<(), StoreError> {
@@ -26,8 +26,22 @@ const EVENTS_PER_STATEMENT: usize = 100;
 /// Adds `events` and their deliveries: one per enabled endpoint subscribed to the
 /// event's type right now.
 pub(crate) fn add_events(inserts: &mut Inserts, events: &[OutboxEvent]) {
+    add_events_of(inserts, events, None);
+}
+
+/// `add_events`, but only the events whose object's id `changed` (a query of a
+/// CTE before them, on PostgreSQL) answers: the rows a statement changed.
+pub(crate) fn add_events_of(inserts: &mut Inserts, events: &[OutboxEvent], changed: Option<&str>) {
+    let (events_of, deliveries_of) = match changed {
+        Some(ids) => (format!(" WHERE v.column3 IN ({ids})"), format!(" AND i.column2 IN ({ids})")),
+        None => (String::new(), String::new()),
+    };
     for chunk in events.chunks(EVENTS_PER_STATEMENT) {
-        inserts.add(&multi_row_insert("events (id, event_type, object_id, payload, created_at)", 5, chunk.len()));
+        // VALUES' columns are column1… on both databases (SQLite cannot rename them).
+        inserts.add(&format!(
+            "INSERT INTO events (id, event_type, object_id, payload, created_at) SELECT * FROM (VALUES {}) AS v{events_of}",
+            value_rows(5, chunk.len())
+        ));
         for event in chunk {
             inserts
                 .bind(event.id.to_string())
@@ -36,11 +50,10 @@ pub(crate) fn add_events(inserts: &mut Inserts, events: &[OutboxEvent]) {
                 .bind(event.payload.to_string())
                 .bind(micros(event.created_at));
         }
-        // VALUES' columns are column1… on both databases (SQLite cannot rename them).
         inserts.add(&format!(
             "INSERT INTO event_deliveries (event_id, endpoint_id, object_id, status, attempts, next_attempt_at, since) \
              SELECT i.column1, e.id, i.column2, 'pending', 0, i.column3, i.column3 FROM (VALUES {}) AS i \
-             JOIN event_endpoints e ON e.enabled = 1 AND (e.event_types LIKE '%,*,%' OR e.event_types LIKE i.column4 ESCAPE '\\')",
+             JOIN event_endpoints e ON e.enabled = 1 AND (e.event_types LIKE '%,*,%' OR e.event_types LIKE i.column4 ESCAPE '\\'){deliveries_of}",
             value_rows(4, chunk.len())
         ));
         for event in chunk {

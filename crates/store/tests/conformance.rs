@@ -51,6 +51,7 @@ on_both_databases!(
     a_vendor_debit_takes_from_several_stripes_and_never_below_zero,
     a_job_slot_is_claimed_once,
     settlements_refused_together_are_written_one_at_a_time,
+    a_settlement_writes_its_event_and_deliveries_once,
     transfers_created_together_keep_their_own_answers,
     a_transfer_is_planned_with_its_vendor_and_refused_without_one,
     a_transfer_written_before_its_answer_was_lost_is_the_answer,
@@ -909,6 +910,68 @@ async fn settlements_refused_together_are_written_one_at_a_time(store: SqlStore)
     assert_eq!(status(fourth.id).await, TransferStatus::Paid);
     assert_eq!(store.ledger_balance(&available.code()).await.expect("balance"), 0);
     assert_eq!(store.ledger_balance(&pending_code.code()).await.expect("balance"), 650);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// A settlement writes its transfer's event, and a delivery to each subscribed
+/// endpoint, once: not again when it lost the race (the transfer was settled
+/// already), whether it posts nothing (on PostgreSQL one statement, no transaction)
+/// or posts entries (a transaction).
+async fn a_settlement_writes_its_event_and_deliveries_once(store: SqlStore) {
+    use app::events_ports::{EventEndpoint, EventFilter, EventStore};
+    use domain::events::{EventType, Subscription};
+    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
+    let now = Utc::now();
+    let endpoint = EventEndpoint {
+        id: uuid::Uuid::now_v7(),
+        url: "https://platform.example/hooks".into(),
+        description: String::new(),
+        subscription: Subscription::parse("event_types", &["transfer.paid".to_owned()]).expect("types"),
+        secret: app::events_ports::EndpointSecret::generate(),
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_endpoint(&endpoint).await.expect("endpoint");
+    let vendor = onboarded_vendor(&store).await;
+    let (first, second, third) = (
+        pending_transfer(&store, &vendor, 100).await,
+        pending_transfer(&store, &vendor, 200).await,
+        pending_transfer(&store, &vendor, 300).await,
+    );
+    let paid = |transfer: &Transfer| Transfer {
+        status: TransferStatus::Paid,
+        gateway_transfer_id: Some(format!("tr_{}", transfer.id.simple())),
+        paid_at: Some(Utc::now()),
+        ..transfer.clone()
+    };
+    let answers = store.settle_transfers(&[(paid(&first), vec![]), (paid(&second), vec![])]).await;
+    assert!(matches!(answers[..], [Ok(true), Ok(true)]), "{answers:?}");
+    let lost = store.settle_transfers(&[(paid(&first), vec![]), (paid(&second), vec![])]).await;
+    assert!(matches!(lost[..], [Ok(false), Ok(false)]), "settled already: {lost:?}");
+    let pending = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd());
+    let available = LedgerAccount::owned(AccountKind::VendorAvailable, vendor.id.to_string(), usd());
+    let matured = JournalEntry::movement(
+        EntryKind::Maturation,
+        third.id.to_string(),
+        pending,
+        available.clone(),
+        Money::from_minor(300, usd()),
+    )
+    .expect("entry");
+    for answer in [true, false] {
+        let settled = store.settle_transfers(&[(paid(&third), vec![matured.clone()])]).await;
+        assert!(matches!(settled[..], [Ok(written)] if written == answer), "{settled:?}");
+    }
+    for transfer in [&first, &second, &third] {
+        let filter = EventFilter { object_id: Some(transfer.id), event_type: Some(EventType::TransferPaid) };
+        let (_, paid_events) = store.events(&filter, Page { limit: 10, offset: 0 }).await.expect("events");
+        assert_eq!(paid_events, 1, "one transfer.paid for {}", transfer.id);
+    }
+    let (deliveries, count) = store.deliveries(Some(endpoint.id), Page { limit: 10, offset: 0 }).await.expect("deliveries");
+    assert_eq!(count, 3, "{deliveries:?}");
+    assert!(deliveries.iter().all(|d| d.event_type == EventType::TransferPaid));
+    assert_eq!(store.ledger_balance(&available.code()).await.expect("balance"), 300);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
