@@ -202,9 +202,13 @@ impl App {
         event: &GatewayEvent,
         request: PaymentEvent,
     ) -> Result<WebhookReceipt, AppError> {
-        let session_id = request.session_id.clone();
+        let (session_id, log_unmatched) = (request.session_id.clone(), request.log_unmatched);
         let outcome = self.payment_events.submit(request).await.map_err(AppError::internal)??;
         let receipt = match outcome {
+            // A wrong link on the mock page: nothing was written, nothing to count.
+            EventOutcome::Skipped { payment: None, reason } if !log_unmatched => {
+                return Ok(WebhookReceipt { duplicate: false, applied: false, payment: None, message: reason });
+            }
             EventOutcome::Duplicate => {
                 crate::metrics::webhook_event(gateway_name, "duplicate");
                 let payment = match &session_id {

@@ -99,10 +99,20 @@ impl Write {
         if let Some(error) = self.error {
             return Err(StoreError::Database(format!("a value could not be bound: {error}")));
         }
+        // SQLite binds NULL to a placeholder without a value, and every later value
+        // would shift into the wrong column.
+        if self.values.len() != self.numbered {
+            return Err(StoreError::Database(format!("{} values bound for {} placeholders", self.values.len(), self.numbered)));
+        }
         let sql = match (dialect, select) {
             (Dialect::Postgres, Some(select)) => format!("WITH {} {select}", ctes(&self.statements)),
             (Dialect::Postgres, None) => match self.statements.split_last() {
-                Some(((_, last), before)) if !before.is_empty() => format!("WITH {} {last}", ctes(before)),
+                Some(((_, last), before)) if !before.is_empty() => {
+                    if last.starts_with("WITH") {
+                        return Err(StoreError::Database("a statement with its own WITH cannot end a merged one".into()));
+                    }
+                    format!("WITH {} {last}", ctes(before))
+                }
                 _ => plain(&self.statements),
             },
             (Dialect::Sqlite, None) => plain(&self.statements),
@@ -182,7 +192,7 @@ mod tests {
     fn postgres_gets_one_statement_and_sqlite_a_string_of_them() {
         let two = || {
             let mut inserts = Inserts::default();
-            inserts.add("INSERT INTO a VALUES ($1)").add("INSERT INTO b VALUES ($1)");
+            inserts.add("INSERT INTO a VALUES ($1)").bind(1_i64).add("INSERT INTO b VALUES ($1)").bind(2_i64);
             inserts
         };
         assert_eq!(
@@ -191,15 +201,19 @@ mod tests {
         );
         assert_eq!(sql(two(), Dialect::Sqlite, None).expect("sql"), "INSERT INTO a VALUES ($1);\nINSERT INTO b VALUES ($2)");
         let mut one = Inserts::default();
-        one.add("INSERT INTO a VALUES ($1)");
+        one.add("INSERT INTO a VALUES ($1)").bind(1_i64);
         assert_eq!(sql(one, Dialect::Postgres, None).expect("sql"), "INSERT INTO a VALUES ($1)");
+        let mut with_last = Inserts::default();
+        with_last.add("INSERT INTO a VALUES ($1)").bind(1_i64).add("WITH x AS (VALUES ($1)) INSERT INTO b SELECT * FROM x");
+        with_last.bind(2_i64);
+        assert!(sql(with_last, Dialect::Postgres, None).is_err(), "it cannot follow the CTEs");
     }
 
     #[test]
     fn a_select_reads_a_named_statement_after_all_of_them_on_postgres_only() {
         let both = || {
             let mut inserts = Inserts::default();
-            inserts.add_named("moved", "UPDATE a SET x = $1 RETURNING id").add("INSERT INTO b SELECT id FROM moved");
+            inserts.add_named("moved", "UPDATE a SET x = $1 RETURNING id").bind(1_i64).add("INSERT INTO b SELECT id FROM moved");
             inserts
         };
         assert_eq!(
@@ -207,6 +221,17 @@ mod tests {
             "WITH moved AS (UPDATE a SET x = $1 RETURNING id), insert_1 AS (INSERT INTO b SELECT id FROM moved) SELECT id FROM moved"
         );
         assert!(sql(both(), Dialect::Sqlite, Some("SELECT id FROM moved")).is_err());
+    }
+
+    #[test]
+    fn values_must_match_their_placeholders() {
+        let mut short = Inserts::default();
+        short.add("INSERT INTO a VALUES ($1, $2)").bind(1_i64).add("INSERT INTO b VALUES ($1)").bind(2_i64);
+        let refused = sql(short, Dialect::Sqlite, None).map_err(|error| error.to_string());
+        assert!(refused.is_err_and(|error| error.contains("2 values bound for 3 placeholders")));
+        let mut exact = Inserts::default();
+        exact.add("INSERT INTO a VALUES ($1, $2)").bind(1_i64).bind(2_i64);
+        assert_eq!(sql(exact, Dialect::Sqlite, None).expect("sql"), "INSERT INTO a VALUES ($1, $2)");
     }
 
     #[test]

@@ -179,7 +179,7 @@ impl SqlStore {
 }
 
 /// Our ids of the payments that the batch's events naming only a session name, by
-/// (gateway, session). Read, not locked: a session once attached never changes, so
+/// (gateway, session): one read per gateway (per 20 sessions). Read, not locked: a session once attached never changes, so
 /// every payment is then locked by id, in id order, with the others.
 async fn ids_by_session<'a>(
     tx: &mut Transaction<'_, Any>,
