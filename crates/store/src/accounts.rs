@@ -12,7 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{ROWS_PER_INSERT, by_id, corrupt, flag, get, micros, paged, placeholders, time, uuid};
+use crate::rows::{ROWS_PER_INSERT, by_id, corrupt, flag, get, micros, paged, time, uuid, value_rows};
 use crate::{SqlStore, db, outbox};
 
 const COLUMNS: &str = "id, gateway_account_id, account_type, email, business_type, country, status, charges_enabled, \
@@ -38,26 +38,38 @@ fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
     })
 }
 
-/// The accounts of `ids` that exist, read in the caller's transaction (a batch's
-/// vendors: one statement for all of them).
-pub(crate) async fn accounts_in(
+/// The vendors' accounts that exist, and the balances of the receivables named
+/// beside them (a receivable with no row yet is missing: its balance is 0), read
+/// in the caller's transaction, not locked: one statement for a batch's requests.
+pub(crate) async fn vendors_with_receivables<'a>(
     tx: &mut Transaction<'_, Any>,
-    ids: impl Iterator<Item = Uuid>,
-) -> Result<HashMap<Uuid, ConnectedAccount>, StoreError> {
-    let ids: Vec<String> = ids.collect::<BTreeSet<_>>().iter().map(Uuid::to_string).collect();
-    let mut accounts = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(ROWS_PER_INSERT) {
-        let sql = format!("SELECT {COLUMNS} FROM connected_accounts WHERE id IN ({})", placeholders(chunk.len()));
+    requests: impl Iterator<Item = (Uuid, &'a str)>,
+) -> Result<(HashMap<Uuid, ConnectedAccount>, HashMap<String, i64>), StoreError> {
+    let pairs: Vec<(String, &str)> =
+        requests.collect::<BTreeSet<_>>().into_iter().map(|(id, receivable)| (id.to_string(), receivable)).collect();
+    let columns: Vec<String> = COLUMNS.split(", ").map(|column| format!("a.{column}")).collect();
+    let (mut accounts, mut balances) = (HashMap::with_capacity(pairs.len()), HashMap::with_capacity(pairs.len()));
+    for chunk in pairs.chunks(ROWS_PER_INSERT) {
+        // VALUES' columns are column1… on both databases (SQLite cannot rename them).
+        let sql = format!(
+            "SELECT {}, r.column2 AS receivable, b.balance AS receivable_balance FROM (VALUES {}) AS r \
+             JOIN connected_accounts a ON a.id = r.column1 LEFT JOIN ledger_balances b ON b.id = r.column2",
+            columns.join(", "),
+            value_rows(2, chunk.len())
+        );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for id in chunk {
-            query = query.bind(id.as_str());
+        for (id, receivable) in chunk {
+            query = query.bind(id.as_str()).bind(*receivable);
         }
         for row in query.fetch_all(&mut **tx).await.map_err(db)? {
             let found = account(&row)?;
             accounts.insert(found.id, found);
+            if let Some(balance) = get::<Option<i64>>(&row, "receivable_balance")? {
+                balances.insert(get::<String>(&row, "receivable")?, balance);
+            }
         }
     }
-    Ok(accounts)
+    Ok((accounts, balances))
 }
 
 /// `account.updated` with the account as the caller's transaction changed it.

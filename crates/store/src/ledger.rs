@@ -2,15 +2,15 @@
 
 use app::StoreError;
 use chrono::Utc;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use domain::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerViolation};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{ROWS_PER_INSERT, flag, micros, multi_row_insert, placeholders};
+use crate::rows::{ROWS_PER_INSERT, flag, micros, multi_row_insert};
 use crate::{db, stripes};
 
 /// Writes entries, with `beside` (the rows the entries go with) in the same round
@@ -63,27 +63,6 @@ pub(crate) async fn balance_in(tx: &mut Transaction<'_, Any>, code: &str) -> Res
         .await
         .map_err(db)?;
     row.map(|r| r.try_get("balance").map_err(db)).transpose().map(Option::unwrap_or_default)
-}
-
-/// The balances of `codes` (read as `balance_in` reads one) in one statement; an
-/// account with no row yet is missing (its balance is 0).
-pub(crate) async fn balances_in<'a>(
-    tx: &mut Transaction<'_, Any>,
-    codes: impl Iterator<Item = &'a str>,
-) -> Result<HashMap<String, i64>, StoreError> {
-    let codes: Vec<&str> = codes.collect::<HashSet<_>>().into_iter().collect();
-    let mut balances = HashMap::with_capacity(codes.len());
-    for chunk in codes.chunks(ROWS_PER_INSERT) {
-        let sql = format!("SELECT id, balance FROM ledger_balances WHERE id IN ({})", placeholders(chunk.len()));
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for code in chunk {
-            query = query.bind(*code);
-        }
-        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
-            balances.insert(row.try_get("id").map_err(db)?, row.try_get("balance").map_err(db)?);
-        }
-    }
-    Ok(balances)
 }
 
 /// The postings (account code, amount) of the entries of `kind` about `object_id`.

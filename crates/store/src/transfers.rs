@@ -305,8 +305,8 @@ impl SqlStore {
     /// or the entries together would overdraw, and then nothing is written.
     async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
         let mut tx = self.begin().await?;
-        let vendors = accounts::accounts_in(&mut tx, requests.iter().map(|r| r.account_id)).await?;
-        let receivables = ledger::balances_in(&mut tx, requests.iter().map(|r| r.receivable.as_str())).await?;
+        let (vendors, receivables) =
+            accounts::vendors_with_receivables(&mut tx, requests.iter().map(|r| (r.account_id, r.receivable.as_str()))).await?;
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
         let mut firsts = Vec::with_capacity(requests.len());
         for (index, request) in requests.iter().enumerate() {
@@ -379,7 +379,9 @@ impl SqlStore {
     async fn write_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
         let TransferRequest { claim, account_id, transfer_id: _, payment_id, receivable, plan } = request;
         let mut tx = self.begin().await?;
-        let Some(vendor) = accounts::accounts_in(&mut tx, std::iter::once(*account_id)).await?.remove(account_id) else {
+        let (mut vendors, receivables) =
+            accounts::vendors_with_receivables(&mut tx, std::iter::once((*account_id, receivable.as_str()))).await?;
+        let Some(vendor) = vendors.remove(account_id) else {
             return Err(StoreError::NotFound("connected account"));
         };
         let linked = match *payment_id {
@@ -389,7 +391,7 @@ impl SqlStore {
             },
             None => None,
         };
-        let planned = plan(&vendor, linked.as_ref(), ledger::balance_in(&mut tx, receivable).await?);
+        let planned = plan(&vendor, linked.as_ref(), receivables.get(receivable).copied().unwrap_or_default());
         let plan = match idempotency::claim_for_plan(&mut tx, claim.as_ref(), planned, |p| p.transfer.id.to_string()).await? {
             Ok(plan) => plan,
             Err(answer) => return Ok(answer),

@@ -760,19 +760,28 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
-/// Each plan is given its own vendor's account, read in the write's transaction; a
-/// request naming no account is answered NotFound, alone or beside others, writes
-/// nothing and keeps no key, while its batch-mates are written. A request refused
-/// by its plan (as an inactive account is) whose key was used replays that key.
+/// Each plan is given its own vendor's account and receivable balance (what the
+/// vendor owes, negative), read in the write's transaction; a request naming no
+/// account is answered NotFound, alone or beside others, writes nothing and keeps
+/// no key, while its batch-mates are written. A request refused by its plan (as an
+/// inactive account is) whose key was used replays that key.
 async fn a_transfer_is_planned_with_its_vendor_and_refused_without_one(store: SqlStore) {
-    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
     let (first, second) = (onboarded_vendor(&store).await, onboarded_vendor(&store).await);
+    let owes = LedgerAccount::owned(AccountKind::VendorReceivable, first.id.to_string(), usd());
+    let cash = || LedgerAccount::platform(AccountKind::PlatformCash, usd());
+    settle_with(&store, "10", |p| {
+        let debt =
+            JournalEntry::movement(EntryKind::Withdrawal, p.id.to_string(), owes.clone(), cash(), Money::from_minor(250, usd()));
+        vec![p.capture_entry().expect("capture"), debt.expect("entry")]
+    })
+    .await
+    .expect("platform cash, and a debt of the first vendor");
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let for_vendor = |vendor: &ConnectedAccount, minor: i64, claim: Option<IdempotencyClaim>| {
         let (request, transfer) = transfer_request(vendor, minor, claim);
         let (own, plan, seen) = (vendor.id, request.plan.clone(), seen.clone());
         let recorded = move |given: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable: i64| {
-            seen.lock().expect("seen").push((own, given.id));
+            seen.lock().expect("seen").push((own, given.id, receivable));
             plan(given, linked, receivable)
         };
         (TransferRequest { plan: Arc::new(recorded), ..request }, transfer)
@@ -788,11 +797,14 @@ async fn a_transfer_is_planned_with_its_vendor_and_refused_without_one(store: Sq
     // Once each, with its own account: the missing one was never planned.
     let mut planned = std::mem::take(&mut *seen.lock().expect("seen"));
     planned.sort();
-    let mut expected = vec![(first.id, first.id), (second.id, second.id)];
+    let mut expected = vec![(first.id, first.id, -250), (second.id, second.id, 0)];
     expected.sort();
     assert_eq!(planned, expected);
     let alone = store.create_transfers(&[missing()]).await;
     assert!(matches!(&alone[0], Err(StoreError::NotFound("connected account"))), "{alone:?}");
+    let answers = store.create_transfers(&[for_vendor(&first, 25, None).0]).await;
+    assert!(matches!(&answers[0], Ok(Guarded::Done(_))), "{answers:?}");
+    assert_eq!(*seen.lock().expect("seen"), [(first.id, first.id, -250)], "alone, the same debt");
 
     // The missing account's key was not kept: it is free for a transfer that goes.
     let (keyed, keyed_transfer) = for_vendor(&first, 50, key());
@@ -805,8 +817,8 @@ async fn a_transfer_is_planned_with_its_vendor_and_refused_without_one(store: Sq
     let answers = store.create_transfers(&[refused]).await;
     let replayed = keyed_transfer.id.to_string();
     assert!(matches!(&answers[0], Ok(Guarded::KeyExists { resource_id: Some(id), .. }) if *id == replayed), "{answers:?}");
-    // Only the three planned transfers moved money.
-    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 650);
+    // Only the four planned transfers moved money (the debt's 250 came in).
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 875);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
