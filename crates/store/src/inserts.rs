@@ -108,7 +108,7 @@ impl Write {
             (Dialect::Postgres, Some(select)) => format!("WITH {} {select}", ctes(&self.statements)),
             (Dialect::Postgres, None) => match self.statements.split_last() {
                 Some(((_, last), before)) if !before.is_empty() => {
-                    if last.starts_with("WITH") {
+                    if last.trim_start().get(..4).is_some_and(|word| word.eq_ignore_ascii_case("WITH")) {
                         return Err(StoreError::Database("a statement with its own WITH cannot end a merged one".into()));
                     }
                     format!("WITH {} {last}", ctes(before))

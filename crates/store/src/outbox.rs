@@ -1,5 +1,6 @@
-//! Writing an event to the outbox, in the caller's transaction: the event row and
-//! one pending delivery per enabled endpoint subscribed to its type right now.
+//! Writing an event to the outbox with the state change it tells of (in the
+//! caller's transaction, or the one statement that makes the change): the event
+//! row and one pending delivery per enabled endpoint subscribed to its type right now.
 
 use app::StoreError;
 use app::events_ports::OutboxEvent;

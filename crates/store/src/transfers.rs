@@ -188,7 +188,7 @@ async fn update_transfer(tx: &mut Transaction<'_, Any>, transfer: &Transfer) -> 
     Ok(())
 }
 
-/// What a settlement writes, in the order `settle_pending` binds it.
+/// What a settlement writes, in the order `add_settlements` binds it.
 const SETTLED_COLUMNS: [&str; 8] = [
     "id",
     "status",
@@ -376,6 +376,9 @@ impl SqlStore {
 
     /// The key is claimed before the plan's verdict counts, so the retry of a transfer
     /// that succeeded replays it even when the same request would now be refused.
+    /// The vendor's debt is read with its account, before a linked payment's lock
+    /// (as in a batch): a debt that moved while the request waited for that lock is
+    /// caught by the receivable's guard, which refuses the transfer, never the money.
     async fn write_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
         let TransferRequest { claim, account_id, transfer_id: _, payment_id, receivable, plan } = request;
         let mut tx = self.begin().await?;

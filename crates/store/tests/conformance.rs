@@ -52,6 +52,7 @@ on_both_databases!(
     a_job_slot_is_claimed_once,
     settlements_refused_together_are_written_one_at_a_time,
     a_settlement_writes_its_event_and_deliveries_once,
+    settlements_of_a_mixed_batch_write_each_change_once,
     transfers_created_together_keep_their_own_answers,
     a_transfer_is_planned_with_its_vendor_and_refused_without_one,
     a_transfer_written_before_its_answer_was_lost_is_the_answer,
@@ -930,33 +931,15 @@ async fn settlements_refused_together_are_written_one_at_a_time(store: SqlStore)
 /// already), whether it posts nothing (on PostgreSQL one statement, no transaction)
 /// or posts entries (a transaction).
 async fn a_settlement_writes_its_event_and_deliveries_once(store: SqlStore) {
-    use app::events_ports::{EventEndpoint, EventFilter, EventStore};
-    use domain::events::{EventType, Subscription};
     settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
-    let now = Utc::now();
-    let endpoint = EventEndpoint {
-        id: uuid::Uuid::now_v7(),
-        url: "https://platform.example/hooks".into(),
-        description: String::new(),
-        subscription: Subscription::parse("event_types", &["transfer.paid".to_owned()]).expect("types"),
-        secret: app::events_ports::EndpointSecret::generate(),
-        enabled: true,
-        created_at: now,
-        updated_at: now,
-    };
-    store.insert_endpoint(&endpoint).await.expect("endpoint");
+    let endpoint = subscribed_to_transfer_paid(&store).await;
     let vendor = onboarded_vendor(&store).await;
     let (first, second, third) = (
         pending_transfer(&store, &vendor, 100).await,
         pending_transfer(&store, &vendor, 200).await,
         pending_transfer(&store, &vendor, 300).await,
     );
-    let paid = |transfer: &Transfer| Transfer {
-        status: TransferStatus::Paid,
-        gateway_transfer_id: Some(format!("tr_{}", transfer.id.simple())),
-        paid_at: Some(Utc::now()),
-        ..transfer.clone()
-    };
+    let paid = |transfer: &Transfer| paid_as(transfer, &format!("tr_{}", transfer.id.simple()));
     let answers = store.settle_transfers(&[(paid(&first), vec![]), (paid(&second), vec![])]).await;
     assert!(matches!(answers[..], [Ok(true), Ok(true)]), "{answers:?}");
     let lost = store.settle_transfers(&[(paid(&first), vec![]), (paid(&second), vec![])]).await;
@@ -976,15 +959,96 @@ async fn a_settlement_writes_its_event_and_deliveries_once(store: SqlStore) {
         assert!(matches!(settled[..], [Ok(written)] if written == answer), "{settled:?}");
     }
     for transfer in [&first, &second, &third] {
-        let filter = EventFilter { object_id: Some(transfer.id), event_type: Some(EventType::TransferPaid) };
-        let (_, paid_events) = store.events(&filter, Page { limit: 10, offset: 0 }).await.expect("events");
-        assert_eq!(paid_events, 1, "one transfer.paid for {}", transfer.id);
+        assert_eq!(paid_events(&store, transfer.id).await, 1, "one transfer.paid for {}", transfer.id);
     }
-    let (deliveries, count) = store.deliveries(Some(endpoint.id), Page { limit: 10, offset: 0 }).await.expect("deliveries");
-    assert_eq!(count, 3, "{deliveries:?}");
-    assert!(deliveries.iter().all(|d| d.event_type == EventType::TransferPaid));
+    assert_eq!(deliveries_to(&store, endpoint).await, 3);
     assert_eq!(store.ledger_balance(&available.code()).await.expect("balance"), 300);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// A batch of settlements mixing one settled before, one twice (the first one sent
+/// counts), a pending one and one of no transfer answers each as alone would, with
+/// one event per row changed; on PostgreSQL in one statement, and past 20
+/// transfers in a transaction, with the same answers.
+async fn settlements_of_a_mixed_batch_write_each_change_once(store: SqlStore) {
+    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
+    let endpoint = subscribed_to_transfer_paid(&store).await;
+    let vendor = onboarded_vendor(&store).await;
+    let (t1, t2, t3) = (
+        pending_transfer(&store, &vendor, 10).await,
+        pending_transfer(&store, &vendor, 10).await,
+        pending_transfer(&store, &vendor, 10).await,
+    );
+    let ghost = Transfer { id: uuid::Uuid::now_v7(), ..t3.clone() };
+    assert!(matches!(store.settle_transfers(&[(paid_as(&t1, "tr_1"), vec![])]).await[..], [Ok(true)]));
+    let batch = [(&t1, "tr_1b"), (&t2, "tr_a"), (&t2, "tr_b"), (&t3, "tr_3"), (&ghost, "tr_g")]
+        .map(|(transfer, gateway_id)| (paid_as(transfer, gateway_id), vec![]));
+    let answers: Vec<bool> = store.settle_transfers(&batch).await.into_iter().map(|a| a.expect("answer")).collect();
+    assert_eq!(answers, [false, true, false, true, false]);
+    let gateway_id = |id| {
+        let store = &store;
+        async move { store.transfer(id).await.expect("read").expect("exists").gateway_transfer_id }
+    };
+    assert_eq!(gateway_id(t1.id).await.as_deref(), Some("tr_1"), "settled before, left as it was");
+    assert_eq!(gateway_id(t2.id).await.as_deref(), Some("tr_a"), "the first of the batch's two");
+    for (transfer, events) in [(&t1, 1), (&t2, 1), (&t3, 1), (&ghost, 0)] {
+        assert_eq!(paid_events(&store, transfer.id).await, events, "events of {}", transfer.id);
+    }
+    assert_eq!(deliveries_to(&store, endpoint).await, 3);
+
+    let mut many = Vec::new();
+    for _ in 0..22 {
+        many.push(pending_transfer(&store, &vendor, 1).await);
+    }
+    let mut batch: Vec<_> = many.iter().map(|t| (paid_as(t, "tr_many"), vec![])).collect();
+    batch.insert(3, (paid_as(&many[0], "tr_again"), vec![]));
+    batch.push((paid_as(&t1, "tr_late"), vec![]));
+    let answers: Vec<bool> = store.settle_transfers(&batch).await.into_iter().map(|a| a.expect("answer")).collect();
+    let mut expected = vec![true; 22];
+    expected.insert(3, false);
+    expected.push(false);
+    assert_eq!(answers, expected);
+    assert_eq!(deliveries_to(&store, endpoint).await, 25);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// The transfer as the gateway paid it, under `gateway_id`.
+fn paid_as(transfer: &Transfer, gateway_id: &str) -> Transfer {
+    Transfer {
+        status: TransferStatus::Paid,
+        gateway_transfer_id: Some(gateway_id.to_owned()),
+        paid_at: Some(Utc::now()),
+        ..transfer.clone()
+    }
+}
+
+/// An enabled endpoint subscribed to `transfer.paid`; its id.
+async fn subscribed_to_transfer_paid(store: &SqlStore) -> uuid::Uuid {
+    use app::events_ports::{EndpointSecret, EventEndpoint, EventStore};
+    let now = Utc::now();
+    let endpoint = EventEndpoint {
+        id: uuid::Uuid::now_v7(),
+        url: "https://platform.example/hooks".into(),
+        description: String::new(),
+        subscription: domain::events::Subscription::parse("event_types", &["transfer.paid".to_owned()]).expect("types"),
+        secret: EndpointSecret::generate(),
+        enabled: true,
+        created_at: now,
+        updated_at: now,
+    };
+    store.insert_endpoint(&endpoint).await.expect("endpoint");
+    endpoint.id
+}
+
+async fn paid_events(store: &SqlStore, transfer: uuid::Uuid) -> i64 {
+    use app::events_ports::{EventFilter, EventStore};
+    let filter = EventFilter { object_id: Some(transfer), event_type: Some(domain::events::EventType::TransferPaid) };
+    store.events(&filter, Page { limit: 10, offset: 0 }).await.expect("events").1
+}
+
+async fn deliveries_to(store: &SqlStore, endpoint: uuid::Uuid) -> i64 {
+    use app::events_ports::EventStore;
+    store.deliveries(Some(endpoint), Page { limit: 100, offset: 0 }).await.expect("deliveries").1
 }
 
 /// On PostgreSQL a writer skips the stripes other transactions hold: with all but one
