@@ -207,9 +207,12 @@ impl DisputeStore for SqlStore {
             outbox::add_events(&mut rows, &[OutboxEvent::escrow_frozen(hold)]);
         }
         if let Some(hold) = &plan.hold
-            && !crate::escrow::end_hold(&mut tx, &mut rows, hold).await?
+            && !crate::escrow::end_hold(&mut tx, hold).await?
         {
             return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
+        }
+        if let Some(hold) = &plan.hold {
+            outbox::add_events(&mut rows, &[OutboxEvent::escrow(hold)]);
         }
         if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries, rows).await? {
             return Ok(Guarded::Refused(refusal));

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::inserts::Inserts;
 use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, placeholders, time, uuid};
-use crate::transfers::{add_split, add_transfers, post_or_refuse};
+use crate::transfers::{add_splits, add_transfers, post_or_refuse};
 use crate::{Dialect, SqlStore, db, outbox, rows};
 
 const COLUMNS: &str = "id, payment_id, merchant_id, amount, currency, status, hold_until, released_at, cancelled_at, \
@@ -83,9 +83,9 @@ pub(crate) async fn hold_of_payment_locked(
     row.as_ref().map(hold).transpose()
 }
 
-/// Moves a hold out of `holding` and adds its event to `events`; false when someone
-/// else got there first.
-pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, events: &mut Inserts, h: &EscrowHold) -> Result<bool, StoreError> {
+/// Moves a hold out of `holding`; false when someone else got there first. The
+/// caller writes the hold's event (`OutboxEvent::escrow`) when true.
+pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE escrow_holds SET status = $1, released_at = $2, cancelled_at = $3, cancellation_reason = $4, updated_at = $5 \
          WHERE id = $6 AND status = 'holding'",
@@ -100,9 +100,6 @@ pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, events: &mut Inserts
     .await
     .map_err(db)?
     .rows_affected();
-    if updated == 1 {
-        outbox::add_events(events, &[OutboxEvent::escrow(h)]);
-    }
     Ok(updated == 1)
 }
 
@@ -170,12 +167,11 @@ impl SqlStore {
         inputs: ReleaseInputs,
         plan: PlanRelease<'_>,
     ) -> Result<Guarded<ReleasePlan>, StoreError> {
-        let mut rows = Inserts::default();
-        let plan = match write_release(tx, &mut rows, current, inputs, plan).await? {
+        let plan = match write_release(tx, current, inputs, plan).await? {
             Ok(plan) => plan,
             Err(reason) => return Ok(Guarded::Refused(reason)),
         };
-        if let Some(refusal) = post_or_refuse(tx, self.known_accounts(), &plan.entries, rows).await? {
+        if let Some(refusal) = post_or_refuse(tx, self.known_accounts(), &plan.entries, releases(&[&plan])?).await? {
             return Ok(Guarded::Refused(refusal));
         }
         Ok(Guarded::Done(plan))
@@ -221,7 +217,7 @@ impl SqlStore {
             query = query.bind(id.as_str());
         }
         let locked = query.fetch_all(&mut *tx).await.map_err(db)?;
-        let (mut released, mut rows) = (Vec::with_capacity(locked.len()), Inserts::default());
+        let mut released = Vec::with_capacity(locked.len());
         for row in &locked {
             let current = hold(row)?;
             if current.status != EscrowStatus::Holding {
@@ -229,12 +225,13 @@ impl SqlStore {
             }
             let id = current.id;
             let merchant_inputs = inputs.get(&(current.merchant_id, current.amount.currency())).cloned().unwrap_or_default();
-            match write_release(&mut tx, &mut rows, current, merchant_inputs, plan).await? {
+            match write_release(&mut tx, current, merchant_inputs, plan).await? {
                 Ok(release) => released.push(release),
                 Err(reason) => tracing::warn!(escrow_id = %id, reason, "expired escrow hold not released"),
             }
         }
         let entries: Vec<_> = released.iter().flat_map(|release| release.entries.iter().cloned()).collect();
+        let rows = releases(&released.iter().collect::<Vec<_>>())?;
         if post_or_refuse(&mut tx, self.known_accounts(), &entries, rows).await?.is_some() {
             return Ok(None);
         }
@@ -243,12 +240,10 @@ impl SqlStore {
     }
 }
 
-/// Writes a locked hold's release but not its entries: the plan's refusal, or the
-/// release whose entries the caller posts (alone, or with its batch's), with its
-/// split and transfer, added to `rows`.
+/// Ends a locked hold: the plan's refusal, or the release whose rows (`releases`)
+/// and entries the caller writes (alone, or with its batch's).
 async fn write_release(
     tx: &mut Transaction<'_, Any>,
-    rows: &mut Inserts,
     current: EscrowHold,
     (account, rules, owed_minor): ReleaseInputs,
     plan: PlanRelease<'_>,
@@ -262,14 +257,20 @@ async fn write_release(
         Ok(plan) => plan,
         Err(reason) => return Ok(Err(reason)),
     };
-    if !end_hold(tx, rows, &plan.hold).await? {
+    if !end_hold(tx, &plan.hold).await? {
         return Ok(Err("escrow hold was already released or cancelled".into()));
     }
-    add_split(rows, &plan.split);
-    if let Some(transfer) = &plan.transfer {
-        add_transfers(rows, &[transfer])?;
-    }
     Ok(Ok(plan))
+}
+
+/// The rows of ended holds' releases: their splits, their transfers, and the
+/// events of both, a few multi-row statements for a whole batch.
+fn releases(plans: &[&ReleasePlan]) -> Result<Inserts, StoreError> {
+    let mut rows = Inserts::default();
+    add_splits(&mut rows, &plans.iter().map(|plan| &plan.split).collect::<Vec<_>>());
+    add_transfers(&mut rows, &plans.iter().filter_map(|plan| plan.transfer.as_ref()).collect::<Vec<_>>())?;
+    outbox::add_events(&mut rows, &plans.iter().map(|plan| OutboxEvent::escrow(&plan.hold)).collect::<Vec<_>>());
+    Ok(rows)
 }
 
 #[async_trait::async_trait]
@@ -372,11 +373,10 @@ impl EscrowStore for SqlStore {
             return Ok(Guarded::Refused(app::escrow_ports::FROZEN.to_owned()));
         }
         let cancelled = current.cancelled(reason.to_owned(), now);
-        let mut event = Inserts::default();
-        if !end_hold(&mut tx, &mut event, &cancelled).await? {
+        if !end_hold(&mut tx, &cancelled).await? {
             return Ok(Guarded::Refused("escrow hold was already released or cancelled".into()));
         }
-        event.write(&mut tx).await?;
+        outbox::emit(&mut tx, Some(OutboxEvent::escrow(&cancelled))).await?;
         tx.commit().await.map_err(db)?;
         Ok(Guarded::Done(cancelled))
     }

@@ -13,6 +13,10 @@ use crate::{Dialect, db};
 /// Bound values per written statement: below PostgreSQL's 65,535 and SQLite's
 /// 32,766 (its limit is per statement of the string, so this is safe there too).
 const VALUES_PER_WRITE: usize = 30_000;
+/// Statements per written statement: PostgreSQL plans every CTE of a statement it
+/// has not seen, so hundreds of small ones cost more than their round trips saved
+/// (callers add many rows as one multi-row statement instead).
+const STATEMENTS_PER_WRITE: usize = 16;
 
 /// Inserts that read nothing another of them writes, in the order added (parents
 /// before children: SQLite checks a foreign key at each statement).
@@ -48,7 +52,7 @@ impl Inserts {
     fn add_as(&mut self, name: Option<&'static str>, statement: &str) -> &mut Self {
         let count = highest_placeholder(statement);
         match self.writes.last_mut() {
-            Some(write) if write.numbered + count <= VALUES_PER_WRITE => {
+            Some(write) if write.numbered + count <= VALUES_PER_WRITE && write.statements.len() < STATEMENTS_PER_WRITE => {
                 write.statements.push((name, renumbered(statement, write.numbered)));
                 write.numbered += count;
             }
@@ -242,5 +246,11 @@ mod tests {
         let counts: Vec<usize> = inserts.writes.iter().map(|write| write.statements.len()).collect();
         assert_eq!(counts, [2, 1], "the third would pass the bound: a write of its own");
         assert!(inserts.writes[1].statements[0].1.ends_with("($1, $2)"), "numbered from its own write's start");
+        let mut small = Inserts::default();
+        for _ in 0..STATEMENTS_PER_WRITE + 1 {
+            small.add("INSERT INTO u VALUES ($1)");
+        }
+        let counts: Vec<usize> = small.writes.iter().map(|write| write.statements.len()).collect();
+        assert_eq!(counts, [STATEMENTS_PER_WRITE, 1], "and at most its share of statements");
     }
 }

@@ -19,7 +19,8 @@ use uuid::Uuid;
 
 use crate::inserts::Inserts;
 use crate::rows::{
-    PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time, uuid, value_rows,
+    PAYMENT_COLUMNS, ROWS_PER_INSERT, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time,
+    uuid, value_rows,
 };
 use crate::{Dialect, SqlStore, accounts, db, idempotency, ledger, outbox, rows};
 
@@ -153,19 +154,26 @@ pub(crate) fn add_transfers(inserts: &mut Inserts, transfers: &[&Transfer]) -> R
     Ok(())
 }
 
-pub(crate) fn add_split(inserts: &mut Inserts, split: &PaymentSplit) {
-    inserts
-        .add(
-            "INSERT INTO payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(split.id.to_string())
-        .bind(split.payment_id.to_string())
-        .bind(split.rule_id.map(|r| r.to_string()))
-        .bind(split.fee_minor)
-        .bind(split.transfer_minor)
-        .bind(split.currency)
-        .bind(micros(Utc::now()));
+/// Adds the splits, one multi-row INSERT.
+pub(crate) fn add_splits(inserts: &mut Inserts, splits: &[&PaymentSplit]) {
+    let now = micros(Utc::now());
+    for chunk in splits.chunks(ROWS_PER_INSERT) {
+        inserts.add(&multi_row_insert(
+            "payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at)",
+            7,
+            chunk.len(),
+        ));
+        for split in chunk {
+            inserts
+                .bind(split.id.to_string())
+                .bind(split.payment_id.to_string())
+                .bind(split.rule_id.map(|r| r.to_string()))
+                .bind(split.fee_minor)
+                .bind(split.transfer_minor)
+                .bind(split.currency)
+                .bind(now);
+        }
+    }
 }
 
 /// Writes a transfer's state (a reversal's, a maturing's).
@@ -347,9 +355,7 @@ impl SqlStore {
         });
         let mut rows = Inserts::default();
         add_transfers(&mut rows, &planned.iter().map(|(_, plan)| &plan.transfer).collect::<Vec<_>>())?;
-        for split in planned.iter().filter_map(|(_, plan)| plan.split.as_ref()) {
-            add_split(&mut rows, split);
-        }
+        add_splits(&mut rows, &planned.iter().filter_map(|(_, plan)| plan.split.as_ref()).collect::<Vec<_>>());
         let entries: Vec<JournalEntry> = planned.iter().flat_map(|(_, plan)| plan.entries.iter().cloned()).collect();
         ledger::post_entries(&mut tx, self.known_accounts(), &entries, rows).await?;
         tx.commit().await.map_err(db)?;
@@ -401,9 +407,7 @@ impl SqlStore {
         };
         let mut rows = Inserts::default();
         add_transfers(&mut rows, &[&plan.transfer])?;
-        if let Some(split) = &plan.split {
-            add_split(&mut rows, split);
-        }
+        add_splits(&mut rows, &plan.split.iter().collect::<Vec<_>>());
         if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries, rows).await? {
             tx.rollback().await.map_err(db)?;
             return Ok(Guarded::Refused(refusal));
