@@ -17,7 +17,9 @@ use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, placeholders, time, uuid};
+use crate::rows::{
+    PAYMENT_COLUMNS, ROWS_PER_INSERT, by_id, corrupt, get, micros, multi_row_insert, paged, placeholders, time, uuid,
+};
 use crate::transfers::{add_splits, add_transfers, post_or_refuse};
 use crate::{Dialect, SqlStore, db, outbox, rows};
 
@@ -46,22 +48,27 @@ fn hold(row: &AnyRow) -> Result<EscrowHold, StoreError> {
     })
 }
 
-pub(crate) fn add_hold(inserts: &mut Inserts, h: &EscrowHold) {
-    inserts
-        .add(&format!("INSERT INTO escrow_holds ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"))
-        .bind(h.id.to_string())
-        .bind(h.payment_id.to_string())
-        .bind(h.merchant_id.to_string())
-        .bind(h.amount.minor())
-        .bind(h.amount.currency().code())
-        .bind(h.status.as_str())
-        .bind(micros(h.hold_until))
-        .bind(h.released_at.map(micros))
-        .bind(h.cancelled_at.map(micros))
-        .bind(h.cancellation_reason.as_deref())
-        .bind(micros(h.created_at))
-        .bind(micros(h.updated_at));
-    outbox::add_events(inserts, &[OutboxEvent::escrow(h)]);
+/// Adds the holds (one multi-row INSERT per 200) and their events.
+pub(crate) fn add_holds(inserts: &mut Inserts, holds: &[&EscrowHold]) {
+    for chunk in holds.chunks(ROWS_PER_INSERT) {
+        inserts.add(&multi_row_insert(&format!("escrow_holds ({COLUMNS})"), 12, chunk.len()));
+        for h in chunk {
+            inserts
+                .bind(h.id.to_string())
+                .bind(h.payment_id.to_string())
+                .bind(h.merchant_id.to_string())
+                .bind(h.amount.minor())
+                .bind(h.amount.currency().code())
+                .bind(h.status.as_str())
+                .bind(micros(h.hold_until))
+                .bind(h.released_at.map(micros))
+                .bind(h.cancelled_at.map(micros))
+                .bind(h.cancellation_reason.as_deref())
+                .bind(micros(h.created_at))
+                .bind(micros(h.updated_at));
+        }
+    }
+    outbox::add_events(inserts, &holds.iter().map(|h| OutboxEvent::escrow(h)).collect::<Vec<_>>());
 }
 
 /// The hold of a payment, read in the caller's transaction.
@@ -84,7 +91,8 @@ pub(crate) async fn hold_of_payment_locked(
 }
 
 /// Moves a hold out of `holding`; false when someone else got there first. The
-/// caller writes the hold's event (`OutboxEvent::escrow`) when true.
+/// caller writes the hold's event (`OutboxEvent::escrow`) when true: a batch adds
+/// its holds' events together (`releases`).
 pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE escrow_holds SET status = $1, released_at = $2, cancelled_at = $3, cancellation_reason = $4, updated_at = $5 \
@@ -263,8 +271,8 @@ async fn write_release(
     Ok(Ok(plan))
 }
 
-/// The rows of ended holds' releases: their splits, their transfers, and the
-/// events of both, a few multi-row statements for a whole batch.
+/// The rows of ended holds' releases: their splits, their transfers, the transfers'
+/// events and the holds', a few multi-row statements for a whole batch.
 fn releases(plans: &[&ReleasePlan]) -> Result<Inserts, StoreError> {
     let mut rows = Inserts::default();
     add_splits(&mut rows, &plans.iter().map(|plan| &plan.split).collect::<Vec<_>>());

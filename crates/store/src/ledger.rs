@@ -23,7 +23,7 @@ use crate::{db, stripes};
 ///
 /// Round trips are what a write costs under load (issue 11): an account is created
 /// only when its update finds no row, and the entries, their postings and `beside`
-/// go in one round trip (`Inserts`). When every account is one `known` has seen, the entries go
+/// go in as few round trips as `Inserts` can (usually one). When every account is one `known` has seen, the entries go
 /// first and the balances last, right before the commit, so a busy account's row is
 /// locked for the shortest time. Call it once per transaction: it learns an account
 /// when its update finds the row, which a second call could find from the first

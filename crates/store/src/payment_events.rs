@@ -269,24 +269,14 @@ async fn write_settlements(
         .collect::<Result<Vec<_>, _>>()?;
     let mut rows = Inserts::default();
     outbox::add_events(&mut rows, &written.iter().filter_map(OutboxEvent::payment).collect::<Vec<_>>());
-    for (_, settlement) in settled {
-        add_beside(&mut rows, settlement);
+    crate::escrow::add_holds(&mut rows, &settled.iter().filter_map(|(_, s)| s.escrow_hold.as_ref()).collect::<Vec<_>>());
+    for deposit in settled.iter().filter_map(|(_, settlement)| settlement.wallet_deposit.as_ref()) {
+        crate::wallet::add_wallet_transaction(&mut rows, deposit);
     }
     let entries: Vec<JournalEntry> = settled.iter().flat_map(|(_, settlement)| settlement.entries.iter().cloned()).collect();
     // Last, so the balance rows stay locked for the shortest time.
     ledger::post_entries(tx, known, &entries, rows).await?;
     Ok(written)
-}
-
-/// What a settlement writes beside its payment: an escrowed payment's hold, a
-/// top-up's wallet history row.
-fn add_beside(rows: &mut Inserts, settlement: &Settlement) {
-    if let Some(hold) = &settlement.escrow_hold {
-        crate::escrow::add_hold(rows, hold);
-    }
-    if let Some(deposit) = &settlement.wallet_deposit {
-        crate::wallet::add_wallet_transaction(rows, deposit);
-    }
 }
 
 /// Logs handled events with their outcomes (one multi-row INSERT); the (gateway,

@@ -154,7 +154,7 @@ pub(crate) fn add_transfers(inserts: &mut Inserts, transfers: &[&Transfer]) -> R
     Ok(())
 }
 
-/// Adds the splits, one multi-row INSERT.
+/// Adds the splits, one multi-row INSERT per 200.
 pub(crate) fn add_splits(inserts: &mut Inserts, splits: &[&PaymentSplit]) {
     let now = micros(Utc::now());
     for chunk in splits.chunks(ROWS_PER_INSERT) {
