@@ -117,6 +117,7 @@ async fn an_expired_hold_is_released_once_to_the_merchant_minus_the_fee(db: Db) 
         tonic::Code::FailedPrecondition
     );
     assert_eq!(app.row_counts().await, before_refusals);
+    assert_eq!(hold_events(&app, &hold.id).await, ["escrow.released", "escrow.held"], "one each, newest first");
 
     let after = app.metrics().await;
     let count = |metrics: &str, name: &str| -> f64 {
@@ -177,6 +178,7 @@ async fn a_cancelled_hold_is_refunded_in_full(db: Db) {
         tonic::Code::FailedPrecondition
     );
     assert_eq!(app.process_expired(0).await, 0);
+    assert_eq!(hold_events(&app, &hold.id).await, ["escrow.cancelled", "escrow.held"], "one each, newest first");
     assert_eq!(app.ledger_balance("platform_escrow:USD").await, 4_000, "the money stays on the platform");
 
     let full =
@@ -358,8 +360,9 @@ async fn a_refused_transfer_fails_alone_in_its_release_batch(db: Db) {
     let app = spawn_marketplace(db).await;
     let (paid, refused) =
         (app.onboarded_account(&admin(), "merchant-1").await, app.onboarded_account(&admin(), "merchant-2").await);
+    let mut payments = Vec::new();
     for merchant in [&paid, &refused, &paid, &refused, &paid] {
-        app.paid_escrowed_order(merchant, "10.00").await;
+        payments.push(app.paid_escrowed_order(merchant, "10.00").await);
     }
     // The mock gateway refuses every transfer to this account.
     app.execute(&format!(
@@ -380,6 +383,18 @@ async fn a_refused_transfer_fails_alone_in_its_release_batch(db: Db) {
     assert_eq!(available_usd(&app, &refused).await, "0.00");
     assert_eq!(app.ledger_balance("platform_cash:USD").await, cash_before + 2_000, "the refused transfers' money is back");
     assert_eq!(app.ledger_balance("platform_escrow:USD").await, 0);
+    for payment_id in &payments {
+        let hold = app.hold_of(payment_id).await;
+        assert_eq!(hold_events(&app, &hold.id).await, ["escrow.released", "escrow.held"], "each hold of the batch");
+    }
     app.assert_ledger_ok();
     app.stop().await;
+}
+
+/// The types of a hold's events, newest first.
+async fn hold_events(app: &TestApp, hold_id: &str) -> Vec<String> {
+    let request = proto::ListEventsRequest { object_id: hold_id.to_owned(), limit: 10, ..Default::default() };
+    let mut events = api::proto::event_service_client::EventServiceClient::new(app.channel.clone());
+    let told = events.list_events(authed(request, &admin())).await.expect("events").into_inner().events;
+    told.into_iter().map(|event| event.r#type).collect()
 }
