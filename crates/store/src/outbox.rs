@@ -9,15 +9,11 @@ use sqlx::{Any, Transaction};
 use crate::inserts::Inserts;
 use crate::rows::{micros, value_rows};
 
-/// Writes `event` (nothing for a state change the platform does not hear of).
+/// Writes `event` and its deliveries in one round trip (nothing for a state change
+/// the platform does not hear of).
 pub(crate) async fn emit(tx: &mut Transaction<'_, Any>, event: Option<OutboxEvent>) -> Result<(), StoreError> {
-    emit_all(tx, event.into_iter().collect()).await
-}
-
-/// Writes `events` and their deliveries, in one round trip.
-pub(crate) async fn emit_all(tx: &mut Transaction<'_, Any>, events: Vec<OutboxEvent>) -> Result<(), StoreError> {
     let mut inserts = Inserts::default();
-    add_events(&mut inserts, &events);
+    add_events(&mut inserts, event.as_slice());
     inserts.write(tx).await
 }
 

@@ -179,8 +179,9 @@ impl SqlStore {
 }
 
 /// Our ids of the payments that the batch's events naming only a session name, by
-/// (gateway, session): one read per gateway (per 20 sessions). Read, not locked: a session once attached never changes, so
-/// every payment is then locked by id, in id order, with the others.
+/// (gateway, session): one read per gateway (per 20 sessions). Read, not locked: a
+/// session once attached never changes, so every payment is then locked by id, in
+/// id order, with the others.
 async fn ids_by_session<'a>(
     tx: &mut Transaction<'_, Any>,
     events: &'a [PaymentEvent],
@@ -270,9 +271,8 @@ async fn write_settlements(
     let mut rows = Inserts::default();
     outbox::add_events(&mut rows, &written.iter().filter_map(OutboxEvent::payment).collect::<Vec<_>>());
     crate::escrow::add_holds(&mut rows, &settled.iter().filter_map(|(_, s)| s.escrow_hold.as_ref()).collect::<Vec<_>>());
-    for deposit in settled.iter().filter_map(|(_, settlement)| settlement.wallet_deposit.as_ref()) {
-        crate::wallet::add_wallet_transaction(&mut rows, deposit);
-    }
+    let deposits: Vec<_> = settled.iter().filter_map(|(_, settlement)| settlement.wallet_deposit.as_ref()).collect();
+    crate::wallet::add_wallet_transactions(&mut rows, &deposits);
     let entries: Vec<JournalEntry> = settled.iter().flat_map(|(_, settlement)| settlement.entries.iter().cloned()).collect();
     // Last, so the balance rows stay locked for the shortest time.
     ledger::post_entries(tx, known, &entries, rows).await?;

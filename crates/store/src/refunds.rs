@@ -104,9 +104,7 @@ impl RefundStore for SqlStore {
         if plan.payment.status != context.payment.status {
             outbox::add_events(&mut rows, OutboxEvent::payment(&plan.payment).as_slice());
         }
-        if let Some(row) = &plan.wallet_row {
-            crate::wallet::add_wallet_transaction(&mut rows, row);
-        }
+        crate::wallet::add_wallet_transactions(&mut rows, &plan.wallet_row.iter().collect::<Vec<_>>());
         if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &plan.entries, rows).await? {
             return Ok(Guarded::Refused(refusal));
         }

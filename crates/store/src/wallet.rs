@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
+use crate::rows::{ROWS_PER_INSERT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency, outbox};
 
@@ -39,26 +39,28 @@ fn transaction(row: &AnyRow) -> Result<WalletTransaction, StoreError> {
     })
 }
 
-/// Adds a wallet history row and its event.
-pub(crate) fn add_wallet_transaction(inserts: &mut Inserts, t: &WalletTransaction) {
-    inserts
-        .add(&format!(
-            "INSERT INTO wallet_transactions ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .bind(t.id.to_string())
-        .bind(t.user_id.as_str())
-        .bind(t.kind.as_str())
-        .bind(t.amount.minor())
-        .bind(t.amount.currency().code())
-        .bind(t.status.as_str())
-        .bind(t.description.as_str())
-        .bind(t.payment_id.map(|p| p.to_string()))
-        .bind(t.idempotency_key.as_deref())
-        .bind(micros(t.created_at))
-        .bind(micros(t.updated_at))
-        .bind(t.gateway_name.as_deref())
-        .bind(t.gateway_transaction_id.as_deref());
-    outbox::add_events(inserts, OutboxEvent::wallet(t).as_slice());
+/// Adds wallet history rows (one multi-row INSERT per 200) and their events.
+pub(crate) fn add_wallet_transactions(inserts: &mut Inserts, transactions: &[&WalletTransaction]) {
+    for chunk in transactions.chunks(ROWS_PER_INSERT) {
+        inserts.add(&multi_row_insert(&format!("wallet_transactions ({COLUMNS})"), 13, chunk.len()));
+        for t in chunk {
+            inserts
+                .bind(t.id.to_string())
+                .bind(t.user_id.as_str())
+                .bind(t.kind.as_str())
+                .bind(t.amount.minor())
+                .bind(t.amount.currency().code())
+                .bind(t.status.as_str())
+                .bind(t.description.as_str())
+                .bind(t.payment_id.map(|p| p.to_string()))
+                .bind(t.idempotency_key.as_deref())
+                .bind(micros(t.created_at))
+                .bind(micros(t.updated_at))
+                .bind(t.gateway_name.as_deref())
+                .bind(t.gateway_transaction_id.as_deref());
+        }
+    }
+    outbox::add_events(inserts, &transactions.iter().filter_map(|t| OutboxEvent::wallet(t)).collect::<Vec<_>>());
 }
 
 #[async_trait::async_trait]
@@ -84,7 +86,7 @@ impl WalletStore for SqlStore {
             return Ok(existing.into_guarded());
         }
         let mut row = Inserts::default();
-        add_wallet_transaction(&mut row, t);
+        add_wallet_transactions(&mut row, &[t]);
         if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), entries, row).await? {
             return Ok(Guarded::Refused(refusal.replace("does not hold enough for this movement", "holds less than the amount")));
         }
@@ -143,9 +145,7 @@ impl WalletStore for SqlStore {
         if change.transaction.status != current.status {
             outbox::add_events(&mut rows, OutboxEvent::wallet(&change.transaction).as_slice());
         }
-        for added in &change.added {
-            add_wallet_transaction(&mut rows, added);
-        }
+        add_wallet_transactions(&mut rows, &change.added.iter().collect::<Vec<_>>());
         if let Some(refusal) = post_or_refuse(&mut tx, self.known_accounts(), &change.entries, rows).await? {
             return Ok(Guarded::Refused(refusal));
         }
