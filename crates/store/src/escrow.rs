@@ -17,9 +17,7 @@ use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{
-    PAYMENT_COLUMNS, ROWS_PER_INSERT, by_id, corrupt, get, micros, multi_row_insert, paged, placeholders, time, uuid,
-};
+use crate::rows::{PAYMENT_COLUMNS, by_id, corrupt, get, micros, paged, placeholders, time, uuid};
 use crate::transfers::{add_splits, add_transfers, post_or_refuse};
 use crate::{Dialect, SqlStore, db, outbox, rows};
 
@@ -48,26 +46,22 @@ fn hold(row: &AnyRow) -> Result<EscrowHold, StoreError> {
     })
 }
 
-/// Adds the holds (one multi-row INSERT per 200) and their events.
+/// Adds the holds and their events.
 pub(crate) fn add_holds(inserts: &mut Inserts, holds: &[&EscrowHold]) {
-    for chunk in holds.chunks(ROWS_PER_INSERT) {
-        inserts.add(&multi_row_insert(&format!("escrow_holds ({COLUMNS})"), 12, chunk.len()));
-        for h in chunk {
-            inserts
-                .bind(h.id.to_string())
-                .bind(h.payment_id.to_string())
-                .bind(h.merchant_id.to_string())
-                .bind(h.amount.minor())
-                .bind(h.amount.currency().code())
-                .bind(h.status.as_str())
-                .bind(micros(h.hold_until))
-                .bind(h.released_at.map(micros))
-                .bind(h.cancelled_at.map(micros))
-                .bind(h.cancellation_reason.as_deref())
-                .bind(micros(h.created_at))
-                .bind(micros(h.updated_at));
-        }
-    }
+    inserts.add_rows(&format!("escrow_holds ({COLUMNS})"), 12, holds, |row, h| {
+        row.bind(h.id.to_string())
+            .bind(h.payment_id.to_string())
+            .bind(h.merchant_id.to_string())
+            .bind(h.amount.minor())
+            .bind(h.amount.currency().code())
+            .bind(h.status.as_str())
+            .bind(micros(h.hold_until))
+            .bind(h.released_at.map(micros))
+            .bind(h.cancelled_at.map(micros))
+            .bind(h.cancellation_reason.as_deref())
+            .bind(micros(h.created_at))
+            .bind(micros(h.updated_at));
+    });
     outbox::add_events(inserts, &holds.iter().map(|h| OutboxEvent::escrow(h)).collect::<Vec<_>>());
 }
 

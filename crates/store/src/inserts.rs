@@ -10,6 +10,7 @@ use app::StoreError;
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Transaction, Type};
 
+use crate::rows::{ROWS_PER_INSERT, multi_row_insert};
 use crate::{Dialect, db};
 
 /// Bound values per written statement: below PostgreSQL's 65,535 and SQLite's
@@ -59,6 +60,18 @@ impl Inserts {
                 write.numbered += count;
             }
             _ => self.writes.push(Write { statements: vec![(name, statement.to_owned())], numbered: count, ..Write::default() }),
+        }
+        self
+    }
+
+    /// Adds `rows` to `table` (`name (columns…)`) as multi-row INSERTs, each row's
+    /// `columns` values bound by `bind` in the order the table names them.
+    pub(crate) fn add_rows<T>(&mut self, table: &str, columns: usize, rows: &[T], bind: impl Fn(&mut Self, &T)) -> &mut Self {
+        for chunk in rows.chunks(ROWS_PER_INSERT) {
+            self.add(&multi_row_insert(table, columns, chunk.len()));
+            for row in chunk {
+                bind(self, row);
+            }
         }
         self
     }
@@ -227,6 +240,19 @@ mod tests {
             "WITH moved AS (UPDATE a SET x = $1 RETURNING id), insert_1 AS (INSERT INTO b SELECT id FROM moved) SELECT id FROM moved"
         );
         assert!(sql(both(), Dialect::Sqlite, Some("SELECT id FROM moved")).is_err());
+    }
+
+    #[test]
+    fn rows_go_in_multi_row_statements_of_at_most_their_share() {
+        let mut inserts = Inserts::default();
+        let rows: Vec<i64> = (0..=i64::try_from(ROWS_PER_INSERT).expect("small")).collect();
+        inserts.add_rows("t (a)", 1, &rows, |row, a| {
+            row.bind(*a);
+        });
+        let statements = sql(inserts, Dialect::Sqlite, None).expect("sql");
+        let [full, rest] = statements.split(";\n").collect::<Vec<_>>()[..] else { panic!("{statements}") };
+        assert_eq!(full.matches('(').count(), 1 + ROWS_PER_INSERT, "the table's list and each row");
+        assert_eq!(rest, format!("INSERT INTO t (a) VALUES (${})", ROWS_PER_INSERT + 1));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use sqlx::{Any, AnyPool, Row, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{ROWS_PER_INSERT, flag, micros, multi_row_insert};
+use crate::rows::{flag, micros};
 use crate::{db, stripes};
 
 /// Writes entries, with `beside` (the rows the entries go with) in the same round
@@ -136,23 +136,16 @@ fn add_entries(inserts: &mut Inserts, entries: &[JournalEntry], now: i64) {
         }
         journal.push((entry_id, entry));
     }
-    for rows in journal.chunks(ROWS_PER_INSERT) {
-        inserts.add(&multi_row_insert("journal_entries (id, kind, object_id, created_at)", 4, rows.len()));
-        for (entry_id, entry) in rows {
-            inserts.bind(entry_id.as_str()).bind(entry.kind().as_str()).bind(entry.object_id()).bind(now);
-        }
-    }
-    for rows in postings.chunks(ROWS_PER_INSERT) {
-        inserts.add(&multi_row_insert("postings (id, entry_id, account_id, amount, currency)", 5, rows.len()));
-        for (entry_id, posting) in rows {
-            inserts
-                .bind(Uuid::now_v7().to_string())
-                .bind(entry_id.as_str())
-                .bind(posting.account.code())
-                .bind(posting.amount)
-                .bind(posting.account.currency);
-        }
-    }
+    inserts.add_rows("journal_entries (id, kind, object_id, created_at)", 4, &journal, |row, (entry_id, entry)| {
+        row.bind(entry_id.as_str()).bind(entry.kind().as_str()).bind(entry.object_id()).bind(now);
+    });
+    inserts.add_rows("postings (id, entry_id, account_id, amount, currency)", 5, &postings, |row, (entry_id, posting)| {
+        row.bind(Uuid::now_v7().to_string())
+            .bind(entry_id.as_str())
+            .bind(posting.account.code())
+            .bind(posting.amount)
+            .bind(posting.account.currency);
+    });
 }
 
 /// Moves a striped account's stripes, or an account's own row.

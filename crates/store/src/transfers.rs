@@ -18,10 +18,7 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{
-    PAYMENT_COLUMNS, ROWS_PER_INSERT, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time,
-    uuid, value_rows,
-};
+use crate::rows::{PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, paged, time, uuid, value_rows};
 use crate::{Dialect, SqlStore, accounts, db, idempotency, ledger, outbox, rows};
 
 /// `amount` is the vendor's share, `recovered_amount` what of it repaid the vendor's
@@ -120,60 +117,52 @@ pub(crate) async fn post_or_refuse(
     }
 }
 
-/// Adds the transfers (one multi-row INSERT) and their events.
+/// Adds the transfers and their events.
 pub(crate) fn add_transfers(inserts: &mut Inserts, transfers: &[&Transfer]) -> Result<(), StoreError> {
-    for chunk in transfers.chunks(WIDE_ROWS_PER_STATEMENT) {
-        inserts.add(&multi_row_insert(&format!("transfers ({COLUMNS})"), 20, chunk.len()));
-        for t in chunk {
-            let metadata = serde_json::to_string(&t.metadata).map_err(corrupt)?;
-            inserts
-                .bind(t.id.to_string())
-                .bind(t.connected_account_id.to_string())
-                .bind(t.gateway_account_id.as_str())
-                .bind(t.payment_id.map(|p| p.to_string()))
-                .bind(t.amount.minor() + t.recovered_minor)
-                .bind(t.recovered_minor)
-                .bind(t.amount.currency().code())
-                .bind(t.reversed_minor)
-                .bind(t.reversed_recovered_minor)
-                .bind(t.status.as_str())
-                .bind(t.description.as_str())
-                .bind(t.source_transaction.as_deref())
-                .bind(t.gateway_transfer_id.as_deref())
-                .bind(t.idempotency_key.as_deref())
-                .bind(metadata)
-                .bind(micros(t.available_on))
-                .bind(t.matured_at.map(micros))
-                .bind(t.paid_at.map(micros))
-                .bind(micros(t.created_at))
-                .bind(micros(t.updated_at));
-        }
-    }
+    let rows: Vec<(&Transfer, String)> = transfers
+        .iter()
+        .map(|t| Ok((*t, serde_json::to_string(&t.metadata).map_err(corrupt)?)))
+        .collect::<Result<_, StoreError>>()?;
+    inserts.add_rows(&format!("transfers ({COLUMNS})"), 20, &rows, |row, (t, metadata)| {
+        row.bind(t.id.to_string())
+            .bind(t.connected_account_id.to_string())
+            .bind(t.gateway_account_id.as_str())
+            .bind(t.payment_id.map(|p| p.to_string()))
+            .bind(t.amount.minor() + t.recovered_minor)
+            .bind(t.recovered_minor)
+            .bind(t.amount.currency().code())
+            .bind(t.reversed_minor)
+            .bind(t.reversed_recovered_minor)
+            .bind(t.status.as_str())
+            .bind(t.description.as_str())
+            .bind(t.source_transaction.as_deref())
+            .bind(t.gateway_transfer_id.as_deref())
+            .bind(t.idempotency_key.as_deref())
+            .bind(metadata.as_str())
+            .bind(micros(t.available_on))
+            .bind(t.matured_at.map(micros))
+            .bind(t.paid_at.map(micros))
+            .bind(micros(t.created_at))
+            .bind(micros(t.updated_at));
+    });
     let events: Vec<OutboxEvent> = transfers.iter().filter_map(|t| OutboxEvent::transfer(t)).collect();
     outbox::add_events(inserts, &events);
     Ok(())
 }
 
-/// Adds the splits, one multi-row INSERT per 200.
+/// Adds the splits.
 pub(crate) fn add_splits(inserts: &mut Inserts, splits: &[&PaymentSplit]) {
     let now = micros(Utc::now());
-    for chunk in splits.chunks(ROWS_PER_INSERT) {
-        inserts.add(&multi_row_insert(
-            "payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at)",
-            7,
-            chunk.len(),
-        ));
-        for split in chunk {
-            inserts
-                .bind(split.id.to_string())
-                .bind(split.payment_id.to_string())
-                .bind(split.rule_id.map(|r| r.to_string()))
-                .bind(split.fee_minor)
-                .bind(split.transfer_minor)
-                .bind(split.currency)
-                .bind(now);
-        }
-    }
+    let table = "payment_splits (id, payment_id, rule_id, fee_amount, transfer_amount, currency, created_at)";
+    inserts.add_rows(table, 7, splits, |row, split| {
+        row.bind(split.id.to_string())
+            .bind(split.payment_id.to_string())
+            .bind(split.rule_id.map(|r| r.to_string()))
+            .bind(split.fee_minor)
+            .bind(split.transfer_minor)
+            .bind(split.currency)
+            .bind(now);
+    });
 }
 
 /// Writes a transfer's state (a reversal's, a maturing's).

@@ -14,7 +14,7 @@ use sqlx::any::AnyRow;
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{ROWS_PER_INSERT, by_id, corrupt, due, get, micros, multi_row_insert, paged, time, uuid};
+use crate::rows::{by_id, corrupt, due, get, micros, paged, time, uuid};
 use crate::transfers::post_or_refuse;
 use crate::{SqlStore, db, idempotency, outbox};
 
@@ -39,27 +39,23 @@ fn transaction(row: &AnyRow) -> Result<WalletTransaction, StoreError> {
     })
 }
 
-/// Adds wallet history rows (one multi-row INSERT per 200) and their events.
+/// Adds wallet history rows and their events.
 pub(crate) fn add_wallet_transactions(inserts: &mut Inserts, transactions: &[&WalletTransaction]) {
-    for chunk in transactions.chunks(ROWS_PER_INSERT) {
-        inserts.add(&multi_row_insert(&format!("wallet_transactions ({COLUMNS})"), 13, chunk.len()));
-        for t in chunk {
-            inserts
-                .bind(t.id.to_string())
-                .bind(t.user_id.as_str())
-                .bind(t.kind.as_str())
-                .bind(t.amount.minor())
-                .bind(t.amount.currency().code())
-                .bind(t.status.as_str())
-                .bind(t.description.as_str())
-                .bind(t.payment_id.map(|p| p.to_string()))
-                .bind(t.idempotency_key.as_deref())
-                .bind(micros(t.created_at))
-                .bind(micros(t.updated_at))
-                .bind(t.gateway_name.as_deref())
-                .bind(t.gateway_transaction_id.as_deref());
-        }
-    }
+    inserts.add_rows(&format!("wallet_transactions ({COLUMNS})"), 13, transactions, |row, t| {
+        row.bind(t.id.to_string())
+            .bind(t.user_id.as_str())
+            .bind(t.kind.as_str())
+            .bind(t.amount.minor())
+            .bind(t.amount.currency().code())
+            .bind(t.status.as_str())
+            .bind(t.description.as_str())
+            .bind(t.payment_id.map(|p| p.to_string()))
+            .bind(t.idempotency_key.as_deref())
+            .bind(micros(t.created_at))
+            .bind(micros(t.updated_at))
+            .bind(t.gateway_name.as_deref())
+            .bind(t.gateway_transaction_id.as_deref());
+    });
     outbox::add_events(inserts, &transactions.iter().filter_map(|t| OutboxEvent::wallet(t)).collect::<Vec<_>>());
 }
 
