@@ -1,5 +1,6 @@
 //! CreateCheckoutSession: validate, claim the idempotency key with the payment in one
-//! transaction, then ask the gateway for a session outside any transaction.
+//! transaction, then ask the gateway for a session outside any transaction (or, for a
+//! gateway that opens it without a call, write it with the payment).
 
 use chrono::Utc;
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment};
@@ -27,7 +28,14 @@ impl App {
         }
 
         let claim = idempotency::claim(principal, request.idempotency_key.as_ref(), METHOD, &fingerprint(&request));
-        let candidate = Payment::pending(Uuid::now_v7(), &request, Utc::now());
+        let mut candidate = Payment::pending(Uuid::now_v7(), &request, Utc::now());
+        // A session opened without a call is written with the payment; one the gateway
+        // settled in its answer goes through `ensure_gateway_session` to apply it.
+        if let Some(session) = gateway.session_without_call(&gateway_checkout(&candidate)).filter(|s| s.settled.is_none()) {
+            candidate.gateway_session_id = Some(session.session_id);
+            candidate.checkout_url = Some(session.checkout_url);
+            candidate.gateway_payment_intent_id = session.gateway_transaction_id;
+        }
         let new = NewPayment { payment: candidate, claim: claim.clone() };
         let (payment, outcome) = match self.new_payments.submit(new).await.map_err(AppError::internal)?? {
             CreatePaymentOutcome::Created(payment) => (payment, "created"),
@@ -50,21 +58,10 @@ impl App {
             return Ok(payment);
         }
         let gateway = self.gateways.resolve("gateway_name", &payment.gateway_name)?;
-        let session = gateway
-            .create_checkout(&GatewayCheckout {
-                payment_id: payment.id,
-                amount: payment.amount,
-                description: checkout_description(&payment),
-                success_url: payment.success_url.clone(),
-                cancel_url: payment.cancel_url.clone(),
-                metadata: payment.metadata.clone(),
-                keep_card: payment.payment_type == domain::payment::PaymentType::BalanceDeposit,
-            })
-            .await
-            .map_err(|error| {
-                tracing::warn!(payment_id = %payment.id, %error, "gateway did not create a checkout session");
-                AppError::from(error)
-            })?;
+        let session = gateway.create_checkout(&gateway_checkout(&payment)).await.map_err(|error| {
+            tracing::warn!(payment_id = %payment.id, %error, "gateway did not create a checkout session");
+            AppError::from(error)
+        })?;
         let attachment = SessionAttachment {
             payment_id: payment.id,
             session_id: session.session_id,
@@ -80,6 +77,19 @@ impl App {
             }
             None => Ok(attached),
         }
+    }
+}
+
+/// What the gateway is asked to open a session for.
+fn gateway_checkout(payment: &Payment) -> GatewayCheckout {
+    GatewayCheckout {
+        payment_id: payment.id,
+        amount: payment.amount,
+        description: checkout_description(payment),
+        success_url: payment.success_url.clone(),
+        cancel_url: payment.cancel_url.clone(),
+        metadata: payment.metadata.clone(),
+        keep_card: payment.payment_type == domain::payment::PaymentType::BalanceDeposit,
     }
 }
 

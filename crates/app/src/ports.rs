@@ -369,6 +369,13 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// Must be idempotent per `payment_id`: a retry returns the same session.
     async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError>;
 
+    /// The session, when the gateway opens it without a call (the mock derives it
+    /// from the payment id): it is then written with the payment, and the checkout is
+    /// one write instead of a write, a call and a second write (issue 11).
+    fn session_without_call(&self, _checkout: &GatewayCheckout) -> Option<GatewaySession> {
+        None
+    }
+
     /// Refunds at the gateway; idempotent per refund id. A refund that already has
     /// the gateway's id is read back instead of sent again.
     async fn refund(&self, refund: &domain::refunds::Refund, payment: &Payment) -> Result<GatewayRefund, GatewayError>;

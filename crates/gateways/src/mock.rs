@@ -39,6 +39,15 @@ impl MockGateway {
     }
 }
 
+impl MockGateway {
+    /// The session id is derived from the payment id, so a retry gets the same one.
+    fn session(&self, checkout: &GatewayCheckout) -> GatewaySession {
+        let session_id = format!("cs_mock_{}", checkout.payment_id.simple());
+        let checkout_url = format!("{}/payment/mock?session_id={session_id}", self.public_url);
+        GatewaySession { session_id, checkout_url, gateway_transaction_id: None, settled: None }
+    }
+}
+
 #[async_trait::async_trait]
 impl PaymentGateway for MockGateway {
     fn name(&self) -> &str {
@@ -49,11 +58,12 @@ impl PaymentGateway for MockGateway {
         &self.limits
     }
 
-    /// The session id is derived from the payment id, so a retry gets the same one.
     async fn create_checkout(&self, checkout: &GatewayCheckout) -> Result<GatewaySession, GatewayError> {
-        let session_id = format!("cs_mock_{}", checkout.payment_id.simple());
-        let checkout_url = format!("{}/payment/mock?session_id={session_id}", self.public_url);
-        Ok(GatewaySession { session_id, checkout_url, gateway_transaction_id: None, settled: None })
+        Ok(self.session(checkout))
+    }
+
+    fn session_without_call(&self, checkout: &GatewayCheckout) -> Option<GatewaySession> {
+        Some(self.session(checkout))
     }
 
     /// A reason starting with `mock_failure:` makes the mock refuse the refund, so the

@@ -32,18 +32,24 @@ impl SqlStore {
         let mut keys = HashSet::new();
         let firsts: Vec<&NewPayment> =
             payments.iter().filter(|new| new.claim.as_ref().is_none_or(|c| keys.insert((&c.scope, &c.key)))).collect();
-        let mut tx = self.begin().await?;
         let claims: Vec<_> =
             firsts.iter().filter_map(|new| new.claim.as_ref().map(|claim| (claim, new.payment.id.to_string()))).collect();
-        let claimed = idempotency::claim_all(&mut tx, &claims).await?;
-        let written: HashSet<Uuid> = firsts
-            .iter()
-            .filter(|new| new.claim.as_ref().is_none_or(|c| claimed.contains(&(c.scope.clone(), c.key.clone()))))
-            .map(|new| new.payment.id)
-            .collect();
-        let rows: Vec<&Payment> = payments.iter().map(|new| &new.payment).filter(|p| written.contains(&p.id)).collect();
-        insert_payments(&mut tx, &rows).await?;
-        tx.commit().await.map_err(db)?;
+        let written = if self.dialect() == Dialect::Postgres && claims.len() == firsts.len() && firsts.len() <= ONE_STATEMENT_ROWS
+        {
+            keyed_payments_in_one_statement(self.pool(), &firsts, &claims).await?
+        } else {
+            let mut tx = self.begin().await?;
+            let claimed = idempotency::claim_all(&mut tx, &claims).await?;
+            let written: HashSet<Uuid> = firsts
+                .iter()
+                .filter(|new| new.claim.as_ref().is_none_or(|c| claimed.contains(&(c.scope.clone(), c.key.clone()))))
+                .map(|new| new.payment.id)
+                .collect();
+            let rows: Vec<&Payment> = payments.iter().map(|new| &new.payment).filter(|p| written.contains(&p.id)).collect();
+            insert_payments(&mut tx, &rows).await?;
+            tx.commit().await.map_err(db)?;
+            written
+        };
         let created =
             |new: &NewPayment| written.contains(&new.payment.id).then(|| CreatePaymentOutcome::Created(new.payment.clone()));
         Ok(payments.iter().map(created).collect())
@@ -142,6 +148,38 @@ impl SqlStore {
     }
 }
 
+/// Payments of one autocommit statement at most: every statement must be all of the
+/// batch (were a second to fail after the first committed, the requests answered
+/// alone would find their payments written), and well below PostgreSQL's 65,535
+/// bound values (29 each).
+const ONE_STATEMENT_ROWS: usize = 200;
+
+/// PostgreSQL, payments that each have a key: their claims and the payments whose
+/// claim is new, in one autocommit statement (a data-modifying `WITH`), as a lone
+/// checkout writes its own; a transaction would add BEGIN and COMMIT to its two
+/// statements (issue 11). The ids of the payments written.
+async fn keyed_payments_in_one_statement(
+    pool: &sqlx::AnyPool,
+    payments: &[&NewPayment],
+    claims: &[(&IdempotencyClaim, String)],
+) -> Result<HashSet<Uuid>, StoreError> {
+    let sql = format!(
+        "WITH claim AS ({} RETURNING resource_id) INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {PAYMENT_COLUMNS} \
+         FROM (VALUES {}) AS p ({PAYMENT_COLUMNS}) WHERE p.id IN (SELECT resource_id FROM claim) RETURNING id",
+        idempotency::insert_rows(PAYMENT_VALUES * payments.len() + 1, claims.len()),
+        value_rows(PAYMENT_VALUES, payments.len())
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for new in payments {
+        query = bind_payment(query, &new.payment)?;
+    }
+    for (claim, resource_id) in idempotency::in_key_order(claims) {
+        query = idempotency::bind(query, claim, resource_id);
+    }
+    let rows = query.fetch_all(pool).await.map_err(db)?;
+    rows.iter().map(|row| rows::uuid(&rows::get::<String>(row, "id")?)).collect()
+}
+
 /// The payments' rows (one multi-row INSERT per 20).
 async fn insert_payments(tx: &mut Transaction<'_, Any>, payments: &[&Payment]) -> Result<(), StoreError> {
     for chunk in payments.chunks(WIDE_ROWS_PER_STATEMENT) {
@@ -169,7 +207,7 @@ fn insert_payment<'q>(
         Some(_) => format!(
             "WITH claim AS ({} RETURNING 1) INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {values} \
              WHERE EXISTS (SELECT 1 FROM claim)",
-            idempotency::insert(PAYMENT_VALUES + 1)
+            idempotency::insert_rows(PAYMENT_VALUES + 1, 1)
         ),
     };
     let mut query = bind_payment(sqlx::query(AssertSqlSafe(sql)), payment)?;

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use crate::db;
-use crate::rows::{WIDE_ROWS_PER_STATEMENT, micros, multi_row_insert};
+use crate::rows::{WIDE_ROWS_PER_STATEMENT, micros, value_rows_from};
 
 /// A key that was claimed before.
 pub(crate) struct ExistingClaim {
@@ -35,8 +35,11 @@ pub(crate) async fn claim(
     claim: &IdempotencyClaim,
     resource_id: &str,
 ) -> Result<Option<ExistingClaim>, StoreError> {
-    let inserted =
-        bind(sqlx::query(AssertSqlSafe(insert(1))), claim, resource_id).execute(&mut **tx).await.map_err(db)?.rows_affected();
+    let inserted = bind(sqlx::query(AssertSqlSafe(insert_rows(1, 1))), claim, resource_id)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
     if inserted == 1 {
         return Ok(None);
     }
@@ -62,15 +65,8 @@ pub(crate) async fn claim_all(
     claims: &[(&IdempotencyClaim, String)],
 ) -> Result<HashSet<(String, String)>, StoreError> {
     let mut claimed = HashSet::with_capacity(claims.len());
-    // In key order: two batches claiming some of the same keys (on two replicas)
-    // then wait on each other in one order, never in a cycle.
-    let mut claims: Vec<_> = claims.iter().collect();
-    claims.sort_by(|(a, _), (b, _)| (&a.scope, &a.key).cmp(&(&b.scope, &b.key)));
-    for chunk in claims.chunks(WIDE_ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "{} ON CONFLICT (scope, idempotency_key) DO NOTHING RETURNING scope, idempotency_key",
-            multi_row_insert(COLUMNS, 6, chunk.len())
-        );
+    for chunk in in_key_order(claims).chunks(WIDE_ROWS_PER_STATEMENT) {
+        let sql = format!("{} RETURNING scope, idempotency_key", insert_rows(1, chunk.len()));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (claim, resource_id) in chunk {
             query = bind(query, claim, resource_id);
@@ -84,11 +80,18 @@ pub(crate) async fn claim_all(
 
 const COLUMNS: &str = "idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at)";
 
-/// The claim's INSERT (nothing when the key is taken), its six values numbered from
-/// `$first` in the order `bind` binds them.
-pub(crate) fn insert(first: usize) -> String {
-    let values: Vec<String> = (first..first + 6).map(|n| format!("${n}")).collect();
-    format!("INSERT INTO {COLUMNS} VALUES ({}) ON CONFLICT (scope, idempotency_key) DO NOTHING", values.join(", "))
+/// In key order: two batches claiming some of the same keys (on two replicas) then
+/// wait on each other in one order, never in a cycle.
+pub(crate) fn in_key_order<'c>(claims: &'c [(&'c IdempotencyClaim, String)]) -> Vec<&'c (&'c IdempotencyClaim, String)> {
+    let mut claims: Vec<_> = claims.iter().collect();
+    claims.sort_by(|(a, _), (b, _)| (&a.scope, &a.key).cmp(&(&b.scope, &b.key)));
+    claims
+}
+
+/// The claims' multi-row INSERT (a taken key claims nothing), `rows` rows of six
+/// values numbered from `$first` in the order `bind` binds them.
+pub(crate) fn insert_rows(first: usize, rows: usize) -> String {
+    format!("INSERT INTO {COLUMNS} VALUES {} ON CONFLICT (scope, idempotency_key) DO NOTHING", value_rows_from(first, 6, rows))
 }
 
 pub(crate) fn bind<'q>(query: AnyQuery<'q>, claim: &'q IdempotencyClaim, resource_id: &'q str) -> AnyQuery<'q> {

@@ -26,9 +26,14 @@ pub(crate) fn multi_row_insert(table: &str, columns: usize, rows: usize) -> Stri
 
 /// `($1, …), (…)`: `rows` rows of `columns` values, numbered in binding order.
 pub(crate) fn value_rows(columns: usize, rows: usize) -> String {
+    value_rows_from(1, columns, rows)
+}
+
+/// `value_rows` numbered from `$first`, for values bound after others.
+pub(crate) fn value_rows_from(first: usize, columns: usize, rows: usize) -> String {
     let tuples: Vec<String> = (0..rows)
         .map(|row| {
-            let placeholders: Vec<String> = (1..=columns).map(|column| format!("${}", row * columns + column)).collect();
+            let placeholders: Vec<String> = (0..columns).map(|column| format!("${}", first + row * columns + column)).collect();
             format!("({})", placeholders.join(", "))
         })
         .collect();

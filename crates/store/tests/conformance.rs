@@ -41,6 +41,7 @@ on_both_databases!(
     an_idempotency_key_points_at_its_first_payment,
     a_checkout_session_is_attached_only_once,
     checkouts_written_together_keep_their_own_answers,
+    keyed_checkouts_written_together_claim_only_new_keys,
     user_payments_are_newest_first,
     the_console_filters_payments_by_every_field,
     an_event_is_applied_once_with_its_ledger_entry,
@@ -253,6 +254,42 @@ async fn checkouts_written_together_keep_their_own_answers(store: SqlStore) {
     assert_eq!(session_of(2).0.as_deref(), Some("cs_b"), "the first session of the batch stays");
     assert_eq!(session_of(3).0.as_deref(), Some("cs_0"), "the session attached before stays");
     assert_eq!(store.payment_by_session("mock", "cs_c").await.expect("by session"), None);
+}
+
+/// A batch whose payments all have keys (on PostgreSQL one statement claims and
+/// inserts): a payment whose key is new is written with the session it came with,
+/// one whose key was used before is not, and the claims point at the right payments.
+async fn keyed_checkouts_written_together_claim_only_new_keys(store: SqlStore) {
+    let earlier = new_payment("user-1", "1");
+    store.create_payment(&earlier, Some(&claim("k0", "h0"))).await.expect("earlier");
+    let mut payments: Vec<Payment> = (0..3).map(|_| new_payment("user-1", "2")).collect();
+    payments[0].gateway_session_id = Some("cs_new".into());
+    payments[0].checkout_url = Some("https://pay/cs_new".into());
+    let keys = ["k2", "k0", "k1"];
+    let batch: Vec<NewPayment> = payments
+        .iter()
+        .zip(keys)
+        .map(|(payment, key)| NewPayment { payment: payment.clone(), claim: Some(claim(key, "h")) })
+        .collect();
+    let answers = store.create_payments(&batch).await;
+    for index in [0, 2] {
+        assert!(matches!(&answers[index], Ok(CreatePaymentOutcome::Created(p)) if p.id == payments[index].id), "{answers:?}");
+    }
+    assert!(
+        matches!(&answers[1], Ok(CreatePaymentOutcome::KeyExists { payment: Some(p), .. }) if p.id == earlier.id),
+        "a key used before points at its payment: {answers:?}"
+    );
+    for (payment, written) in payments.iter().zip([true, false, true]) {
+        assert_eq!(store.payment(payment.id).await.expect("read").is_some(), written, "{answers:?}");
+    }
+    let found = store.payment_by_session("mock", "cs_new").await.expect("by session").expect("written with its session");
+    assert_eq!((found.id, found.checkout_url.as_deref()), (payments[0].id, Some("https://pay/cs_new")));
+    assert_eq!(found.amount, payments[0].amount);
+    let replay = store.create_payments(&batch[2..]).await;
+    assert!(
+        matches!(&replay[0], Ok(CreatePaymentOutcome::KeyExists { payment: Some(p), .. }) if p.id == payments[2].id),
+        "the key claimed in the batch points at its payment: {replay:?}"
+    );
 }
 
 async fn user_payments_are_newest_first(store: SqlStore) {
@@ -1116,6 +1153,25 @@ async fn postgres_no_two_indexes_of_a_table_lead_with_the_same_column() {
         })
         .collect();
     assert_eq!(shared, Vec::<String>::new(), "indexes sharing a leading column");
+    store.pool().close().await;
+    drop_database(&name).await;
+}
+
+/// A lookup of payments by gateway ids, planned on an empty table (as a pooled
+/// connection may plan it, and keep the plan while the table grows), enters the
+/// index by the ids it names. Led by `gateway_name`, the session index let the plan
+/// narrow by the gateway alone and filter every payment of it for the sessions.
+#[tokio::test]
+async fn postgres_lookups_by_gateway_ids_are_narrowed_by_the_ids_on_an_empty_table() {
+    let store = fresh_store(true).await;
+    let name = database_name(&store).await;
+    for column in ["gateway_session_id", "gateway_payment_intent_id"] {
+        let sql = format!("EXPLAIN SELECT id FROM payments WHERE {column} IN ('a', 'b') AND gateway_name = 'mock'");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(store.pool()).await.expect("explain");
+        let plan: Vec<String> = rows.iter().map(|row| sqlx::Row::get::<String, _>(row, 0)).collect();
+        let condition = plan.iter().find(|line| line.contains("Index Cond")).cloned().unwrap_or_default();
+        assert!(condition.contains(column), "the ids are the index condition: {plan:#?}");
+    }
     store.pool().close().await;
     drop_database(&name).await;
 }
