@@ -2,7 +2,7 @@
 //! transaction, then ask the gateway for a session outside any transaction (or, for a
 //! gateway that opens it without a call, write it with the payment).
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment};
 use domain::{FieldError, Money};
 use uuid::Uuid;
@@ -28,7 +28,9 @@ impl App {
         }
 
         let claim = idempotency::claim(principal, request.idempotency_key.as_ref(), METHOD, &fingerprint(&request));
-        let mut candidate = Payment::pending(Uuid::now_v7(), &request, Utc::now());
+        // Microseconds, as stored: the first answer is this candidate, a replay the row.
+        let now = Utc::now().trunc_subsecs(6);
+        let mut candidate = Payment::pending(Uuid::now_v7(), &request, now);
         // A session opened without a call is written with the payment; one the gateway
         // settled in its answer goes through `ensure_gateway_session` to apply it.
         if let Some(session) = gateway.session_without_call(&gateway_checkout(&candidate)).filter(|s| s.settled.is_none()) {

@@ -371,7 +371,9 @@ pub trait PaymentGateway: Send + Sync + 'static {
 
     /// The session, when the gateway opens it without a call (the mock derives it
     /// from the payment id): it is then written with the payment, and the checkout is
-    /// one write instead of a write, a call and a second write (issue 11).
+    /// one write instead of a write, a call and a second write (issue 11). It must be
+    /// what `create_checkout` answers for that payment, with no side effect: a
+    /// payment stored without its session gets it from `create_checkout` later.
     fn session_without_call(&self, _checkout: &GatewayCheckout) -> Option<GatewaySession> {
         None
     }

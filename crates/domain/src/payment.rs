@@ -352,7 +352,8 @@ pub struct Payment {
 
 impl Payment {
     /// A new pending payment for a validated request; the gateway session is
-    /// attached once the gateway has answered (never inside a transaction).
+    /// attached once the gateway has answered (never inside a transaction), or set
+    /// before the write when the gateway opens it without a call.
     pub fn pending(id: uuid::Uuid, request: &CheckoutRequest, now: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
             id,

@@ -22,9 +22,11 @@ const PAYMENT_VALUES: usize = 23;
 const ATTACHED_COLUMNS: [&str; 5] = ["answer_id", "new_session", "new_url", "new_intent", "new_updated_at"];
 
 impl SqlStore {
-    /// The payments in one transaction: their keys' claims in one statement, the
-    /// payments in another. Left out (`None`) for `create_payment_alone`: one whose
-    /// key was used before or earlier in the batch (it finds what the key points at).
+    /// The payments and their keys' claims, all or nothing: on PostgreSQL, when every
+    /// payment has a key, one statement; else one transaction, the claims in one
+    /// statement and the payments in another. Left out (`None`) for
+    /// `create_payment_alone`: one whose key was used before or earlier in the batch
+    /// (it finds what the key points at).
     pub(crate) async fn create_payments_together(
         &self,
         payments: &[NewPayment],

@@ -42,6 +42,7 @@ on_both_databases!(
     a_checkout_session_is_attached_only_once,
     checkouts_written_together_keep_their_own_answers,
     keyed_checkouts_written_together_claim_only_new_keys,
+    a_keyed_batch_that_fails_claims_nothing_and_answers_each_alone,
     user_payments_are_newest_first,
     the_console_filters_payments_by_every_field,
     an_event_is_applied_once_with_its_ledger_entry,
@@ -290,6 +291,31 @@ async fn keyed_checkouts_written_together_claim_only_new_keys(store: SqlStore) {
         matches!(&replay[0], Ok(CreatePaymentOutcome::KeyExists { payment: Some(p), .. }) if p.id == payments[2].id),
         "the key claimed in the batch points at its payment: {replay:?}"
     );
+}
+
+/// A keyed batch whose write fails (two payments with one session) leaves no claim
+/// behind: each request is answered alone, the first written, the second refused by
+/// the session's unique index with its key still free.
+async fn a_keyed_batch_that_fails_claims_nothing_and_answers_each_alone(store: SqlStore) {
+    let payments: Vec<Payment> = (0..2)
+        .map(|_| {
+            let mut payment = new_payment("user-1", "3");
+            payment.gateway_session_id = Some("cs_twice".into());
+            payment
+        })
+        .collect();
+    let batch: Vec<NewPayment> = payments
+        .iter()
+        .zip(["ka", "kb"])
+        .map(|(payment, key)| NewPayment { payment: payment.clone(), claim: Some(claim(key, "h")) })
+        .collect();
+    let answers = store.create_payments(&batch).await;
+    assert!(matches!(&answers[0], Ok(CreatePaymentOutcome::Created(p)) if p.id == payments[0].id), "{answers:?}");
+    assert!(answers[1].is_err(), "the second session is refused: {answers:?}");
+    assert!(store.payment(payments[1].id).await.expect("read").is_none());
+    let retry = new_payment("user-1", "3");
+    let answer = store.create_payment(&retry, Some(&claim("kb", "h"))).await.expect("the key is free");
+    assert!(matches!(&answer, CreatePaymentOutcome::Created(p) if p.id == retry.id), "{answer:?}");
 }
 
 async fn user_payments_are_newest_first(store: SqlStore) {

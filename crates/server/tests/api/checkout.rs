@@ -12,6 +12,7 @@ on_both_databases!(
     escrowed_and_deposit_payments_capture_into_their_accounts,
     a_users_payments_are_listed_newest_first_with_paging,
     mock_page_clicks_at_once_settle_their_own_payments_and_an_unknown_session_writes_nothing,
+    a_mock_checkout_is_stored_with_its_session_and_one_stored_without_gets_it_on_replay,
 );
 
 async fn a_checkout_is_paid_on_the_mock_page_and_its_capture_is_in_the_ledger(db: Db) {
@@ -160,4 +161,33 @@ async fn mock_page_clicks_at_once_settle_their_own_payments_and_an_unknown_sessi
     assert_eq!(app.ledger_balance("platform_cash:USD").await, total);
     app.assert_ledger_ok();
     Arc::into_inner(app).expect("every click answered").stop().await;
+}
+
+/// The mock's session is written with the payment: the first answer is what is stored
+/// and what a replay answers. A payment stored without its session (as before that, or
+/// after a crash between a real gateway's write and call) gets the same session on
+/// replay, and is paid through it.
+async fn a_mock_checkout_is_stored_with_its_session_and_one_stored_without_gets_it_on_replay(db: Db) {
+    let app = spawn_app(db).await;
+    let buyer = token("user-1", &[Role::User]);
+    let mut request = checkout_request("user-1", "12.00", "USD");
+    request.idempotency_key = "order-session".into();
+    let first = app.create_checkout(&buyer, request.clone()).await.expect("checkout");
+    let stored = app.get_payment(&buyer, &first.payment_id).await.expect("payment");
+    assert_eq!(
+        (stored.gateway_session_id.as_str(), stored.checkout_url.as_str()),
+        (first.session_id.as_str(), first.checkout_url.as_str())
+    );
+    assert_eq!(app.create_checkout(&buyer, request.clone()).await.expect("replay"), first);
+
+    app.execute(&format!("UPDATE payments SET gateway_session_id = NULL, checkout_url = NULL WHERE id = '{}'", first.payment_id))
+        .await;
+    assert_eq!(app.create_checkout(&buyer, request).await.expect("replay without a session"), first);
+    let stored = app.get_payment(&buyer, &first.payment_id).await.expect("payment");
+    assert_eq!(stored.gateway_session_id, first.session_id, "the session is attached again");
+
+    assert_eq!(app.complete_on_mock_page(&first.session_id, "success").await.0, 303);
+    assert_eq!(app.ledger_balance("platform_cash:USD").await, 1200);
+    app.assert_ledger_ok();
+    app.stop().await;
 }
