@@ -130,6 +130,12 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     if config.env == Environment::Development {
         store::migrate_up(&store).await?;
     }
+    if !store.statistics_kept_fresh().await? {
+        tracing::warn!(
+            "PostgreSQL's autovacuum is off: run ANALYZE as the tables grow, or plans made while they were small \
+             stay in use (docs/configuration.md)"
+        );
+    }
     let api_listener = TcpListener::bind((config.server_host.as_str(), config.grpc_port))
         .await
         .map_err(|e| format!("cannot bind API port {}: {e}", config.grpc_port))?;

@@ -190,6 +190,26 @@ async fn the_binary_starts_with_no_configuration_and_stops_on_sigterm() {
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     assert!(log.iter().any(|l| l.contains("shutdown signal received")), "{log:?}");
     assert!(stderr.contains("token --sub"), "tells how to get a token: {stderr}");
+    assert!(!log.iter().any(|l| l.contains("autovacuum")), "SQLite has no autovacuum to warn of: {log:?}");
+}
+
+/// On PostgreSQL the service warns at start when autovacuum is off (nothing then
+/// analyzes the tables, and plans made while they were small stay), and only then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_warns_at_start_when_postgresql_autovacuum_is_off() {
+    let url = fresh_database(Db::Postgres).await;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new().max_connections(1).connect(&url).await.expect("pool");
+    let row = sqlx::query("SELECT current_setting('autovacuum') AS setting").fetch_one(&pool).await.expect("setting");
+    let off = sqlx::Row::get::<String, _>(&row, "setting") == "off";
+    pool.close().await;
+    let dir = std::env::temp_dir().join("vondipayment-tests").join(uuid::Uuid::new_v4().simple().to_string());
+    let process = crate::helpers::start_process(&dir, &[("DB_URL", url.as_str())]);
+    let (exit, log, _) = process.terminate();
+    assert!(exit.success(), "{exit:?}");
+    let warned = log.iter().any(|l| l.contains("autovacuum is off") && l.contains("WARN"));
+    assert_eq!(warned, off, "autovacuum off: {off}; log: {log:?}");
+    crate::helpers::drop_database(&url).await;
 }
 
 #[test]

@@ -496,7 +496,13 @@ pub fn start_process(dir: &std::path::Path, envs: &[(&str, &str)]) -> Process {
     }
     let mut child = command.spawn().expect("the binary starts");
     let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let Some(listening) = lines.by_ref().map_while(Result::ok).find(|l| l.contains("payment service listening")) else {
+    // What the service logged before it listened is kept with the rest.
+    let mut before = Vec::new();
+    let listening = lines.by_ref().map_while(Result::ok).find(|l| {
+        before.push(l.clone());
+        l.contains("payment service listening")
+    });
+    let Some(listening) = listening else {
         let mut stderr = String::new();
         if let Some(mut pipe) = child.stderr.take() {
             let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
@@ -507,7 +513,7 @@ pub fn start_process(dir: &std::path::Path, envs: &[(&str, &str)]) -> Process {
     let port_of = |field: &str| -> u16 {
         line["fields"][field].as_str().and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok()).expect("port")
     };
-    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::new(std::sync::Mutex::new(before));
     let sink = log.clone();
     std::thread::spawn(move || {
         for line in lines.map_while(Result::ok) {
