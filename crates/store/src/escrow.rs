@@ -87,10 +87,16 @@ pub(crate) async fn hold_of_payment_locked(
 /// Moves a hold out of `holding`; false when someone else got there first. The
 /// caller writes the hold's event (`OutboxEvent::escrow`) when true: a batch adds
 /// its holds' events together (`releases`).
+///
+/// The status is compared as `status || ''`, an expression the partial index of
+/// holding holds cannot serve, so the row is found by its id alone. With `status =
+/// 'holding'`, a plan made while statistics counted no holding hold (analyzed after
+/// a release, before new holds fell due) scanned that whole index for every hold:
+/// 10,000 holds released at 1,440/s instead of 2,890/s.
 pub(crate) async fn end_hold(tx: &mut Transaction<'_, Any>, h: &EscrowHold) -> Result<bool, StoreError> {
     let updated = sqlx::query(
         "UPDATE escrow_holds SET status = $1, released_at = $2, cancelled_at = $3, cancellation_reason = $4, updated_at = $5 \
-         WHERE id = $6 AND status = 'holding'",
+         WHERE id = $6 AND status || '' = 'holding'",
     )
     .bind(h.status.as_str())
     .bind(h.released_at.map(micros))
