@@ -37,9 +37,7 @@ impl MockGateway {
             public_url: public_url.into().trim_end_matches('/').to_owned(),
         }
     }
-}
 
-impl MockGateway {
     /// The session id is derived from the payment id, so a retry gets the same one.
     fn session(&self, checkout: &GatewayCheckout) -> GatewaySession {
         let session_id = format!("cs_mock_{}", checkout.payment_id.simple());

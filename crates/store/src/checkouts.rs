@@ -11,7 +11,7 @@ use domain::payment::Payment;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{AnyQuery, PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, flag, micros, multi_row_insert, placeholders, value_rows};
+use crate::rows::{AnyQuery, PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, flag, micros, multi_row_insert, value_rows};
 use crate::{Dialect, SqlStore, db, idempotency, rows};
 
 /// The payment's columns, in the order `bind_payment` binds them.
@@ -67,9 +67,14 @@ impl SqlStore {
         // finds what the key points at; a concurrent claim of the same key waits on
         // the key's unique index in either.
         let id = payment.id.to_string();
-        if (claim.is_none() || self.dialect() == Dialect::Postgres)
-            && insert_payment(payment, &id, claim.as_ref())?.execute(self.pool()).await.map_err(db)?.rows_affected() == 1
-        {
+        let written = match claim {
+            None => insert_payment(payment)?.execute(self.pool()).await.map_err(db)?.rows_affected() == 1,
+            Some(claim) if self.dialect() == Dialect::Postgres => {
+                keyed_payments_in_one_statement(self.pool(), &[new], &[(claim, id.clone())]).await?.contains(&payment.id)
+            }
+            Some(_) => false,
+        };
+        if written {
             return Ok(CreatePaymentOutcome::Created(payment.clone()));
         }
         let mut tx = self.begin().await?;
@@ -81,7 +86,7 @@ impl SqlStore {
             };
             return Ok(CreatePaymentOutcome::KeyExists { request_hash: existing.request_hash, method: existing.method, payment });
         }
-        insert_payment(payment, &id, None)?.execute(&mut *tx).await.map_err(db)?;
+        insert_payment(payment)?.execute(&mut *tx).await.map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(CreatePaymentOutcome::Created(payment.clone()))
     }
@@ -156,10 +161,10 @@ impl SqlStore {
 /// bound values (29 each).
 const ONE_STATEMENT_ROWS: usize = 200;
 
-/// PostgreSQL, payments that each have a key: their claims and the payments whose
-/// claim is new, in one autocommit statement (a data-modifying `WITH`), as a lone
-/// checkout writes its own; a transaction would add BEGIN and COMMIT to its two
-/// statements (issue 11). The ids of the payments written.
+/// PostgreSQL, payments that each have a key (a batch, or one alone): their claims
+/// and the payments whose claim is new, in one autocommit statement (a data-modifying
+/// `WITH`); a transaction would add BEGIN and COMMIT to its two statements (issue 11).
+/// The ids of the payments written.
 async fn keyed_payments_in_one_statement(
     pool: &sqlx::AnyPool,
     payments: &[&NewPayment],
@@ -195,28 +200,10 @@ async fn insert_payments(tx: &mut Transaction<'_, Any>, payments: &[&Payment]) -
     Ok(())
 }
 
-/// The payment's INSERT (`id` is its id); with `claim` (PostgreSQL only: a
-/// data-modifying `WITH`), only if the claim of its key is new, in the same statement:
-/// no row inserted means the key was claimed.
-fn insert_payment<'q>(
-    payment: &'q Payment,
-    id: &'q str,
-    claim: Option<&'q IdempotencyClaim>,
-) -> Result<AnyQuery<'q>, StoreError> {
-    let values = placeholders(PAYMENT_VALUES);
-    let sql = match claim {
-        None => format!("INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({values})"),
-        Some(_) => format!(
-            "WITH claim AS ({} RETURNING 1) INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {values} \
-             WHERE EXISTS (SELECT 1 FROM claim)",
-            idempotency::insert_rows(PAYMENT_VALUES + 1, 1)
-        ),
-    };
-    let mut query = bind_payment(sqlx::query(AssertSqlSafe(sql)), payment)?;
-    if let Some(claim) = claim {
-        query = idempotency::bind(query, claim, id);
-    }
-    Ok(query)
+/// One payment's INSERT.
+fn insert_payment(payment: &Payment) -> Result<AnyQuery<'_>, StoreError> {
+    let sql = multi_row_insert(&format!("payments ({PAYMENT_COLUMNS})"), PAYMENT_VALUES, 1);
+    bind_payment(sqlx::query(AssertSqlSafe(sql)), payment)
 }
 
 fn bind_payment<'q>(query: AnyQuery<'q>, payment: &'q Payment) -> Result<AnyQuery<'q>, StoreError> {
