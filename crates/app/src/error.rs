@@ -51,8 +51,8 @@ impl From<crate::ports::GatewayError> for AppError {
 }
 
 /// Errors of a storage adapter. Everything but a record the request named and the
-/// write found missing is internal.
-#[derive(Debug, thiserror::Error)]
+/// write found missing is internal. Clone: a failed batch read fails each of its reads.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),

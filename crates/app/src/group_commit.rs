@@ -2,7 +2,9 @@
 //! together, one transaction for many. The writer takes whatever queued while its
 //! last write was under way, so a lone request waits for nothing extra and a busy
 //! service commits many at once. Each request gets its own answer back, and one
-//! that goes away after queueing still has its item written.
+//! that goes away after queueing still has its item written. Reads by id use the
+//! same queue: each batch is read after its requests queued, so a read still sees
+//! every write committed before it was asked for.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;

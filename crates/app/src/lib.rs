@@ -77,6 +77,10 @@ pub struct App {
     sessions: group_commit::GroupCommit<ports::SessionAttachment, Result<domain::payment::Payment, StoreError>>,
     /// Payment events (a checkout's success, failure, expiry) of concurrent requests, applied together.
     payment_events: group_commit::GroupCommit<ports::PaymentEvent, Result<ports::EventOutcome, StoreError>>,
+    /// Payments read by id for concurrent requests, read together: a status poll is
+    /// the busiest read, and one statement for many spares the database a round trip
+    /// (and sqlx's ping of the connection coming back) per read.
+    payment_reads: group_commit::GroupCommit<uuid::Uuid, Result<Option<domain::payment::Payment>, StoreError>>,
 }
 
 impl App {
@@ -94,6 +98,7 @@ impl App {
         let new_payments = store_writer(&store, |store, batch| store.create_payments(batch));
         let sessions = store_writer(&store, |store, batch| store.attach_checkout_sessions(batch));
         let payment_events = store_writer(&store, |store, batch| store.apply_payment_events(batch));
+        let payment_reads = store_writer(&store, |store, ids| store.payments(ids));
         Self {
             store,
             gateways: Arc::new(gateways),
@@ -106,6 +111,7 @@ impl App {
             new_payments,
             sessions,
             payment_events,
+            payment_reads,
         }
     }
 }

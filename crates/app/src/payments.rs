@@ -29,7 +29,8 @@ impl App {
     pub async fn payment(&self, principal: &Principal, payment_id: &str) -> Result<Payment, AppError> {
         let id = parse_uuid("payment_id", payment_id)?;
         principal.ensure_user()?;
-        visible(self.store.payment(id).await?, "payment", |p| principal.sees_user(&p.user_id))
+        let payment = self.payment_reads.submit(id).await.map_err(AppError::internal)??;
+        visible(payment, "payment", |p| principal.sees_user(&p.user_id))
     }
 
     pub async fn user_payments(&self, principal: &Principal, user_id: &str, page: Page) -> Result<(Vec<Payment>, i64), AppError> {

@@ -149,6 +149,10 @@ pub trait PaymentStore: Send + Sync + 'static {
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError>;
 
+    /// The payment of each id, in order (`None` where there is none), read together:
+    /// concurrent `GetPayment`s share one statement. A failed read fails each.
+    async fn payments(&self, payment_ids: &[Uuid]) -> Vec<Result<Option<Payment>, StoreError>>;
+
     async fn payment_by_session(&self, gateway_name: &str, session_id: &str) -> Result<Option<Payment>, StoreError>;
 
     /// Newest first, with the total count.

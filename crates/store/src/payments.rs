@@ -10,7 +10,7 @@ use domain::payment::Payment;
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
-use crate::rows::{PAYMENT_COLUMNS, by_id, paged};
+use crate::rows::{PAYMENT_COLUMNS, by_id, by_ids, paged};
 use crate::{SqlStore, db, ledger, payment_events, rows};
 
 #[async_trait::async_trait]
@@ -31,6 +31,16 @@ impl PaymentStore for SqlStore {
 
     async fn payment(&self, payment_id: Uuid) -> Result<Option<Payment>, StoreError> {
         by_id(self.reads(), "payments", PAYMENT_COLUMNS, payment_id, rows::payment).await
+    }
+
+    async fn payments(&self, payment_ids: &[Uuid]) -> Vec<Result<Option<Payment>, StoreError>> {
+        match by_ids(self.reads(), "payments", PAYMENT_COLUMNS, payment_ids, rows::payment).await {
+            Ok(found) => {
+                let found: std::collections::HashMap<Uuid, Payment> = found.into_iter().map(|p| (p.id, p)).collect();
+                payment_ids.iter().map(|id| Ok(found.get(id).cloned())).collect()
+            }
+            Err(error) => payment_ids.iter().map(|_| Err(error.clone())).collect(),
+        }
     }
 
     async fn payment_by_session(&self, gateway_name: &str, session_id: &str) -> Result<Option<Payment>, StoreError> {

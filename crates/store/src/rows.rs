@@ -163,6 +163,26 @@ pub(crate) async fn by_id<T>(
     row.as_ref().map(map).transpose()
 }
 
+/// The rows of `table` with these ids, in no order. The list is padded to a power of
+/// two with its last id, so batches of any size share a handful of prepared statements
+/// (each connection caches a bounded number).
+pub(crate) async fn by_ids<T>(
+    pool: &sqlx::AnyPool,
+    table: &str,
+    columns: &str,
+    ids: &[uuid::Uuid],
+    map: fn(&AnyRow) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let Some(last) = ids.last() else { return Ok(Vec::new()) };
+    let padded = ids.len().next_power_of_two();
+    let sql = format!("SELECT {columns} FROM {table} WHERE id IN ({})", placeholders(padded));
+    let query = ids
+        .iter()
+        .chain(std::iter::repeat_n(last, padded - ids.len()))
+        .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, id| query.bind(id.to_string()));
+    query.fetch_all(pool).await.map_err(crate::db)?.iter().map(map).collect()
+}
+
 /// Up to `limit` rows of `table` matching `condition` whose `time_column` is before
 /// `before`, oldest first: the work queues of the scheduler jobs.
 pub(crate) async fn due<T>(

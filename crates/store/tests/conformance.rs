@@ -43,6 +43,7 @@ on_both_databases!(
     checkouts_written_together_keep_their_own_answers,
     keyed_checkouts_written_together_claim_only_new_keys,
     a_keyed_batch_that_fails_claims_nothing_and_answers_each_alone,
+    payments_read_together_answer_each_id_in_order,
     user_payments_are_newest_first,
     the_console_filters_payments_by_every_field,
     an_event_is_applied_once_with_its_ledger_entry,
@@ -316,6 +317,28 @@ async fn a_keyed_batch_that_fails_claims_nothing_and_answers_each_alone(store: S
     let retry = new_payment("user-1", "3");
     let answer = store.create_payment(&retry, Some(&claim("kb", "h"))).await.expect("the key is free");
     assert!(matches!(&answer, CreatePaymentOutcome::Created(p) if p.id == retry.id), "{answer:?}");
+}
+
+/// A batch of reads by id (padded to a power of two on the wire): each id gets its own
+/// payment in order, an unknown id `None`, an id asked twice the same payment twice.
+async fn payments_read_together_answer_each_id_in_order(store: SqlStore) {
+    let payments: Vec<Payment> = (1..=3).map(|n| new_payment("user-1", &n.to_string())).collect();
+    for payment in &payments {
+        store.create_payment(payment, None).await.expect("insert");
+    }
+    let unknown = uuid::Uuid::new_v4();
+    let ids = [payments[2].id, unknown, payments[0].id, payments[2].id, payments[1].id];
+    let answers: Vec<Option<Payment>> = store.payments(&ids).await.into_iter().map(|answer| answer.expect("read")).collect();
+    let expected = [Some(&payments[2]), None, Some(&payments[0]), Some(&payments[2]), Some(&payments[1])];
+    assert_eq!(answers.iter().map(Option::as_ref).collect::<Vec<_>>(), expected);
+    for count in 1..=ids.len() {
+        let answers = store.payments(&ids[..count]).await;
+        assert_eq!(answers.len(), count);
+        for (answer, id) in answers.iter().zip(&ids) {
+            assert_eq!(answer.as_ref().expect("read").as_ref().map(|p| p.id), (*id != unknown).then_some(*id));
+        }
+    }
+    assert!(store.payments(&[]).await.is_empty());
 }
 
 async fn user_payments_are_newest_first(store: SqlStore) {

@@ -1,6 +1,6 @@
 use std::process::Command;
 
-use api::proto::{GetPaymentRequest, GetUserPaymentsRequest, HealthCheckRequest};
+use api::proto::{self, GetPaymentRequest, GetUserPaymentsRequest, HealthCheckRequest};
 use app::Role;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
@@ -11,6 +11,7 @@ use crate::on_both_databases;
 on_both_databases!(
     callers_without_a_valid_token_are_unauthenticated,
     a_user_reads_and_creates_only_their_own_payments,
+    reads_at_once_each_get_their_own_answer,
     a_token_must_be_valid_now_short_lived_and_for_this_service,
     the_token_command_signs_with_the_private_key_when_the_service_checks_a_public_key,
 );
@@ -77,6 +78,47 @@ async fn a_user_reads_and_creates_only_their_own_payments(db: Db) {
     assert_eq!(app.get_payment(&admin, &created.payment_id).await.expect("admin reads").user_id, "alice");
     assert_eq!(app.payments().get_user_payments(authed(list, &admin)).await.expect("admin lists").into_inner().total, 1);
     app.stop().await;
+}
+
+/// Concurrent `GetPayment`s are read together (one statement for many): each still
+/// gets its own payment, another user's payment and an unknown id are not found for
+/// it, and a read asked after a payment settled sees it settled.
+async fn reads_at_once_each_get_their_own_answer(db: Db) {
+    let app = std::sync::Arc::new(spawn_app(db).await);
+    let mut payments = Vec::new();
+    for (n, user) in ["alice", "bob", "alice", "carol"].into_iter().enumerate() {
+        let created = app.create_checkout(&token(user, &[Role::User]), checkout_request(user, &(n + 1).to_string(), "USD")).await;
+        payments.push((user, created.expect("checkout").payment_id, n + 1));
+    }
+    let paid = app.paid_checkout("bob", "9", "USD").await;
+    payments.push(("bob", paid.clone(), 9));
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let mut reads = tokio::task::JoinSet::new();
+    for round in 0..6 {
+        for reader in ["alice", "bob", "carol"] {
+            for (owner, id, dollars) in payments.clone().into_iter().chain([("nobody", unknown.clone(), 0)]) {
+                let app = app.clone();
+                reads.spawn(async move {
+                    let answer = app.get_payment(&token(reader, &[Role::User]), &id).await;
+                    (round, reader, owner, id, dollars, answer)
+                });
+            }
+        }
+    }
+    for (round, reader, owner, id, dollars, answer) in reads.join_all().await {
+        if reader == owner {
+            let payment = answer.unwrap_or_else(|status| panic!("{reader} reads {id} (round {round}): {status:?}"));
+            assert_eq!((payment.id.as_str(), payment.user_id.as_str()), (id.as_str(), owner));
+            assert_eq!(payment.amount, format!("{dollars}.00"));
+            let settled = if id == paid { proto::PaymentStatus::Succeeded } else { proto::PaymentStatus::Pending };
+            assert_eq!(payment.status, i32::from(settled), "{id}");
+        } else {
+            let status = answer.expect_err("not the reader's");
+            assert_eq!(status.code(), tonic::Code::NotFound, "{reader} reads {owner}'s {id}: {status:?}");
+        }
+    }
+    app.assert_ledger_ok();
+    std::sync::Arc::into_inner(app).expect("the reads are done").stop().await;
 }
 
 async fn a_token_must_be_valid_now_short_lived_and_for_this_service(db: Db) {
