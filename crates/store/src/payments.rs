@@ -35,10 +35,7 @@ impl PaymentStore for SqlStore {
 
     async fn payments(&self, payment_ids: &[Uuid]) -> Vec<Result<Option<Payment>, StoreError>> {
         match by_ids(self.reads(), "payments", PAYMENT_COLUMNS, payment_ids, rows::payment).await {
-            Ok(found) => {
-                let found: std::collections::HashMap<Uuid, Payment> = found.into_iter().map(|p| (p.id, p)).collect();
-                payment_ids.iter().map(|id| Ok(found.get(id).cloned())).collect()
-            }
+            Ok(found) => payment_ids.iter().map(|id| found.get(id).cloned().transpose()).collect(),
             Err(error) => payment_ids.iter().map(|_| Err(error.clone())).collect(),
         }
     }

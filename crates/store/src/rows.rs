@@ -1,6 +1,8 @@
 //! Row ↔ domain conversions. Stored values are checked on the way in: a row that
 //! does not parse is reported as corrupt, never guessed at.
 
+use std::collections::HashMap;
+
 use app::StoreError;
 use chrono::{DateTime, Utc};
 use domain::Currency;
@@ -163,24 +165,26 @@ pub(crate) async fn by_id<T>(
     row.as_ref().map(map).transpose()
 }
 
-/// The rows of `table` with these ids, in no order. The list is padded to a power of
-/// two with its last id, so batches of any size share a handful of prepared statements
-/// (each connection caches a bounded number).
+/// The rows of `table` with these ids, each mapped on its own: a row that does not
+/// map fails its own id's read, not its batch-mates'. The list is padded to a power
+/// of two with its last id, so batches of any size (up to the group commit's 32) share
+/// a handful of prepared statements (each connection caches a bounded number).
 pub(crate) async fn by_ids<T>(
     pool: &sqlx::AnyPool,
     table: &str,
     columns: &str,
     ids: &[uuid::Uuid],
     map: fn(&AnyRow) -> Result<T, StoreError>,
-) -> Result<Vec<T>, StoreError> {
-    let Some(last) = ids.last() else { return Ok(Vec::new()) };
+) -> Result<HashMap<uuid::Uuid, Result<T, StoreError>>, StoreError> {
+    let Some(last) = ids.last() else { return Ok(HashMap::new()) };
     let padded = ids.len().next_power_of_two();
     let sql = format!("SELECT {columns} FROM {table} WHERE id IN ({})", placeholders(padded));
     let query = ids
         .iter()
         .chain(std::iter::repeat_n(last, padded - ids.len()))
         .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, id| query.bind(id.to_string()));
-    query.fetch_all(pool).await.map_err(crate::db)?.iter().map(map).collect()
+    let rows = query.fetch_all(pool).await.map_err(crate::db)?;
+    rows.iter().map(|row| Ok((uuid(&get::<String>(row, "id")?)?, map(row)))).collect()
 }
 
 /// Up to `limit` rows of `table` matching `condition` whose `time_column` is before

@@ -319,8 +319,9 @@ async fn a_keyed_batch_that_fails_claims_nothing_and_answers_each_alone(store: S
     assert!(matches!(&answer, CreatePaymentOutcome::Created(p) if p.id == retry.id), "{answer:?}");
 }
 
-/// A batch of reads by id (padded to a power of two on the wire): each id gets its own
-/// payment in order, an unknown id `None`, an id asked twice the same payment twice.
+/// A batch of reads by id (padded to a power of two on the wire, up to 32): each id
+/// gets its own payment in order, an unknown id `None`, an id asked twice the same
+/// payment twice; a row that does not parse fails its own read only.
 async fn payments_read_together_answer_each_id_in_order(store: SqlStore) {
     let payments: Vec<Payment> = (1..=3).map(|n| new_payment("user-1", &n.to_string())).collect();
     for payment in &payments {
@@ -331,14 +332,25 @@ async fn payments_read_together_answer_each_id_in_order(store: SqlStore) {
     let answers: Vec<Option<Payment>> = store.payments(&ids).await.into_iter().map(|answer| answer.expect("read")).collect();
     let expected = [Some(&payments[2]), None, Some(&payments[0]), Some(&payments[2]), Some(&payments[1])];
     assert_eq!(answers.iter().map(Option::as_ref).collect::<Vec<_>>(), expected);
-    for count in 1..=ids.len() {
-        let answers = store.payments(&ids[..count]).await;
+    let many: Vec<uuid::Uuid> = ids.iter().copied().chain((0..27).map(|_| uuid::Uuid::new_v4())).collect();
+    for count in 1..=many.len() {
+        let answers = store.payments(&many[..count]).await;
         assert_eq!(answers.len(), count);
-        for (answer, id) in answers.iter().zip(&ids) {
-            assert_eq!(answer.as_ref().expect("read").as_ref().map(|p| p.id), (*id != unknown).then_some(*id));
+        for (answer, id) in answers.iter().zip(&many) {
+            let known = payments.iter().any(|p| p.id == *id);
+            assert_eq!(answer.as_ref().expect("read").as_ref().map(|p| p.id), known.then_some(*id), "{count} ids");
         }
     }
     assert!(store.payments(&[]).await.is_empty());
+
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE payments SET currency = 'dollars' WHERE id = '{}'", payments[1].id)))
+        .execute(store.pool())
+        .await
+        .expect("corrupt a row");
+    let answers = store.payments(&[payments[0].id, payments[1].id, unknown]).await;
+    assert!(matches!(&answers[0], Ok(Some(p)) if p.id == payments[0].id), "{answers:?}");
+    assert!(matches!(&answers[1], Err(StoreError::Corrupt(_))), "{answers:?}");
+    assert!(matches!(&answers[2], Ok(None)), "{answers:?}");
 }
 
 async fn user_payments_are_newest_first(store: SqlStore) {

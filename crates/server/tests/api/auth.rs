@@ -81,8 +81,8 @@ async fn a_user_reads_and_creates_only_their_own_payments(db: Db) {
 }
 
 /// Concurrent `GetPayment`s are read together (one statement for many): each still
-/// gets its own payment, another user's payment and an unknown id are not found for
-/// it, and a read asked after a payment settled sees it settled.
+/// gets its own payment with its own status (one of them paid), and another user's
+/// payment and an unknown id are not found for it.
 async fn reads_at_once_each_get_their_own_answer(db: Db) {
     let app = std::sync::Arc::new(spawn_app(db).await);
     let mut payments = Vec::new();
