@@ -4,10 +4,11 @@
 //! service commits many at once. Each request gets its own answer back, and one
 //! that goes away after queueing still has its item written.
 //!
-//! Reads by id use the same queue (`GroupCommit::reads`): each batch is read after
-//! its requests queued, so a read still sees every write committed before it was
-//! asked for. Reads differ in two ways: a read whose caller went away is not made,
-//! and a batch that is slow to answer does not hold up the next one for long.
+//! Reads by id use the same queue (`GroupCommit::for_reads`): each batch is read
+//! after its requests queued, so a read still sees every write committed before it
+//! was asked for. Reads differ in three ways: a read whose caller went away is not
+//! made, a batch that is slow to answer does not hold up the next one for long, and
+//! one stuck past `READ_BATCH_TIMEOUT` fails its reads.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -28,6 +29,9 @@ const READ_BATCHES_AT_ONCE: usize = 4;
 /// wait for the batch before them otherwise: two at once all the time made batches
 /// smaller and cost a fifth more CPU per read.
 const SLOW_READ_BATCH: Duration = Duration::from_millis(50);
+/// Longest wait for a batch of reads: one stuck on a broken connection fails its
+/// reads (as the pool's wait for a connection does) and frees its turn for the next.
+const READ_BATCH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Items waiting for the writer at most; a request past it waits to queue.
 const QUEUE_MAX: usize = 1024;
 
@@ -35,7 +39,7 @@ type Job<T, R> = (T, oneshot::Sender<R>);
 
 /// The item's write panicked (or the writer is gone): whether it was written is not
 /// known here; a transfer left pending is found by the recovery job. A read that
-/// fails so changed nothing.
+/// fails so (or times out) changed nothing.
 #[derive(Debug, thiserror::Error)]
 #[error("the group-commit writer stopped")]
 pub(crate) struct WriterStopped;
@@ -65,12 +69,9 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         Self { write: Arc::new(move |items| write(items).boxed()), queue: Arc::default(), reads: false }
     }
 
-    /// A queue of reads (the module's doc says how they differ from writes).
-    pub(crate) fn reads<Fut>(read: impl Fn(Vec<T>) -> Fut + Send + Sync + 'static) -> Self
-    where
-        Fut: Future<Output = Vec<R>> + Send + 'static,
-    {
-        Self { reads: true, ..Self::new(read) }
+    /// This queue's items are reads (the module's doc says how they differ).
+    pub(crate) fn for_reads(self) -> Self {
+        Self { reads: true, ..self }
     }
 
     /// Queues `item` and waits for its answer.
@@ -105,7 +106,10 @@ async fn write_batches<T: Send + 'static, R: Send + 'static>(
         let batch = write_batch(write.clone(), std::mem::take(&mut jobs));
         if reads {
             let mut read = tokio::spawn(async move {
-                batch.await;
+                // Dropped at the deadline, the batch's answers go with it: `WriterStopped`.
+                if tokio::time::timeout(READ_BATCH_TIMEOUT, batch).await.is_err() {
+                    tracing::warn!(timeout = ?READ_BATCH_TIMEOUT, "a batch of reads timed out");
+                }
                 drop(turn);
             });
             let _ = tokio::time::timeout(SLOW_READ_BATCH, &mut read).await;
@@ -191,7 +195,7 @@ mod tests {
     async fn reads_go_past_a_stuck_batch_and_skip_callers_that_left() {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let unstick = Arc::new(Semaphore::new(0));
-        let group: GroupCommit<u32, u32> = GroupCommit::reads({
+        let group: GroupCommit<u32, u32> = GroupCommit::new({
             let (batches, unstick) = (batches.clone(), unstick.clone());
             move |items: Vec<u32>| {
                 let (batches, unstick) = (batches.clone(), unstick.clone());
@@ -203,7 +207,8 @@ mod tests {
                     items
                 }
             }
-        });
+        })
+        .for_reads();
         let submit = |item: u32| {
             let group = group.clone();
             tokio::spawn(async move { group.submit(item).await })

@@ -98,7 +98,7 @@ impl App {
         let new_payments = store_writer(&store, |store, batch| store.create_payments(batch));
         let sessions = store_writer(&store, |store, batch| store.attach_checkout_sessions(batch));
         let payment_events = store_writer(&store, |store, batch| store.apply_payment_events(batch));
-        let payment_reads = payment_reads(&store);
+        let payment_reads = store_writer(&store, |store, ids| store.payments(ids)).for_reads();
         Self {
             store,
             gateways: Arc::new(gateways),
@@ -116,29 +116,7 @@ impl App {
     }
 }
 
-/// Longest wait for a batch of reads: a read stuck on a broken connection fails its
-/// batch (as the pool's wait for a connection does) and frees its turn for the next.
-const READ_BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-fn payment_reads(
-    store: &Arc<dyn ports::Store>,
-) -> group_commit::GroupCommit<uuid::Uuid, Result<Option<domain::payment::Payment>, StoreError>> {
-    let store = store.clone();
-    group_commit::GroupCommit::reads(move |ids: Vec<uuid::Uuid>| {
-        let store = store.clone();
-        async move {
-            match tokio::time::timeout(READ_BATCH_TIMEOUT, store.payments(&ids)).await {
-                Ok(answers) => answers,
-                Err(_) => {
-                    let late = StoreError::Database(format!("a read took longer than {READ_BATCH_TIMEOUT:?}"));
-                    ids.iter().map(|_| Err(late.clone())).collect()
-                }
-            }
-        }
-    })
-}
-
-/// A group commit whose write is one call of the store's with the whole batch.
+/// A group commit whose write (or read) is one call of the store's with the whole batch.
 fn store_writer<T: Send + Sync + 'static, R: Send + 'static>(
     store: &Arc<dyn ports::Store>,
     write: for<'a> fn(&'a dyn ports::Store, &'a [T]) -> futures_util::future::BoxFuture<'a, Vec<R>>,

@@ -343,7 +343,8 @@ async fn payments_read_together_answer_each_id_in_order(store: SqlStore) {
     }
     assert!(store.payments(&[]).await.is_empty());
 
-    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE payments SET currency = 'dollars' WHERE id = '{}'", payments[1].id)))
+    sqlx::query("UPDATE payments SET currency = 'dollars' WHERE id = $1")
+        .bind(payments[1].id.to_string())
         .execute(store.pool())
         .await
         .expect("corrupt a row");
