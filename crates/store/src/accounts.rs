@@ -40,9 +40,10 @@ fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
 
 /// The vendors' accounts that exist, and the balances of the receivables named
 /// beside them (a receivable with no row yet is missing: its balance is 0), read
-/// in the caller's transaction, not locked: one statement for a batch's requests.
+/// on the caller's connection (in its transaction, if any), not locked: one
+/// statement for a batch's requests.
 pub(crate) async fn vendors_with_receivables<'a>(
-    tx: &mut Transaction<'_, Any>,
+    connection: &mut sqlx::AnyConnection,
     requests: impl Iterator<Item = (Uuid, &'a str)>,
 ) -> Result<(HashMap<Uuid, ConnectedAccount>, HashMap<String, i64>), StoreError> {
     let pairs: Vec<(String, &str)> =
@@ -61,7 +62,7 @@ pub(crate) async fn vendors_with_receivables<'a>(
         for (id, receivable) in chunk {
             query = query.bind(id.as_str()).bind(*receivable);
         }
-        for row in query.fetch_all(&mut **tx).await.map_err(db)? {
+        for row in query.fetch_all(&mut *connection).await.map_err(db)? {
             let found = account(&row)?;
             accounts.insert(found.id, found);
             if let Some(balance) = get::<Option<i64>>(&row, "receivable_balance")? {

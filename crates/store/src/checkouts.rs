@@ -11,7 +11,9 @@ use domain::payment::Payment;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
-use crate::rows::{AnyQuery, PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, flag, micros, multi_row_insert, value_rows};
+use crate::rows::{
+    AnyQuery, PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, first_of_value_rows, flag, micros, multi_row_insert, value_rows,
+};
 use crate::{Dialect, SqlStore, db, idempotency, rows};
 
 /// The payment's columns, in the order `bind_payment` binds them.
@@ -20,6 +22,23 @@ const PAYMENT_VALUES: usize = 23;
 /// What an attachment writes, in the order `attach_sessions_together` binds it; named
 /// apart from the payment's columns, which the statement returns.
 const ATTACHED_COLUMNS: [&str; 5] = ["answer_id", "new_session", "new_url", "new_intent", "new_updated_at"];
+
+/// The attachments' UPDATE of `rows` payments, each still without a session. The
+/// session's test is written so no index can answer it (`|| ''`): a plan made on an
+/// empty table took the session index for `IS NULL`, a read of every payment awaiting
+/// a session.
+pub(crate) fn attach_sql(rows: usize) -> String {
+    format!(
+        "WITH answer ({}) AS (VALUES {}) UPDATE payments SET gateway_session_id = answer.new_session, \
+         checkout_url = answer.new_url, updated_at = answer.new_updated_at, \
+         gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, answer.new_intent) FROM answer \
+         WHERE payments.id = answer.answer_id AND payments.id IN ({}) AND (payments.gateway_session_id || '') IS NULL \
+         RETURNING {PAYMENT_COLUMNS}",
+        ATTACHED_COLUMNS.join(", "),
+        value_rows(ATTACHED_COLUMNS.len(), rows),
+        first_of_value_rows(ATTACHED_COLUMNS.len(), rows)
+    )
+}
 
 impl SqlStore {
     /// The payments and their keys' claims, all or nothing: on PostgreSQL, when every
@@ -105,15 +124,7 @@ impl SqlStore {
         let now = micros(Utc::now());
         let mut attached = std::collections::HashMap::with_capacity(firsts.len());
         for chunk in firsts.chunks(WIDE_ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "WITH answer ({}) AS (VALUES {}) UPDATE payments SET gateway_session_id = answer.new_session, \
-                 checkout_url = answer.new_url, updated_at = answer.new_updated_at, \
-                 gateway_payment_intent_id = COALESCE(gateway_payment_intent_id, answer.new_intent) FROM answer \
-                 WHERE payments.id = answer.answer_id AND payments.gateway_session_id IS NULL RETURNING {PAYMENT_COLUMNS}",
-                ATTACHED_COLUMNS.join(", "),
-                value_rows(ATTACHED_COLUMNS.len(), chunk.len())
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut query = sqlx::query(AssertSqlSafe(attach_sql(chunk.len())));
             for session in chunk {
                 query = query
                     .bind(session.payment_id.to_string())

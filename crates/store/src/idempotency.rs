@@ -8,6 +8,7 @@ use chrono::Utc;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
 use crate::db;
+use crate::inserts::Inserts;
 use crate::rows::{WIDE_ROWS_PER_STATEMENT, micros, value_rows_from};
 
 /// A key that was claimed before.
@@ -76,6 +77,25 @@ pub(crate) async fn claim_all(
         }
     }
     Ok(claimed)
+}
+
+/// Adds the claims of `claims` as one plain multi-row INSERT per chunk, in key order:
+/// a key used before fails the statement it is part of, and with it everything that
+/// statement writes.
+pub(crate) fn add_claims(inserts: &mut Inserts, claims: &[(&IdempotencyClaim, String)]) {
+    let now = micros(Utc::now());
+    for chunk in in_key_order(claims).chunks(WIDE_ROWS_PER_STATEMENT) {
+        inserts.add(&format!("INSERT INTO {COLUMNS} VALUES {}", value_rows_from(1, 6, chunk.len())));
+        for (claim, resource_id) in chunk {
+            inserts
+                .bind(claim.scope.as_str())
+                .bind(claim.key.as_str())
+                .bind(claim.method)
+                .bind(claim.request_hash.as_str())
+                .bind(resource_id.as_str())
+                .bind(now);
+        }
+    }
 }
 
 const COLUMNS: &str = "idempotency_keys (scope, idempotency_key, method, request_hash, resource_id, created_at)";

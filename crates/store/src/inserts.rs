@@ -85,6 +85,16 @@ impl Inserts {
         self
     }
 
+    /// Whether `statements` more, binding `values`, would still be written with
+    /// these as one statement.
+    pub(crate) fn has_room_for(&self, statements: usize, values: usize) -> bool {
+        match &self.writes[..] {
+            [] => statements <= STATEMENTS_PER_WRITE && values <= VALUES_PER_WRITE,
+            [write] => write.statements.len() + statements <= STATEMENTS_PER_WRITE && write.numbered + values <= VALUES_PER_WRITE,
+            _ => false,
+        }
+    }
+
     /// Writes them all in the caller's transaction.
     pub(crate) async fn write(self, tx: &mut Transaction<'_, Any>) -> Result<(), StoreError> {
         let dialect = Dialect::of_connection(tx);

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Mutex;
 
 use domain::ledger::{EntryKind, JournalEntry, LedgerAccount, LedgerViolation};
-use sqlx::{Any, AnyPool, Row, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
+use crate::balance_moves::{self, Move};
 use crate::inserts::Inserts;
 use crate::rows::{flag, micros};
-use crate::{db, stripes};
+use crate::{Dialect, db, stripes};
 
 /// Writes entries, with `beside` (the rows the entries go with) in the same round
 /// trip, and moves the balances in the caller's transaction. Each account's
@@ -23,9 +24,10 @@ use crate::{db, stripes};
 ///
 /// Round trips are what a write costs under load (issue 11): an account is created
 /// only when its update finds no row, and the entries, their postings and `beside`
-/// go in as few round trips as `Inserts` can (usually one). When every account is one `known` has seen, the entries go
-/// first and the balances last, right before the commit, so a busy account's row is
-/// locked for the shortest time. Call it once per transaction: it learns an account
+/// go in as few round trips as `Inserts` can (usually one). When every account is one
+/// `known` has seen, the entries go first and the balances last, right before the
+/// commit, so a busy account's row is locked for the shortest time; on PostgreSQL
+/// they then go in the same statement as the entries (`balance_moves`). Call it once per transaction: it learns an account
 /// when its update finds the row, which a second call could find from the first
 /// call's own insert, uncommitted (and rolled back, the store would believe it exists).
 pub(crate) async fn post_entries(
@@ -35,6 +37,46 @@ pub(crate) async fn post_entries(
     mut beside: Inserts,
 ) -> Result<(), StoreError> {
     let now = micros(Utc::now());
+    let net = net_of(entries)?;
+    add_entries(&mut beside, entries, now);
+    let moves: Vec<Move> = net.iter().map(|(code, (account, delta))| Move { code, account, delta: *delta }).collect();
+    let start = stripe_start(entries);
+    if !known.all(net.keys()) {
+        move_balances(tx, known, &moves, start, now).await?;
+        return beside.write(tx).await;
+    }
+    let moved = match Dialect::of_connection(tx) {
+        Dialect::Postgres => balance_moves::write_moving(tx, beside, &moves, stripes::first_stripe(start)?).await?,
+        Dialect::Sqlite => {
+            beside.write(tx).await?;
+            0
+        }
+    };
+    move_balances(tx, known, &moves[moved..], start, now).await
+}
+
+/// `post_entries` as one statement that commits alone, outside a transaction, on
+/// PostgreSQL: all or nothing. False, and nothing written, when it cannot be one (an
+/// account not known yet, or more accounts or rows than one statement holds); `Err`,
+/// and nothing written, when the statement fails, a balance that did not move
+/// included (no free stripe covering it alone, or a guard).
+pub(crate) async fn post_at_once(
+    connection: &mut sqlx::AnyConnection,
+    known: &KnownAccounts,
+    entries: &[JournalEntry],
+    mut beside: Inserts,
+) -> Result<bool, StoreError> {
+    let net = net_of(entries)?;
+    if net.is_empty() || !known.all(net.keys()) {
+        return Ok(false);
+    }
+    add_entries(&mut beside, entries, micros(Utc::now()));
+    let moves: Vec<Move> = net.iter().map(|(code, (account, delta))| Move { code, account, delta: *delta }).collect();
+    balance_moves::write_at_once(connection, beside, &moves, stripes::first_stripe(stripe_start(entries))?).await
+}
+
+/// Each account's net change over the entries, in the ledger's lock order (code order).
+fn net_of(entries: &[JournalEntry]) -> Result<BTreeMap<String, (&LedgerAccount, i64)>, StoreError> {
     let mut net: BTreeMap<String, (&LedgerAccount, i64)> = BTreeMap::new();
     for entry in entries {
         for posting in entry.postings_in_lock_order() {
@@ -42,14 +84,7 @@ pub(crate) async fn post_entries(
             slot.1 = slot.1.checked_add(posting.amount).ok_or_else(|| StoreError::Corrupt("balance overflow".into()))?;
         }
     }
-    add_entries(&mut beside, entries, now);
-    if known.all(net.keys()) {
-        beside.write(tx).await?;
-        move_balances(tx, known, &net, entries, now).await
-    } else {
-        move_balances(tx, known, &net, entries, now).await?;
-        beside.write(tx).await
-    }
+    Ok(net)
 }
 
 /// An account's balance, striped or not (0 before its first posting), read in the
@@ -101,16 +136,15 @@ impl KnownAccounts {
     }
 }
 
+/// Moves each account in turn (in lock order), creating it when missing.
 async fn move_balances(
     tx: &mut Transaction<'_, Any>,
     known: &KnownAccounts,
-    net: &BTreeMap<String, (&LedgerAccount, i64)>,
-    entries: &[JournalEntry],
+    moves: &[Move<'_>],
+    start: u64,
     now: i64,
 ) -> Result<(), StoreError> {
-    // The operation's stripe: entries of one object start at the same one.
-    let start = entries.first().map_or(0, |entry| stripe_start(entry.object_id()));
-    for (code, (account, delta)) in net {
+    for Move { code, account, delta } in moves {
         if move_account(tx, code, account, *delta, start).await? {
             known.learn(code);
         } else {
@@ -118,7 +152,7 @@ async fn move_balances(
             // creator makes this wait for its commit), then try once more.
             create_account(tx, code, account, now).await?;
             if !move_account(tx, code, account, *delta, start).await? {
-                return Err(StoreError::InsufficientFunds { account: code.clone() });
+                return Err(StoreError::InsufficientFunds { account: (*code).to_owned() });
             }
         }
     }
@@ -163,28 +197,34 @@ async fn move_account(
     }
 }
 
-/// Where an operation's search for a free stripe begins: a hash of its object id, so
-/// concurrent operations start apart (any stripe is correct; this only spreads them).
-fn stripe_start(object_id: &str) -> u64 {
+/// Where an operation's search for a free stripe begins: a hash of its first entry's
+/// object id, so concurrent operations start apart (any stripe is correct; this only
+/// spreads them).
+fn stripe_start(entries: &[JournalEntry]) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(object_id, &mut hasher);
+    std::hash::Hash::hash(entries.first().map_or("", |entry| entry.object_id()), &mut hasher);
     std::hash::Hasher::finish(&hasher)
 }
 
-/// Adds `delta` to the balance unless that would take a non-negative account
-/// below zero, or a receivable or expense account above zero (a debt repaid
-/// twice); false when no row moved (missing account, or not enough on it).
-async fn move_balance(tx: &mut Transaction<'_, Any>, code: &str, delta: i64) -> Result<bool, StoreError> {
-    let moved = sqlx::query(
+/// The UPDATE that adds `$1` to account `$2`'s balance unless that would take a
+/// non-negative account below zero, or a receivable or expense account above zero
+/// (a debt repaid twice), and `gate` (`" AND …"`) holds; it returns `moved`.
+pub(crate) fn balance_update(gate: &str) -> String {
+    format!(
         "UPDATE ledger_accounts SET balance = balance + $1 WHERE id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0) \
-         AND (kind NOT IN ('vendor_receivable', 'platform_expenses') OR balance + $1 <= 0)",
+         AND (kind NOT IN ('vendor_receivable', 'platform_expenses') OR balance + $1 <= 0){gate} RETURNING id AS moved"
     )
-    .bind(delta)
-    .bind(code)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
+}
+
+/// False when no row moved (missing account, or not enough on it).
+async fn move_balance(tx: &mut Transaction<'_, Any>, code: &str, delta: i64) -> Result<bool, StoreError> {
+    let moved = sqlx::query(AssertSqlSafe(balance_update("")))
+        .bind(delta)
+        .bind(code)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
     Ok(moved == 1)
 }
 

@@ -3,10 +3,13 @@
 //! `$N` placeholders, and the few dialect differences live in `Dialect`.
 
 mod accounts;
+mod balance_moves;
 mod balances;
 mod checkouts;
 mod console;
 mod disputes;
+#[cfg(test)]
+mod empty_table_plans;
 mod escrow;
 mod events;
 mod idempotency;

@@ -14,7 +14,9 @@ use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, flag, micros, multi_row_insert, placeholders, value_rows};
+use crate::rows::{
+    PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, first_of_value_rows, flag, micros, multi_row_insert, placeholders, value_rows,
+};
 use crate::{SqlStore, db, ledger, outbox, rows};
 
 /// A log row: the event, the payment it names, why it changed nothing.
@@ -235,16 +237,7 @@ async fn write_settlements(
     let mut updated = HashMap::with_capacity(settled.len());
     let now = micros(Utc::now());
     for chunk in settled.chunks(WIDE_ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "WITH answer ({}) AS (VALUES {}) UPDATE payments SET status = answer.new_status, \
-             gateway_payment_intent_id = COALESCE(answer.new_intent, gateway_payment_intent_id), \
-             failure_reason = answer.new_reason, paid_at = COALESCE(answer.new_paid_at, paid_at), \
-             updated_at = answer.new_updated_at FROM answer \
-             WHERE payments.id = answer.answer_id AND payments.status = answer.old_status RETURNING {PAYMENT_COLUMNS}",
-            SETTLED_COLUMNS.join(", "),
-            value_rows(SETTLED_COLUMNS.len(), chunk.len()),
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut query = sqlx::query(AssertSqlSafe(settle_sql(chunk.len())));
         for (payment, settlement) in chunk {
             query = query
                 .bind(payment.id.to_string())
@@ -277,6 +270,20 @@ async fn write_settlements(
     // Last, so the balance rows stay locked for the shortest time.
     ledger::post_entries(tx, known, &entries, rows).await?;
     Ok(written)
+}
+
+/// The settlements' UPDATE of `rows` payments, each still in the status it was locked in.
+pub(crate) fn settle_sql(rows: usize) -> String {
+    format!(
+        "WITH answer ({}) AS (VALUES {}) UPDATE payments SET status = answer.new_status, \
+         gateway_payment_intent_id = COALESCE(answer.new_intent, gateway_payment_intent_id), \
+         failure_reason = answer.new_reason, paid_at = COALESCE(answer.new_paid_at, paid_at), \
+         updated_at = answer.new_updated_at FROM answer WHERE payments.id = answer.answer_id AND payments.id IN ({}) \
+         AND payments.status = answer.old_status RETURNING {PAYMENT_COLUMNS}",
+        SETTLED_COLUMNS.join(", "),
+        value_rows(SETTLED_COLUMNS.len(), rows),
+        first_of_value_rows(SETTLED_COLUMNS.len(), rows)
+    )
 }
 
 /// Logs handled events with their outcomes (one multi-row INSERT); the (gateway,

@@ -42,6 +42,15 @@ pub(crate) fn value_rows_from(first: usize, columns: usize, rows: usize) -> Stri
     tuples.join(", ")
 }
 
+/// The first column's placeholders of `value_rows(columns, rows)` (`$1, $(1 + columns),
+/// …`), for `id IN (…)` beside a join to those rows: an update by ids from VALUES is
+/// then planned on the primary key's index even on a table the planner takes for
+/// empty. Joined to the VALUES alone, a generic plan made then scanned the whole
+/// table, and a pooled connection kept that plan while the table grew (issue 11).
+pub(crate) fn first_of_value_rows(columns: usize, rows: usize) -> String {
+    (0..rows).map(|row| format!("${}", 1 + row * columns)).collect::<Vec<_>>().join(", ")
+}
+
 /// `$1, $2, …, $n`: a list of `n` values, as in `IN (…)`.
 pub(crate) fn placeholders(n: usize) -> String {
     (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")

@@ -37,7 +37,7 @@ pub(crate) async fn move_striped(
     delta: i64,
     start: u64,
 ) -> Result<bool, StoreError> {
-    let first = i64::try_from(start % STRIPES.unsigned_abs()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let first = first_stripe(start)?;
     if take_free_stripe(tx, code, delta, first).await? {
         return Ok(true);
     }
@@ -67,26 +67,37 @@ pub(crate) async fn create_stripes(tx: &mut Transaction<'_, Any>, code: &str, ma
     Ok(())
 }
 
-/// One statement: the first stripe from `first` on that no one holds and that the
-/// move leaves non-negative (or that may go negative), moved by `delta`.
+/// The stripe an operation's search for a free one begins at, from its `start`.
+pub(crate) fn first_stripe(start: u64) -> Result<i64, StoreError> {
+    i64::try_from(start % STRIPES.unsigned_abs()).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The UPDATE that moves account `$2`'s first stripe from `$3` on that no one holds
+/// and that the move by `$1` leaves non-negative (or that may go negative); `gate`
+/// (`" AND …"`) must hold too before a stripe is chosen and locked. It returns `moved`.
+pub(crate) fn free_stripe_update(skip_locked: &str, gate: &str) -> String {
+    format!(
+        "UPDATE ledger_stripes SET balance = balance + $1 \
+         WHERE account_id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0) AND stripe = \
+         (SELECT stripe FROM ledger_stripes WHERE account_id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0){gate} \
+         ORDER BY (stripe + {STRIPES} - $3) % {STRIPES} LIMIT 1{skip_locked}) RETURNING account_id AS moved"
+    )
+}
+
+/// One statement: the first free stripe from `first` on, moved by `delta`.
 async fn take_free_stripe(tx: &mut Transaction<'_, Any>, code: &str, delta: i64, first: i64) -> Result<bool, StoreError> {
     let skip_locked = match Dialect::of_connection(tx) {
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
-    let moved = sqlx::query(AssertSqlSafe(format!(
-        "UPDATE ledger_stripes SET balance = balance + $1 \
-         WHERE account_id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0) AND stripe = \
-         (SELECT stripe FROM ledger_stripes WHERE account_id = $2 AND (may_go_negative = 1 OR balance + $1 >= 0) \
-         ORDER BY (stripe + {STRIPES} - $3) % {STRIPES} LIMIT 1{skip_locked})"
-    )))
-    .bind(delta)
-    .bind(code)
-    .bind(first)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
+    let moved = sqlx::query(AssertSqlSafe(free_stripe_update(skip_locked, "")))
+        .bind(delta)
+        .bind(code)
+        .bind(first)
+        .execute(&mut **tx)
+        .await
+        .map_err(db)?
+        .rows_affected();
     Ok(moved == 1)
 }
 

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use app::StoreError;
 use app::events_ports::OutboxEvent;
 use app::marketplace_ports::{
-    Guarded, LinkedPayment, PaymentSplit, PlanReversal, TransferRequest, TransferSettlement, TransferStore, UndoReversal,
+    Guarded, LinkedPayment, PaymentSplit, PlanReversal, TransferPlan, TransferRequest, TransferSettlement, TransferStore,
+    UndoReversal,
 };
 use app::ports::{IdempotencyClaim, Page};
 use chrono::{DateTime, Utc};
@@ -14,11 +15,14 @@ use domain::Money;
 use domain::ledger::{EntryKind, JournalEntry};
 use domain::transfers::{ReversalStatus, Transfer, TransferReversal, TransferStatus};
 use sqlx::any::AnyRow;
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
-use crate::rows::{PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, get, micros, paged, time, uuid, value_rows};
+use crate::rows::{
+    PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, first_of_value_rows, get, micros, paged, time, uuid,
+    value_rows,
+};
 use crate::{Dialect, SqlStore, accounts, db, idempotency, ledger, outbox, rows};
 
 /// `amount` is the vendor's share, `recovered_amount` what of it repaid the vendor's
@@ -78,20 +82,20 @@ const REVERSAL_COLUMNS: &str =
 /// What left the platform for a payment: Σ (share − reversed) of its transfers that
 /// did not fail (a share's recovered part repaid the vendor's debt: it is spent too),
 /// and the fee taken on it (if any).
-pub(crate) async fn distributed(tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<(i64, Option<i64>), StoreError> {
+pub(crate) async fn distributed(connection: &mut AnyConnection, payment_id: Uuid) -> Result<(i64, Option<i64>), StoreError> {
     let transferred: i64 = sqlx::query(
         "SELECT CAST(COALESCE(SUM(amount - reversed_amount), 0) AS BIGINT) AS total FROM transfers \
          WHERE payment_id = $1 AND status <> 'failed'",
     )
     .bind(payment_id.to_string())
-    .fetch_one(&mut **tx)
+    .fetch_one(&mut *connection)
     .await
     .map_err(db)?
     .try_get("total")
     .map_err(db)?;
     let fee = sqlx::query("SELECT fee_amount FROM payment_splits WHERE payment_id = $1")
         .bind(payment_id.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *connection)
         .await
         .map_err(db)?
         .map(|row| row.try_get::<i64, _>("fee_amount"))
@@ -201,17 +205,7 @@ const SETTLED_COLUMNS: [&str; 8] = [
 /// pending (one multi-row statement, named `settled`: it returns their ids). A
 /// transfer no longer pending (a settlement that lost a race) is left as it is.
 fn add_settlements(statement: &mut Inserts, transfers: &[&Transfer]) {
-    let set: Vec<String> = SETTLED_COLUMNS[1..].iter().map(|column| format!("{column} = answer.{column}")).collect();
-    statement.add_named(
-        "settled",
-        &format!(
-            "WITH answer ({}) AS (VALUES {}) UPDATE transfers SET {} \
-             FROM answer WHERE transfers.id = answer.id AND transfers.status = 'pending' RETURNING transfers.id",
-            SETTLED_COLUMNS.join(", "),
-            value_rows(SETTLED_COLUMNS.len(), transfers.len()),
-            set.join(", ")
-        ),
-    );
+    statement.add_named("settled", &settle_sql(transfers.len()));
     for t in transfers {
         statement
             .bind(t.id.to_string())
@@ -223,6 +217,36 @@ fn add_settlements(statement: &mut Inserts, transfers: &[&Transfer]) {
             .bind(t.paid_at.map(micros))
             .bind(micros(t.updated_at));
     }
+}
+
+/// The settlements' UPDATE of `rows` transfers.
+pub(crate) fn settle_sql(rows: usize) -> String {
+    let set: Vec<String> = SETTLED_COLUMNS[1..].iter().map(|column| format!("{column} = answer.{column}")).collect();
+    format!(
+        "WITH answer ({}) AS (VALUES {}) UPDATE transfers SET {} FROM answer \
+         WHERE transfers.id = answer.id AND transfers.id IN ({}) AND transfers.status = 'pending' RETURNING transfers.id",
+        SETTLED_COLUMNS.join(", "),
+        value_rows(SETTLED_COLUMNS.len(), rows),
+        set.join(", "),
+        first_of_value_rows(SETTLED_COLUMNS.len(), rows)
+    )
+}
+
+/// A batch's rows (its transfers, their splits and events) and its entries.
+fn rows_and_entries(planned: &[(usize, TransferPlan)]) -> Result<(Inserts, Vec<JournalEntry>), StoreError> {
+    let mut rows = Inserts::default();
+    add_transfers(&mut rows, &planned.iter().map(|(_, plan)| &plan.transfer).collect::<Vec<_>>())?;
+    add_splits(&mut rows, &planned.iter().filter_map(|(_, plan)| plan.split.as_ref()).collect::<Vec<_>>());
+    Ok((rows, planned.iter().flat_map(|(_, plan)| plan.entries.iter().cloned()).collect()))
+}
+
+/// Each request's answer from a written batch: its transfer, or `None` when it was left out.
+fn answered(requests: usize, planned: Vec<(usize, TransferPlan)>) -> Vec<Option<Guarded<Transfer>>> {
+    let mut answers = vec![None; requests];
+    for (index, plan) in planned {
+        answers[index] = Some(Guarded::Done(plan.transfer));
+    }
+    answers
 }
 
 /// The ids a statement returned.
@@ -291,19 +315,77 @@ impl SqlStore {
         Ok(settled)
     }
 
-    /// The requests in one transaction, each statement written for all of them at
-    /// once (their claims, their rows, their events, their entries: the accounts
-    /// they share move once). Left out (`None`) for `create_alone` to answer: a
-    /// request naming no existing vendor account (there `NotFound`, no key
-    /// claimed), one its plan refuses or whose payment is missing (there its key is
-    /// claimed first), one whose key was used before or earlier in the batch (there it is
-    /// replayed), and one drawing on a payment an earlier one of the batch draws on
-    /// (its plan would not see the earlier transfer). `Err` when any statement fails
-    /// or the entries together would overdraw, and then nothing is written.
+    /// The requests together, each statement written for all of them at once (their
+    /// claims, their rows, their events, their entries: the accounts they share move
+    /// once). Left out (`None`) for `create_alone` to answer: a request naming no
+    /// existing vendor account (there `NotFound`, no key claimed), one its plan
+    /// refuses or whose payment is missing (there its key is claimed first), one whose
+    /// key was used before or earlier in the batch (there it is replayed), and one
+    /// drawing on a payment an earlier one of the batch draws on (its plan would not
+    /// see the earlier transfer). `Err` when any statement fails or the entries
+    /// together would overdraw, and then nothing is written.
+    ///
+    /// On PostgreSQL a batch drawing on no payment (nothing to lock) is first tried as
+    /// one statement that commits alone, after the read of its vendors: two round
+    /// trips instead of five. It is all or nothing, and when it cannot be or fails (a
+    /// key used before refuses it, an account not yet known or a balance that does
+    /// not move one stripe), the batch is written in a transaction, where each of
+    /// those is handled.
     async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
+        if self.dialect() == Dialect::Postgres && requests.iter().all(|r| r.payment_id.is_none()) {
+            match self.create_in_one_statement(requests).await {
+                Ok(Some(answers)) => return Ok(answers),
+                Ok(None) => {}
+                Err(error) => tracing::debug!(%error, "transfers not written in one statement: in a transaction"),
+            }
+        }
         let mut tx = self.begin().await?;
+        let planned = self.plan_together(&mut tx, requests).await?;
+        let claims: Vec<_> = planned
+            .iter()
+            .filter_map(|(index, plan)| requests[*index].claim.as_ref().map(|claim| (claim, plan.transfer.id.to_string())))
+            .collect();
+        let claimed = idempotency::claim_all(&mut tx, &claims).await?;
+        let mut planned = planned;
+        planned.retain(|(index, _)| {
+            requests[*index].claim.as_ref().is_none_or(|c| claimed.contains(&(c.scope.clone(), c.key.clone())))
+        });
+        let (rows, entries) = rows_and_entries(&planned)?;
+        ledger::post_entries(&mut tx, self.known_accounts(), &entries, rows).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(answered(requests.len(), planned))
+    }
+
+    /// `create_together` as one statement outside a transaction, its keys claimed by a
+    /// plain INSERT in it: `None` when the batch cannot be one statement.
+    async fn create_in_one_statement(
+        &self,
+        requests: &[TransferRequest],
+    ) -> Result<Option<Vec<Option<Guarded<Transfer>>>>, StoreError> {
+        let mut connection = self.pool().acquire().await.map_err(db)?;
+        let planned = self.plan_together(&mut connection, requests).await?;
+        let claims: Vec<_> = planned
+            .iter()
+            .filter_map(|(index, plan)| requests[*index].claim.as_ref().map(|claim| (claim, plan.transfer.id.to_string())))
+            .collect();
+        let (mut rows, entries) = rows_and_entries(&planned)?;
+        idempotency::add_claims(&mut rows, &claims);
+        if !ledger::post_at_once(&mut connection, self.known_accounts(), &entries, rows).await? {
+            return Ok(None);
+        }
+        Ok(Some(answered(requests.len(), planned)))
+    }
+
+    /// The plans of the batch's requests that can be written together (`create_together`),
+    /// with their place in the batch; their linked payments are locked.
+    async fn plan_together(
+        &self,
+        connection: &mut AnyConnection,
+        requests: &[TransferRequest],
+    ) -> Result<Vec<(usize, TransferPlan)>, StoreError> {
         let (vendors, receivables) =
-            accounts::vendors_with_receivables(&mut tx, requests.iter().map(|r| (r.account_id, r.receivable.as_str()))).await?;
+            accounts::vendors_with_receivables(connection, requests.iter().map(|r| (r.account_id, r.receivable.as_str())))
+                .await?;
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
         let mut firsts = Vec::with_capacity(requests.len());
         for (index, request) in requests.iter().enumerate() {
@@ -323,7 +405,7 @@ impl SqlStore {
         for index in firsts {
             let request = &requests[index];
             let linked = match request.payment_id {
-                Some(id) => match self.linked_payment(&mut tx, id).await? {
+                Some(id) => match self.linked_payment(connection, id).await? {
                     Some(linked) => Some(linked),
                     None => continue,
                 },
@@ -334,25 +416,7 @@ impl SqlStore {
                 planned.push((index, plan));
             }
         }
-        let claims: Vec<_> = planned
-            .iter()
-            .filter_map(|(index, plan)| requests[*index].claim.as_ref().map(|claim| (claim, plan.transfer.id.to_string())))
-            .collect();
-        let claimed = idempotency::claim_all(&mut tx, &claims).await?;
-        planned.retain(|(index, _)| {
-            requests[*index].claim.as_ref().is_none_or(|c| claimed.contains(&(c.scope.clone(), c.key.clone())))
-        });
-        let mut rows = Inserts::default();
-        add_transfers(&mut rows, &planned.iter().map(|(_, plan)| &plan.transfer).collect::<Vec<_>>())?;
-        add_splits(&mut rows, &planned.iter().filter_map(|(_, plan)| plan.split.as_ref()).collect::<Vec<_>>());
-        let entries: Vec<JournalEntry> = planned.iter().flat_map(|(_, plan)| plan.entries.iter().cloned()).collect();
-        ledger::post_entries(&mut tx, self.known_accounts(), &entries, rows).await?;
-        tx.commit().await.map_err(db)?;
-        let mut answers = vec![None; requests.len()];
-        for (index, plan) in planned {
-            answers[index] = Some(Guarded::Done(plan.transfer));
-        }
-        Ok(answers)
+        Ok(planned)
     }
 
     /// One request in a transaction of its own. A request planned again after its
@@ -405,15 +469,20 @@ impl SqlStore {
         Ok(Guarded::Done(plan.transfer))
     }
 
-    async fn linked_payment(&self, tx: &mut Transaction<'_, Any>, payment_id: Uuid) -> Result<Option<LinkedPayment>, StoreError> {
+    /// The payment a transfer draws on, locked (in a transaction), with what left for it.
+    async fn linked_payment(
+        &self,
+        connection: &mut AnyConnection,
+        payment_id: Uuid,
+    ) -> Result<Option<LinkedPayment>, StoreError> {
         let sql = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1{}", self.dialect().for_update());
         let Some(row) =
-            sqlx::query(AssertSqlSafe(sql)).bind(payment_id.to_string()).fetch_optional(&mut **tx).await.map_err(db)?
+            sqlx::query(AssertSqlSafe(sql)).bind(payment_id.to_string()).fetch_optional(&mut *connection).await.map_err(db)?
         else {
             return Ok(None);
         };
         let payment = rows::payment(&row)?;
-        let (transferred, fee) = distributed(tx, payment_id).await?;
+        let (transferred, fee) = distributed(connection, payment_id).await?;
         Ok(Some(LinkedPayment { payment, transferred_minor: transferred, fee_taken_minor: fee }))
     }
 }
