@@ -240,6 +240,13 @@ fn rows_and_entries(planned: &[(usize, TransferPlan)]) -> Result<(Inserts, Vec<J
     Ok((rows, planned.iter().flat_map(|(_, plan)| plan.entries.iter().cloned()).collect()))
 }
 
+/// The keys of the planned requests, each with the transfer it would point at.
+fn claims_of<'r>(requests: &'r [TransferRequest], planned: &[(usize, TransferPlan)]) -> Vec<(&'r IdempotencyClaim, String)> {
+    let claim =
+        |(index, plan): &(usize, TransferPlan)| requests[*index].claim.as_ref().map(|c| (c, plan.transfer.id.to_string()));
+    planned.iter().filter_map(claim).collect()
+}
+
 /// Each request's answer from a written batch: its transfer, or `None` when it was left out.
 fn answered(requests: usize, planned: Vec<(usize, TransferPlan)>) -> Vec<Option<Guarded<Transfer>>> {
     let mut answers = vec![None; requests];
@@ -341,10 +348,7 @@ impl SqlStore {
         }
         let mut tx = self.begin().await?;
         let planned = self.plan_together(&mut tx, requests).await?;
-        let claims: Vec<_> = planned
-            .iter()
-            .filter_map(|(index, plan)| requests[*index].claim.as_ref().map(|claim| (claim, plan.transfer.id.to_string())))
-            .collect();
+        let claims = claims_of(requests, &planned);
         let claimed = idempotency::claim_all(&mut tx, &claims).await?;
         let mut planned = planned;
         planned.retain(|(index, _)| {
@@ -364,10 +368,7 @@ impl SqlStore {
     ) -> Result<Option<Vec<Option<Guarded<Transfer>>>>, StoreError> {
         let mut connection = self.pool().acquire().await.map_err(db)?;
         let planned = self.plan_together(&mut connection, requests).await?;
-        let claims: Vec<_> = planned
-            .iter()
-            .filter_map(|(index, plan)| requests[*index].claim.as_ref().map(|claim| (claim, plan.transfer.id.to_string())))
-            .collect();
+        let claims = claims_of(requests, &planned);
         let (mut rows, entries) = rows_and_entries(&planned)?;
         idempotency::add_claims(&mut rows, &claims);
         if !ledger::post_at_once(&mut connection, self.known_accounts(), &entries, rows).await? {
