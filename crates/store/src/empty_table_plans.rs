@@ -46,8 +46,9 @@ async fn updates_by_id_from_values_enter_the_primary_key_on_an_empty_table() {
     connection.execute("SET plan_cache_mode = force_generic_plan").await.expect("generic plans");
     const TEXT: &str = "text";
     const NUMBER: &str = "bigint";
+    let settled_transfer = [TEXT, TEXT, NUMBER, NUMBER, TEXT, NUMBER, NUMBER, NUMBER];
     let statements = [
-        ("transfers", transfers::settle_sql(3), [TEXT, TEXT, NUMBER, NUMBER, TEXT, NUMBER, NUMBER, NUMBER].as_slice()),
+        ("transfers", transfers::settle_sql(3), settled_transfer.as_slice()),
         ("payments", payment_events::settle_sql(3), &[TEXT, TEXT, TEXT, TEXT, NUMBER, NUMBER, TEXT]),
         ("payments", checkouts::attach_sql(3), &[TEXT, TEXT, TEXT, TEXT, NUMBER]),
     ];
@@ -56,6 +57,11 @@ async fn updates_by_id_from_values_enter_the_primary_key_on_an_empty_table() {
         assert!(plan.contains(&format!("{table}_pkey")), "enters {table} by its primary key:\n{plan}");
         assert!(!plan.contains(&format!("Seq Scan on {table}")), "never reads all of {table}:\n{plan}");
     }
+    // Without the ids' list (the statements before), such a plan reads the whole table.
+    let joined_alone = transfers::settle_sql(3).replace(" AND transfers.id IN ($1, $9, $17)", "");
+    assert_ne!(joined_alone, transfers::settle_sql(3));
+    let plan = generic_plan(&mut connection, &joined_alone, &settled_transfer, 3).await;
+    assert!(plan.contains("Seq Scan on transfers"), "the plans above would have been made without the ids:\n{plan}");
     drop(connection);
     store.pool().close().await;
     server.execute(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).await.expect("drop test database");

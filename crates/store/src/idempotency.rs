@@ -79,22 +79,21 @@ pub(crate) async fn claim_all(
     Ok(claimed)
 }
 
-/// Adds the claims of `claims` as one plain multi-row INSERT per chunk, in key order:
-/// a key used before fails the statement it is part of, and with it everything that
-/// statement writes.
-pub(crate) fn add_claims(inserts: &mut Inserts, claims: &[(&IdempotencyClaim, String)]) {
+/// Adds the claims of `claims` as one plain multi-row INSERT, in key order, named
+/// `name` (it returns a row per key): a key used before fails the statement it is
+/// part of, and with it everything that statement writes.
+pub(crate) fn add_claims(inserts: &mut Inserts, name: &'static str, claims: &[(&IdempotencyClaim, String)]) {
     let now = micros(Utc::now());
-    for chunk in in_key_order(claims).chunks(WIDE_ROWS_PER_STATEMENT) {
-        inserts.add(&format!("INSERT INTO {COLUMNS} VALUES {}", value_rows_from(1, 6, chunk.len())));
-        for (claim, resource_id) in chunk {
-            inserts
-                .bind(claim.scope.as_str())
-                .bind(claim.key.as_str())
-                .bind(claim.method)
-                .bind(claim.request_hash.as_str())
-                .bind(resource_id.as_str())
-                .bind(now);
-        }
+    let sql = format!("INSERT INTO {COLUMNS} VALUES {} RETURNING idempotency_key", value_rows_from(1, 6, claims.len()));
+    inserts.add_named(name, &sql);
+    for (claim, resource_id) in in_key_order(claims) {
+        inserts
+            .bind(claim.scope.as_str())
+            .bind(claim.key.as_str())
+            .bind(claim.method)
+            .bind(claim.request_hash.as_str())
+            .bind(resource_id.as_str())
+            .bind(now);
     }
 }
 

@@ -114,10 +114,21 @@ impl Inserts {
         executor: impl sqlx::Executor<'c, Database = Any>,
         select: Option<&str>,
     ) -> Result<Vec<AnyRow>, StoreError> {
+        self.try_fetch_all(dialect, executor, select).await?.map_err(db)
+    }
+
+    /// `fetch_all`, with the database's own error apart, for a caller that expects
+    /// some errors (its code tells which).
+    pub(crate) async fn try_fetch_all<'c>(
+        self,
+        dialect: Dialect,
+        executor: impl sqlx::Executor<'c, Database = Any>,
+        select: Option<&str>,
+    ) -> Result<Result<Vec<AnyRow>, sqlx::Error>, StoreError> {
         let [write] = <[Write; 1]>::try_from(self.writes)
             .map_err(|writes| StoreError::Database(format!("{} statements cannot be run as one", writes.len())))?;
         let (sql, values) = write.joined(dialect, select)?;
-        sqlx::query_with(AssertSqlSafe(sql), values).fetch_all(executor).await.map_err(db)
+        Ok(sqlx::query_with(AssertSqlSafe(sql), values).fetch_all(executor).await)
     }
 }
 

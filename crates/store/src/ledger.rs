@@ -27,7 +27,7 @@ use crate::{Dialect, db, stripes};
 /// go in as few round trips as `Inserts` can (usually one). When every account is one
 /// `known` has seen, the entries go first and the balances last, right before the
 /// commit, so a busy account's row is locked for the shortest time; on PostgreSQL
-/// they then go in the same statement as the entries (`balance_moves`). Call it once per transaction: it learns an account
+/// they then go in one statement (`balance_moves`). Call it once per transaction: it learns an account
 /// when its update finds the row, which a second call could find from the first
 /// call's own insert, uncommitted (and rolled back, the store would believe it exists).
 pub(crate) async fn post_entries(
@@ -45,12 +45,10 @@ pub(crate) async fn post_entries(
         move_balances(tx, known, &moves, start, now).await?;
         return beside.write(tx).await;
     }
+    beside.write(tx).await?;
     let moved = match Dialect::of_connection(tx) {
-        Dialect::Postgres => balance_moves::write_moving(tx, beside, &moves, stripes::first_stripe(start)?).await?,
-        Dialect::Sqlite => {
-            beside.write(tx).await?;
-            0
-        }
+        Dialect::Postgres => balance_moves::make_moves(tx, &moves, stripes::first_stripe(start)?).await?,
+        Dialect::Sqlite => 0,
     };
     move_balances(tx, known, &moves[moved..], start, now).await
 }
@@ -65,6 +63,7 @@ pub(crate) async fn post_at_once(
     known: &KnownAccounts,
     entries: &[JournalEntry],
     mut beside: Inserts,
+    after: Option<&str>,
 ) -> Result<bool, StoreError> {
     let net = net_of(entries)?;
     if net.is_empty() || !known.all(net.keys()) {
@@ -72,7 +71,7 @@ pub(crate) async fn post_at_once(
     }
     add_entries(&mut beside, entries, micros(Utc::now()));
     let moves: Vec<Move> = net.iter().map(|(code, (account, delta))| Move { code, account, delta: *delta }).collect();
-    balance_moves::write_at_once(connection, beside, &moves, stripes::first_stripe(stripe_start(entries))?).await
+    balance_moves::write_at_once(connection, beside, &moves, stripes::first_stripe(stripe_start(entries))?, after).await
 }
 
 /// Each account's net change over the entries, in the ledger's lock order (code order).

@@ -125,6 +125,9 @@ pub struct SqlStore {
     reads: AnyPool,
     dialect: Dialect,
     known_accounts: std::sync::Arc<ledger::KnownAccounts>,
+    /// Transfer batches written as one statement, not in a transaction: a fallback
+    /// that hid a broken fast path would otherwise go unseen.
+    transfer_batches_at_once: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Foreign keys on, WAL so readers in other processes (`check-ledger`) do not block
@@ -180,7 +183,7 @@ impl SqlStore {
             Dialect::Sqlite => sqlite_reads(&pool, &url, options.acquire_timeout).await?,
             Dialect::Postgres => pool.clone(),
         };
-        Ok(Self { pool, reads, dialect, known_accounts: Default::default() })
+        Ok(Self { pool, reads, dialect, known_accounts: Default::default(), transfer_batches_at_once: Default::default() })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -201,6 +204,12 @@ impl SqlStore {
     /// The ledger accounts this store has found, for `ledger::post_entries`.
     pub(crate) fn known_accounts(&self) -> &ledger::KnownAccounts {
         &self.known_accounts
+    }
+
+    /// How many batches of transfers were written as one statement (PostgreSQL):
+    /// for tests and diagnostics.
+    pub fn transfer_batches_at_once(&self) -> u64 {
+        self.transfer_batches_at_once.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -368,12 +368,20 @@ impl SqlStore {
     ) -> Result<Option<Vec<Option<Guarded<Transfer>>>>, StoreError> {
         let mut connection = self.pool().acquire().await.map_err(db)?;
         let planned = self.plan_together(&mut connection, requests).await?;
+        if planned.is_empty() {
+            return Ok(Some(answered(requests.len(), planned)));
+        }
+        const CLAIMED: &str = "claimed";
         let claims = claims_of(requests, &planned);
         let (mut rows, entries) = rows_and_entries(&planned)?;
-        idempotency::add_claims(&mut rows, &claims);
-        if !ledger::post_at_once(&mut connection, self.known_accounts(), &entries, rows).await? {
+        if !claims.is_empty() {
+            idempotency::add_claims(&mut rows, CLAIMED, &claims);
+        }
+        let after = (!claims.is_empty()).then_some(CLAIMED);
+        if !ledger::post_at_once(&mut connection, self.known_accounts(), &entries, rows, after).await? {
             return Ok(None);
         }
+        self.transfer_batches_at_once.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(Some(answered(requests.len(), planned)))
     }
 

@@ -798,6 +798,25 @@ async fn a_batch_of_transfers_is_written_whole_or_not_at_all(store: SqlStore) {
     assert_eq!(store.transfer(again.1.id).await.expect("read"), None, "the replay wrote nothing");
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 380);
     assert_eq!(store.ledger_balance(&pending).await.expect("balance"), cash + 120);
+    assert_eq!(store.transfer_batches_at_once(), 0, "neither batch could be one statement");
+
+    // Fresh keys, a stripe that covers the batch: one statement on PostgreSQL.
+    let (e, f, g) = (
+        transfer_request(&vendor, 100, key("tr-e")),
+        transfer_request(&vendor, 30, key("tr-f")),
+        transfer_request(&vendor, 20, None),
+    );
+    let ids = [e.1.id, f.1.id, g.1.id];
+    let answers = store.create_transfers(&[e.0, f.0, g.0]).await;
+    for (answer, id) in answers.iter().zip(ids) {
+        assert!(matches!(answer, Ok(Guarded::Done(t)) if t.id == id), "{answers:?}");
+    }
+    let at_once = u64::from(store.dialect() == store::Dialect::Postgres);
+    assert_eq!(store.transfer_batches_at_once(), at_once);
+    let replay = store.create_transfers(&[transfer_request(&vendor, 30, key("tr-f")).0]).await;
+    assert!(matches!(&replay[0], Ok(Guarded::KeyExists { resource_id, .. }) if *resource_id == Some(ids[1].to_string())));
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 230);
+    assert_eq!(store.ledger_balance(&pending).await.expect("balance"), cash + 270);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
@@ -1240,27 +1259,44 @@ async fn postgres_writers_skip_the_stripes_others_hold() {
 }
 
 /// A write's balances go in one statement on PostgreSQL, each account's move only
-/// after the one before it in lock order: a write that must wait for its first
+/// after the one before it in lock order. A write that must wait for its first
 /// account (every stripe of `external` held elsewhere) waits holding no stripe of the
-/// accounts after it, so the one lock order still keeps writers from deadlocking, and
-/// it then moves each account once.
+/// accounts after it, so the one lock order still keeps writers from deadlocking; one
+/// that must wait for its last (the vendor's pending balance) moves the two before it
+/// in the statement and that one alone after. Each moves every account once.
 #[tokio::test]
 async fn postgres_a_write_waiting_for_an_account_holds_none_after_it() {
-    use sqlx::Row;
     let store = fresh_store(true).await;
     let name = database_name(&store).await;
     // The first creates the vendor's account, the second finds it: the store knows
-    // every account of the third, whose balances then go in one statement.
+    // every account of the ones after, whose balances then go in one statement.
     for _ in 0..2 {
         settle_with(&store, "5", |p| capture_and_transfer(p, 200)).await.expect("creates the accounts");
     }
     let pending = vendor(AccountKind::VendorPending).code();
+    let free = wait_for_held_account(&store, "external:USD", &["platform_cash:USD", &pending]).await;
+    assert_eq!(free, 32, "the waiting write held a stripe of an account after the one it waited for");
+    wait_for_held_account(&store, &pending, &[]).await;
+    assert_eq!(store.ledger_balance("external:USD").await.expect("balance"), -2000);
+    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 1200);
+    assert_eq!(store.ledger_balance(&pending).await.expect("balance"), 800);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+    store.pool().close().await;
+    drop_database(&name).await;
+}
+
+/// Holds every stripe of `held` while a capture transferred to the vendor is written,
+/// and once the write waits for a lock, counts the stripes of `others` no one holds;
+/// then lets the write finish.
+async fn wait_for_held_account(store: &SqlStore, held: &str, others: &[&str]) -> usize {
+    use sqlx::Row;
     let mut holder = store.pool().begin().await.expect("holder");
-    sqlx::query("SELECT stripe FROM ledger_stripes WHERE account_id = 'external:USD' FOR UPDATE")
+    sqlx::query("SELECT stripe FROM ledger_stripes WHERE account_id = $1 FOR UPDATE")
+        .bind(held)
         .fetch_all(&mut *holder)
         .await
         .expect("lock");
-    let writer = settle_with(&store, "5", |p| capture_and_transfer(p, 200));
+    let writer = settle_with(store, "5", |p| capture_and_transfer(p, 200));
     let watcher = async {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
@@ -1274,30 +1310,26 @@ async fn postgres_a_write_waiting_for_an_account_holds_none_after_it() {
             if waiting > 0 {
                 break;
             }
-            assert!(tokio::time::Instant::now() < deadline, "the write never waited for external's stripes");
+            assert!(tokio::time::Instant::now() < deadline, "the write never waited for {held}'s stripes");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let mut looker = store.pool().begin().await.expect("looker");
-        let free =
-            sqlx::query("SELECT stripe FROM ledger_stripes WHERE account_id IN ('platform_cash:USD', $1) FOR UPDATE SKIP LOCKED")
-                .bind(&pending)
+        let mut free = 0;
+        for other in others {
+            let mut looker = store.pool().begin().await.expect("looker");
+            free += sqlx::query("SELECT stripe FROM ledger_stripes WHERE account_id = $1 FOR UPDATE SKIP LOCKED")
+                .bind(other)
                 .fetch_all(&mut *looker)
                 .await
                 .expect("free stripes")
                 .len();
-        looker.rollback().await.expect("looker");
+            looker.rollback().await.expect("looker");
+        }
         holder.rollback().await.expect("release");
         free
     };
     let (written, free) = tokio::join!(tokio::time::timeout(Duration::from_secs(60), writer), watcher);
-    assert_eq!(free, 32, "the waiting write held a stripe of an account after the one it waited for");
-    written.expect("the write finished once external was free").expect("write");
-    assert_eq!(store.ledger_balance("external:USD").await.expect("balance"), -1500);
-    assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 900);
-    assert_eq!(store.ledger_balance(&pending).await.expect("balance"), 600);
-    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
-    store.pool().close().await;
-    drop_database(&name).await;
+    written.expect("the write finished once the account was free").expect("write");
+    free
 }
 
 /// No two indexes of a table lead with the same column. When two did (payments'
