@@ -1,6 +1,7 @@
-//! An operation's balances moved in one statement on PostgreSQL, with the rows
-//! they go with (issue 11: an `UPDATE` per account was a round trip per account,
-//! each made while holding the locks taken before it).
+//! An operation's balances moved in one statement on PostgreSQL: after its rows in a
+//! transaction, or with them in a statement that commits alone (issue 11: an
+//! `UPDATE` per account was a round trip per account, each made while holding the
+//! locks taken before it).
 //!
 //! Each account's move is a data-modifying CTE, in the ledger's lock order (account
 //! code), and each is gated on the one before it having moved: an account's row or
@@ -26,7 +27,7 @@ const MOVED: [&str; MOVES_PER_STATEMENT] =
 
 /// A net change of one account's balance.
 pub(crate) struct Move<'a> {
-    pub(crate) code: &'a str,
+    pub(crate) code: String,
     pub(crate) account: &'a LedgerAccount,
     pub(crate) delta: i64,
 }
@@ -110,10 +111,10 @@ fn add_moves(statement: &mut Inserts, moves: &[Move<'_>], first_stripe: i64, aft
         };
         if step.account.kind.striped() {
             statement.add_named(MOVED[index], &stripes::free_stripe_update(" FOR UPDATE SKIP LOCKED", &gate));
-            statement.bind(step.delta).bind(step.code).bind(first_stripe);
+            statement.bind(step.delta).bind(step.code.as_str()).bind(first_stripe);
         } else {
             statement.add_named(MOVED[index], &ledger::balance_update(&gate));
-            statement.bind(step.delta).bind(step.code);
+            statement.bind(step.delta).bind(step.code.as_str());
         }
         select.push(format!("SELECT moved FROM {}", MOVED[index]));
     }

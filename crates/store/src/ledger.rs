@@ -37,11 +37,10 @@ pub(crate) async fn post_entries(
     mut beside: Inserts,
 ) -> Result<(), StoreError> {
     let now = micros(Utc::now());
-    let net = net_of(entries)?;
+    let moves = moves_of(entries)?;
     add_entries(&mut beside, entries, now);
-    let moves: Vec<Move> = net.iter().map(|(code, (account, delta))| Move { code, account, delta: *delta }).collect();
     let start = stripe_start(entries);
-    if !known.all(net.keys()) {
+    if !known.all(&moves) {
         move_balances(tx, known, &moves, start, now).await?;
         return beside.write(tx).await;
     }
@@ -65,17 +64,16 @@ pub(crate) async fn post_at_once(
     mut beside: Inserts,
     after: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let net = net_of(entries)?;
-    if net.is_empty() || !known.all(net.keys()) {
+    let moves = moves_of(entries)?;
+    if moves.is_empty() || !known.all(&moves) {
         return Ok(false);
     }
     add_entries(&mut beside, entries, micros(Utc::now()));
-    let moves: Vec<Move> = net.iter().map(|(code, (account, delta))| Move { code, account, delta: *delta }).collect();
     balance_moves::write_at_once(connection, beside, &moves, stripes::first_stripe(stripe_start(entries))?, after).await
 }
 
 /// Each account's net change over the entries, in the ledger's lock order (code order).
-fn net_of(entries: &[JournalEntry]) -> Result<BTreeMap<String, (&LedgerAccount, i64)>, StoreError> {
+fn moves_of(entries: &[JournalEntry]) -> Result<Vec<Move<'_>>, StoreError> {
     let mut net: BTreeMap<String, (&LedgerAccount, i64)> = BTreeMap::new();
     for entry in entries {
         for posting in entry.postings_in_lock_order() {
@@ -83,7 +81,7 @@ fn net_of(entries: &[JournalEntry]) -> Result<BTreeMap<String, (&LedgerAccount, 
             slot.1 = slot.1.checked_add(posting.amount).ok_or_else(|| StoreError::Corrupt("balance overflow".into()))?;
         }
     }
-    Ok(net)
+    Ok(net.into_iter().map(|(code, (account, delta))| Move { code, account, delta }).collect())
 }
 
 /// An account's balance, striped or not (0 before its first posting), read in the
@@ -124,8 +122,8 @@ pub(crate) async fn postings_of(
 pub(crate) struct KnownAccounts(Mutex<HashSet<String>>);
 
 impl KnownAccounts {
-    fn all<'a>(&self, mut codes: impl Iterator<Item = &'a String>) -> bool {
-        self.0.lock().is_ok_and(|known| codes.all(|code| known.contains(code)))
+    fn all(&self, moves: &[Move<'_>]) -> bool {
+        self.0.lock().is_ok_and(|known| moves.iter().all(|m| known.contains(&m.code)))
     }
 
     fn learn(&self, code: &str) {
@@ -151,7 +149,7 @@ async fn move_balances(
             // creator makes this wait for its commit), then try once more.
             create_account(tx, code, account, now).await?;
             if !move_account(tx, code, account, *delta, start).await? {
-                return Err(StoreError::InsufficientFunds { account: (*code).to_owned() });
+                return Err(StoreError::InsufficientFunds { account: code.clone() });
             }
         }
     }

@@ -783,9 +783,7 @@ async fn a_batch_of_transfers_is_written_whole_or_not_at_all(store: SqlStore) {
     );
     let ids = [a.1.id, b.1.id, c.1.id];
     let answers = store.create_transfers(&[a.0, b.0, c.0]).await;
-    for (answer, id) in answers.iter().zip(ids) {
-        assert!(matches!(answer, Ok(Guarded::Done(t)) if t.id == id), "{answers:?}");
-    }
+    assert_written(&answers, &ids);
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 0, "taken from several stripes");
     assert_eq!(store.ledger_balance(&pending).await.expect("balance"), cash);
 
@@ -808,9 +806,7 @@ async fn a_batch_of_transfers_is_written_whole_or_not_at_all(store: SqlStore) {
     );
     let ids = [e.1.id, f.1.id, g.1.id];
     let answers = store.create_transfers(&[e.0, f.0, g.0]).await;
-    for (answer, id) in answers.iter().zip(ids) {
-        assert!(matches!(answer, Ok(Guarded::Done(t)) if t.id == id), "{answers:?}");
-    }
+    assert_written(&answers, &ids);
     let at_once = u64::from(store.dialect() == store::Dialect::Postgres);
     assert_eq!(store.transfer_batches_at_once(), at_once);
     let replay = store.create_transfers(&[transfer_request(&vendor, 30, key("tr-f")).0]).await;
@@ -818,6 +814,14 @@ async fn a_batch_of_transfers_is_written_whole_or_not_at_all(store: SqlStore) {
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 230);
     assert_eq!(store.ledger_balance(&pending).await.expect("balance"), cash + 270);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// Each answer is its request's transfer, written.
+fn assert_written(answers: &[Result<Guarded<Transfer>, StoreError>], ids: &[uuid::Uuid]) {
+    assert_eq!(answers.len(), ids.len(), "{answers:?}");
+    for (answer, id) in answers.iter().zip(ids) {
+        assert!(matches!(answer, Ok(Guarded::Done(t)) if t.id == *id), "{answers:?}");
+    }
 }
 
 /// The request of a transfer of `minor` from the platform's cash to the vendor's
