@@ -130,10 +130,11 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     if config.env == Environment::Development {
         store::migrate_up(&store).await?;
     }
-    if !store.statistics_kept_fresh().await? {
+    let analyzed_here = !store.statistics_kept_fresh().await?;
+    if analyzed_here {
         tracing::warn!(
-            "PostgreSQL's autovacuum is off: run ANALYZE as the tables grow, or plans made while they were small \
-             stay in use (docs/configuration.md)"
+            "PostgreSQL's autovacuum is off: the service analyzes its tables as they grow, but dead rows stay until a \
+             VACUUM (docs/configuration.md)"
         );
     }
     let api_listener = TcpListener::bind((config.server_host.as_str(), config.grpc_port))
@@ -170,7 +171,7 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
         keepalive_interval: config.keepalive_interval,
         max_connections: config.max_connections,
     };
-    let jobs = scheduler::spawn(app, &config, stopped.clone());
+    let jobs = scheduler::spawn(app, analyzed_here.then(|| store.clone()), &config, stopped.clone());
     let task = tokio::spawn(async move {
         let api = connections::serve(api_listener, router, limits, stopped.clone());
         let metrics = connections::serve(metrics_listener, metrics, limits, stopped.clone());

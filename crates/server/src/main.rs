@@ -122,10 +122,11 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), server::BoxError> {
+    let signal = shutdown_signal()?;
     let running = server::start(config).await?;
     let stopper = running.stopper();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         tracing::info!("shutdown signal received: draining");
         let _ = stopper.send(true);
     });
@@ -134,21 +135,27 @@ async fn serve(config: Config) -> Result<(), server::BoxError> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
+/// SIGINT or SIGTERM, listened for from the call on: made before the service says it
+/// listens, so that a signal right after that drains it instead of killing it (tokio
+/// installs a signal's handler when it is first asked for it).
+#[cfg(unix)]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
         tokio::select! {
-            _ = interrupt => {}
+            _ = interrupt.recv() => {}
             _ = terminate.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 async fn migrate(config: Config, action: MigrateAction) -> Result<(), server::BoxError> {

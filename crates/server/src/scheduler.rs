@@ -1,7 +1,8 @@
 //! Background jobs: maturing pending balances (with scheduled snapshots), delivering
 //! the outbox's events to the platform (and publishing them on NATS when configured), releasing expired escrow holds, reconciling
 //! the gateways (`RECONCILE_INTERVAL`) and, when the mock gateway is on, moving mock payouts and
-//! wallet withdrawals along. Each job runs its batch to the end
+//! wallet withdrawals along; and, on a PostgreSQL whose autovacuum is off, analyzing the
+//! tables that have grown. Each job runs its batch to the end
 //! before it notices a shutdown.
 
 use std::time::Duration;
@@ -11,10 +12,16 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use store::SqlStore;
+
 use crate::config::Config;
 
 /// Holds one scheduler run releases; the next run picks up the rest.
 const ESCROW_BATCH_MAX: i64 = 500;
+
+/// How often the tables' growth is looked at when the service analyzes them itself: a
+/// table is analyzed once, when it first holds 1,000 rows (`store::statistics`).
+const ANALYZE_INTERVAL: Duration = Duration::from_secs(2);
 
 pub struct Jobs(Vec<JoinHandle<()>>);
 
@@ -26,7 +33,8 @@ impl Jobs {
     }
 }
 
-pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs {
+/// `analyzed_here`: the store whose tables no autovacuum analyzes.
+pub fn spawn(app: App, analyzed_here: Option<SqlStore>, config: &Config, stopped: watch::Receiver<bool>) -> Jobs {
     let mut jobs = vec![
         every(config.balance_refresh_interval, stopped.clone(), "balance", {
             let app = app.clone();
@@ -62,6 +70,18 @@ pub fn spawn(app: App, config: &Config, stopped: watch::Receiver<bool>) -> Jobs 
             }
         }),
     ];
+    if let Some(store) = analyzed_here {
+        jobs.push(every(ANALYZE_INTERVAL, stopped.clone(), "table statistics", move || {
+            let store = store.clone();
+            async move {
+                let analyzed = store.analyze_grown_tables().await?;
+                if !analyzed.is_empty() {
+                    tracing::info!(tables = ?analyzed, "analyzed the tables that have grown past their first thousand rows");
+                }
+                Ok(())
+            }
+        }));
+    }
     if !config.events_nats_url.is_empty() {
         jobs.push(every(config.events_delivery_interval, stopped.clone(), "event publishing", {
             let app = app.clone();

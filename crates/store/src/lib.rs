@@ -24,6 +24,7 @@ mod refunds;
 mod rows;
 mod schema;
 mod splits;
+mod statistics;
 mod stripes;
 mod transfers;
 mod wallet;
@@ -188,17 +189,6 @@ impl SqlStore {
 
     pub fn dialect(&self) -> Dialect {
         self.dialect
-    }
-
-    /// False on a PostgreSQL whose autovacuum is off: nothing then analyzes the tables,
-    /// and a plan a connection made while a table was nearly empty stays as the table
-    /// grows (a batch's multi-row update scanning all of it). SQLite has no such setting.
-    pub async fn statistics_kept_fresh(&self) -> Result<bool, StoreError> {
-        if self.dialect == Dialect::Sqlite {
-            return Ok(true);
-        }
-        let row = sqlx::query("SELECT current_setting('autovacuum') AS setting").fetch_one(self.reads()).await.map_err(db)?;
-        Ok(rows::get::<String>(&row, "setting")? == "on")
     }
 
     /// The ledger accounts this store has found, for `ledger::post_entries`.
