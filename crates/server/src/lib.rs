@@ -133,8 +133,8 @@ pub async fn start(config: Config) -> Result<Running, BoxError> {
     let analyzed_here = !store.statistics_kept_fresh().await?;
     if analyzed_here {
         tracing::warn!(
-            "PostgreSQL's autovacuum is off: the service analyzes its tables as they grow, but dead rows stay until a \
-             VACUUM (docs/configuration.md)"
+            "PostgreSQL's autovacuum is off: the service analyzes each table once, when it first holds 1,000 rows; \
+             run VACUUM ANALYZE regularly (docs/configuration.md)"
         );
     }
     let api_listener = TcpListener::bind((config.server_host.as_str(), config.grpc_port))
