@@ -135,9 +135,9 @@ async fn serve(config: Config) -> Result<(), server::BoxError> {
     Ok(())
 }
 
-/// SIGINT or SIGTERM, listened for from the call on: made before the service says it
-/// listens, so that a signal right after that drains it instead of killing it (tokio
-/// installs a signal's handler when it is first asked for it).
+/// SIGINT or SIGTERM, listened for from the call on (on Unix): made before the service
+/// says it listens, so that a signal right after that drains it instead of killing it
+/// (tokio installs a signal's handler when it is first asked for it).
 #[cfg(unix)]
 fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{SignalKind, signal};

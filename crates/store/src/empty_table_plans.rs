@@ -21,8 +21,14 @@ async fn generic_plan(connection: &mut sqlx::AnyConnection, sql: &str, row_types
     let types = vec![row_types.join(", "); rows].join(", ");
     connection.execute(AssertSqlSafe(format!("PREPARE by_id ({types}) AS {sql}"))).await.expect("prepare");
     let nulls = vec!["NULL"; row_types.len() * rows].join(", ");
-    let explained = connection.fetch_all(AssertSqlSafe(format!("EXPLAIN EXECUTE by_id ({nulls})"))).await.expect("explain");
+    let plan = explain(connection, &format!("EXECUTE by_id ({nulls})")).await;
     connection.execute("DEALLOCATE by_id").await.expect("deallocate");
+    plan
+}
+
+/// `EXPLAIN` of `statement` on this connection, its lines joined.
+async fn explain(connection: &mut sqlx::AnyConnection, statement: &str) -> String {
+    let explained = connection.fetch_all(AssertSqlSafe(format!("EXPLAIN {statement}"))).await.expect("explain");
     explained.iter().map(|row| row.get::<String, _>(0)).collect::<Vec<_>>().join("\n")
 }
 
@@ -102,8 +108,7 @@ async fn add_payments(connection: &mut sqlx::AnyConnection, numbers: std::ops::R
 
 /// The plan of `EXECUTE lookup`, prepared on `connection` before.
 async fn plan_of_lookup(connection: &mut sqlx::AnyConnection) -> String {
-    let explained = connection.fetch_all("EXPLAIN EXECUTE lookup ('pay_1', 'pay_2')").await.expect("explain");
-    explained.iter().map(|row| row.get::<String, _>(0)).collect::<Vec<_>>().join("\n")
+    explain(connection, "EXECUTE lookup ('pay_1', 'pay_2')").await
 }
 
 #[tokio::test]

@@ -215,14 +215,15 @@ pub(crate) fn balance_update(gate: &str) -> String {
 
 /// False when no row moved (missing account, or not enough on it).
 async fn move_balance(tx: &mut Transaction<'_, Any>, code: &str, delta: i64) -> Result<bool, StoreError> {
-    let moved = sqlx::query(AssertSqlSafe(balance_update("")))
-        .bind(delta)
-        .bind(code)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-    Ok(moved == 1)
+    moved_one(tx, sqlx::query(AssertSqlSafe(balance_update(""))).bind(delta).bind(code)).await
+}
+
+/// Runs a balance UPDATE of one row: false when its guard (or a missing row) left it.
+pub(crate) async fn moved_one<'q>(
+    tx: &mut Transaction<'_, Any>,
+    update: sqlx::query::Query<'q, Any, <Any as sqlx::Database>::Arguments>,
+) -> Result<bool, StoreError> {
+    Ok(update.execute(&mut **tx).await.map_err(db)?.rows_affected() == 1)
 }
 
 async fn create_account(tx: &mut Transaction<'_, Any>, code: &str, account: &LedgerAccount, now: i64) -> Result<(), StoreError> {

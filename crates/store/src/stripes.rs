@@ -20,7 +20,7 @@
 use app::StoreError;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
-use crate::{Dialect, db};
+use crate::{Dialect, db, ledger};
 
 /// Stripes per account: more than the pool's connections rarely helps, since at most
 /// that many transactions can hold one at a time. The migrations that introduced them
@@ -90,15 +90,8 @@ async fn take_free_stripe(tx: &mut Transaction<'_, Any>, code: &str, delta: i64,
         Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
         Dialect::Sqlite => "",
     };
-    let moved = sqlx::query(AssertSqlSafe(free_stripe_update(skip_locked, "")))
-        .bind(delta)
-        .bind(code)
-        .bind(first)
-        .execute(&mut **tx)
-        .await
-        .map_err(db)?
-        .rows_affected();
-    Ok(moved == 1)
+    let update = sqlx::query(AssertSqlSafe(free_stripe_update(skip_locked, ""))).bind(delta).bind(code).bind(first);
+    ledger::moved_one(tx, update).await
 }
 
 async fn has_stripes(tx: &mut Transaction<'_, Any>, code: &str) -> Result<bool, StoreError> {
@@ -111,18 +104,11 @@ async fn has_stripes(tx: &mut Transaction<'_, Any>, code: &str) -> Result<bool, 
 }
 
 async fn add_to_stripe(tx: &mut Transaction<'_, Any>, code: &str, stripe: i64, delta: i64) -> Result<bool, StoreError> {
-    let moved = sqlx::query(
+    let update = sqlx::query(
         "UPDATE ledger_stripes SET balance = balance + $1 \
          WHERE account_id = $2 AND stripe = $3 AND (may_go_negative = 1 OR balance + $1 >= 0)",
-    )
-    .bind(delta)
-    .bind(code)
-    .bind(stripe)
-    .execute(&mut **tx)
-    .await
-    .map_err(db)?
-    .rows_affected();
-    Ok(moved == 1)
+    );
+    ledger::moved_one(tx, update.bind(delta).bind(code).bind(stripe)).await
 }
 
 /// A debit no single free stripe covers: lock every stripe (in stripe order) and take
