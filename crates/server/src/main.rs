@@ -1,5 +1,8 @@
 //! `vondipayment`: serve (default), migrate, check-ledger, reconcile, release-expired, token, demo.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use app::Role;
