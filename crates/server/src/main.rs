@@ -95,8 +95,7 @@ enum MigrateAction {
     Status,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,
@@ -105,6 +104,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Built here rather than by `#[tokio::main]`: its size is a setting.
+    match tokio::runtime::Builder::new_multi_thread().worker_threads(config.worker_threads).enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli, config)),
+        Err(error) => {
+            eprintln!("error: the async runtime did not start: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> ExitCode {
     server::telemetry::init_logging(&config.log_level);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
