@@ -12,7 +12,7 @@ use domain::events::EventType;
 use domain::payment::Payment;
 use domain::payouts::Payout;
 use domain::refunds::Refund;
-use domain::transfers::{Transfer, TransferReversal};
+use domain::transfers::{Transfer, TransferReversal, TransferStatus};
 use domain::wallet::WalletTransaction;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -109,6 +109,16 @@ impl OutboxEvent {
             "updated_at": at(t.updated_at),
         });
         Some(Self::new(event_type, t.id, payload))
+    }
+
+    /// A new transfer's events. One the gateway made as it was written (the mock)
+    /// tells `transfer.created` before `transfer.paid`, as a transfer the gateway
+    /// makes after it is written does; one the vendor's debt took whole was never
+    /// sent, and is `transfer.paid` alone.
+    pub fn new_transfer(t: &Transfer) -> Vec<Self> {
+        let made_at_once = t.status == TransferStatus::Paid && t.reaches_vendor();
+        let recorded = made_at_once.then(|| Self::transfer(&t.as_recorded())).flatten();
+        recorded.into_iter().chain(Self::transfer(t)).collect()
     }
 
     pub fn reversal(r: &TransferReversal) -> Self {

@@ -18,6 +18,7 @@ use domain::{FieldError, Money};
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::gateways::ConnectGateways;
 use crate::marketplace_ports::{
     Guarded, LinkedPayment, PaymentSplit, ReversalPlan, TransferPlan, TransferRequest, TransferSettlement,
 };
@@ -103,6 +104,8 @@ struct TransferDraft {
     idempotency_key: Option<String>,
     /// The vendor's fee rules, read only for a transfer linked to a payment.
     rules: Vec<SplitRule>,
+    /// The gateways: one that makes a transfer without a call has it written paid.
+    connect: Arc<ConnectGateways>,
     available_on: DateTime<Utc>,
     now: DateTime<Utc>,
 }
@@ -174,6 +177,13 @@ impl TransferDraft {
         let transfer = transfer.net_of_recovery(recovered, self.now);
         entries.extend(recovery_entry(transfer.id.to_string(), account.id, recovered).map_err(ledger)?);
         entries.extend(transfer.entry().map_err(ledger)?);
+        let made_without_call = match transfer.status {
+            TransferStatus::Pending => self.connect.for_account(&transfer.gateway_account_id).transfer_without_call(&transfer),
+            _ => None,
+        };
+        let Some(gateway_id) = made_without_call else { return Ok(TransferPlan { transfer, split, entries }) };
+        let (transfer, maturation) = transfer.paid_by_gateway(gateway_id, self.now).map_err(ledger)?;
+        entries.extend(maturation);
         Ok(TransferPlan { transfer, split, entries })
     }
 }
@@ -213,6 +223,7 @@ impl App {
             metadata: input.metadata,
             idempotency_key: key.as_ref().map(|k| k.as_str().to_owned()),
             rules,
+            connect: self.connect.clone(),
             available_on: now + Duration::days(i64::from(self.settings.balance_pending_days)),
             now,
         };
@@ -267,16 +278,9 @@ impl App {
         let entries =
             match self.connect.for_account(&transfer.gateway_account_id).create_transfer(&transfer, source.as_ref()).await {
                 Ok(gateway_id) => {
-                    let now = Utc::now();
-                    transfer.status = TransferStatus::Paid;
-                    transfer.gateway_transfer_id = Some(gateway_id);
-                    transfer.paid_at = Some(now);
-                    if transfer.available_on <= now {
-                        transfer.matured_at = Some(now);
-                        transfer.maturation_entry().map_err(AppError::internal)?.into_iter().collect()
-                    } else {
-                        Vec::new()
-                    }
+                    let maturation;
+                    (transfer, maturation) = transfer.paid_by_gateway(gateway_id, Utc::now()).map_err(AppError::internal)?;
+                    maturation.into_iter().collect()
                 }
                 Err(error) if error.keeps_pending() => {
                     error.log_kept_pending("transfer", transfer.id);
@@ -380,7 +384,15 @@ mod tests {
     use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentType};
     use domain::{Currency, Money};
 
+    use domain::events::EventType;
+    use domain::ledger::EntryKind;
+    use domain::payouts::Payout;
+    use serde_json::json;
+
     use super::*;
+    use crate::events_ports::OutboxEvent;
+    use crate::marketplace_ports::{AccountLink, ConnectGateway, GatewayBalance};
+    use crate::ports::GatewayError;
 
     fn usd(minor: i64) -> Money {
         Money::from_minor(minor, Currency::parse("currency", "USD").expect("USD"))
@@ -408,9 +420,54 @@ mod tests {
         LinkedPayment { payment, transferred_minor: 0, fee_taken_minor: None }
     }
 
+    /// A Connect gateway whose transfers need a call (`made_at_once` false), or one
+    /// that makes them without (as the mock does). Nothing else of it is called here.
+    struct Connect {
+        made_at_once: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl ConnectGateway for Connect {
+        async fn create_account(&self, _: &ConnectedAccount) -> Result<String, GatewayError> {
+            Err(GatewayError::Invalid("not in these tests".into()))
+        }
+        async fn create_account_link(&self, _: &ConnectedAccount, _: &AccountLink) -> Result<String, GatewayError> {
+            Err(GatewayError::Invalid("not in these tests".into()))
+        }
+        async fn create_transfer(&self, transfer: &Transfer, _: Option<&Payment>) -> Result<String, GatewayError> {
+            Ok(format!("tr_{}", transfer.id.simple()))
+        }
+        fn transfer_without_call(&self, transfer: &Transfer) -> Option<String> {
+            self.made_at_once.then(|| format!("tr_{}", transfer.id.simple()))
+        }
+        async fn reverse_transfer(&self, _: &Transfer, _: &TransferReversal) -> Result<String, GatewayError> {
+            Err(GatewayError::Invalid("not in these tests".into()))
+        }
+        async fn create_payout(&self, _: &Payout, _: &ConnectedAccount) -> Result<String, GatewayError> {
+            Err(GatewayError::Invalid("not in these tests".into()))
+        }
+        async fn cancel_payout(&self, _: &Payout, _: &ConnectedAccount) -> Result<(), GatewayError> {
+            Err(GatewayError::Invalid("not in these tests".into()))
+        }
+        async fn balance(&self, _: &ConnectedAccount) -> Result<Option<Vec<GatewayBalance>>, GatewayError> {
+            Ok(None)
+        }
+        fn settles_payouts_by_events(&self) -> bool {
+            false
+        }
+        fn owns_account(&self, _: &str) -> bool {
+            true
+        }
+    }
+
     fn draft(payment_id: Option<Uuid>) -> TransferDraft {
+        draft_for(payment_id, false)
+    }
+
+    fn draft_for(payment_id: Option<Uuid>, made_at_once: bool) -> TransferDraft {
         let now = Utc::now();
         TransferDraft {
+            connect: Arc::new(ConnectGateways::new(Arc::new(Connect { made_at_once }))),
             transfer_id: Uuid::now_v7(),
             split_id: Uuid::now_v7(),
             payment_id,
@@ -439,6 +496,51 @@ mod tests {
         let objects = |plan: &TransferPlan| plan.entries.iter().map(|e| e.object_id().to_owned()).collect::<Vec<_>>();
         assert_eq!(objects(&first), objects(&again));
         assert_eq!(first.transfer.connected_account_id, account.id);
+    }
+
+    /// A gateway that makes the transfer without a call has it written paid, with its
+    /// id, matured at once when its funds are due (as the answer's settlement would),
+    /// and the platform still hears `transfer.created` before `transfer.paid`. One
+    /// that needs a call leaves it pending, told as `transfer.created` alone.
+    #[test]
+    fn a_transfer_made_without_a_call_is_written_paid_with_both_events() {
+        let account = vendor(true);
+        let made = draft_for(None, true).plan(&account, None, 0).expect("planned");
+        assert_eq!(made.transfer.status, TransferStatus::Paid);
+        assert_eq!(made.transfer.gateway_transfer_id, Some(format!("tr_{}", made.transfer.id.simple())));
+        assert!(made.transfer.paid_at.is_some() && made.transfer.matured_at.is_some(), "due at once: matured");
+        let kinds = |plan: &TransferPlan| plan.entries.iter().map(|e| e.kind()).collect::<Vec<_>>();
+        assert_eq!(kinds(&made), vec![EntryKind::Transfer, EntryKind::Maturation]);
+        let types = |t: &Transfer| OutboxEvent::new_transfer(t).iter().map(|e| e.event_type).collect::<Vec<_>>();
+        assert_eq!(types(&made.transfer), vec![EventType::TransferCreated, EventType::TransferPaid]);
+        let created = &OutboxEvent::new_transfer(&made.transfer)[0];
+        assert_eq!(
+            (created.payload["status"].as_str(), &created.payload["gateway_transfer_id"]),
+            (Some("pending"), &json!(null))
+        );
+
+        let sent_later = draft_for(None, false).plan(&account, None, 0).expect("planned");
+        assert_eq!(
+            (sent_later.transfer.status, sent_later.transfer.gateway_transfer_id.as_deref()),
+            (TransferStatus::Pending, None)
+        );
+        assert_eq!(kinds(&sent_later), vec![EntryKind::Transfer]);
+        assert_eq!(types(&sent_later.transfer), vec![EventType::TransferCreated]);
+
+        let later = Utc::now() + Duration::days(2);
+        let not_due = TransferDraft { available_on: later, ..draft_for(None, true) }.plan(&account, None, 0).expect("planned");
+        assert_eq!((not_due.transfer.status, not_due.transfer.matured_at), (TransferStatus::Paid, None));
+        assert_eq!(kinds(&not_due), vec![EntryKind::Transfer]);
+    }
+
+    /// A debt that takes the whole transfer leaves nothing to send: paid as recorded,
+    /// with no gateway id and `transfer.paid` alone, whatever the gateway.
+    #[test]
+    fn a_transfer_the_debt_takes_whole_is_never_made_by_the_gateway() {
+        let taken = draft_for(None, true).plan(&vendor(true), None, -5_000).expect("planned");
+        assert_eq!((taken.transfer.status, taken.transfer.gateway_transfer_id.as_deref()), (TransferStatus::Paid, None));
+        let types: Vec<_> = OutboxEvent::new_transfer(&taken.transfer).iter().map(|e| e.event_type).collect();
+        assert_eq!(types, vec![EventType::TransferPaid]);
     }
 
     /// The account's status is the plan's to check: it is read in the write's

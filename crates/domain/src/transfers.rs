@@ -121,6 +121,41 @@ impl Transfer {
         }
     }
 
+    /// The transfer the gateway made (its id `gateway_id`): paid, and matured at once
+    /// when its funds are due already (`BALANCE_PENDING_DAYS` 0), with that entry.
+    pub fn paid_by_gateway(
+        &self,
+        gateway_id: String,
+        now: DateTime<Utc>,
+    ) -> Result<(Transfer, Option<JournalEntry>), LedgerError> {
+        let mut paid = Transfer {
+            status: TransferStatus::Paid,
+            gateway_transfer_id: Some(gateway_id),
+            paid_at: Some(now),
+            updated_at: now,
+            ..self.clone()
+        };
+        if paid.available_on > now {
+            return Ok((paid, None));
+        }
+        paid.matured_at = Some(now);
+        let maturation = paid.maturation_entry()?;
+        Ok((paid, maturation))
+    }
+
+    /// The transfer as it was first recorded, before the gateway made it: what
+    /// `transfer.created` tells of one written paid at once.
+    pub fn as_recorded(&self) -> Transfer {
+        Transfer {
+            status: TransferStatus::Pending,
+            gateway_transfer_id: None,
+            paid_at: None,
+            matured_at: None,
+            updated_at: self.created_at,
+            ..self.clone()
+        }
+    }
+
     /// What may still be reversed: of the vendor's whole share, recovered part included.
     pub fn reversible_minor(&self) -> i64 {
         self.amount.minor() + self.recovered_minor - self.reversed_minor

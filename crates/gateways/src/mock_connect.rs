@@ -18,6 +18,18 @@ impl MockConnectGateway {
     }
 }
 
+/// A description, or a destination account id, starting with `mock_failure:` makes
+/// the mock refuse the transfer (an escrow release's transfer has a fixed description).
+fn transfer_answer(transfer: &Transfer) -> Result<String, GatewayError> {
+    let failure = [&transfer.description, &transfer.gateway_account_id]
+        .into_iter()
+        .find_map(|text| text.strip_prefix(crate::MOCK_FAILURE_PREFIX));
+    if let Some(code) = failure {
+        return Err(GatewayError::Refused(format!("mock transfer refused: {code}")));
+    }
+    Ok(format!("tr_mock_{}", transfer.id.simple()))
+}
+
 #[async_trait::async_trait]
 impl ConnectGateway for MockConnectGateway {
     async fn create_account(&self, account: &ConnectedAccount) -> Result<String, GatewayError> {
@@ -28,16 +40,13 @@ impl ConnectGateway for MockConnectGateway {
         Ok(format!("{}/connect/mock/onboarding?account_id={}&link_id={}", self.public_url, account.id, link.id))
     }
 
-    /// A description, or a destination account id, starting with `mock_failure:` makes
-    /// the mock refuse the transfer (an escrow release's transfer has a fixed description).
     async fn create_transfer(&self, transfer: &Transfer, _source: Option<&Payment>) -> Result<String, GatewayError> {
-        let failure = [&transfer.description, &transfer.gateway_account_id]
-            .into_iter()
-            .find_map(|text| text.strip_prefix(crate::MOCK_FAILURE_PREFIX));
-        if let Some(code) = failure {
-            return Err(GatewayError::Refused(format!("mock transfer refused: {code}")));
-        }
-        Ok(format!("tr_mock_{}", transfer.id.simple()))
+        transfer_answer(transfer)
+    }
+
+    /// Every transfer the mock does not refuse: its answer needs no call.
+    fn transfer_without_call(&self, transfer: &Transfer) -> Option<String> {
+        transfer_answer(transfer).ok()
     }
 
     async fn reverse_transfer(&self, _transfer: &Transfer, reversal: &TransferReversal) -> Result<String, GatewayError> {
@@ -63,5 +72,35 @@ impl ConnectGateway for MockConnectGateway {
 
     fn owns_account(&self, gateway_account_id: &str) -> bool {
         gateway_account_id.starts_with("acct_mock_")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use domain::{Currency, Money};
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn transfer(description: &str) -> Transfer {
+        let now = Utc::now();
+        let account = domain::testing::vendor_account(Uuid::now_v7(), now).onboarded(now);
+        let amount = Money::from_minor(1_000, Currency::parse("currency", "USD").expect("USD"));
+        Transfer::pending(&account, None, amount, description.into(), now, now)
+    }
+
+    /// The answer without a call is the call's answer, so a transfer written paid at
+    /// once has the id a later call (the recovery job's) would get; a refusal the
+    /// mock is told to make still goes through the call.
+    #[tokio::test]
+    async fn a_transfer_is_made_without_a_call_unless_it_is_to_be_refused() {
+        let mock = MockConnectGateway::new("http://localhost:30051");
+        let made = transfer("order 7");
+        let called = mock.create_transfer(&made, None).await.expect("made");
+        assert_eq!(mock.transfer_without_call(&made), Some(called));
+        let refused = transfer("mock_failure:account_closed");
+        assert!(mock.create_transfer(&refused, None).await.is_err());
+        assert_eq!(mock.transfer_without_call(&refused), None);
     }
 }

@@ -149,7 +149,7 @@ pub(crate) fn add_transfers(inserts: &mut Inserts, transfers: &[&Transfer]) -> R
             .bind(micros(t.created_at))
             .bind(micros(t.updated_at));
     });
-    let events: Vec<OutboxEvent> = transfers.iter().filter_map(|t| OutboxEvent::transfer(t)).collect();
+    let events: Vec<OutboxEvent> = transfers.iter().flat_map(|t| OutboxEvent::new_transfer(t)).collect();
     outbox::add_events(inserts, &events);
     Ok(())
 }
