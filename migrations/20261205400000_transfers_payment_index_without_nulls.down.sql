@@ -1,0 +1,2 @@
+DROP INDEX transfers_payment;
+CREATE INDEX transfers_payment ON transfers (payment_id);
