@@ -7,14 +7,16 @@ use chrono::{Duration, Utc};
 use domain::escrow::{CANCELLATION_REASON_LEN_MAX, EscrowHold, EscrowStatus};
 use domain::fees::calculate_fee;
 use domain::payment::parse_uuid;
-use domain::transfers::{Transfer, fee_entry, recovery, recovery_entry};
+use domain::transfers::{Transfer, TransferStatus, fee_entry, recovery, recovery_entry};
 use domain::{FieldError, accounts::AccountStatus};
 use uuid::Uuid;
 
 use crate::auth::{Principal, visible};
 use crate::escrow_ports::{FROZEN, ReleaseContext, ReleasePlan};
+use crate::gateways::ConnectGateways;
 use crate::marketplace_ports::{Guarded, PaymentSplit};
 use crate::ports::Page;
+use crate::transfers::made_without_call;
 use crate::{App, AppError};
 
 pub const EXPIRED_BATCH_DEFAULT: i64 = 100;
@@ -38,7 +40,7 @@ impl Drop for StopOnDrop {
 /// The release of one hold: escrow → platform cash, the fee to the fee account, what
 /// the merchant owes the platform back to its receivable, the rest to the
 /// merchant's pending balance as a transfer.
-fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePlan, String> {
+fn plan_release(context: &ReleaseContext, pending_days: u32, connect: &ConnectGateways) -> Result<ReleasePlan, String> {
     let hold = &context.hold;
     if !hold.status.can_become(EscrowStatus::Released) {
         return Err(format!("escrow hold is {}, only a holding escrow can be released", hold.status));
@@ -65,9 +67,13 @@ fn plan_release(context: &ReleaseContext, pending_days: u32) -> Result<ReleasePl
         Transfer::pending(account, Some(hold.payment_id), quote.transfer_amount, description, available_on, now)
             .net_of_recovery(recovered, now)
     });
-    if let Some(transfer) = &transfer {
-        entries.extend(transfer.entry().map_err(ledger)?);
-    }
+    let transfer = match transfer {
+        Some(transfer) => {
+            entries.extend(transfer.entry().map_err(ledger)?);
+            Some(made_without_call(connect, transfer, now, &mut entries).map_err(ledger)?)
+        }
+        None => None,
+    };
     let split = PaymentSplit {
         id: Uuid::now_v7(),
         payment_id: hold.payment_id,
@@ -107,7 +113,7 @@ impl App {
         principal.ensure_service()?;
         self.store.escrow(id).await?.ok_or(AppError::NotFound("escrow hold"))?;
         let pending_days = self.settings.balance_pending_days;
-        let plan = |context: &ReleaseContext| plan_release(context, pending_days);
+        let plan = |context: &ReleaseContext| plan_release(context, pending_days, &self.connect);
         match self.store.release_escrow(id, &plan).await? {
             Guarded::Done(released) => Ok(self.after_release(released, "manual").await),
             Guarded::Refused(reason) => Err(AppError::FailedPrecondition(reason)),
@@ -161,7 +167,7 @@ impl App {
     /// One worker: batches from `queue` until it is empty or `stop` is set.
     async fn release_batches(self, queue: Arc<Mutex<Vec<Vec<Uuid>>>>, stop: Arc<AtomicBool>) -> usize {
         let pending_days = self.settings.balance_pending_days;
-        let plan = |context: &ReleaseContext| plan_release(context, pending_days);
+        let plan = |context: &ReleaseContext| plan_release(context, pending_days, &self.connect);
         let mut count = 0;
         while !stop.load(Ordering::Relaxed) {
             let Some(batch) = queue.lock().ok().and_then(|mut queue| queue.pop()) else { break };
@@ -189,6 +195,10 @@ impl App {
                 crate::metrics::escrow_release("expired");
                 let transfer = release.transfer?;
                 crate::metrics::transfer(transfer.status.as_str());
+                // Paid as written (the mock), or settled with nothing to send.
+                if transfer.status != TransferStatus::Pending {
+                    return None;
+                }
                 let app = self.clone();
                 Some(tokio::spawn(async move { app.gateway_answer(&transfer).await }))
             })

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use domain::accounts::{AccountStatus, ConnectedAccount};
 use domain::fees::{SplitRule, calculate_fee};
-use domain::ledger::LedgerError;
+use domain::ledger::{JournalEntry, LedgerError};
 use domain::payment::{PaymentStatus, parse_optional_uuid, parse_uuid};
 use domain::transfers::{
     DESCRIPTION_LEN_MAX, ReversalSplit, ReversalStatus, Transfer, TransferReversal, TransferStatus, fee_entry, receivable,
@@ -177,15 +177,28 @@ impl TransferDraft {
         let transfer = transfer.net_of_recovery(recovered, self.now);
         entries.extend(recovery_entry(transfer.id.to_string(), account.id, recovered).map_err(ledger)?);
         entries.extend(transfer.entry().map_err(ledger)?);
-        let made_without_call = match transfer.status {
-            TransferStatus::Pending => self.connect.for_account(&transfer.gateway_account_id).transfer_without_call(&transfer),
-            _ => None,
-        };
-        let Some(gateway_id) = made_without_call else { return Ok(TransferPlan { transfer, split, entries }) };
-        let (transfer, maturation) = transfer.paid_by_gateway(gateway_id, self.now).map_err(ledger)?;
-        entries.extend(maturation);
+        let transfer = made_without_call(&self.connect, transfer, self.now, &mut entries).map_err(ledger)?;
         Ok(TransferPlan { transfer, split, entries })
     }
+}
+
+/// A pending transfer whose gateway makes it without a call (the mock), written paid,
+/// with its maturation entry (added to `entries`) when its funds are due at once;
+/// any other transfer as it is.
+pub(crate) fn made_without_call(
+    connect: &ConnectGateways,
+    transfer: Transfer,
+    now: DateTime<Utc>,
+    entries: &mut Vec<JournalEntry>,
+) -> Result<Transfer, LedgerError> {
+    let gateway_id = match transfer.status {
+        TransferStatus::Pending => connect.for_account(&transfer.gateway_account_id).transfer_without_call(&transfer),
+        _ => None,
+    };
+    let Some(gateway_id) = gateway_id else { return Ok(transfer) };
+    let (paid, maturation) = transfer.paid_by_gateway(gateway_id, now)?;
+    entries.extend(maturation);
+    Ok(paid)
 }
 
 fn ledger(error: LedgerError) -> String {
