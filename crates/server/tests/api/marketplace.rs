@@ -1,6 +1,7 @@
+use api::proto::event_service_client::EventServiceClient;
 use api::proto::{
     self, CalculateFeeRequest, CreatePayoutRequest, CreateSplitRuleRequest, CreateTransferRequest, GetBalanceRequest,
-    GetConnectedAccountRequest, GetPayoutRequest, ReverseTransferRequest,
+    GetConnectedAccountRequest, GetPayoutRequest, ListEventsRequest, ReverseTransferRequest,
 };
 use app::Role;
 
@@ -157,6 +158,25 @@ async fn a_vendor_is_onboarded_paid_and_paid_out_with_the_fee_kept_by_the_platfo
         .transfer
         .expect("transfer");
     assert_eq!(transfer.status, i32::from(proto::TransferStatus::Paid));
+    assert_eq!(transfer.gateway_transfer_id, format!("tr_mock_{}", transfer.id.replace('-', "")));
+    // The mock made it without a call and it was written paid at once; the platform
+    // hears what a gateway's later answer tells: created (pending), then paid.
+    let mut events = EventServiceClient::new(app.channel.clone());
+    let request = ListEventsRequest { object_id: transfer.id.clone(), limit: 10, ..Default::default() };
+    let told = events.list_events(authed(request, &admin)).await.expect("events").into_inner().events;
+    let told: Vec<_> = told
+        .iter()
+        .rev()
+        .map(|event| {
+            let data: serde_json::Value = serde_json::from_str(&event.data_json).expect("JSON");
+            (event.r#type.clone(), data["status"].clone(), data["gateway_transfer_id"].clone())
+        })
+        .collect();
+    let made = serde_json::Value::from(transfer.gateway_transfer_id.clone());
+    assert_eq!(
+        told,
+        [("transfer.created".into(), "pending".into(), serde_json::Value::Null), ("transfer.paid".into(), "paid".into(), made)]
+    );
     assert_eq!(app.ledger_balance("platform_fees:USD").await, 1000, "the fee is in the platform's fee account");
     assert_eq!(app.ledger_balance("platform_cash:USD").await, 0);
 
