@@ -394,12 +394,11 @@ impl App {
 
 #[cfg(test)]
 mod tests {
-    use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentType};
-    use domain::{Currency, Money};
-
     use domain::events::EventType;
     use domain::ledger::EntryKind;
+    use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentType};
     use domain::payouts::Payout;
+    use domain::{Currency, Money};
     use serde_json::json;
 
     use super::*;
