@@ -16,7 +16,7 @@ use crate::escrow_ports::{FROZEN, ReleaseContext, ReleasePlan};
 use crate::gateways::ConnectGateways;
 use crate::marketplace_ports::{Guarded, PaymentSplit};
 use crate::ports::Page;
-use crate::transfers::made_without_call;
+use crate::transfers::with_entries;
 use crate::{App, AppError};
 
 pub const EXPIRED_BATCH_DEFAULT: i64 = 100;
@@ -67,13 +67,7 @@ fn plan_release(context: &ReleaseContext, pending_days: u32, connect: &ConnectGa
         Transfer::pending(account, Some(hold.payment_id), quote.transfer_amount, description, available_on, now)
             .net_of_recovery(recovered, now)
     });
-    let transfer = match transfer {
-        Some(transfer) => {
-            entries.extend(transfer.entry().map_err(ledger)?);
-            Some(made_without_call(connect, transfer, now, &mut entries).map_err(ledger)?)
-        }
-        None => None,
-    };
+    let transfer = transfer.map(|transfer| with_entries(connect, transfer, now, &mut entries)).transpose().map_err(ledger)?;
     let split = PaymentSplit {
         id: Uuid::now_v7(),
         payment_id: hold.payment_id,

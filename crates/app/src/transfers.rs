@@ -176,21 +176,21 @@ impl TransferDraft {
         let recovered = recovery(-receivable_balance.min(0), self.amount);
         let transfer = transfer.net_of_recovery(recovered, self.now);
         entries.extend(recovery_entry(transfer.id.to_string(), account.id, recovered).map_err(ledger)?);
-        entries.extend(transfer.entry().map_err(ledger)?);
-        let transfer = made_without_call(&self.connect, transfer, self.now, &mut entries).map_err(ledger)?;
+        let transfer = with_entries(&self.connect, transfer, self.now, &mut entries).map_err(ledger)?;
         Ok(TransferPlan { transfer, split, entries })
     }
 }
 
-/// A pending transfer whose gateway makes it without a call (the mock), written paid,
-/// with its maturation entry (added to `entries`) when its funds are due at once;
-/// any other transfer as it is.
-pub(crate) fn made_without_call(
+/// A new transfer's entries (added to `entries`) and the transfer to write: a pending
+/// one whose gateway makes it without a call (the mock) written paid, with its
+/// maturation entry when its funds are due at once; any other as it is.
+pub(crate) fn with_entries(
     connect: &ConnectGateways,
     transfer: Transfer,
     now: DateTime<Utc>,
     entries: &mut Vec<JournalEntry>,
 ) -> Result<Transfer, LedgerError> {
+    entries.extend(transfer.entry()?);
     let gateway_id = match transfer.status {
         TransferStatus::Pending => connect.for_account(&transfer.gateway_account_id).transfer_without_call(&transfer),
         _ => None,

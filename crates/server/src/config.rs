@@ -648,12 +648,11 @@ fn default_gateway(use_mock: bool, stripe: &GatewayConfig, allsecure: &GatewayCo
     }
 }
 
-/// `DB_URL` wins; else `DB_HOST` builds a PostgreSQL URL; else an SQLite file.
 /// One worker thread per core, or half of them (at least one) when PostgreSQL runs on
 /// this machine: it then needs the cores as much as the service, and two workers
-/// waking each other across two busy cores cost more than they gave (issue 11:
-/// GetPayment 10 % more reads with one on 2 cores shared with PostgreSQL, transfers
-/// 4 %, escrow releases 7 % fewer). SQLite's work is the service's own: every core.
+/// waking each other across two busy cores cost more than they gave (issue 11: on 2
+/// cores shared with PostgreSQL, GetPayment 5-10 % more reads with one, transfers 4 %
+/// more, escrow releases 7 % fewer). SQLite's work is the service's own: every core.
 fn default_worker_threads(db_url: &str, cores: usize) -> usize {
     if database_on_this_host(db_url) { (cores / 2).max(1) } else { cores }
 }
@@ -670,6 +669,7 @@ fn database_on_this_host(db_url: &str) -> bool {
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// `DB_URL` wins; else `DB_HOST` builds a PostgreSQL URL; else an SQLite file.
 fn database_url(r: &mut Reader<'_>, data_dir: &std::path::Path) -> Secret {
     if let Some(url) = r.raw("DB_URL").map(str::trim).map(str::to_owned) {
         if store::Dialect::of_url(&url).is_none() {
