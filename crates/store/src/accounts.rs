@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Transaction};
 use uuid::Uuid;
 
+use crate::known_vendors::Vendors;
 use crate::rows::{ROWS_PER_INSERT, by_id, corrupt, flag, get, micros, paged, time, uuid, value_rows};
 use crate::{SqlStore, db, outbox};
 
@@ -39,17 +40,16 @@ fn account(row: &AnyRow) -> Result<ConnectedAccount, StoreError> {
 }
 
 /// The vendors' accounts that exist, and the balances of the receivables named
-/// beside them (a receivable with no row yet is missing: its balance is 0), read
-/// on the caller's connection (in its transaction, if any), not locked: one
-/// statement for a batch's requests.
+/// beside them, read on the caller's connection (in its transaction, if any), not
+/// locked: one statement for a batch's requests.
 pub(crate) async fn vendors_with_receivables<'a>(
     connection: &mut sqlx::AnyConnection,
     requests: impl Iterator<Item = (Uuid, &'a str)>,
-) -> Result<(HashMap<Uuid, ConnectedAccount>, HashMap<String, i64>), StoreError> {
+) -> Result<Vendors, StoreError> {
     let pairs: Vec<(String, &str)> =
         requests.collect::<BTreeSet<_>>().into_iter().map(|(id, receivable)| (id.to_string(), receivable)).collect();
     let columns: Vec<String> = COLUMNS.split(", ").map(|column| format!("a.{column}")).collect();
-    let (mut accounts, mut balances) = (HashMap::with_capacity(pairs.len()), HashMap::with_capacity(pairs.len()));
+    let mut vendors = Vendors { accounts: HashMap::with_capacity(pairs.len()), receivables: HashMap::with_capacity(pairs.len()) };
     for chunk in pairs.chunks(ROWS_PER_INSERT) {
         // VALUES' columns are column1… on both databases (SQLite cannot rename them).
         let sql = format!(
@@ -64,13 +64,13 @@ pub(crate) async fn vendors_with_receivables<'a>(
         }
         for row in query.fetch_all(&mut *connection).await.map_err(db)? {
             let found = account(&row)?;
-            accounts.insert(found.id, found);
+            vendors.accounts.insert(found.id, found);
             if let Some(balance) = get::<Option<i64>>(&row, "receivable_balance")? {
-                balances.insert(get::<String>(&row, "receivable")?, balance);
+                vendors.receivables.insert(get::<String>(&row, "receivable")?, balance);
             }
         }
     }
-    Ok((accounts, balances))
+    Ok(vendors)
 }
 
 /// `account.updated` with the account as the caller's transaction changed it.

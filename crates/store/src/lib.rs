@@ -14,6 +14,7 @@ mod escrow;
 mod events;
 mod idempotency;
 mod inserts;
+mod known_vendors;
 mod ledger;
 mod outbox;
 mod payment_events;
@@ -126,6 +127,7 @@ pub struct SqlStore {
     reads: AnyPool,
     dialect: Dialect,
     known_accounts: std::sync::Arc<ledger::KnownAccounts>,
+    known_vendors: std::sync::Arc<known_vendors::KnownVendors>,
     /// Transfer batches written as one statement, not in a transaction: a fallback
     /// that hid a broken fast path would otherwise go unseen.
     transfer_batches_at_once: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -184,7 +186,14 @@ impl SqlStore {
             Dialect::Sqlite => sqlite_reads(&pool, &url, options.acquire_timeout).await?,
             Dialect::Postgres => pool.clone(),
         };
-        Ok(Self { pool, reads, dialect, known_accounts: Default::default(), transfer_batches_at_once: Default::default() })
+        Ok(Self {
+            pool,
+            reads,
+            dialect,
+            known_accounts: Default::default(),
+            known_vendors: Default::default(),
+            transfer_batches_at_once: Default::default(),
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -194,6 +203,11 @@ impl SqlStore {
     /// The ledger accounts this store has found, for `ledger::post_entries`.
     pub(crate) fn known_accounts(&self) -> &ledger::KnownAccounts {
         &self.known_accounts
+    }
+
+    /// The vendors transfer batches were last written on, for `transfers` alone.
+    pub(crate) fn known_vendors(&self) -> &known_vendors::KnownVendors {
+        &self.known_vendors
     }
 
     /// How many batches of transfers were written as one statement (PostgreSQL):

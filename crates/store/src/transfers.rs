@@ -19,11 +19,12 @@ use sqlx::{Any, AnyConnection, AssertSqlSafe, Row, Transaction};
 use uuid::Uuid;
 
 use crate::inserts::Inserts;
+use crate::known_vendors::Vendors;
 use crate::rows::{
     PAYMENT_COLUMNS, WIDE_ROWS_PER_STATEMENT, by_id, corrupt, due, first_of_value_rows, get, micros, paged, time, uuid,
     value_rows,
 };
-use crate::{Dialect, SqlStore, accounts, db, idempotency, ledger, outbox, rows};
+use crate::{Dialect, SqlStore, accounts, db, idempotency, known_vendors, ledger, outbox, rows};
 
 /// `amount` is the vendor's share, `recovered_amount` what of it repaid the vendor's
 /// debt: the domain's amount (what reached the vendor) is their difference. Stored
@@ -240,6 +241,11 @@ fn rows_and_entries(planned: &[(usize, TransferPlan)]) -> Result<(Inserts, Vec<J
     Ok((rows, planned.iter().flat_map(|(_, plan)| plan.entries.iter().cloned()).collect()))
 }
 
+/// Each request's vendor and the receivable its plan is given the balance of.
+fn pairs<'r>(requests: impl IntoIterator<Item = &'r TransferRequest>) -> impl Iterator<Item = (Uuid, &'r str)> {
+    requests.into_iter().map(|r| (r.account_id, r.receivable.as_str()))
+}
+
 /// The keys of the planned requests, each with the transfer it would point at.
 fn claims_of<'r>(requests: &'r [TransferRequest], planned: &[(usize, TransferPlan)]) -> Vec<(&'r IdempotencyClaim, String)> {
     let claim =
@@ -343,7 +349,8 @@ impl SqlStore {
             return Ok(answers);
         }
         let mut tx = self.begin().await?;
-        let mut planned = self.plan_together(&mut tx, requests).await?;
+        let vendors = accounts::vendors_with_receivables(&mut tx, pairs(requests)).await?;
+        let mut planned = self.plan_together(&mut tx, requests, &vendors).await?;
         let claims = claims_of(requests, &planned);
         let claimed = idempotency::claim_all(&mut tx, &claims).await?;
         planned.retain(|(index, _)| {
@@ -376,28 +383,59 @@ impl SqlStore {
     }
 
     /// `create_together` as one statement outside a transaction, its keys claimed by a
-    /// plain INSERT in it: `None` when the batch cannot be one statement.
+    /// plain INSERT in it: `None` when the batch cannot be one statement. Planned on
+    /// the vendors the last batch to them was written on when they are kept
+    /// (`known_vendors`), else on a read of them; the statement writes nothing unless
+    /// they are unchanged. They are kept for the next batch when every request was
+    /// written and none moved a receivable.
     async fn create_in_one_statement(
         &self,
         requests: &[TransferRequest],
     ) -> Result<Option<Vec<Option<Guarded<Transfer>>>>, StoreError> {
         let mut connection = self.pool().acquire().await.map_err(db)?;
-        let planned = self.plan_together(&mut connection, requests).await?;
+        let vendors = match self.known_vendors().of(pairs(requests)) {
+            Some(kept) => kept,
+            None => accounts::vendors_with_receivables(&mut connection, pairs(requests)).await?,
+        };
+        let planned = self.plan_together(&mut connection, requests, &vendors).await?;
+        let written = self.write_at_once(&mut connection, requests, &planned, &vendors).await;
+        let unchanged = planned.len() == requests.len() && planned.iter().all(|(_, plan)| plan.transfer.recovered_minor == 0);
+        match written {
+            Ok(true) if unchanged => self.known_vendors().keep(pairs(requests), &vendors),
+            _ => self.known_vendors().forget(pairs(requests)),
+        }
+        if !written? {
+            return Ok(None);
+        }
+        Ok(Some(answered(requests.len(), planned)))
+    }
+
+    /// The planned requests in one statement, if the vendors are still as `vendors`
+    /// says: false when they do not fit in one. True when none was planned.
+    async fn write_at_once(
+        &self,
+        connection: &mut AnyConnection,
+        requests: &[TransferRequest],
+        planned: &[(usize, TransferPlan)],
+        vendors: &Vendors,
+    ) -> Result<bool, StoreError> {
         if planned.is_empty() {
-            return Ok(Some(answered(requests.len(), planned)));
+            return Ok(true);
         }
         const CLAIMED: &str = "claimed";
-        let claims = claims_of(requests, &planned);
-        let (mut rows, entries) = rows_and_entries(&planned)?;
+        let claims = claims_of(requests, planned);
+        let (mut rows, entries) = rows_and_entries(planned)?;
         let after = (!claims.is_empty()).then_some(CLAIMED);
         if let Some(name) = after {
             idempotency::add_claims(&mut rows, name, &claims);
         }
-        if !ledger::post_at_once(&mut connection, self.known_accounts(), &entries, rows, after).await? {
-            return Ok(None);
+        let written_on = planned.iter().map(|(index, _)| &requests[*index]);
+        let unchanged = known_vendors::add_unchanged(&mut rows, pairs(written_on), vendors, after);
+        if !ledger::post_at_once(connection, self.known_accounts(), &entries, rows, Some(unchanged)).await? {
+            return Ok(false);
         }
         self.transfer_batches_at_once.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(Some(answered(requests.len(), planned)))
+        Ok(true)
     }
 
     /// The plans of the batch's requests that can be written together (`create_together`),
@@ -406,14 +444,12 @@ impl SqlStore {
         &self,
         connection: &mut AnyConnection,
         requests: &[TransferRequest],
+        vendors: &Vendors,
     ) -> Result<Vec<(usize, TransferPlan)>, StoreError> {
-        let (vendors, receivables) =
-            accounts::vendors_with_receivables(connection, requests.iter().map(|r| (r.account_id, r.receivable.as_str())))
-                .await?;
         let (mut keys, mut payments) = (HashSet::new(), HashSet::new());
         let mut firsts = Vec::with_capacity(requests.len());
         for (index, request) in requests.iter().enumerate() {
-            if !vendors.contains_key(&request.account_id) {
+            if !vendors.accounts.contains_key(&request.account_id) {
                 continue;
             }
             let first_of_its_key = request.claim.as_ref().is_none_or(|c| keys.insert((c.scope.as_str(), c.key.as_str())));
@@ -435,8 +471,8 @@ impl SqlStore {
                 },
                 None => None,
             };
-            let receivable = receivables.get(&request.receivable).copied().unwrap_or_default();
-            if let Ok(plan) = (request.plan)(&vendors[&request.account_id], linked.as_ref(), receivable) {
+            let receivable = vendors.receivable(&request.receivable);
+            if let Ok(plan) = (request.plan)(&vendors.accounts[&request.account_id], linked.as_ref(), receivable) {
                 planned.push((index, plan));
             }
         }
@@ -465,9 +501,9 @@ impl SqlStore {
     async fn write_alone(&self, request: &TransferRequest) -> Result<Guarded<Transfer>, StoreError> {
         let TransferRequest { claim, account_id, transfer_id: _, payment_id, receivable, plan } = request;
         let mut tx = self.begin().await?;
-        let (mut vendors, receivables) =
+        let mut vendors =
             accounts::vendors_with_receivables(&mut tx, std::iter::once((*account_id, receivable.as_str()))).await?;
-        let Some(vendor) = vendors.remove(account_id) else {
+        let Some(vendor) = vendors.accounts.remove(account_id) else {
             return Err(StoreError::NotFound("connected account"));
         };
         let linked = match *payment_id {
@@ -477,7 +513,7 @@ impl SqlStore {
             },
             None => None,
         };
-        let planned = plan(&vendor, linked.as_ref(), receivables.get(receivable).copied().unwrap_or_default());
+        let planned = plan(&vendor, linked.as_ref(), vendors.receivable(receivable));
         let plan = match idempotency::claim_for_plan(&mut tx, claim.as_ref(), planned, |p| p.transfer.id.to_string()).await? {
             Ok(plan) => plan,
             Err(answer) => return Ok(answer),

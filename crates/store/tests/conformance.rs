@@ -15,7 +15,7 @@ use app::ports::{
     SessionAttachment, Settlement, WebhookLog,
 };
 use chrono::Utc;
-use domain::accounts::ConnectedAccount;
+use domain::accounts::{AccountStatus, ConnectedAccount};
 use domain::ledger::{AccountKind, EntryKind, JournalEntry, LedgerAccount};
 use domain::payment::{CheckoutInput, CheckoutRequest, Payment, PaymentStatus, PaymentType};
 use domain::transfers::{Transfer, TransferStatus};
@@ -60,6 +60,7 @@ on_both_databases!(
     a_transfer_is_planned_with_its_vendor_and_refused_without_one,
     a_transfer_written_before_its_answer_was_lost_is_the_answer,
     a_batch_of_transfers_is_written_whole_or_not_at_all,
+    a_transfer_is_written_only_on_its_vendor_as_it_stands,
 );
 
 async fn fresh_store(postgres: bool) -> SqlStore {
@@ -813,6 +814,82 @@ async fn a_batch_of_transfers_is_written_whole_or_not_at_all(store: SqlStore) {
     assert!(matches!(&replay[0], Ok(Guarded::KeyExists { resource_id, .. }) if *resource_id == Some(ids[1].to_string())));
     assert_eq!(store.ledger_balance("platform_cash:USD").await.expect("balance"), 230);
     assert_eq!(store.ledger_balance(&pending).await.expect("balance"), cash + 270);
+    assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// A transfer is written only on its vendor as it stands when written: a debt that
+/// appeared, or an account restricted, since the last transfer to the vendor (whose
+/// statement on PostgreSQL kept the vendor for the next batch) is what the written
+/// plan saw, and a plan made on the vendor as it was is not written.
+async fn a_transfer_is_written_only_on_its_vendor_as_it_stands(store: SqlStore) {
+    settle_with(&store, "10", |p| vec![p.capture_entry().expect("capture")]).await.expect("platform cash");
+    let vendor = onboarded_vendor(&store).await;
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorded = |minor: i64| {
+        let (request, transfer) = transfer_request(&vendor, minor, None);
+        let (plan, seen) = (request.plan.clone(), seen.clone());
+        let planned = move |given: &ConnectedAccount, linked: Option<&LinkedPayment>, receivable: i64| {
+            seen.lock().expect("seen").push((given.status, receivable));
+            if given.status != AccountStatus::Active {
+                return Err(format!("the account is {}", given.status));
+            }
+            let mut planned = plan(given, linked, receivable)?;
+            planned.transfer.description = format!("planned on a receivable of {receivable}");
+            Ok(planned)
+        };
+        (TransferRequest { plan: Arc::new(planned), ..request }, transfer)
+    };
+    let write = |minor: i64| {
+        let (request, transfer) = recorded(minor);
+        let store = store.clone();
+        async move { (store.create_transfers(&[request]).await.remove(0), transfer.id) }
+    };
+    let described = |id: uuid::Uuid| {
+        let store = store.clone();
+        async move { store.transfer(id).await.expect("read").expect("written").description }
+    };
+    // The first creates the vendor's ledger account, the second finds it (the store
+    // knows an account once an update found its row), the third is one statement.
+    for _ in 0..3 {
+        assert!(matches!(write(100).await.0, Ok(Guarded::Done(_))));
+    }
+    let postgres = store.dialect() == store::Dialect::Postgres;
+    assert_eq!(store.transfer_batches_at_once(), u64::from(postgres));
+
+    let owes = LedgerAccount::owned(AccountKind::VendorReceivable, vendor.id.to_string(), usd());
+    let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
+    settle_with(&store, "5", |p| {
+        let debt = JournalEntry::movement(
+            EntryKind::Withdrawal,
+            p.id.to_string(),
+            owes.clone(),
+            cash.clone(),
+            Money::from_minor(250, usd()),
+        );
+        vec![p.capture_entry().expect("capture"), debt.expect("entry")]
+    })
+    .await
+    .expect("a debt of the vendor");
+    seen.lock().expect("seen").clear();
+    let (answer, id) = write(100).await;
+    assert!(matches!(answer, Ok(Guarded::Done(_))), "{answer:?}");
+    assert_eq!(described(id).await, "planned on a receivable of -250");
+    let planned_on: Vec<i64> = seen.lock().expect("seen").iter().map(|(_, receivable)| *receivable).collect();
+    assert_eq!(planned_on.last(), Some(&-250), "{planned_on:?}");
+    // Read afresh, the vendor is kept again: the next one is one statement.
+    let at_once = store.transfer_batches_at_once();
+    let (answer, id) = write(100).await;
+    assert!(matches!(answer, Ok(Guarded::Done(_))), "{answer:?}");
+    assert_eq!(described(id).await, "planned on a receivable of -250");
+    assert_eq!(store.transfer_batches_at_once(), at_once + u64::from(postgres));
+
+    let restricted = ConnectedAccount { status: AccountStatus::Restricted, ..vendor.clone() };
+    assert!(store.apply_gateway_account(&restricted, Utc::now().timestamp()).await.expect("restricted"));
+    let (answer, id) = write(100).await;
+    assert!(matches!(&answer, Ok(Guarded::Refused(reason)) if reason == "the account is restricted"), "{answer:?}");
+    assert_eq!(store.transfer(id).await.expect("read"), None);
+    let pending = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd()).code();
+    assert_eq!(store.ledger_balance(&pending).await.expect("balance"), 500);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
 }
 
