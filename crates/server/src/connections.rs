@@ -21,6 +21,7 @@ use axum::extract::Request;
 use http_body::Frame;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
@@ -94,7 +95,7 @@ async fn serve_connection(stream: TcpStream, router: Router, limits: Limits, sto
         .timer(TokioTimer::new())
         .keep_alive_interval(limits.keepalive_interval)
         .keep_alive_timeout(limits.keepalive_interval);
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(UnvectoredWrites(stream)), service).into_owned();
     tokio::pin!(connection);
     let opened = Instant::now();
     let grace = loop {
@@ -118,6 +119,35 @@ async fn serve_connection(stream: TcpStream, router: Router, limits: Limits, sto
     match grace {
         Some(grace) => drop(tokio::time::timeout(grace, connection).await),
         None => drop(connection.await),
+    }
+}
+
+/// The accepted socket, saying it writes no vectors. HTTP/2 (h2) then copies a DATA
+/// frame under 1 KiB into its write buffer instead of chaining it for a vectored
+/// write, so a small gRPC response (headers, message and the status trailers) leaves
+/// in one write. Chained, the trailers could not join the buffer before it was
+/// written: two writes per response, and two wakeups of the client to read them
+/// (ARCHITECTURE.md, "Performance").
+struct UnvectoredWrites<S>(S);
+
+impl<S: AsyncRead + Unpin> AsyncRead for UnvectoredWrites<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+/// `is_write_vectored` is the trait's default, false.
+impl<S: AsyncWrite + Unpin> AsyncWrite for UnvectoredWrites<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 
@@ -193,5 +223,107 @@ impl http_body::Body for TrackedBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use axum::body::Bytes;
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::{Request, Response};
+
+    use super::*;
+
+    /// A stream that counts the writes that carry bytes, and says it writes vectors
+    /// when `vectored` (as a TCP socket does).
+    struct CountedWrites<S> {
+        inner: S,
+        vectored: bool,
+        writes: Arc<AtomicUsize>,
+    }
+
+    impl<S: AsyncRead + Unpin> AsyncRead for CountedWrites<S> {
+        fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl<S: AsyncWrite + Unpin> AsyncWrite for CountedWrites<S> {
+        fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+            let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if matches!(written, Poll::Ready(Ok(n)) if n > 0) {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+            }
+            written
+        }
+
+        /// All the buffers as one write, as a socket's `writev`.
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[std::io::IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let joined: Vec<u8> = bufs.iter().flat_map(|buf| buf.iter().copied()).collect();
+            self.poll_write(cx, &joined)
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// How many writes the server makes for the second of two gRPC-shaped responses
+    /// over HTTP/2 (a 400-byte message, then the status trailers), on `io`.
+    async fn writes_of_a_response<S>(io: impl FnOnce(CountedWrites<tokio::io::DuplexStream>) -> S) -> usize
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let server_io = io(CountedWrites { inner: server_io, vectored: true, writes: writes.clone() });
+        let service = hyper::service::service_fn(|_: Request<hyper::body::Incoming>| async {
+            let mut trailers = hyper::HeaderMap::new();
+            trailers.insert("grpc-status", hyper::header::HeaderValue::from_static("0"));
+            let frames = [Frame::data(Bytes::from(vec![7u8; 400])), Frame::trailers(trailers)];
+            let body = StreamBody::new(tokio_stream::iter(frames.map(Ok::<_, Infallible>)));
+            Ok::<_, Infallible>(Response::new(body))
+        });
+        let server =
+            hyper::server::conn::http2::Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(server_io), service);
+        tokio::spawn(server);
+        let (mut sender, client) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client_io)).await.expect("handshake");
+        tokio::spawn(client);
+        let mut counted = 0;
+        for _ in 0..2 {
+            let before = writes.load(Ordering::SeqCst);
+            let request = Request::post("http://test/payment.v1.PaymentService/GetPayment")
+                .header("content-type", "application/grpc")
+                .body(String::new())
+                .expect("request");
+            let response = sender.send_request(request).await.expect("response");
+            let collected = response.into_body().collect().await.expect("body");
+            assert_eq!(collected.trailers().and_then(|t| t.get("grpc-status")).map(|v| v.as_bytes()), Some(&b"0"[..]));
+            counted = writes.load(Ordering::SeqCst) - before;
+        }
+        counted
+    }
+
+    /// Through `UnvectoredWrites` a small response leaves in one write; on a stream
+    /// that writes vectors (a bare socket) its trailers took a second one.
+    #[tokio::test]
+    async fn a_small_response_leaves_in_one_write() {
+        assert_eq!(writes_of_a_response(UnvectoredWrites).await, 1);
+        assert_eq!(writes_of_a_response(|counted| counted).await, 2);
     }
 }

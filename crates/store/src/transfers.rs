@@ -339,11 +339,12 @@ impl SqlStore {
     /// together would overdraw, and then nothing is written.
     ///
     /// On PostgreSQL a batch to one vendor drawing on no payment (nothing to lock) is
-    /// first tried as one statement that commits alone, after the read of its vendors: two round
-    /// trips instead of five. It is all or nothing, and when it cannot be or fails (a
-    /// key used before refuses it, an account not yet known or a balance that does
-    /// not move one stripe), the batch is written in a transaction, where each of
-    /// those is handled.
+    /// first tried as one statement that commits alone, after the read of its vendors
+    /// (none when the last batch to them kept them): one or two round trips instead of
+    /// five. It is all or nothing, and when it cannot be or fails (a key used before
+    /// refuses it, an account not yet known, a balance that does not move one stripe,
+    /// or a vendor changed since planned on), the batch is written in a transaction,
+    /// where each of those is handled.
     async fn create_together(&self, requests: &[TransferRequest]) -> Result<Vec<Option<Guarded<Transfer>>>, StoreError> {
         if let Some(answers) = self.try_at_once(requests).await {
             return Ok(answers);
@@ -398,10 +399,11 @@ impl SqlStore {
             None => accounts::vendors_with_receivables(&mut connection, pairs(requests)).await?,
         };
         let planned = self.plan_together(&mut connection, requests, &vendors).await?;
-        let written = self.write_at_once(&mut connection, requests, &planned, &vendors).await;
-        let unchanged = planned.len() == requests.len() && planned.iter().all(|(_, plan)| plan.transfer.recovered_minor == 0);
+        let written = self.write_planned_at_once(&mut connection, requests, &planned, &vendors).await;
+        let whole_and_no_debt_moved =
+            planned.len() == requests.len() && planned.iter().all(|(_, plan)| plan.transfer.recovered_minor == 0);
         match written {
-            Ok(true) if unchanged => self.known_vendors().keep(pairs(requests), &vendors),
+            Ok(true) if whole_and_no_debt_moved => self.known_vendors().keep(pairs(requests), &vendors),
             _ => self.known_vendors().forget(pairs(requests)),
         }
         if !written? {
@@ -412,7 +414,7 @@ impl SqlStore {
 
     /// The planned requests in one statement, if the vendors are still as `vendors`
     /// says: false when they do not fit in one. True when none was planned.
-    async fn write_at_once(
+    async fn write_planned_at_once(
         &self,
         connection: &mut AnyConnection,
         requests: &[TransferRequest],
