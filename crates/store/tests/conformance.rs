@@ -856,20 +856,7 @@ async fn a_transfer_is_written_only_on_its_vendor_as_it_stands(store: SqlStore) 
     let postgres = store.dialect() == store::Dialect::Postgres;
     assert_eq!(store.transfer_batches_at_once(), u64::from(postgres));
 
-    let owes = LedgerAccount::owned(AccountKind::VendorReceivable, vendor.id.to_string(), usd());
-    let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
-    settle_with(&store, "5", |p| {
-        let debt = JournalEntry::movement(
-            EntryKind::Withdrawal,
-            p.id.to_string(),
-            owes.clone(),
-            cash.clone(),
-            Money::from_minor(250, usd()),
-        );
-        vec![p.capture_entry().expect("capture"), debt.expect("entry")]
-    })
-    .await
-    .expect("a debt of the vendor");
+    paid_with_a_debt(&store, "5", &vendor, 250).await;
     seen.lock().expect("seen").clear();
     let (answer, id) = write(100).await;
     assert!(matches!(answer, Ok(Guarded::Done(_))), "{answer:?}");
@@ -891,6 +878,20 @@ async fn a_transfer_is_written_only_on_its_vendor_as_it_stands(store: SqlStore) 
     let pending = LedgerAccount::owned(AccountKind::VendorPending, vendor.id.to_string(), usd()).code();
     assert_eq!(store.ledger_balance(&pending).await.expect("balance"), 500);
     assert_eq!(store.check_ledger().await.expect("check"), vec![]);
+}
+
+/// A paid payment of `amount` to the platform's cash, and `debt` (minor units) the
+/// vendor now owes it, moved from its receivable to that cash.
+async fn paid_with_a_debt(store: &SqlStore, amount: &str, vendor: &ConnectedAccount, debt: i64) {
+    let owes = LedgerAccount::owned(AccountKind::VendorReceivable, vendor.id.to_string(), usd());
+    let cash = LedgerAccount::platform(AccountKind::PlatformCash, usd());
+    settle_with(store, amount, |p| {
+        let moved = Money::from_minor(debt, usd());
+        let debt = JournalEntry::movement(EntryKind::Withdrawal, p.id.to_string(), owes.clone(), cash.clone(), moved);
+        vec![p.capture_entry().expect("capture"), debt.expect("entry")]
+    })
+    .await
+    .expect("platform cash, and a debt of the vendor");
 }
 
 /// Each answer is its request's transfer, written.
@@ -1015,15 +1016,7 @@ async fn transfers_created_together_keep_their_own_answers(store: SqlStore) {
 /// inactive account is) whose key was used replays that key.
 async fn a_transfer_is_planned_with_its_vendor_and_refused_without_one(store: SqlStore) {
     let (first, second) = (onboarded_vendor(&store).await, onboarded_vendor(&store).await);
-    let owes = LedgerAccount::owned(AccountKind::VendorReceivable, first.id.to_string(), usd());
-    let cash = || LedgerAccount::platform(AccountKind::PlatformCash, usd());
-    settle_with(&store, "10", |p| {
-        let debt =
-            JournalEntry::movement(EntryKind::Withdrawal, p.id.to_string(), owes.clone(), cash(), Money::from_minor(250, usd()));
-        vec![p.capture_entry().expect("capture"), debt.expect("entry")]
-    })
-    .await
-    .expect("platform cash, and a debt of the first vendor");
+    paid_with_a_debt(&store, "10", &first, 250).await;
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let for_vendor = |vendor: &ConnectedAccount, minor: i64, claim: Option<IdempotencyClaim>| {
         let (request, transfer) = transfer_request(vendor, minor, claim);
