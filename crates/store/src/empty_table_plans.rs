@@ -61,7 +61,7 @@ impl FreshDatabase {
     }
 
     async fn drop(mut self) {
-        self.store.pool().close().await;
+        self.store.close().await;
         let drop = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
         self.server.execute(AssertSqlSafe(drop)).await.expect("drop test database");
     }

@@ -12,6 +12,7 @@ mod disputes;
 mod empty_table_plans;
 mod escrow;
 mod events;
+mod held_reads;
 mod idempotency;
 mod inserts;
 mod known_vendors;
@@ -128,6 +129,7 @@ pub struct SqlStore {
     dialect: Dialect,
     known_accounts: std::sync::Arc<ledger::KnownAccounts>,
     known_vendors: std::sync::Arc<known_vendors::KnownVendors>,
+    held_reads: std::sync::Arc<held_reads::HeldReads>,
     /// Transfer batches written as one statement, not in a transaction: a fallback
     /// that hid a broken fast path would otherwise go unseen.
     transfer_batches_at_once: std::sync::Arc<std::sync::atomic::AtomicU64>,
@@ -192,6 +194,7 @@ impl SqlStore {
             dialect,
             known_accounts: Default::default(),
             known_vendors: Default::default(),
+            held_reads: std::sync::Arc::new(held_reads::HeldReads::new(options.max_lifetime)),
             transfer_batches_at_once: Default::default(),
         })
     }
@@ -203,6 +206,11 @@ impl SqlStore {
     /// The ledger accounts this store has found, for `ledger::post_entries`.
     pub(crate) fn known_accounts(&self) -> &ledger::KnownAccounts {
         &self.known_accounts
+    }
+
+    /// The reading connection kept between batches of reads by id (PostgreSQL).
+    pub(crate) fn held_reads(&self) -> &held_reads::HeldReads {
+        &self.held_reads
     }
 
     /// The vendors transfer batches were last written on, for `transfers` alone.
@@ -249,6 +257,8 @@ impl SqlStore {
     }
 
     pub async fn close(&self) {
+        // The pool's close waits for every connection out of it, the kept one too.
+        self.held_reads.release_all();
         self.reads.close().await;
         self.pool.close().await;
     }

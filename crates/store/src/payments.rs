@@ -10,8 +10,37 @@ use domain::payment::Payment;
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
+use crate::held_reads::HeldReads;
 use crate::rows::{PAYMENT_COLUMNS, by_id, by_ids, paged};
-use crate::{SqlStore, db, ledger, payment_events, rows};
+use crate::{Dialect, SqlStore, db, ledger, payment_events, rows};
+
+type Found = std::collections::HashMap<Uuid, Result<Payment, StoreError>>;
+
+impl SqlStore {
+    /// The payments of `ids`: on PostgreSQL on the kept reading connection when there
+    /// is one (`held_reads`), else on one from the pool, kept after its read.
+    async fn payments_by_ids(&self, ids: &[Uuid]) -> Result<Found, StoreError> {
+        if self.dialect() != Dialect::Postgres {
+            return read_payments(self.reads(), ids).await;
+        }
+        if let Some(mut kept) = self.held_reads().take() {
+            // A kept connection that fails is dropped (the pool's ping closes it if
+            // broken), and the batch read again on one from the pool.
+            if let Ok(found) = read_payments(kept.connection(), ids).await {
+                self.held_reads().keep(kept);
+                return Ok(found);
+            }
+        }
+        let mut fresh = HeldReads::from_pool(self.reads().acquire().await.map_err(db)?);
+        let found = read_payments(fresh.connection(), ids).await?;
+        self.held_reads().keep(fresh);
+        Ok(found)
+    }
+}
+
+async fn read_payments<'c>(executor: impl sqlx::Executor<'c, Database = sqlx::Any>, ids: &[Uuid]) -> Result<Found, StoreError> {
+    by_ids(executor, "payments", PAYMENT_COLUMNS, ids, rows::payment).await
+}
 
 #[async_trait::async_trait]
 impl PaymentStore for SqlStore {
@@ -34,7 +63,7 @@ impl PaymentStore for SqlStore {
     }
 
     async fn payments(&self, payment_ids: &[Uuid]) -> Vec<Result<Option<Payment>, StoreError>> {
-        match by_ids(self.reads(), "payments", PAYMENT_COLUMNS, payment_ids, rows::payment).await {
+        match self.payments_by_ids(payment_ids).await {
             Ok(found) => payment_ids.iter().map(|id| found.get(id).cloned().transpose()).collect(),
             Err(error) => payment_ids.iter().map(|_| Err(error.clone())).collect(),
         }

@@ -178,8 +178,8 @@ pub(crate) async fn by_id<T>(
 /// map fails its own id's read, not its batch-mates'. The list is padded to a power
 /// of two with its last id, so batches of any size (up to the group commit's 32) share
 /// a handful of prepared statements (each connection caches a bounded number).
-pub(crate) async fn by_ids<T>(
-    pool: &sqlx::AnyPool,
+pub(crate) async fn by_ids<'c, T>(
+    executor: impl sqlx::Executor<'c, Database = sqlx::Any>,
     table: &str,
     columns: &str,
     ids: &[uuid::Uuid],
@@ -192,7 +192,7 @@ pub(crate) async fn by_ids<T>(
         .iter()
         .chain(std::iter::repeat_n(last, padded - ids.len()))
         .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |query, id| query.bind(id.to_string()));
-    let rows = query.fetch_all(pool).await.map_err(crate::db)?;
+    let rows = query.fetch_all(executor).await.map_err(crate::db)?;
     rows.iter().map(|row| Ok((uuid(&get::<String>(row, "id")?)?, map(row)))).collect()
 }
 

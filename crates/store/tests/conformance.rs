@@ -1561,3 +1561,31 @@ async fn postgres_a_transaction_abandoned_at_any_point_leaves_no_open_transactio
     store.pool().close().await;
     drop_database(&name).await;
 }
+
+/// Reads by id keep a connection between batches (no trip back to the pool, whose
+/// ping is a round trip): one that broke costs its batch a read on a fresh
+/// connection, not an error, and a kept connection does not hold the store's close.
+#[tokio::test]
+async fn postgres_reads_by_id_go_on_past_a_broken_kept_connection() {
+    use sqlx::Row;
+    let store = fresh_store(true).await;
+    let name = database_name(&store).await;
+    let payment = new_payment("user-1", "5");
+    store.create_payment(&payment, None).await.expect("insert");
+    let read = || async { store.payments(&[payment.id]).await.remove(0).expect("read").expect("found").id };
+    assert_eq!(read().await, payment.id);
+    // The one connection that has read by id is the kept one.
+    let terminated = sqlx::query(
+        "SELECT COUNT(*) AS n FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM payments WHERE id IN%') t",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("terminate")
+    .get::<i64, _>("n");
+    assert_eq!(terminated, 1, "one kept connection");
+    assert_eq!(read().await, payment.id, "read again on a fresh connection");
+    assert_eq!(read().await, payment.id);
+    tokio::time::timeout(Duration::from_secs(30), store.close()).await.expect("the store closes with a connection kept");
+    drop_database(&name).await;
+}
