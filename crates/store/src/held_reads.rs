@@ -26,6 +26,7 @@ impl Kept {
     }
 }
 
+/// The one kept connection, while no batch has it.
 pub(crate) struct HeldReads {
     max_lifetime: Duration,
     /// `None` once the store is closing: nothing is kept after that.
@@ -61,7 +62,7 @@ impl HeldReads {
     }
 
     /// Gives the kept connection back to the pool and keeps none from now on.
-    pub(crate) fn release_all(&self) {
+    pub(crate) fn release(&self) {
         let kept = self.kept.lock().ok().and_then(|mut slot| slot.take());
         drop(kept);
     }

@@ -258,7 +258,7 @@ impl SqlStore {
 
     pub async fn close(&self) {
         // The pool's close waits for every connection out of it, the kept one too.
-        self.held_reads.release_all();
+        self.held_reads.release();
         self.reads.close().await;
         self.pool.close().await;
     }
