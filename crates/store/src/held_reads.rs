@@ -4,7 +4,8 @@
 //! one. One connection at most is kept; a batch that finds none kept (another batch
 //! has it) takes one from the pool as before. A kept connection that fails is
 //! dropped, and its batch read again on one from the pool, so a broken connection
-//! costs a retry, not the batch. The kept connection goes back when the store closes
+//! costs a retry, not the batch. A pool of one connection keeps none: its writes
+//! would wait for it forever. The kept connection goes back when the store closes
 //! (the pool's close waits for it), and after the pool's `max_lifetime` kept, so the
 //! pool still renews it.
 
@@ -29,13 +30,14 @@ impl Kept {
 /// The one kept connection, while no batch has it.
 pub(crate) struct HeldReads {
     max_lifetime: Duration,
-    /// `None` once the store is closing: nothing is kept after that.
+    /// `None` once the store is closing, or for a pool of one: nothing is kept then.
     kept: Mutex<Option<Option<Kept>>>,
 }
 
 impl HeldReads {
-    pub(crate) fn new(max_lifetime: Duration) -> Self {
-        Self { max_lifetime, kept: Mutex::new(Some(None)) }
+    pub(crate) fn new(max_lifetime: Duration, pool_size: u32) -> Self {
+        let slot = (pool_size > 1).then_some(None);
+        Self { max_lifetime, kept: Mutex::new(slot) }
     }
 
     /// The kept connection, if one is (and no other batch has it).

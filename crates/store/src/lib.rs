@@ -194,7 +194,7 @@ impl SqlStore {
             dialect,
             known_accounts: Default::default(),
             known_vendors: Default::default(),
-            held_reads: std::sync::Arc::new(held_reads::HeldReads::new(options.max_lifetime)),
+            held_reads: std::sync::Arc::new(held_reads::HeldReads::new(options.max_lifetime, options.max_connections)),
             transfer_batches_at_once: Default::default(),
         })
     }

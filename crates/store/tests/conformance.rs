@@ -1589,3 +1589,18 @@ async fn postgres_reads_by_id_go_on_past_a_broken_kept_connection() {
     tokio::time::timeout(Duration::from_secs(30), store.close()).await.expect("the store closes with a connection kept");
     drop_database(&name).await;
 }
+
+/// A pool of one connection keeps none for reads: a write after a read by id still
+/// gets the connection.
+#[tokio::test]
+async fn postgres_a_pool_of_one_still_writes_after_a_read_by_id() {
+    let store = fresh_store_with(true, 1).await;
+    let name = database_name(&store).await;
+    let first = new_payment("user-1", "5");
+    store.create_payment(&first, None).await.expect("insert");
+    assert!(store.payments(&[first.id]).await.remove(0).expect("read").is_some());
+    let second = new_payment("user-1", "6");
+    store.create_payment(&second, None).await.expect("a write after the read");
+    store.close().await;
+    drop_database(&name).await;
+}
