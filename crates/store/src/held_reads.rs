@@ -22,6 +22,11 @@ pub(crate) struct Kept {
 }
 
 impl Kept {
+    /// A connection fresh from the pool, to keep after its read.
+    pub(crate) fn from_pool(connection: PoolConnection<Any>) -> Self {
+        Self { connection, since: Instant::now() }
+    }
+
     pub(crate) fn connection(&mut self) -> &mut sqlx::AnyConnection {
         &mut self.connection
     }
@@ -43,11 +48,6 @@ impl HeldReads {
     /// The kept connection, if one is (and no other batch has it).
     pub(crate) fn take(&self) -> Option<Kept> {
         self.kept.lock().ok()?.as_mut()?.take()
-    }
-
-    /// A connection fresh from the pool, to keep after its read.
-    pub(crate) fn from_pool(connection: PoolConnection<Any>) -> Kept {
-        Kept { connection, since: Instant::now() }
     }
 
     /// Keeps a connection whose read went well; dropped instead (back to the pool) when

@@ -19,7 +19,7 @@ const KEPT_MAX: usize = 1024;
 
 /// What a batch's plans are made on: the accounts of the vendors it names, and the
 /// balances of the receivables named beside them.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Vendors {
     pub(crate) accounts: HashMap<Uuid, ConnectedAccount>,
     /// A receivable with no row yet is missing: its balance is 0.
@@ -71,7 +71,7 @@ impl KnownVendors {
 }
 
 /// The CTE `add_unchanged` adds: one row when the vendors are as planned on.
-pub(crate) const UNCHANGED: &str = "unchanged";
+const UNCHANGED: &str = "unchanged";
 
 /// Adds `UNCHANGED` to a statement: a row when each account of `pairs` has the status
 /// and each receivable the balance `vendors` says, and `after` (a CTE returning rows,
@@ -83,20 +83,14 @@ pub(crate) fn add_unchanged<'a>(
     after: Option<&str>,
 ) -> &'static str {
     let (accounts, receivables): (BTreeSet<Uuid>, BTreeSet<&str>) = pairs.unzip();
-    let mut checks = Vec::with_capacity(accounts.len() + receivables.len() + 1);
-    let mut placeholder = 0;
-    let mut next = || {
-        placeholder += 2;
-        (placeholder - 1, placeholder)
-    };
-    for _ in &accounts {
-        let (id, status) = next();
-        checks.push(format!("EXISTS (SELECT 1 FROM connected_accounts WHERE id = ${id} AND status = ${status})"));
-    }
-    for _ in &receivables {
-        let (id, balance) = next();
-        checks.push(format!("COALESCE((SELECT balance FROM ledger_balances WHERE id = ${id}), 0) = ${balance}"));
-    }
+    // Two values a check: an account's id and status, or a receivable's id and balance.
+    let account_checks = (0..accounts.len())
+        .map(|n| (2 * n + 1, 2 * n + 2))
+        .map(|(id, status)| format!("EXISTS (SELECT 1 FROM connected_accounts WHERE id = ${id} AND status = ${status})"));
+    let receivable_checks = (accounts.len()..accounts.len() + receivables.len())
+        .map(|n| (2 * n + 1, 2 * n + 2))
+        .map(|(id, balance)| format!("COALESCE((SELECT balance FROM ledger_balances WHERE id = ${id}), 0) = ${balance}"));
+    let mut checks: Vec<String> = account_checks.chain(receivable_checks).collect();
     if let Some(after) = after {
         checks.push(format!("(SELECT COUNT(*) FROM {after}) > 0"));
     }

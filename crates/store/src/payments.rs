@@ -10,7 +10,7 @@ use domain::payment::Payment;
 use sqlx::{AssertSqlSafe, Row};
 use uuid::Uuid;
 
-use crate::held_reads::HeldReads;
+use crate::held_reads::Kept;
 use crate::rows::{PAYMENT_COLUMNS, by_id, by_ids, paged};
 use crate::{Dialect, SqlStore, db, ledger, payment_events, rows};
 
@@ -31,7 +31,7 @@ impl SqlStore {
                 return Ok(found);
             }
         }
-        let mut fresh = HeldReads::from_pool(self.reads().acquire().await.map_err(db)?);
+        let mut fresh = Kept::from_pool(self.reads().acquire().await.map_err(db)?);
         let found = read_payments(fresh.connection(), ids).await?;
         self.held_reads().keep(fresh);
         Ok(found)
